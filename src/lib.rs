@@ -1,0 +1,4 @@
+//! migsafe: keeps irreversible PostgreSQL schema migrations from reaching customers without a
+//! way back. Data flows one way: source → sql → classify → rules → report.
+
+pub mod source;
