@@ -2,3 +2,4 @@
 //! way back. Data flows one way: source → sql → classify → rules → report.
 
 pub mod source;
+pub mod sql;

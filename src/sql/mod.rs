@@ -1,0 +1,127 @@
+//! Everything that reads SQL text: statement splitting with exact spans, parsing with
+//! `sqlparser` (PostgreSQL dialect), the fallback recognizer for what sqlparser cannot read, and
+//! the `-- migsafe:ignore` directives. The rest of migsafe sees only [`Statement`] and [`Op`].
+
+mod ast;
+pub mod lines;
+pub mod op;
+mod recognize;
+pub mod split;
+mod tokens;
+pub mod types;
+
+use std::ops::Range;
+
+use serde::Serialize;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+pub use lines::LineIndex;
+pub use op::{ColumnSpec, ConstraintKind, DefaultKind, Name, Op};
+pub use split::Unterminated;
+pub use types::SqlType;
+
+use crate::source::Script;
+
+/// How migsafe understood a statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Understanding {
+    /// sqlparser produced an AST.
+    Parsed,
+    /// sqlparser failed, but migsafe's recognizer knows the statement's form.
+    Recognised,
+    /// Neither: the statement's effect is unknown, and so is the migration's.
+    Opaque { message: String },
+}
+
+/// A `-- migsafe:ignore <ID> <reason>` directive attached to the statement after it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Directive {
+    pub rule: String,
+    /// `None` when the reason is missing (which is itself a finding).
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub range: Range<usize>,
+}
+
+/// One statement of a script.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    /// Byte range in the file.
+    #[serde(skip)]
+    pub range: Range<usize>,
+    pub understanding: Understanding,
+    pub ops: Vec<Op>,
+    #[serde(skip)]
+    pub directives: Vec<Directive>,
+}
+
+impl Statement {
+    pub fn is_opaque(&self) -> bool {
+        matches!(self.understanding, Understanding::Opaque { .. })
+    }
+}
+
+/// Splits and parses a script. Fails only when the text cannot be split (an unterminated
+/// quote, dollar quote, comment or goose block); unparseable statements become opaque.
+pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
+    let source = &*script.source;
+    let raws = split::split(source, script.range.clone(), script.delimiting)?;
+    Ok(raws
+        .into_iter()
+        .map(|raw| {
+            let text = &source[raw.range.clone()];
+            let directives = raw.comments.iter().filter_map(|c| directive(source, c.clone())).collect();
+            let (understanding, ops) = understand(text);
+            Statement { range: raw.range, understanding, ops, directives }
+        })
+        .collect())
+}
+
+fn understand(text: &str) -> (Understanding, Vec<Op>) {
+    match Parser::parse_sql(&PostgreSqlDialect {}, text) {
+        Ok(stmts) if stmts.len() == 1 => {
+            let ops = ast::ops(&stmts[0]);
+            // sqlparser parses some statements into forms too coarse for us; let the recognizer
+            // have a go at those before declaring them unmodeled.
+            if ops.iter().any(|o| matches!(o, Op::Unmodeled { .. })) {
+                if let Some(better) = recognize::recognize(text) {
+                    return (Understanding::Recognised, better);
+                }
+            }
+            (Understanding::Parsed, ops)
+        }
+        Ok(stmts) => (
+            Understanding::Opaque { message: format!("expected one statement, the parser found {}", stmts.len()) },
+            vec![],
+        ),
+        Err(e) => match recognize::recognize(text) {
+            Some(ops) => (Understanding::Recognised, ops),
+            None => (Understanding::Opaque { message: parser_message(&e.to_string()) }, vec![]),
+        },
+    }
+}
+
+/// sqlparser's messages carry its own line/column relative to the statement; the report gives
+/// the statement's location, so keep only the message.
+fn parser_message(msg: &str) -> String {
+    let msg = msg.strip_prefix("sql parser error: ").unwrap_or(msg);
+    match msg.find(" at Line: ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Parses `migsafe:ignore <ID> <reason…>` from a line comment's text.
+fn directive(source: &str, comment: Range<usize>) -> Option<Directive> {
+    let text = source[comment.clone()].trim();
+    let rest = text.strip_prefix("migsafe:ignore")?;
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let mut parts = rest.trim().splitn(2, char::is_whitespace);
+    let rule = parts.next().unwrap_or("").to_string();
+    let reason = parts.next().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+    Some(Directive { rule, reason, range: comment })
+}

@@ -1,0 +1,158 @@
+//! The parser-independent description of what a statement does. Both the sqlparser AST
+//! ([`super::ast`]) and the fallback recognizer ([`super::recognize`]) produce these, so nothing
+//! downstream depends on the parser.
+
+use serde::Serialize;
+
+use super::types::SqlType;
+
+/// A (possibly schema-qualified) object name, normalised the way PostgreSQL folds it:
+/// unquoted parts lower-cased, quoted parts kept.
+pub type Name = String;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultKind {
+    /// A constant or a stable expression: PostgreSQL ≥ 11 stores it in the catalog, no rewrite.
+    Constant,
+    /// A volatile expression (`random()`, `gen_random_uuid()`, `clock_timestamp()`, `nextval`):
+    /// every existing row must be rewritten.
+    Volatile { function: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnSpec {
+    pub name: Name,
+    pub ty: SqlType,
+    pub not_null: bool,
+    pub default: Option<DefaultKind>,
+    pub generated_stored: bool,
+    pub identity: bool,
+    pub primary_key: bool,
+    pub unique: bool,
+    pub check: bool,
+    pub references: Option<Name>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    ForeignKey,
+    Check,
+    Unique,
+    PrimaryKey,
+    Exclude,
+}
+
+/// One operation. A statement holds one or more (an `ALTER TABLE` with several actions, a
+/// `DROP TABLE a, b`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    CreateTable { table: Name, columns: Vec<ColumnSpec>, if_not_exists: bool, foreign_keys: Vec<Name> },
+    CreateTableAs { table: Name },
+    CreateIndex { table: Name, name: Option<Name>, unique: bool, concurrently: bool, if_not_exists: bool },
+    DropIndex { names: Vec<Name>, concurrently: bool, if_exists: bool },
+    Reindex { target: Name, concurrently: bool },
+    AddColumn { table: Name, column: ColumnSpec },
+    DropColumn { table: Name, column: Name, cascade: bool },
+    AlterColumnType { table: Name, column: Name, ty: SqlType, using: bool },
+    SetNotNull { table: Name, column: Name },
+    DropNotNull { table: Name, column: Name },
+    SetDefault { table: Name, column: Name },
+    DropDefault { table: Name, column: Name },
+    AddConstraint { table: Name, name: Option<Name>, kind: ConstraintKind, not_valid: bool, using_index: bool },
+    ValidateConstraint { table: Name, name: Name },
+    DropConstraint { table: Name, name: Name, cascade: bool },
+    RenameColumn { table: Name, from: Name, to: Name },
+    RenameTable { table: Name, to: Name },
+    /// Renames of other objects: index, constraint, schema, type, enum value, view, sequence …
+    Rename { kind: String, name: Name },
+    SetSchema { kind: String, name: Name },
+    AttachPartition { table: Name, partition: Name },
+    DetachPartition { table: Name, partition: Name, concurrently: bool },
+    /// `SET LOGGED|UNLOGGED`, `SET TABLESPACE`, `SET ACCESS METHOD`: rewrite the whole table.
+    TableRewrite { table: Name, action: String },
+    TriggerToggle { table: Name, enable: bool },
+    ReplicaIdentity { table: Name },
+    RowSecurity { table: Name, action: String },
+    /// An `ALTER TABLE` action with no data or lock effect worth a rule (OWNER TO, SET (…)).
+    AlterTableOther { table: Name, action: String },
+    DropTable { tables: Vec<Name>, cascade: bool },
+    DropSchema { names: Vec<Name>, cascade: bool },
+    DropDatabase { name: Name },
+    DropSequence { names: Vec<Name> },
+    AlterSequence { name: Name, restart: bool },
+    /// DROP of a type, domain, view, function, extension, policy, trigger, materialized view …
+    DropObject { kind: String, names: Vec<Name>, cascade: bool },
+    Truncate { tables: Vec<Name>, cascade: bool },
+    Delete { table: Name, has_where: bool },
+    Update { table: Name, has_where: bool, columns: Vec<Name> },
+    Insert { table: Name },
+    Select,
+    CreateEnum { name: Name },
+    AddEnumValue { type_name: Name },
+    CreateView { name: Name, materialized: bool },
+    CreateFunction { name: Name, kind: String },
+    CreateTrigger { table: Name },
+    CreateDomain { name: Name, check: bool },
+    AlterDomainAddConstraint { name: Name, not_valid: bool },
+    /// Other objects with no data effect: schema, extension, sequence, type, role, policy …
+    CreateOther { kind: String, name: Name },
+    DoBlock,
+    Vacuum { full: bool, tables: Vec<Name> },
+    Analyze,
+    Cluster { table: Option<Name> },
+    LockTable { tables: Vec<Name>, mode: String },
+    RefreshMatView { name: Name, concurrently: bool },
+    Privileges { action: String },
+    Comment,
+    /// `SET [LOCAL|SESSION] name = value` / `RESET name`.
+    SetVar { name: String, value: String, local: bool },
+    Begin,
+    Commit,
+    Rollback,
+    Savepoint,
+    /// Statements that cannot run in a transaction block and have no other effect here
+    /// (`CREATE DATABASE`, `ALTER SYSTEM`).
+    NonTransactional { what: String },
+    /// Parsed, but migsafe does not model what it does: treated as unknown (fail closed).
+    Unmodeled { what: String },
+}
+
+impl Op {
+    /// The table an operation acts on, when it has one.
+    pub fn table(&self) -> Option<&str> {
+        use Op::*;
+        match self {
+            CreateTable { table, .. }
+            | CreateTableAs { table }
+            | CreateIndex { table, .. }
+            | AddColumn { table, .. }
+            | DropColumn { table, .. }
+            | AlterColumnType { table, .. }
+            | SetNotNull { table, .. }
+            | DropNotNull { table, .. }
+            | SetDefault { table, .. }
+            | DropDefault { table, .. }
+            | AddConstraint { table, .. }
+            | ValidateConstraint { table, .. }
+            | DropConstraint { table, .. }
+            | RenameColumn { table, .. }
+            | RenameTable { table, .. }
+            | AttachPartition { table, .. }
+            | DetachPartition { table, .. }
+            | TableRewrite { table, .. }
+            | TriggerToggle { table, .. }
+            | ReplicaIdentity { table }
+            | RowSecurity { table, .. }
+            | AlterTableOther { table, .. }
+            | Delete { table, .. }
+            | Update { table, .. }
+            | Insert { table }
+            | CreateTrigger { table } => Some(table),
+            Cluster { table } => table.as_deref(),
+            _ => None,
+        }
+    }
+}
