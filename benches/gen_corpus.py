@@ -27,6 +27,7 @@ import uuid
 DEFAULT_OUT = os.path.join("target", "bench", "corpus.sql")
 DEFAULT_SEED = 20240611
 DEFAULT_STATEMENTS = 5900
+DEFAULT_BYTES = 320 * 1024
 
 # --------------------------------------------------------------------------
 # Vocabulary
@@ -298,9 +299,13 @@ class View:
 # --------------------------------------------------------------------------
 
 class Corpus:
-    def __init__(self, seed, target):
+    def __init__(self, seed, target, target_bytes):
         self.rng = random.Random(seed)
         self.target = target
+        self.target_bytes = target_bytes
+        self.nbytes = 0
+        self.light_picks = 0
+        self.terse = False
         self.out = []
         self.stmts = 0
         self.kinds = {}
@@ -324,12 +329,14 @@ class Corpus:
     # ---- output helpers ----------------------------------------------------
     def emit(self, kind, sql):
         self.out.append(sql + ";\n")
+        self.nbytes += len(sql) + 2
         self.stmts += 1
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         self.kind_bytes[kind] = self.kind_bytes.get(kind, 0) + len(sql) + 2
 
     def raw(self, text):
         self.out.append(text)
+        self.nbytes += len(text)
 
     def uniq(self, base):
         base = base[:59]
@@ -540,9 +547,9 @@ class Corpus:
         self.ts = (y, mo, d, h, mi)
         # concatenated files: only some of them start with a comment
         self.raw("\n-- %04d_%s\n" % (self.migration_no, slug[:36].rstrip("_"))
-                 if self.chance(0.4) else "\n")
+                 if self.chance(0.1 if self.terse else 0.3) else "\n")
 
-    GROUPING = [0, 0, 0, 1, 1, 2]
+    GROUPING = [0, 0, 0, 0, 1, 2]
 
     def begin(self, allow_tx=True):
         if self.continued:
@@ -550,9 +557,12 @@ class Corpus:
         if allow_tx and self.chance(0.85):
             self.emit("begin", "BEGIN")
             self.in_tx = True
-            if self.chance(0.75):
+            if self.chance(0.8):
                 self.emit("set", "SET LOCAL lock_timeout = '%s'" %
                           self.pick(["2s", "3s", "5s", "10s"]))
+                if self.chance(0.25):
+                    self.emit("set", "SET LOCAL statement_timeout = '%s'" %
+                              self.pick(["30s", "60s", "5min"]))
         elif self.chance(0.6):
             self.emit("set", "SET lock_timeout = '%s'" %
                       self.pick(["1s", "2s", "3s", "5s", "10s"]))
@@ -671,7 +681,7 @@ class Corpus:
             lines.append("%s bigint%s REFERENCES %s (id)%s" % (
                 cname, " NOT NULL" if nn else "", p.name, action))
             t.cols.append(c)
-        for _ in range(self.rng.randint(2, 5)):
+        for _ in range(self.rng.randint(2, 3 if self.terse else 5)):
             col, parts, checks = self.make_column(t, True)
             t.cols.append(col)
             if checks and self.chance(0.5):
@@ -715,7 +725,7 @@ class Corpus:
                 iname, name, em[0].name))
             t.indexes.append(Index(iname, [em[0].name], unique=True))
             em[0].unique = True
-        if self.chance(0.5):
+        if self.chance(0.2 if self.terse else 0.5):
             self.emit("comment", "COMMENT ON TABLE %s IS '%s'" % (
                 name, self.comment_text(name)))
         if has_ts and self.chance(0.55):
@@ -839,7 +849,7 @@ class Corpus:
             self.emit("comment", "COMMENT ON COLUMN %s.%s IS '%s'" % (
                 t.name, col.name, self.comment_text(t.name)))
         # a second column in the same migration, often
-        if self.chance(0.35) and not t.partitioned:
+        if self.chance(0.15 if self.terse else 0.35) and not t.partitioned:
             col2, parts2, _ = self.make_column(t, False)
             if not col2.nullable and col2.default is None:
                 parts2 = [p for p in parts2 if p != "NOT NULL"]
@@ -1109,6 +1119,8 @@ class Corpus:
             self.emit("alter_column", "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL"
                       % (t.name, c.name))
         c.nullable = False
+        if self.chance(0.5):
+            self.emit("analyze", "ANALYZE %s" % t.name)
         if self.chance(0.3):
             self.emit("set", "RESET statement_timeout")
 
@@ -1164,7 +1176,7 @@ class Corpus:
                 return self.m_seed(c.fk) if c.fk is not t else None
         self.header("seed_" + t.name)
         self.begin()
-        n_stmts = self.pick([1, 1, 1, 2, 3])
+        n_stmts = 1 if self.terse else self.pick([1, 1, 1, 2, 3])
         for _ in range(n_stmts):
             cols = []
             for c in t.cols:
@@ -1178,13 +1190,14 @@ class Corpus:
                     cols.append(c)
                 elif len(cols) < 2 and self.chance(0.3):
                     cols.append(c)
-            nrows = self.pick([1, 1, 1, 2, 3])
+            nrows = self.pick([1, 1, 2] if self.terse else [1, 1, 1, 2, 3])
             rows = []
             for _ in range(nrows):
                 rows.append("(%s)" % ", ".join(self.literal(c) for c in cols))
             if cols:
-                sql = "INSERT INTO %s (%s) VALUES\n    %s" % (
-                    t.name, ", ".join(c.name for c in cols), ",\n    ".join(rows))
+                sql = "INSERT INTO %s (%s) VALUES%s%s" % (
+                    t.name, ", ".join(c.name for c in cols),
+                    " " if nrows == 1 else "\n    ", ",\n    ".join(rows))
                 if self.chance(0.2):
                     sql += "\nON CONFLICT DO NOTHING"
                 self.emit("insert", sql)
@@ -1647,7 +1660,7 @@ class Corpus:
     def m_comment(self):
         t = self.random_table(plain=False)
         self.header("document_" + t.name)
-        for _ in range(self.pick([1, 2, 2, 3, 4])):
+        for _ in range(self.pick([1, 1, 2] if self.terse else [1, 2, 2, 3, 4])):
             if self.chance(0.3):
                 self.emit("comment", "COMMENT ON TABLE %s IS '%s'" % (
                     t.name, self.comment_text(t.name)))
@@ -1692,28 +1705,42 @@ class Corpus:
         ("m_add_generated", 0.5),
         ("m_add_index", 9.0),
         ("m_add_gin_index", 1.2),
-        ("m_drop_index", 2.0),
+        ("m_drop_index", 3.0),
         ("m_unique_using_index", 1.0),
         ("m_add_fk", 4.0),
         ("m_add_check", 2.5),
         ("m_drop_constraint", 1.0),
         ("m_data_fix", 5.0),
-        ("m_seed", 6.0),
+        ("m_seed", 5.0),
         ("m_alter_type", 3.5),
-        ("m_set_default", 2.5),
-        ("m_drop_not_null", 1.0),
+        ("m_set_default", 3.5),
+        ("m_drop_not_null", 1.5),
         ("m_drop_column", 3.5),
         ("m_rename", 3.0),
         ("m_drop_table", 0.9),
         ("m_legacy_table", 0.6),
         ("m_view", 2.2),
-        ("m_function", 1.0),
+        ("m_function", 1.6),
         ("m_trigger", 1.2),
         ("m_enum", 0.6),
         ("m_sequence", 0.5),
         ("m_partition_maintenance", 1.0),
-        ("m_comment", 4.5),
-        ("m_misc", 2.5),
+        ("m_comment", 3.5),
+        ("m_misc", 4.0),
+    ]
+
+    # Small, frequent changes; used while the file is ahead of its byte budget
+    # so that statement count and size land near their targets together.
+    LIGHT_WEIGHTS = [
+        ("m_add_column", 6.0),
+        ("m_add_check", 2.0),
+        ("m_drop_index", 2.0),
+        ("m_set_default", 2.0),
+        ("m_drop_not_null", 1.0),
+        ("m_drop_column", 2.0),
+        ("m_rename", 1.5),
+        ("m_misc", 3.0),
+        ("m_comment", 2.0),
     ]
 
     def run(self):
@@ -1722,6 +1749,8 @@ class Corpus:
             self.m_create_table()
         names = [n for n, _ in self.WEIGHTS]
         weights = [w for _, w in self.WEIGHTS]
+        light_names = [n for n, _ in self.LIGHT_WEIGHTS]
+        light_weights = [w for _, w in self.LIGHT_WEIGHTS]
         while self.stmts < self.target:
             # due follow-ups first (validate, backfill, drop backup...)
             due = [p for p in self.pending if p[0] <= 0]
@@ -1729,7 +1758,16 @@ class Corpus:
             for _, f in due:
                 f()
                 self.end()
-            name = self.rng.choices(names, weights)[0]
+            # steer towards --bytes: first write tersely (fewer optional
+            # columns, rows and comments), and only if that is not enough,
+            # favour small changes for a while
+            budget = self.target_bytes * self.stmts / float(self.target)
+            self.terse = bool(self.target_bytes) and self.nbytes > budget
+            if self.terse and self.nbytes > budget * 1.02:
+                name = self.rng.choices(light_names, light_weights)[0]
+                self.light_picks += 1
+            else:
+                name = self.rng.choices(names, weights)[0]
             getattr(self, name)()
             self.end()
         return "".join(self.out)
@@ -1743,11 +1781,14 @@ def main(argv=None):
     ap.add_argument("--statements", type=int, default=DEFAULT_STATEMENTS,
                     help="stop after at least this many statements "
                          "(default: %(default)s)")
+    ap.add_argument("--bytes", type=int, default=DEFAULT_BYTES,
+                    help="approximate size to steer towards, 0 = unsteered "
+                         "(default: %(default)s)")
     ap.add_argument("--stats", action="store_true",
                     help="also print the statement mix")
     args = ap.parse_args(argv)
 
-    corpus = Corpus(args.seed, args.statements)
+    corpus = Corpus(args.seed, args.statements, args.bytes)
     text = corpus.run()
     data = text.encode("utf-8")
     d = os.path.dirname(args.out)
@@ -1759,6 +1800,8 @@ def main(argv=None):
           % (args.out, corpus.stmts, len(data), len(data) / 1024.0,
              text.count("\n"), corpus.migration_no))
     if args.stats:
+        print("  (%d of the changes were picked from the light mix to stay "
+              "near --bytes)" % corpus.light_picks)
         for k, v in sorted(corpus.kinds.items(), key=lambda kv: -kv[1]):
             print("  %-16s %5d  %5.1f%%  %7d bytes" % (
                 k, v, 100.0 * v / corpus.stmts, corpus.kind_bytes[k]))

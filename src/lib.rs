@@ -1,5 +1,8 @@
 //! migsafe: keeps irreversible PostgreSQL schema migrations from reaching customers without a
 //! way back. Data flows one way: source → sql → classify → rules → report.
 
+pub mod classify;
+pub mod report;
+pub mod rules;
 pub mod source;
 pub mod sql;

@@ -12,8 +12,24 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub mod dbmate;
+pub mod diesel;
+mod discover;
+pub mod flyway;
+pub mod golang_migrate;
+pub mod goose;
+mod layout;
+pub mod plain;
+pub mod refinery;
+pub mod sqitch;
+pub mod sqlx;
+
+pub use discover::{detect, discover, load_files};
+
 /// The migration runners migsafe understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runner {
     Diesel,
@@ -112,7 +128,13 @@ impl Script {
     /// A script that is a whole file.
     pub fn whole(path: PathBuf, source: Arc<str>, mode: ExecMode) -> Script {
         let range = 0..source.len();
-        Script { path, source, range, mode, delimiting: Delimiting::Standard }
+        Script {
+            path,
+            source,
+            range,
+            mode,
+            delimiting: Delimiting::Standard,
+        }
     }
 
     pub fn text(&self) -> &str {
@@ -137,7 +159,11 @@ pub struct Migration {
 impl Migration {
     /// Identifier used in reports: `<version>_<name>`.
     pub fn id(&self) -> String {
-        if self.name.is_empty() { self.version.clone() } else { format!("{}_{}", self.version, self.name) }
+        if self.name.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}_{}", self.version, self.name)
+        }
     }
 }
 
@@ -154,7 +180,10 @@ pub struct Project {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not valid UTF-8 (byte {offset}); migration files must be UTF-8 text")]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{path}: looks like a binary file (NUL byte at offset {offset}), not SQL")]
@@ -162,11 +191,19 @@ pub enum SourceError {
     #[error("{path}: no such file or directory")]
     Missing { path: PathBuf },
     #[error("{path}: duplicate version {version} (also {other})")]
-    DuplicateVersion { path: PathBuf, other: PathBuf, version: String },
+    DuplicateVersion {
+        path: PathBuf,
+        other: PathBuf,
+        version: String,
+    },
     #[error("{path}: down script without an up script for version {version}")]
     DownWithoutUp { path: PathBuf, version: String },
     #[error("{path}:{line}: {message}")]
-    Layout { path: PathBuf, line: usize, message: String },
+    Layout {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error(
         "{path}: the layout fits several runners ({candidates}); set `runner = \"…\"` in migsafe.toml to choose"
     )]
@@ -181,17 +218,28 @@ pub type Result<T, E = SourceError> = std::result::Result<T, E>;
 pub fn read_sql(path: &Path) -> Result<Arc<str>> {
     let bytes = std::fs::read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            SourceError::Missing { path: path.to_path_buf() }
+            SourceError::Missing {
+                path: path.to_path_buf(),
+            }
         } else {
-            SourceError::Io { path: path.to_path_buf(), source }
+            SourceError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     })?;
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(SourceError::Binary { path: path.to_path_buf(), offset });
+        return Err(SourceError::Binary {
+            path: path.to_path_buf(),
+            offset,
+        });
     }
     match String::from_utf8(bytes) {
         Ok(s) => Ok(Arc::from(s)),
-        Err(e) => Err(SourceError::NotUtf8 { path: path.to_path_buf(), offset: e.utf8_error().valid_up_to() }),
+        Err(e) => Err(SourceError::NotUtf8 {
+            path: path.to_path_buf(),
+            offset: e.utf8_error().valid_up_to(),
+        }),
     }
 }
 

@@ -2,9 +2,9 @@
 //! at through their rendered text so that this file depends on as little of the AST as possible.
 
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, ColumnDef, ColumnOption,
-    CreateTableOptions, DetachPartitionMode, FromTable, Ident, ObjectName, ObjectType, Set, Statement,
-    TableConstraint, TableFactor, TableWithJoins,
+    AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, ColumnDef,
+    ColumnOption, CreateTableOptions, DetachPartitionMode, FromTable, Ident, ObjectName,
+    ObjectType, Set, Statement, TableConstraint, TableFactor, TableWithJoins,
 };
 
 use super::op::{ColumnSpec, ConstraintKind, DefaultKind, Name, Op};
@@ -12,7 +12,11 @@ use super::tokens::volatile_function;
 use super::types::SqlType;
 
 pub fn ident(i: &Ident) -> Name {
-    if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() }
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
 }
 
 pub fn name(n: &ObjectName) -> Name {
@@ -40,7 +44,9 @@ pub fn column_spec(c: &ColumnDef) -> ColumnSpec {
     let ty = SqlType::parse(&c.data_type.to_string());
     let mut spec = ColumnSpec {
         name: ident(&c.name),
-        default: ty.is_serial().then(|| DefaultKind::Volatile { function: "nextval".into() }),
+        default: ty.is_serial().then(|| DefaultKind::Volatile {
+            function: "nextval".into(),
+        }),
         ty,
         not_null: false,
         generated_stored: false,
@@ -67,7 +73,10 @@ pub fn column_spec(c: &ColumnDef) -> ColumnSpec {
             ColumnOption::Unique(_) => spec.unique = true,
             ColumnOption::ForeignKey(fk) => spec.references = Some(name(&fk.foreign_table)),
             ColumnOption::Check(_) => spec.check = true,
-            ColumnOption::Generated { generation_expr: Some(_), .. } => spec.generated_stored = true,
+            ColumnOption::Generated {
+                generation_expr: Some(_),
+                ..
+            } => spec.generated_stored = true,
             ColumnOption::Generated { .. } => spec.identity = true,
             _ => {}
         }
@@ -83,7 +92,10 @@ fn constraint_kind(c: &TableConstraint) -> (Option<Name>, Option<ConstraintKind>
         TableConstraint::Check(ck) => (ck.name.as_ref(), Some(ConstraintKind::Check)),
         TableConstraint::Unique(u) => (u.name.as_ref(), Some(ConstraintKind::Unique)),
         TableConstraint::PrimaryKey(p) => (p.name.as_ref(), Some(ConstraintKind::PrimaryKey)),
-        _ => (None, text.contains("EXCLUDE").then_some(ConstraintKind::Exclude)),
+        _ => (
+            None,
+            text.contains("EXCLUDE").then_some(ConstraintKind::Exclude),
+        ),
     };
     (n.map(ident), kind, using_index)
 }
@@ -95,8 +107,11 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             if ct.query.is_some() {
                 return vec![Op::CreateTableAs { table }];
             }
-            let mut foreign_keys: Vec<Name> =
-                ct.columns.iter().filter_map(|c| column_spec(c).references).collect();
+            let mut foreign_keys: Vec<Name> = ct
+                .columns
+                .iter()
+                .filter_map(|c| column_spec(c).references)
+                .collect();
             for c in &ct.constraints {
                 if let TableConstraint::ForeignKey(fk) = c {
                     foreign_keys.push(name(&fk.foreign_table));
@@ -119,53 +134,96 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
         }],
         Statement::AlterTable(at) => {
             let table = name(&at.name);
-            at.operations.iter().map(|o| alter_table_op(&table, o)).collect()
+            at.operations
+                .iter()
+                .map(|o| alter_table_op(&table, o))
+                .collect()
         }
-        Statement::Drop { object_type, names, cascade, .. } => {
+        Statement::Drop {
+            object_type,
+            names,
+            cascade,
+            ..
+        } => {
             let names: Vec<Name> = names.iter().map(name).collect();
             let cascade = *cascade;
             match object_type {
-                ObjectType::Table => vec![Op::DropTable { tables: names, cascade }],
-                ObjectType::Index => vec![Op::DropIndex { names, concurrently: false, if_exists: false }],
+                ObjectType::Table => vec![Op::DropTable {
+                    tables: names,
+                    cascade,
+                }],
+                ObjectType::Index => vec![Op::DropIndex {
+                    names,
+                    concurrently: false,
+                    if_exists: false,
+                }],
                 ObjectType::Schema => vec![Op::DropSchema { names, cascade }],
-                ObjectType::Database => vec![Op::DropDatabase { name: names.join(", ") }],
+                ObjectType::Database => vec![Op::DropDatabase {
+                    name: names.join(", "),
+                }],
                 ObjectType::Sequence => vec![Op::DropSequence { names }],
-                other => vec![Op::DropObject { kind: other.to_string().to_lowercase(), names, cascade }],
+                other => vec![Op::DropObject {
+                    kind: other.to_string().to_lowercase(),
+                    names,
+                    cascade,
+                }],
             }
         }
         Statement::DropFunction(f) => vec![Op::DropObject {
             kind: "function".into(),
             names: f.func_desc.iter().map(|d| name(&d.name)).collect(),
-            cascade: f.drop_behavior.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
+            cascade: f
+                .drop_behavior
+                .is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         }],
         Statement::DropDomain(d) => {
-            vec![Op::DropObject { kind: "domain".into(), names: vec![name(&d.name)], cascade: d.drop_behavior.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")) }]
+            vec![Op::DropObject {
+                kind: "domain".into(),
+                names: vec![name(&d.name)],
+                cascade: d
+                    .drop_behavior
+                    .is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
+            }]
         }
         Statement::DropTrigger(t) => vec![Op::DropObject {
             kind: "trigger".into(),
             names: vec![name(&t.trigger_name)],
-            cascade: t.option.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
+            cascade: t
+                .option
+                .is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         }],
         Statement::DropPolicy(p) => vec![Op::DropObject {
             kind: "policy".into(),
             names: vec![ident(&p.name)],
-            cascade: p.drop_behavior.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
+            cascade: p
+                .drop_behavior
+                .is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         }],
         Statement::DropExtension(e) => vec![Op::DropObject {
             kind: "extension".into(),
             names: e.names.iter().map(ident).collect(),
-            cascade: e.cascade_or_restrict.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
+            cascade: e
+                .cascade_or_restrict
+                .is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         }],
         Statement::Truncate(t) => vec![Op::Truncate {
             tables: t.table_names.iter().map(|t| name(&t.name)).collect(),
-            cascade: t.cascade.as_ref().is_some_and(|c| c.to_string().eq_ignore_ascii_case("cascade")),
+            cascade: t
+                .cascade
+                .as_ref()
+                .is_some_and(|c| c.to_string().eq_ignore_ascii_case("cascade")),
         }],
         Statement::Delete(d) => {
             let table = match &d.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t.first().map(table_of),
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => {
+                    t.first().map(table_of)
+                }
             }
             .unwrap_or_default();
-            vec![Op::Delete { table, has_where: d.selection.is_some() }]
+            vec![Op::Delete {
+                table,
+                has_where: d.selection.is_some(),
+            }]
         }
         Statement::Update(u) => {
             let columns = u
@@ -176,68 +234,155 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
                     AssignmentTarget::Tuple(ns) => ns.iter().map(name).collect(),
                 })
                 .collect();
-            vec![Op::Update { table: table_of(&u.table), has_where: u.selection.is_some(), columns }]
+            vec![Op::Update {
+                table: table_of(&u.table),
+                has_where: u.selection.is_some(),
+                columns,
+            }]
         }
-        Statement::Insert(i) => vec![Op::Insert { table: i.table.to_string().to_lowercase() }],
+        Statement::Insert(i) => vec![Op::Insert {
+            table: i.table.to_string().to_lowercase(),
+        }],
         Statement::Query(_) => vec![Op::Select],
-        Statement::CreateView(v) => vec![Op::CreateView { name: name(&v.name), materialized: v.materialized }],
-        Statement::CreateFunction(f) => vec![Op::CreateFunction { name: name(&f.name), kind: "function".into() }],
-        Statement::CreateProcedure { name: n, .. } => vec![Op::CreateFunction { name: name(n), kind: "procedure".into() }],
-        Statement::CreateTrigger(t) => vec![Op::CreateTrigger { table: name(&t.table_name) }],
-        Statement::CreateType { name: n, representation, .. } => {
-            let is_enum = representation.as_ref().is_some_and(|r| r.to_string().to_ascii_uppercase().contains("ENUM"));
+        Statement::CreateView(v) => vec![Op::CreateView {
+            name: name(&v.name),
+            materialized: v.materialized,
+        }],
+        Statement::CreateFunction(f) => vec![Op::CreateFunction {
+            name: name(&f.name),
+            kind: "function".into(),
+        }],
+        Statement::CreateProcedure { name: n, .. } => vec![Op::CreateFunction {
+            name: name(n),
+            kind: "procedure".into(),
+        }],
+        Statement::CreateTrigger(t) => vec![Op::CreateTrigger {
+            table: name(&t.table_name),
+        }],
+        Statement::CreateType {
+            name: n,
+            representation,
+            ..
+        } => {
+            let is_enum = representation
+                .as_ref()
+                .is_some_and(|r| r.to_string().to_ascii_uppercase().contains("ENUM"));
             if is_enum {
                 vec![Op::CreateEnum { name: name(n) }]
             } else {
-                vec![Op::CreateOther { kind: "type".into(), name: name(n) }]
+                vec![Op::CreateOther {
+                    kind: "type".into(),
+                    name: name(n),
+                }]
             }
         }
         Statement::AlterType(at) => match &at.operation {
-            AlterTypeOperation::AddValue(_) => vec![Op::AddEnumValue { type_name: name(&at.name) }],
-            AlterTypeOperation::RenameValue(_) => vec![Op::Rename { kind: "enum value".into(), name: name(&at.name) }],
-            AlterTypeOperation::Rename(_) => vec![Op::Rename { kind: "type".into(), name: name(&at.name) }],
+            AlterTypeOperation::AddValue(_) => vec![Op::AddEnumValue {
+                type_name: name(&at.name),
+            }],
+            AlterTypeOperation::RenameValue(_) => vec![Op::Rename {
+                kind: "enum value".into(),
+                name: name(&at.name),
+            }],
+            AlterTypeOperation::Rename(_) => vec![Op::Rename {
+                kind: "type".into(),
+                name: name(&at.name),
+            }],
         },
         Statement::CreateDomain(d) => {
-            vec![Op::CreateDomain { name: name(&d.name), check: !d.constraints.is_empty() }]
+            vec![Op::CreateDomain {
+                name: name(&d.name),
+                check: !d.constraints.is_empty(),
+            }]
         }
         Statement::CreateSchema { schema_name, .. } => {
-            vec![Op::CreateOther { kind: "schema".into(), name: schema_name.to_string().to_lowercase() }]
+            vec![Op::CreateOther {
+                kind: "schema".into(),
+                name: schema_name.to_string().to_lowercase(),
+            }]
         }
-        Statement::CreateExtension(e) => vec![Op::CreateOther { kind: "extension".into(), name: ident(&e.name) }],
-        Statement::CreateSequence { name: n, .. } => vec![Op::CreateOther { kind: "sequence".into(), name: name(n) }],
-        Statement::CreateRole(_) => vec![Op::Privileges { action: "create role".into() }],
-        Statement::CreatePolicy(p) => vec![Op::Privileges { action: format!("create policy {}", ident(&p.name)) }],
-        Statement::AlterPolicy(p) => vec![Op::Privileges { action: format!("alter policy {}", ident(&p.name)) }],
-        Statement::Grant(_) => vec![Op::Privileges { action: "grant".into() }],
-        Statement::Revoke(_) => vec![Op::Privileges { action: "revoke".into() }],
+        Statement::CreateExtension(e) => vec![Op::CreateOther {
+            kind: "extension".into(),
+            name: ident(&e.name),
+        }],
+        Statement::CreateSequence { name: n, .. } => vec![Op::CreateOther {
+            kind: "sequence".into(),
+            name: name(n),
+        }],
+        Statement::CreateRole(_) => vec![Op::Privileges {
+            action: "create role".into(),
+        }],
+        Statement::CreatePolicy(p) => vec![Op::Privileges {
+            action: format!("create policy {}", ident(&p.name)),
+        }],
+        Statement::AlterPolicy(p) => vec![Op::Privileges {
+            action: format!("alter policy {}", ident(&p.name)),
+        }],
+        Statement::Grant(_) => vec![Op::Privileges {
+            action: "grant".into(),
+        }],
+        Statement::Revoke(_) => vec![Op::Privileges {
+            action: "revoke".into(),
+        }],
         Statement::Comment { .. } => vec![Op::Comment],
-        Statement::AlterIndex { name: n, .. } => vec![Op::Rename { kind: "index".into(), name: name(n) }],
+        Statement::AlterIndex { name: n, .. } => vec![Op::Rename {
+            kind: "index".into(),
+            name: name(n),
+        }],
         Statement::AlterView(v) => {
             let text = v.to_string().to_ascii_uppercase();
             if text.contains(" RENAME ") {
-                vec![Op::Rename { kind: "view".into(), name: name(&v.name) }]
+                vec![Op::Rename {
+                    kind: "view".into(),
+                    name: name(&v.name),
+                }]
             } else {
                 unmodeled("ALTER VIEW")
             }
         }
         Statement::Set(s) => set_op(s),
-        Statement::Reset(r) => vec![Op::SetVar { name: r.to_string().to_lowercase().trim_start_matches("reset ").to_string(), value: "DEFAULT".into(), local: false }],
+        Statement::Reset(r) => vec![Op::SetVar {
+            name: r
+                .to_string()
+                .to_lowercase()
+                .trim_start_matches("reset ")
+                .to_string(),
+            value: "DEFAULT".into(),
+            local: false,
+        }],
         Statement::StartTransaction { .. } => vec![Op::Begin],
         Statement::Commit { .. } => vec![Op::Commit],
-        Statement::Rollback { savepoint: Some(_), .. } | Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => {
+        Statement::Rollback {
+            savepoint: Some(_), ..
+        }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => {
             vec![Op::Savepoint]
         }
         Statement::Rollback { .. } => vec![Op::Rollback],
         Statement::Lock(l) => vec![Op::LockTable {
             tables: l.tables.iter().map(|t| name(&t.name)).collect(),
-            mode: l.lock_mode.as_ref().map_or("ACCESS EXCLUSIVE".to_string(), |m| m.to_string().to_uppercase()),
+            mode: l
+                .lock_mode
+                .as_ref()
+                .map_or("ACCESS EXCLUSIVE".to_string(), |m| {
+                    m.to_string().to_uppercase()
+                }),
         }],
-        Statement::Vacuum(v) => vec![Op::Vacuum { full: v.full, tables: v.table_name.iter().map(name).collect() }],
+        Statement::Vacuum(v) => vec![Op::Vacuum {
+            full: v.full,
+            tables: v.table_name.iter().map(name).collect(),
+        }],
         Statement::Analyze(_) => vec![Op::Analyze],
         Statement::RefreshMaterializedView(r) => {
-            vec![Op::RefreshMatView { name: name(&r.name), concurrently: r.concurrently }]
+            vec![Op::RefreshMatView {
+                name: name(&r.name),
+                concurrently: r.concurrently,
+            }]
         }
-        Statement::CreateDatabase { .. } => vec![Op::NonTransactional { what: "CREATE DATABASE".into() }],
+        Statement::CreateDatabase { .. } => vec![Op::NonTransactional {
+            what: "CREATE DATABASE".into(),
+        }],
         other => {
             let text = other.to_string();
             let head: Vec<&str> = text.split_whitespace().take(2).collect();
@@ -248,22 +393,48 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
 
 fn set_op(s: &Set) -> Vec<Op> {
     match s {
-        Set::SingleAssignment { scope, variable, values, .. } => vec![Op::SetVar {
+        Set::SingleAssignment {
+            scope,
+            variable,
+            values,
+            ..
+        } => vec![Op::SetVar {
             name: name(variable),
-            value: values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-            local: scope.as_ref().is_some_and(|s| s.to_string().eq_ignore_ascii_case("local")),
+            value: values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            local: scope
+                .as_ref()
+                .is_some_and(|s| s.to_string().eq_ignore_ascii_case("local")),
         }],
-        other => vec![Op::SetVar { name: other.to_string().to_lowercase(), value: String::new(), local: false }],
+        other => vec![Op::SetVar {
+            name: other.to_string().to_lowercase(),
+            value: String::new(),
+            local: false,
+        }],
     }
 }
 
 fn alter_table_op(table: &Name, o: &AlterTableOperation) -> Op {
     let table = table.clone();
     match o {
-        AlterTableOperation::AddColumn { column_def, .. } => Op::AddColumn { table, column: column_spec(column_def) },
-        AlterTableOperation::DropColumn { column_names, drop_behavior, .. } => Op::DropColumn {
+        AlterTableOperation::AddColumn { column_def, .. } => Op::AddColumn {
             table,
-            column: column_names.iter().map(ident).collect::<Vec<_>>().join(", "),
+            column: column_spec(column_def),
+        },
+        AlterTableOperation::DropColumn {
+            column_names,
+            drop_behavior,
+            ..
+        } => Op::DropColumn {
+            table,
+            column: column_names
+                .iter()
+                .map(ident)
+                .collect::<Vec<_>>()
+                .join(", "),
             cascade: drop_behavior.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         },
         AlterTableOperation::AlterColumn { column_name, op } => {
@@ -273,55 +444,131 @@ fn alter_table_op(table: &Name, o: &AlterTableOperation) -> Op {
                 AlterColumnOperation::DropNotNull => Op::DropNotNull { table, column },
                 AlterColumnOperation::SetDefault { .. } => Op::SetDefault { table, column },
                 AlterColumnOperation::DropDefault => Op::DropDefault { table, column },
-                AlterColumnOperation::SetDataType { data_type, using, .. } => Op::AlterColumnType {
+                AlterColumnOperation::SetDataType {
+                    data_type, using, ..
+                } => Op::AlterColumnType {
                     table,
                     column,
                     ty: SqlType::parse(&data_type.to_string()),
                     using: using.is_some(),
                 },
-                other => Op::AlterTableOther { table, action: format!("ALTER COLUMN {other}") },
+                other => Op::AlterTableOther {
+                    table,
+                    action: format!("ALTER COLUMN {other}"),
+                },
             }
         }
-        AlterTableOperation::AddConstraint { constraint, not_valid } => {
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid,
+        } => {
             let (n, kind, using_index) = constraint_kind(constraint);
             match kind {
-                Some(kind) => Op::AddConstraint { table, name: n, kind, not_valid: *not_valid, using_index },
-                None => Op::Unmodeled { what: format!("ADD {constraint}") },
+                Some(kind) => Op::AddConstraint {
+                    table,
+                    name: n,
+                    kind,
+                    not_valid: *not_valid,
+                    using_index,
+                },
+                None => Op::Unmodeled {
+                    what: format!("ADD {constraint}"),
+                },
             }
         }
-        AlterTableOperation::ValidateConstraint { name: n } => Op::ValidateConstraint { table, name: ident(n) },
-        AlterTableOperation::DropConstraint { name: n, drop_behavior, .. } => Op::DropConstraint {
+        AlterTableOperation::ValidateConstraint { name: n } => Op::ValidateConstraint {
+            table,
+            name: ident(n),
+        },
+        AlterTableOperation::DropConstraint {
+            name: n,
+            drop_behavior,
+            ..
+        } => Op::DropConstraint {
             table,
             name: ident(n),
             cascade: drop_behavior.is_some_and(|b| b.to_string().eq_ignore_ascii_case("cascade")),
         },
-        AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
-            Op::RenameColumn { table, from: ident(old_column_name), to: ident(new_column_name) }
-        }
-        AlterTableOperation::RenameTable { table_name } => {
-            Op::RenameTable { table, to: table_name.to_string().to_lowercase().trim_start_matches("to ").to_string() }
-        }
-        AlterTableOperation::RenameConstraint { .. } => Op::Rename { kind: "constraint".into(), name: table },
-        AlterTableOperation::AttachPartitionOf { partition, .. } => Op::AttachPartition { table, partition: name(partition) },
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => Op::RenameColumn {
+            table,
+            from: ident(old_column_name),
+            to: ident(new_column_name),
+        },
+        AlterTableOperation::RenameTable { table_name } => Op::RenameTable {
+            table,
+            to: table_name
+                .to_string()
+                .to_lowercase()
+                .trim_start_matches("to ")
+                .to_string(),
+        },
+        AlterTableOperation::RenameConstraint { .. } => Op::Rename {
+            kind: "constraint".into(),
+            name: table,
+        },
+        AlterTableOperation::AttachPartitionOf { partition, .. } => Op::AttachPartition {
+            table,
+            partition: name(partition),
+        },
         AlterTableOperation::DetachPartitionOf { partition, mode } => Op::DetachPartition {
             table,
             partition: name(partition),
             concurrently: matches!(mode, Some(DetachPartitionMode::Concurrently)),
         },
-        AlterTableOperation::SetLogged => Op::TableRewrite { table, action: "SET LOGGED".into() },
-        AlterTableOperation::SetUnlogged => Op::TableRewrite { table, action: "SET UNLOGGED".into() },
+        AlterTableOperation::SetLogged => Op::TableRewrite {
+            table,
+            action: "SET LOGGED".into(),
+        },
+        AlterTableOperation::SetUnlogged => Op::TableRewrite {
+            table,
+            action: "SET UNLOGGED".into(),
+        },
         AlterTableOperation::EnableTrigger { .. }
         | AlterTableOperation::EnableAlwaysTrigger { .. }
-        | AlterTableOperation::EnableReplicaTrigger { .. } => Op::TriggerToggle { table, enable: true },
-        AlterTableOperation::DisableTrigger { .. } => Op::TriggerToggle { table, enable: false },
+        | AlterTableOperation::EnableReplicaTrigger { .. } => Op::TriggerToggle {
+            table,
+            enable: true,
+        },
+        AlterTableOperation::DisableTrigger { .. } => Op::TriggerToggle {
+            table,
+            enable: false,
+        },
         AlterTableOperation::ReplicaIdentity { .. } => Op::ReplicaIdentity { table },
-        AlterTableOperation::EnableRowLevelSecurity => Op::RowSecurity { table, action: "ENABLE".into() },
-        AlterTableOperation::DisableRowLevelSecurity => Op::RowSecurity { table, action: "DISABLE".into() },
-        AlterTableOperation::ForceRowLevelSecurity => Op::RowSecurity { table, action: "FORCE".into() },
-        AlterTableOperation::NoForceRowLevelSecurity => Op::RowSecurity { table, action: "NO FORCE".into() },
+        AlterTableOperation::EnableRowLevelSecurity => Op::RowSecurity {
+            table,
+            action: "ENABLE".into(),
+        },
+        AlterTableOperation::DisableRowLevelSecurity => Op::RowSecurity {
+            table,
+            action: "DISABLE".into(),
+        },
+        AlterTableOperation::ForceRowLevelSecurity => Op::RowSecurity {
+            table,
+            action: "FORCE".into(),
+        },
+        AlterTableOperation::NoForceRowLevelSecurity => Op::RowSecurity {
+            table,
+            action: "NO FORCE".into(),
+        },
         AlterTableOperation::OwnerTo { .. } | AlterTableOperation::SetOptionsParens { .. } => {
-            Op::AlterTableOther { table, action: o.to_string() }
+            Op::AlterTableOther {
+                table,
+                action: o.to_string(),
+            }
         }
-        other => Op::Unmodeled { what: format!("ALTER TABLE … {}", other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")) },
+        other => Op::Unmodeled {
+            what: format!(
+                "ALTER TABLE … {}",
+                other
+                    .to_string()
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        },
     }
 }

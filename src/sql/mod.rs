@@ -72,9 +72,18 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
         .into_iter()
         .map(|raw| {
             let text = &source[raw.range.clone()];
-            let directives = raw.comments.iter().filter_map(|c| directive(source, c.clone())).collect();
+            let directives = raw
+                .comments
+                .iter()
+                .filter_map(|c| directive(source, c.clone()))
+                .collect();
             let (understanding, ops) = understand(text);
-            Statement { range: raw.range, understanding, ops, directives }
+            Statement {
+                range: raw.range,
+                understanding,
+                ops,
+                directives,
+            }
         })
         .collect())
 }
@@ -93,12 +102,19 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             (Understanding::Parsed, ops)
         }
         Ok(stmts) => (
-            Understanding::Opaque { message: format!("expected one statement, the parser found {}", stmts.len()) },
+            Understanding::Opaque {
+                message: format!("expected one statement, the parser found {}", stmts.len()),
+            },
             vec![],
         ),
         Err(e) => match recognize::recognize(text) {
             Some(ops) => (Understanding::Recognised, ops),
-            None => (Understanding::Opaque { message: parser_message(&e.to_string()) }, vec![]),
+            None => (
+                Understanding::Opaque {
+                    message: parser_message(&e.to_string()),
+                },
+                vec![],
+            ),
         },
     }
 }
@@ -122,6 +138,14 @@ fn directive(source: &str, comment: Range<usize>) -> Option<Directive> {
     }
     let mut parts = rest.trim().splitn(2, char::is_whitespace);
     let rule = parts.next().unwrap_or("").to_string();
-    let reason = parts.next().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
-    Some(Directive { rule, reason, range: comment })
+    let reason = parts
+        .next()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    Some(Directive {
+        rule,
+        reason,
+        range: comment,
+    })
 }

@@ -49,79 +49,251 @@ pub enum ConstraintKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    CreateTable { table: Name, columns: Vec<ColumnSpec>, if_not_exists: bool, foreign_keys: Vec<Name> },
-    CreateTableAs { table: Name },
-    CreateIndex { table: Name, name: Option<Name>, unique: bool, concurrently: bool, if_not_exists: bool },
-    DropIndex { names: Vec<Name>, concurrently: bool, if_exists: bool },
-    Reindex { target: Name, concurrently: bool },
-    AddColumn { table: Name, column: ColumnSpec },
-    DropColumn { table: Name, column: Name, cascade: bool },
-    AlterColumnType { table: Name, column: Name, ty: SqlType, using: bool },
-    SetNotNull { table: Name, column: Name },
-    DropNotNull { table: Name, column: Name },
-    SetDefault { table: Name, column: Name },
-    DropDefault { table: Name, column: Name },
-    AddConstraint { table: Name, name: Option<Name>, kind: ConstraintKind, not_valid: bool, using_index: bool },
-    ValidateConstraint { table: Name, name: Name },
-    DropConstraint { table: Name, name: Name, cascade: bool },
-    RenameColumn { table: Name, from: Name, to: Name },
-    RenameTable { table: Name, to: Name },
+    CreateTable {
+        table: Name,
+        columns: Vec<ColumnSpec>,
+        if_not_exists: bool,
+        foreign_keys: Vec<Name>,
+    },
+    CreateTableAs {
+        table: Name,
+    },
+    CreateIndex {
+        table: Name,
+        name: Option<Name>,
+        unique: bool,
+        concurrently: bool,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<Name>,
+        concurrently: bool,
+        if_exists: bool,
+    },
+    Reindex {
+        target: Name,
+        concurrently: bool,
+    },
+    AddColumn {
+        table: Name,
+        column: ColumnSpec,
+    },
+    DropColumn {
+        table: Name,
+        column: Name,
+        cascade: bool,
+    },
+    AlterColumnType {
+        table: Name,
+        column: Name,
+        ty: SqlType,
+        using: bool,
+    },
+    SetNotNull {
+        table: Name,
+        column: Name,
+    },
+    DropNotNull {
+        table: Name,
+        column: Name,
+    },
+    SetDefault {
+        table: Name,
+        column: Name,
+    },
+    DropDefault {
+        table: Name,
+        column: Name,
+    },
+    AddConstraint {
+        table: Name,
+        name: Option<Name>,
+        kind: ConstraintKind,
+        not_valid: bool,
+        using_index: bool,
+    },
+    ValidateConstraint {
+        table: Name,
+        name: Name,
+    },
+    DropConstraint {
+        table: Name,
+        name: Name,
+        cascade: bool,
+    },
+    RenameColumn {
+        table: Name,
+        from: Name,
+        to: Name,
+    },
+    RenameTable {
+        table: Name,
+        to: Name,
+    },
     /// Renames of other objects: index, constraint, schema, type, enum value, view, sequence …
-    Rename { kind: String, name: Name },
-    SetSchema { kind: String, name: Name },
-    AttachPartition { table: Name, partition: Name },
-    DetachPartition { table: Name, partition: Name, concurrently: bool },
+    Rename {
+        kind: String,
+        name: Name,
+    },
+    SetSchema {
+        kind: String,
+        name: Name,
+    },
+    AttachPartition {
+        table: Name,
+        partition: Name,
+    },
+    DetachPartition {
+        table: Name,
+        partition: Name,
+        concurrently: bool,
+    },
     /// `SET LOGGED|UNLOGGED`, `SET TABLESPACE`, `SET ACCESS METHOD`: rewrite the whole table.
-    TableRewrite { table: Name, action: String },
-    TriggerToggle { table: Name, enable: bool },
-    ReplicaIdentity { table: Name },
-    RowSecurity { table: Name, action: String },
+    TableRewrite {
+        table: Name,
+        action: String,
+    },
+    TriggerToggle {
+        table: Name,
+        enable: bool,
+    },
+    ReplicaIdentity {
+        table: Name,
+    },
+    RowSecurity {
+        table: Name,
+        action: String,
+    },
     /// An `ALTER TABLE` action with no data or lock effect worth a rule (OWNER TO, SET (…)).
-    AlterTableOther { table: Name, action: String },
-    DropTable { tables: Vec<Name>, cascade: bool },
-    DropSchema { names: Vec<Name>, cascade: bool },
-    DropDatabase { name: Name },
-    DropSequence { names: Vec<Name> },
-    AlterSequence { name: Name, restart: bool },
+    AlterTableOther {
+        table: Name,
+        action: String,
+    },
+    DropTable {
+        tables: Vec<Name>,
+        cascade: bool,
+    },
+    DropSchema {
+        names: Vec<Name>,
+        cascade: bool,
+    },
+    DropDatabase {
+        name: Name,
+    },
+    DropSequence {
+        names: Vec<Name>,
+    },
+    AlterSequence {
+        name: Name,
+        restart: bool,
+    },
     /// DROP of a type, domain, view, function, extension, policy, trigger, materialized view …
-    DropObject { kind: String, names: Vec<Name>, cascade: bool },
-    Truncate { tables: Vec<Name>, cascade: bool },
-    Delete { table: Name, has_where: bool },
-    Update { table: Name, has_where: bool, columns: Vec<Name> },
-    Insert { table: Name },
+    DropObject {
+        kind: String,
+        names: Vec<Name>,
+        cascade: bool,
+    },
+    Truncate {
+        tables: Vec<Name>,
+        cascade: bool,
+    },
+    Delete {
+        table: Name,
+        has_where: bool,
+    },
+    Update {
+        table: Name,
+        has_where: bool,
+        columns: Vec<Name>,
+    },
+    Insert {
+        table: Name,
+    },
     Select,
-    CreateEnum { name: Name },
-    AddEnumValue { type_name: Name },
-    CreateView { name: Name, materialized: bool },
-    CreateFunction { name: Name, kind: String },
-    CreateTrigger { table: Name },
-    CreateDomain { name: Name, check: bool },
-    AlterDomainAddConstraint { name: Name, not_valid: bool },
+    CreateEnum {
+        name: Name,
+    },
+    AddEnumValue {
+        type_name: Name,
+    },
+    CreateView {
+        name: Name,
+        materialized: bool,
+    },
+    CreateFunction {
+        name: Name,
+        kind: String,
+    },
+    CreateTrigger {
+        table: Name,
+    },
+    CreateDomain {
+        name: Name,
+        check: bool,
+    },
+    AlterDomainAddConstraint {
+        name: Name,
+        not_valid: bool,
+    },
     /// Other objects with no data effect: schema, extension, sequence, type, role, policy …
-    CreateOther { kind: String, name: Name },
+    CreateOther {
+        kind: String,
+        name: Name,
+    },
     DoBlock,
-    Vacuum { full: bool, tables: Vec<Name> },
+    Vacuum {
+        full: bool,
+        tables: Vec<Name>,
+    },
     Analyze,
-    Cluster { table: Option<Name> },
-    LockTable { tables: Vec<Name>, mode: String },
-    RefreshMatView { name: Name, concurrently: bool },
-    Privileges { action: String },
+    Cluster {
+        table: Option<Name>,
+    },
+    LockTable {
+        tables: Vec<Name>,
+        mode: String,
+    },
+    RefreshMatView {
+        name: Name,
+        concurrently: bool,
+    },
+    Privileges {
+        action: String,
+    },
     Comment,
     /// `SET [LOCAL|SESSION] name = value` / `RESET name`.
-    SetVar { name: String, value: String, local: bool },
+    SetVar {
+        name: String,
+        value: String,
+        local: bool,
+    },
     Begin,
     Commit,
     Rollback,
     Savepoint,
     /// Statements that cannot run in a transaction block and have no other effect here
     /// (`CREATE DATABASE`, `ALTER SYSTEM`).
-    NonTransactional { what: String },
+    NonTransactional {
+        what: String,
+    },
     /// Parsed, but migsafe does not model what it does: treated as unknown (fail closed).
-    Unmodeled { what: String },
+    Unmodeled {
+        what: String,
+    },
 }
 
 impl Op {
-    /// The table an operation acts on, when it has one.
+    /// Every table an operation acts on.
+    pub fn tables(&self) -> Vec<&str> {
+        match self {
+            Op::DropTable { tables, .. } | Op::Truncate { tables, .. } | Op::LockTable { tables, .. } => {
+                tables.iter().map(String::as_str).collect()
+            }
+            other => other.table().into_iter().collect(),
+        }
+    }
+
+    /// The table an operation acts on, when it has exactly one.
     pub fn table(&self) -> Option<&str> {
         use Op::*;
         match self {

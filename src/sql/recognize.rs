@@ -106,9 +106,15 @@ impl Cur {
 }
 
 pub fn recognize(text: &str) -> Option<Vec<Op>> {
-    let mut c = Cur { toks: tokenize(text), pos: 0 };
+    let mut c = Cur {
+        toks: tokenize(text),
+        pos: 0,
+    };
     let first = match c.peek()? {
-        Tok::Word { text, quoted: false } => text.clone(),
+        Tok::Word {
+            text,
+            quoted: false,
+        } => text.clone(),
         _ => return None,
     };
     c.pos += 1;
@@ -119,7 +125,10 @@ pub fn recognize(text: &str) -> Option<Vec<Op>> {
             let _kind = c.name()?;
             let concurrently = c.kw("concurrently");
             let target = c.name()?;
-            Some(vec![Op::Reindex { target, concurrently }])
+            Some(vec![Op::Reindex {
+                target,
+                concurrently,
+            }])
         }
         "vacuum" => {
             let mut full = false;
@@ -151,7 +160,10 @@ pub fn recognize(text: &str) -> Option<Vec<Op>> {
                 return None;
             }
             let concurrently = c.kw("concurrently");
-            Some(vec![Op::RefreshMatView { name: c.name()?, concurrently }])
+            Some(vec![Op::RefreshMatView {
+                name: c.name()?,
+                concurrently,
+            }])
         }
         "do" => Some(vec![Op::DoBlock]),
         "cluster" => {
@@ -183,16 +195,28 @@ pub fn recognize(text: &str) -> Option<Vec<Op>> {
         "grant" | "revoke" => Some(vec![Op::Privileges { action: first }]),
         "begin" | "start" => Some(vec![Op::Begin]),
         "commit" | "end" => Some(vec![Op::Commit]),
-        "rollback" | "abort" => Some(vec![if c.rest_has("to") { Op::Savepoint } else { Op::Rollback }]),
+        "rollback" | "abort" => Some(vec![if c.rest_has("to") {
+            Op::Savepoint
+        } else {
+            Op::Rollback
+        }]),
         "savepoint" | "release" => Some(vec![Op::Savepoint]),
         "set" => {
             let local = c.kw("local");
             c.kw("session");
             let name = c.name()?;
             let _ = c.sym('=') || c.kw("to");
-            Some(vec![Op::SetVar { name, value: String::new(), local }])
+            Some(vec![Op::SetVar {
+                name,
+                value: String::new(),
+                local,
+            }])
         }
-        "reset" => Some(vec![Op::SetVar { name: c.name()?, value: "DEFAULT".into(), local: false }]),
+        "reset" => Some(vec![Op::SetVar {
+            name: c.name()?,
+            value: "DEFAULT".into(),
+            local: false,
+        }]),
         _ => None,
     }
 }
@@ -202,13 +226,20 @@ fn drop(c: &mut Cur) -> Option<Vec<Op>> {
     if c.kw("index") {
         let concurrently = c.kw("concurrently");
         let if_exists = c.kws(&["if", "exists"]);
-        return Some(vec![Op::DropIndex { names: c.names(), concurrently, if_exists }]);
+        return Some(vec![Op::DropIndex {
+            names: c.names(),
+            concurrently,
+            if_exists,
+        }]);
     }
     let kind = if c.kws(&["materialized", "view"]) {
         "materialized view".to_string()
     } else {
         match c.peek()? {
-            Tok::Word { text, quoted: false } => text.clone(),
+            Tok::Word {
+                text,
+                quoted: false,
+            } => text.clone(),
             _ => return None,
         }
     };
@@ -218,12 +249,23 @@ fn drop(c: &mut Cur) -> Option<Vec<Op>> {
     c.kws(&["if", "exists"]);
     let names = c.names();
     Some(vec![match kind.as_str() {
-        "table" => Op::DropTable { tables: names, cascade },
+        "table" => Op::DropTable {
+            tables: names,
+            cascade,
+        },
         "schema" => Op::DropSchema { names, cascade },
         "sequence" => Op::DropSequence { names },
-        "database" => Op::DropDatabase { name: names.join(", ") },
-        "type" | "domain" | "view" | "materialized view" | "function" | "procedure" | "extension" | "policy"
-        | "trigger" | "aggregate" | "operator" | "rule" | "collation" => Op::DropObject { kind, names, cascade },
+        "database" => Op::DropDatabase {
+            name: names.join(", "),
+        },
+        "type" | "domain" | "view" | "materialized view" | "function" | "procedure"
+        | "extension" | "policy" | "trigger" | "aggregate" | "operator" | "rule" | "collation" => {
+            Op::DropObject {
+                kind,
+                names,
+                cascade,
+            }
+        }
         _ => return None,
     }])
 }
@@ -234,19 +276,32 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
     if c.kw("index") {
         let concurrently = c.kw("concurrently");
         let if_not_exists = c.kws(&["if", "not", "exists"]);
-        let name = if c.peek().is_some_and(|t| t.is_kw("on")) { None } else { c.name() };
+        let name = if c.peek().is_some_and(|t| t.is_kw("on")) {
+            None
+        } else {
+            c.name()
+        };
         if !c.kw("on") {
             return None;
         }
         c.kw("only");
-        return Some(vec![Op::CreateIndex { table: c.name()?, name, unique, concurrently, if_not_exists }]);
+        return Some(vec![Op::CreateIndex {
+            table: c.name()?,
+            name,
+            unique,
+            concurrently,
+            if_not_exists,
+        }]);
     }
     if unique {
         return None;
     }
     for kind in ["function", "procedure"] {
         if c.kw(kind) {
-            return Some(vec![Op::CreateFunction { name: c.name()?, kind: kind.into() }]);
+            return Some(vec![Op::CreateFunction {
+                name: c.name()?,
+                kind: kind.into(),
+            }]);
         }
     }
     if c.kw("trigger") || c.kws(&["constraint", "trigger"]) {
@@ -257,25 +312,51 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
     }
     if c.kw("domain") {
         let name = c.name()?;
-        return Some(vec![Op::CreateDomain { name, check: c.rest_has("check") }]);
+        return Some(vec![Op::CreateDomain {
+            name,
+            check: c.rest_has("check"),
+        }]);
     }
     if c.kw("table") {
         let if_not_exists = c.kws(&["if", "not", "exists"]);
         let table = c.name()?;
-        let foreign_keys = if c.rest_has("references") { vec![String::new()] } else { vec![] };
-        return Some(vec![Op::CreateTable { table, columns: vec![], if_not_exists, foreign_keys }]);
+        let foreign_keys = if c.rest_has("references") {
+            vec![String::new()]
+        } else {
+            vec![]
+        };
+        return Some(vec![Op::CreateTable {
+            table,
+            columns: vec![],
+            if_not_exists,
+            foreign_keys,
+        }]);
     }
     if c.kw("database") {
-        return Some(vec![Op::NonTransactional { what: "CREATE DATABASE".into() }]);
+        return Some(vec![Op::NonTransactional {
+            what: "CREATE DATABASE".into(),
+        }]);
     }
-    for kind in ["schema", "extension", "sequence", "type", "role", "policy", "aggregate", "collation"] {
+    for kind in [
+        "schema",
+        "extension",
+        "sequence",
+        "type",
+        "role",
+        "policy",
+        "aggregate",
+        "collation",
+    ] {
         if c.kw(kind) {
             c.kws(&["if", "not", "exists"]);
             let name = c.name().unwrap_or_default();
             if kind == "type" && c.kw("as") && c.kw("enum") {
                 return Some(vec![Op::CreateEnum { name }]);
             }
-            return Some(vec![Op::CreateOther { kind: kind.into(), name }]);
+            return Some(vec![Op::CreateOther {
+                kind: kind.into(),
+                name,
+            }]);
         }
     }
     None
@@ -283,7 +364,9 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
 
 fn alter(c: &mut Cur) -> Option<Vec<Op>> {
     if c.kw("system") {
-        return Some(vec![Op::NonTransactional { what: "ALTER SYSTEM".into() }]);
+        return Some(vec![Op::NonTransactional {
+            what: "ALTER SYSTEM".into(),
+        }]);
     }
     if c.kw("table") {
         c.kws(&["if", "exists"]);
@@ -302,19 +385,34 @@ fn alter(c: &mut Cur) -> Option<Vec<Op>> {
         let name = c.name()?;
         let restart = c.rest_has("restart");
         if c.kw("rename") {
-            return Some(vec![Op::Rename { kind: "sequence".into(), name }]);
+            return Some(vec![Op::Rename {
+                kind: "sequence".into(),
+                name,
+            }]);
         }
         if c.kws(&["set", "schema"]) {
-            return Some(vec![Op::SetSchema { kind: "sequence".into(), name }]);
+            return Some(vec![Op::SetSchema {
+                kind: "sequence".into(),
+                name,
+            }]);
         }
         return Some(vec![Op::AlterSequence { name, restart }]);
     }
     if c.kw("domain") {
         let name = c.name()?;
         if c.kws(&["add"]) {
-            return Some(vec![Op::AlterDomainAddConstraint { name, not_valid: c.rest_has("valid") && c.toks.windows(2).any(|w| w[0].is_kw("not") && w[1].is_kw("valid")) }]);
+            return Some(vec![Op::AlterDomainAddConstraint {
+                name,
+                not_valid: c.rest_has("valid")
+                    && c.toks
+                        .windows(2)
+                        .any(|w| w[0].is_kw("not") && w[1].is_kw("valid")),
+            }]);
         }
-        return Some(vec![Op::CreateOther { kind: "domain change".into(), name }]);
+        return Some(vec![Op::CreateOther {
+            kind: "domain change".into(),
+            name,
+        }]);
     }
     if c.kw("type") {
         let name = c.name()?;
@@ -322,7 +420,10 @@ fn alter(c: &mut Cur) -> Option<Vec<Op>> {
             return Some(vec![Op::AddEnumValue { type_name: name }]);
         }
         if c.kws(&["rename", "value"]) {
-            return Some(vec![Op::Rename { kind: "enum value".into(), name }]);
+            return Some(vec![Op::Rename {
+                kind: "enum value".into(),
+                name,
+            }]);
         }
         return object_change(c, "type", name);
     }
@@ -330,9 +431,20 @@ fn alter(c: &mut Cur) -> Option<Vec<Op>> {
         "materialized view".to_string()
     } else {
         match c.peek()? {
-            Tok::Word { text, quoted: false }
-                if ["index", "view", "schema", "function", "procedure", "trigger", "policy", "extension"]
-                    .contains(&text.as_str()) =>
+            Tok::Word {
+                text,
+                quoted: false,
+            } if [
+                "index",
+                "view",
+                "schema",
+                "function",
+                "procedure",
+                "trigger",
+                "policy",
+                "extension",
+            ]
+            .contains(&text.as_str()) =>
             {
                 let k = text.clone();
                 c.pos += 1;
@@ -351,18 +463,32 @@ fn alter(c: &mut Cur) -> Option<Vec<Op>> {
 
 fn object_change(c: &mut Cur, kind: &str, name: Name) -> Option<Vec<Op>> {
     if c.rest_has("rename") {
-        return Some(vec![Op::Rename { kind: kind.into(), name }]);
+        return Some(vec![Op::Rename {
+            kind: kind.into(),
+            name,
+        }]);
     }
     if c.kws(&["set", "schema"]) {
-        return Some(vec![Op::SetSchema { kind: kind.into(), name }]);
+        return Some(vec![Op::SetSchema {
+            kind: kind.into(),
+            name,
+        }]);
     }
     if kind == "index" && c.kws(&["set", "tablespace"]) {
-        return Some(vec![Op::TableRewrite { table: name, action: "SET TABLESPACE (index)".into() }]);
+        return Some(vec![Op::TableRewrite {
+            table: name,
+            action: "SET TABLESPACE (index)".into(),
+        }]);
     }
     if kind == "policy" {
-        return Some(vec![Op::Privileges { action: format!("alter policy {name}") }]);
+        return Some(vec![Op::Privileges {
+            action: format!("alter policy {name}"),
+        }]);
     }
-    Some(vec![Op::CreateOther { kind: format!("{kind} change"), name }])
+    Some(vec![Op::CreateOther {
+        kind: format!("{kind} change"),
+        name,
+    }])
 }
 
 /// One action of `ALTER TABLE t <action>, <action> …`.
@@ -371,50 +497,93 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
     let mut c = Cur { toks, pos: 0 };
     let has = |c: &Cur, kw: &str| c.toks.iter().any(|t| t.is_kw(kw));
     if c.kws(&["attach", "partition"]) {
-        return Some(Op::AttachPartition { table, partition: c.name()? });
+        return Some(Op::AttachPartition {
+            table,
+            partition: c.name()?,
+        });
     }
     if c.kws(&["detach", "partition"]) {
         let partition = c.name()?;
-        return Some(Op::DetachPartition { table, partition, concurrently: c.kw("concurrently") });
+        return Some(Op::DetachPartition {
+            table,
+            partition,
+            concurrently: c.kw("concurrently"),
+        });
     }
     if c.kws(&["set", "tablespace"]) || c.kws(&["set", "access", "method"]) {
-        return Some(Op::TableRewrite { table, action: "SET TABLESPACE / ACCESS METHOD".into() });
+        return Some(Op::TableRewrite {
+            table,
+            action: "SET TABLESPACE / ACCESS METHOD".into(),
+        });
     }
     if c.kws(&["set", "logged"]) {
-        return Some(Op::TableRewrite { table, action: "SET LOGGED".into() });
+        return Some(Op::TableRewrite {
+            table,
+            action: "SET LOGGED".into(),
+        });
     }
     if c.kws(&["set", "unlogged"]) {
-        return Some(Op::TableRewrite { table, action: "SET UNLOGGED".into() });
+        return Some(Op::TableRewrite {
+            table,
+            action: "SET UNLOGGED".into(),
+        });
     }
     if c.kws(&["set", "schema"]) {
-        return Some(Op::SetSchema { kind: "table".into(), name: table });
+        return Some(Op::SetSchema {
+            kind: "table".into(),
+            name: table,
+        });
     }
     if c.kws(&["rename", "to"]) {
-        return Some(Op::RenameTable { table, to: c.name()? });
+        return Some(Op::RenameTable {
+            table,
+            to: c.name()?,
+        });
     }
     if c.kws(&["rename", "constraint"]) {
-        return Some(Op::Rename { kind: "constraint".into(), name: table });
+        return Some(Op::Rename {
+            kind: "constraint".into(),
+            name: table,
+        });
     }
     if c.kw("rename") {
         c.kw("column");
         let from = c.name()?;
         c.kw("to");
-        return Some(Op::RenameColumn { table, from, to: c.name()? });
+        return Some(Op::RenameColumn {
+            table,
+            from,
+            to: c.name()?,
+        });
     }
     if c.kws(&["validate", "constraint"]) {
-        return Some(Op::ValidateConstraint { table, name: c.name()? });
+        return Some(Op::ValidateConstraint {
+            table,
+            name: c.name()?,
+        });
     }
     if c.kws(&["drop", "constraint"]) {
         c.kws(&["if", "exists"]);
-        return Some(Op::DropConstraint { table, name: c.name()?, cascade: has(&c, "cascade") });
+        return Some(Op::DropConstraint {
+            table,
+            name: c.name()?,
+            cascade: has(&c, "cascade"),
+        });
     }
     if c.kw("drop") {
         c.kw("column");
         c.kws(&["if", "exists"]);
-        return Some(Op::DropColumn { table, column: c.name()?, cascade: has(&c, "cascade") });
+        return Some(Op::DropColumn {
+            table,
+            column: c.name()?,
+            cascade: has(&c, "cascade"),
+        });
     }
     if c.kw("add") {
-        let not_valid = c.toks.windows(2).any(|w| w[0].is_kw("not") && w[1].is_kw("valid"));
+        let not_valid = c
+            .toks
+            .windows(2)
+            .any(|w| w[0].is_kw("not") && w[1].is_kw("valid"));
         let mut name = None;
         if c.kw("constraint") {
             name = c.name();
@@ -433,12 +602,24 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
             None
         };
         if let Some(kind) = kind {
-            let using_index = c.toks.windows(2).any(|w| w[0].is_kw("using") && w[1].is_kw("index"));
-            return Some(Op::AddConstraint { table, name, kind, not_valid, using_index });
+            let using_index = c
+                .toks
+                .windows(2)
+                .any(|w| w[0].is_kw("using") && w[1].is_kw("index"));
+            return Some(Op::AddConstraint {
+                table,
+                name,
+                kind,
+                not_valid,
+                using_index,
+            });
         }
         c.kw("column");
         c.kws(&["if", "not", "exists"]);
-        return Some(Op::AddColumn { table, column: column_spec(&mut c)? });
+        return Some(Op::AddColumn {
+            table,
+            column: column_spec(&mut c)?,
+        });
     }
     if c.kw("alter") {
         c.kw("column");
@@ -457,9 +638,17 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
         }
         if c.kws(&["set", "data", "type"]) || c.kw("type") {
             let ty = type_text(&mut c);
-            return Some(Op::AlterColumnType { table, column, ty: SqlType::parse(&ty), using: has(&c, "using") });
+            return Some(Op::AlterColumnType {
+                table,
+                column,
+                ty: SqlType::parse(&ty),
+                using: has(&c, "using"),
+            });
         }
-        return Some(Op::AlterTableOther { table, action: "ALTER COLUMN option".into() });
+        return Some(Op::AlterTableOther {
+            table,
+            action: "ALTER COLUMN option".into(),
+        });
     }
     if c.kw("enable") || c.kw("disable") {
         let enable = c.toks[0].is_kw("enable");
@@ -467,21 +656,41 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
             return Some(Op::TriggerToggle { table, enable });
         }
         if has(&c, "security") {
-            return Some(Op::RowSecurity { table, action: if enable { "ENABLE" } else { "DISABLE" }.into() });
+            return Some(Op::RowSecurity {
+                table,
+                action: if enable { "ENABLE" } else { "DISABLE" }.into(),
+            });
         }
-        return Some(Op::AlterTableOther { table, action: "ENABLE/DISABLE".into() });
+        return Some(Op::AlterTableOther {
+            table,
+            action: "ENABLE/DISABLE".into(),
+        });
     }
     if c.kws(&["replica", "identity"]) {
         return Some(Op::ReplicaIdentity { table });
     }
     if c.kw("force") || c.kws(&["no", "force"]) {
-        return Some(Op::RowSecurity { table, action: "FORCE".into() });
+        return Some(Op::RowSecurity {
+            table,
+            action: "FORCE".into(),
+        });
     }
-    if c.kws(&["cluster", "on"]) || c.kws(&["set", "without"]) || c.kw("inherit") || c.kws(&["no", "inherit"])
-        || c.kws(&["owner", "to"]) || c.kws(&["set", "("]) || c.kw("reset") || c.kws(&["alter", "constraint"])
-        || c.kw("set") || c.kw("of") || c.kws(&["not", "of"])
+    if c.kws(&["cluster", "on"])
+        || c.kws(&["set", "without"])
+        || c.kw("inherit")
+        || c.kws(&["no", "inherit"])
+        || c.kws(&["owner", "to"])
+        || c.kws(&["set", "("])
+        || c.kw("reset")
+        || c.kws(&["alter", "constraint"])
+        || c.kw("set")
+        || c.kw("of")
+        || c.kws(&["not", "of"])
     {
-        return Some(Op::AlterTableOther { table, action: "storage or ownership option".into() });
+        return Some(Op::AlterTableOther {
+            table,
+            action: "storage or ownership option".into(),
+        });
     }
     None
 }
@@ -489,20 +698,36 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
 /// The type text of a column definition, up to its first constraint keyword.
 fn type_text(c: &mut Cur) -> String {
     const STOP: &[&str] = &[
-        "not", "null", "default", "references", "primary", "unique", "check", "constraint", "generated", "collate",
+        "not",
+        "null",
+        "default",
+        "references",
+        "primary",
+        "unique",
+        "check",
+        "constraint",
+        "generated",
+        "collate",
         "using",
     ];
     let mut parts = Vec::new();
     while let Some(t) = c.peek() {
         match t {
-            Tok::Word { text, quoted } if *quoted || !STOP.contains(&text.as_str()) => parts.push(text.clone()),
+            Tok::Word { text, quoted } if *quoted || !STOP.contains(&text.as_str()) => {
+                parts.push(text.clone())
+            }
             Tok::Sym(s) if matches!(s, '(' | ')' | ',' | '[' | ']') => parts.push(s.to_string()),
             Tok::Num(n) => parts.push(n.clone()),
             _ => break,
         }
         c.pos += 1;
     }
-    parts.join(" ").replace(" ( ", "(").replace(" )", ")").replace(" , ", ",").replace(" [ ]", "[]")
+    parts
+        .join(" ")
+        .replace(" ( ", "(")
+        .replace(" )", ")")
+        .replace(" , ", ",")
+        .replace(" [ ]", "[]")
 }
 
 fn column_spec(c: &mut Cur) -> Option<ColumnSpec> {
@@ -512,7 +737,9 @@ fn column_spec(c: &mut Cur) -> Option<ColumnSpec> {
     let has = |kw: &str| rest.iter().any(|t| t.is_kw(kw));
     let pair = |a: &str, b: &str| rest.windows(2).any(|w| w[0].is_kw(a) && w[1].is_kw(b));
     let default = if ty.is_serial() {
-        Some(DefaultKind::Volatile { function: "nextval".into() })
+        Some(DefaultKind::Volatile {
+            function: "nextval".into(),
+        })
     } else if has("default") {
         // Without an AST, any function call in the column definition counts as volatile.
         let text: String = rest
@@ -558,32 +785,88 @@ mod tests {
     fn recognises_what_sqlparser_cannot_read() {
         assert_eq!(
             one("DROP INDEX CONCURRENTLY IF EXISTS a.idx_x;"),
-            Op::DropIndex { names: vec!["a.idx_x".into()], concurrently: true, if_exists: true }
+            Op::DropIndex {
+                names: vec!["a.idx_x".into()],
+                concurrently: true,
+                if_exists: true
+            }
         );
-        assert_eq!(one("REINDEX INDEX CONCURRENTLY idx"), Op::Reindex { target: "idx".into(), concurrently: true });
-        assert_eq!(one("REINDEX (VERBOSE) TABLE t"), Op::Reindex { target: "t".into(), concurrently: false });
-        assert_eq!(one("VACUUM (FULL, ANALYZE) t"), Op::Vacuum { full: true, tables: vec!["t".into()] });
-        assert_eq!(one("VACUUM ANALYZE t"), Op::Vacuum { full: false, tables: vec!["t".into()] });
+        assert_eq!(
+            one("REINDEX INDEX CONCURRENTLY idx"),
+            Op::Reindex {
+                target: "idx".into(),
+                concurrently: true
+            }
+        );
+        assert_eq!(
+            one("REINDEX (VERBOSE) TABLE t"),
+            Op::Reindex {
+                target: "t".into(),
+                concurrently: false
+            }
+        );
+        assert_eq!(
+            one("VACUUM (FULL, ANALYZE) t"),
+            Op::Vacuum {
+                full: true,
+                tables: vec!["t".into()]
+            }
+        );
+        assert_eq!(
+            one("VACUUM ANALYZE t"),
+            Op::Vacuum {
+                full: false,
+                tables: vec!["t".into()]
+            }
+        );
         assert_eq!(
             one("REFRESH MATERIALIZED VIEW CONCURRENTLY m"),
-            Op::RefreshMatView { name: "m".into(), concurrently: true }
+            Op::RefreshMatView {
+                name: "m".into(),
+                concurrently: true
+            }
         );
         assert_eq!(one("DO $$ BEGIN DELETE FROM t; END $$"), Op::DoBlock);
         assert_eq!(
             one("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$"),
-            Op::CreateFunction { name: "p".into(), kind: "procedure".into() }
+            Op::CreateFunction {
+                name: "p".into(),
+                kind: "procedure".into()
+            }
         );
         assert_eq!(
             one("ALTER TABLE t ATTACH PARTITION p FOR VALUES FROM (1) TO (2)"),
-            Op::AttachPartition { table: "t".into(), partition: "p".into() }
+            Op::AttachPartition {
+                table: "t".into(),
+                partition: "p".into()
+            }
         );
         assert_eq!(
             one("ALTER TABLE t DETACH PARTITION p CONCURRENTLY"),
-            Op::DetachPartition { table: "t".into(), partition: "p".into(), concurrently: true }
+            Op::DetachPartition {
+                table: "t".into(),
+                partition: "p".into(),
+                concurrently: true
+            }
         );
-        assert_eq!(one("ALTER SEQUENCE s RESTART WITH 1"), Op::AlterSequence { name: "s".into(), restart: true });
-        assert!(matches!(one("ALTER TABLE t SET TABLESPACE fast"), Op::TableRewrite { .. }));
-        assert!(matches!(one("ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID"), Op::AlterDomainAddConstraint { not_valid: true, .. }));
+        assert_eq!(
+            one("ALTER SEQUENCE s RESTART WITH 1"),
+            Op::AlterSequence {
+                name: "s".into(),
+                restart: true
+            }
+        );
+        assert!(matches!(
+            one("ALTER TABLE t SET TABLESPACE fast"),
+            Op::TableRewrite { .. }
+        ));
+        assert!(matches!(
+            one("ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID"),
+            Op::AlterDomainAddConstraint {
+                not_valid: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -594,7 +877,12 @@ mod tests {
             Op::AddColumn { column, .. } => {
                 assert_eq!(column.ty.to_string(), "varchar(20)");
                 assert!(column.not_null);
-                assert_eq!(column.default, Some(DefaultKind::Volatile { function: "gen_random_uuid".into() }));
+                assert_eq!(
+                    column.default,
+                    Some(DefaultKind::Volatile {
+                        function: "gen_random_uuid".into()
+                    })
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -57,7 +57,10 @@ pub fn split(
                         let s = start.take().unwrap_or(s);
                         let stmt_end = trim_end(b, s, i);
                         if stmt_end > s {
-                            out.push(RawStatement { range: s..stmt_end, comments: std::mem::take(&mut comments) });
+                            out.push(RawStatement {
+                                range: s..stmt_end,
+                                comments: std::mem::take(&mut comments),
+                            });
                         }
                     }
                 } else if start.is_none() {
@@ -70,7 +73,8 @@ pub fn split(
             }
             b'\'' => {
                 start.get_or_insert(i);
-                let escapes = i > 0 && matches!(b[i - 1], b'E' | b'e') && !is_ident_byte_before(b, i - 1);
+                let escapes =
+                    i > 0 && matches!(b[i - 1], b'E' | b'e') && !is_ident_byte_before(b, i - 1);
                 i = skip_quoted(b, i, end, b'\'', escapes, "string literal")?;
             }
             b'"' => {
@@ -82,14 +86,20 @@ pub fn split(
                 match dollar_tag(b, i, end) {
                     Some(tag_end) => {
                         let tag = &b[i..tag_end];
-                        i = find_tag(b, tag_end, end, tag).ok_or(Unterminated { what: "dollar-quoted string", at: i })?;
+                        i = find_tag(b, tag_end, end, tag).ok_or(Unterminated {
+                            what: "dollar-quoted string",
+                            at: i,
+                        })?;
                     }
                     None => i += 1,
                 }
             }
             b';' if goose_block.is_none() => {
                 if let Some(s) = start.take() {
-                    out.push(RawStatement { range: s..i + 1, comments: std::mem::take(&mut comments) });
+                    out.push(RawStatement {
+                        range: s..i + 1,
+                        comments: std::mem::take(&mut comments),
+                    });
                 }
                 i += 1;
             }
@@ -102,21 +112,33 @@ pub fn split(
         }
     }
     if let Some(s) = goose_block {
-        return Err(Unterminated { what: "goose StatementBegin block", at: s });
+        return Err(Unterminated {
+            what: "goose StatementBegin block",
+            at: s,
+        });
     }
     if let Some(s) = start {
         let stmt_end = trim_end(b, s, end);
-        out.push(RawStatement { range: s..stmt_end, comments });
+        out.push(RawStatement {
+            range: s..stmt_end,
+            comments,
+        });
     }
     Ok(out)
 }
 
 fn is_goose(comment: &str, word: &str) -> bool {
-    comment.trim_start().strip_prefix("+goose").is_some_and(|rest| rest.trim().eq_ignore_ascii_case(word))
+    comment
+        .trim_start()
+        .strip_prefix("+goose")
+        .is_some_and(|rest| rest.trim().eq_ignore_ascii_case(word))
 }
 
 fn memchr_nl(b: &[u8], from: usize, end: usize) -> usize {
-    b[from..end].iter().position(|&c| c == b'\n').map_or(end, |p| from + p)
+    b[from..end]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(end, |p| from + p)
 }
 
 fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
@@ -148,10 +170,20 @@ fn skip_block_comment(b: &[u8], at: usize, end: usize) -> Result<usize, Untermin
             i += 1;
         }
     }
-    Err(Unterminated { what: "block comment", at })
+    Err(Unterminated {
+        what: "block comment",
+        at,
+    })
 }
 
-fn skip_quoted(b: &[u8], at: usize, end: usize, q: u8, escapes: bool, what: &'static str) -> Result<usize, Unterminated> {
+fn skip_quoted(
+    b: &[u8],
+    at: usize,
+    end: usize,
+    q: u8,
+    escapes: bool,
+    what: &'static str,
+) -> Result<usize, Unterminated> {
     let mut i = at + 1;
     while i < end {
         if escapes && b[i] == b'\\' {
@@ -188,7 +220,9 @@ fn dollar_tag(b: &[u8], at: usize, end: usize) -> Option<usize> {
 
 fn find_tag(b: &[u8], from: usize, end: usize, tag: &[u8]) -> Option<usize> {
     let hay = &b[from..end];
-    hay.windows(tag.len()).position(|w| w == tag).map(|p| from + p + tag.len())
+    hay.windows(tag.len())
+        .position(|w| w == tag)
+        .map(|p| from + p + tag.len())
 }
 
 #[cfg(test)]
@@ -196,12 +230,19 @@ mod tests {
     use super::*;
 
     fn texts(sql: &str, d: Delimiting) -> Vec<&str> {
-        split(sql, 0..sql.len(), d).unwrap().into_iter().map(|s| &sql[s.range]).collect()
+        split(sql, 0..sql.len(), d)
+            .unwrap()
+            .into_iter()
+            .map(|s| &sql[s.range])
+            .collect()
     }
 
     #[test]
     fn splits_on_semicolons_and_keeps_the_terminator() {
-        assert_eq!(texts("SELECT 1;\n  SELECT 2 ;SELECT 3", Delimiting::Standard), ["SELECT 1;", "SELECT 2 ;", "SELECT 3"]);
+        assert_eq!(
+            texts("SELECT 1;\n  SELECT 2 ;SELECT 3", Delimiting::Standard),
+            ["SELECT 1;", "SELECT 2 ;", "SELECT 3"]
+        );
     }
 
     #[test]
@@ -209,20 +250,33 @@ mod tests {
         let sql = "SELECT ';', \"a;b\", E'\\';' ; -- x;y\n/* a /* nested; */ ; */ SELECT $f$ ; $$ ; $f$;\nDO $$ BEGIN NULL; END $$;";
         assert_eq!(
             texts(sql, Delimiting::Standard),
-            ["SELECT ';', \"a;b\", E'\\';' ;", "/* a /* nested; */ ; */ SELECT $f$ ; $$ ; $f$;", "DO $$ BEGIN NULL; END $$;"]
-                .map(|s| s.trim_start_matches("/* a /* nested; */ ; */ "))
+            [
+                "SELECT ';', \"a;b\", E'\\';' ;",
+                "/* a /* nested; */ ; */ SELECT $f$ ; $$ ; $f$;",
+                "DO $$ BEGIN NULL; END $$;"
+            ]
+            .map(|s| s.trim_start_matches("/* a /* nested; */ ; */ "))
         );
     }
 
     #[test]
     fn doubled_quotes_and_parameters_are_not_terminators() {
-        assert_eq!(texts("SELECT 'it''s;'; SELECT $1;", Delimiting::Standard), ["SELECT 'it''s;';", "SELECT $1;"]);
-        assert_eq!(texts("SELECT a$b; SELECT 1", Delimiting::Standard), ["SELECT a$b;", "SELECT 1"]);
+        assert_eq!(
+            texts("SELECT 'it''s;'; SELECT $1;", Delimiting::Standard),
+            ["SELECT 'it''s;';", "SELECT $1;"]
+        );
+        assert_eq!(
+            texts("SELECT a$b; SELECT 1", Delimiting::Standard),
+            ["SELECT a$b;", "SELECT 1"]
+        );
     }
 
     #[test]
     fn plain_string_backslash_is_not_an_escape() {
-        assert_eq!(texts(r"SELECT 'a\'; SELECT 2;", Delimiting::Standard), [r"SELECT 'a\';", "SELECT 2;"]);
+        assert_eq!(
+            texts(r"SELECT 'a\'; SELECT 2;", Delimiting::Standard),
+            [r"SELECT 'a\';", "SELECT 2;"]
+        );
     }
 
     #[test]
@@ -230,7 +284,10 @@ mod tests {
         let sql = ";;\n-- migsafe:ignore MS001 reason\nDROP TABLE t;";
         let st = split(sql, 0..sql.len(), Delimiting::Standard).unwrap();
         assert_eq!(st.len(), 1);
-        assert_eq!(&sql[st[0].comments[0].clone()], " migsafe:ignore MS001 reason");
+        assert_eq!(
+            &sql[st[0].comments[0].clone()],
+            " migsafe:ignore MS001 reason"
+        );
     }
 
     #[test]
@@ -238,7 +295,10 @@ mod tests {
         let sql = "-- +goose StatementBegin\nCREATE FUNCTION f() RETURNS int AS 'SELECT 1; SELECT 2' LANGUAGE sql;\nSELECT 1;\n-- +goose StatementEnd\nSELECT 3;";
         assert_eq!(
             texts(sql, Delimiting::Goose),
-            ["CREATE FUNCTION f() RETURNS int AS 'SELECT 1; SELECT 2' LANGUAGE sql;\nSELECT 1;", "SELECT 3;"]
+            [
+                "CREATE FUNCTION f() RETURNS int AS 'SELECT 1; SELECT 2' LANGUAGE sql;\nSELECT 1;",
+                "SELECT 3;"
+            ]
         );
     }
 
@@ -251,16 +311,28 @@ mod tests {
             ("/* /* */", "block comment", 0),
             ("SELECT E'\\'", "string literal", 8),
         ] {
-            assert_eq!(split(sql, 0..sql.len(), Delimiting::Standard), Err(Unterminated { what, at }), "{sql}");
+            assert_eq!(
+                split(sql, 0..sql.len(), Delimiting::Standard),
+                Err(Unterminated { what, at }),
+                "{sql}"
+            );
         }
         let goose = "-- +goose StatementBegin\nSELECT 1;";
-        assert_eq!(split(goose, 0..goose.len(), Delimiting::Goose).unwrap_err().what, "goose StatementBegin block");
+        assert_eq!(
+            split(goose, 0..goose.len(), Delimiting::Goose)
+                .unwrap_err()
+                .what,
+            "goose StatementBegin block"
+        );
     }
 
     #[test]
     fn respects_the_section_range() {
         let sql = "SELECT 0;\nSELECT 1;\nSELECT 2;";
         let st = split(sql, 10..19, Delimiting::Standard).unwrap();
-        assert_eq!(st.iter().map(|s| &sql[s.range.clone()]).collect::<Vec<_>>(), ["SELECT 1;"]);
+        assert_eq!(
+            st.iter().map(|s| &sql[s.range.clone()]).collect::<Vec<_>>(),
+            ["SELECT 1;"]
+        );
     }
 }

@@ -4,7 +4,10 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     /// A keyword or identifier: unquoted words are lower-cased, quoted ones kept as written.
-    Word { text: String, quoted: bool },
+    Word {
+        text: String,
+        quoted: bool,
+    },
     Str,
     Num(String),
     /// Any other character: `(`, `)`, `,`, `.`, `;`, `=` …
@@ -26,7 +29,10 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
         if c.is_ascii_whitespace() {
             i += 1;
         } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p);
+            i = b[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |p| i + p);
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
             let mut depth = 0;
             while i < b.len() {
@@ -44,7 +50,9 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 }
             }
         } else if c == b'\'' {
-            let escapes = out.last().is_some_and(|t: &Tok| t.is_kw("e")) && i > 0 && matches!(b[i - 1], b'e' | b'E');
+            let escapes = out.last().is_some_and(|t: &Tok| t.is_kw("e"))
+                && i > 0
+                && matches!(b[i - 1], b'e' | b'E');
             if escapes {
                 out.pop();
             }
@@ -80,7 +88,10 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
             }
             let _ = start;
             i += 1;
-            out.push(Tok::Word { text: s, quoted: true });
+            out.push(Tok::Word {
+                text: s,
+                quoted: true,
+            });
         } else if c == b'$' && dollar_tag_len(&b[i..]).is_some() {
             let n = dollar_tag_len(&b[i..]).unwrap_or(1);
             let tag = &text[i..i + n];
@@ -88,10 +99,15 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
             out.push(Tok::Str);
         } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
+            {
                 i += 1;
             }
-            out.push(Tok::Word { text: text[start..i].to_lowercase(), quoted: false });
+            out.push(Tok::Word {
+                text: text[start..i].to_lowercase(),
+                quoted: false,
+            });
         } else if c.is_ascii_digit() {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
@@ -123,14 +139,37 @@ fn dollar_tag_len(b: &[u8]) -> Option<usize> {
 pub fn volatile_function(expr: &str) -> Option<String> {
     // Stable or immutable built-ins that PostgreSQL ≥ 11 evaluates once for ADD COLUMN.
     const SAFE: &[&str] = &[
-        "now", "transaction_timestamp", "statement_timestamp", "current_timestamp", "current_date",
-        "localtimestamp", "current_user", "lower", "upper", "coalesce", "jsonb_build_object",
-        "json_build_object", "jsonb_build_array", "to_jsonb", "array", "make_interval", "interval",
-        "numeric", "int", "bigint", "text", "varchar", "timestamp", "timestamptz", "date",
+        "now",
+        "transaction_timestamp",
+        "statement_timestamp",
+        "current_timestamp",
+        "current_date",
+        "localtimestamp",
+        "current_user",
+        "lower",
+        "upper",
+        "coalesce",
+        "jsonb_build_object",
+        "json_build_object",
+        "jsonb_build_array",
+        "to_jsonb",
+        "array",
+        "make_interval",
+        "interval",
+        "numeric",
+        "int",
+        "bigint",
+        "text",
+        "varchar",
+        "timestamp",
+        "timestamptz",
+        "date",
     ];
     let toks = tokenize(expr);
     toks.windows(2).find_map(|w| match (&w[0], &w[1]) {
-        (Tok::Word { text, .. }, Tok::Sym('(')) if !SAFE.contains(&text.as_str()) => Some(text.clone()),
+        (Tok::Word { text, .. }, Tok::Sym('(')) if !SAFE.contains(&text.as_str()) => {
+            Some(text.clone())
+        }
         _ => None,
     })
 }
@@ -141,8 +180,14 @@ mod tests {
 
     #[test]
     fn volatile_defaults_are_found() {
-        assert_eq!(volatile_function("gen_random_uuid()").as_deref(), Some("gen_random_uuid"));
-        assert_eq!(volatile_function("nextval('s'::regclass)").as_deref(), Some("nextval"));
+        assert_eq!(
+            volatile_function("gen_random_uuid()").as_deref(),
+            Some("gen_random_uuid")
+        );
+        assert_eq!(
+            volatile_function("nextval('s'::regclass)").as_deref(),
+            Some("nextval")
+        );
         assert_eq!(volatile_function("now()"), None);
         assert_eq!(volatile_function("'a(b)'"), None);
         assert_eq!(volatile_function("0"), None);

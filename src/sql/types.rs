@@ -46,7 +46,10 @@ impl SqlType {
         let mut mods = Vec::new();
         if let (Some(open), Some(close)) = (head.find('('), head.rfind(')')) {
             if open < close {
-                mods = head[open + 1..close].split(',').filter_map(|m| m.trim().parse().ok()).collect();
+                mods = head[open + 1..close]
+                    .split(',')
+                    .filter_map(|m| m.trim().parse().ok())
+                    .collect();
                 head = format!("{}{}", &head[..open], &head[close + 1..]);
             }
         }
@@ -64,7 +67,13 @@ impl SqlType {
             "decimal" | "numeric" => "numeric",
             "real" | "float4" => "real",
             "double precision" | "float8" | "double" => "double precision",
-            "float" => if mods.first().is_some_and(|&p| p <= 24) { "real" } else { "double precision" },
+            "float" => {
+                if mods.first().is_some_and(|&p| p <= 24) {
+                    "real"
+                } else {
+                    "double precision"
+                }
+            }
             "boolean" | "bool" => "boolean",
             "timestamp" | "timestamp without time zone" => "timestamp",
             "timestamptz" | "timestamp with time zone" => "timestamptz",
@@ -91,9 +100,15 @@ mod tests {
 
     #[test]
     fn aliases_normalise() {
-        assert_eq!(SqlType::parse("character varying(255)"), SqlType::parse("VARCHAR(255)"));
+        assert_eq!(
+            SqlType::parse("character varying(255)"),
+            SqlType::parse("VARCHAR(255)")
+        );
         assert_eq!(SqlType::parse("INT4").base, "int");
-        assert_eq!(SqlType::parse("timestamp with time zone").base, "timestamptz");
+        assert_eq!(
+            SqlType::parse("timestamp with time zone").base,
+            "timestamptz"
+        );
         assert_eq!(SqlType::parse("numeric(10, 2)").mods, vec![10, 2]);
         assert_eq!(SqlType::parse("int[]").to_string(), "int[]");
     }

@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+# Benchmark `migsafe lint` against squawk on a generated ~5,900-statement
+# PostgreSQL migration corpus. Run from anywhere; paths are repo-relative.
+#
+#   benches/lint.sh
+#
+# Environment knobs (all optional):
+#   BENCH_RUNS=10          timed runs per command (minimum 10)
+#   BENCH_WARMUP=2         untimed warm-up runs per command
+#   BENCH_TIMER=auto       auto | hyperfine | python
+#   BENCH_NO_INSTALL=1     never apt-get install anything (hyperfine)
+#   BENCH_SKIP_BUILD=1     use the existing target/release/migsafe as is
+#   BENCH_STRICT=1         exit 1 when migsafe is unavailable or over budget
+#   BENCH_BASELINE=json    squawk run the ratios are taken against:
+#                          json    = `squawk --reporter json` (like-for-like
+#                                    with `migsafe lint --format json`)
+#                          default = `squawk FILE` (default tty reporter)
+#                          Both are always measured and reported.
+#   SQUAWK_VERSION=x.y.z   pin squawk-cli (default: latest from PyPI, once)
+#   MIGSAFE_BIN=path       benchmark this binary instead (implies no build)
+#   BENCH_EXAMPLES_DIR=dir directory whose subdirectories are linted
+#                          (default: migrations-examples)
+#
+# Output: a table on stdout and the same data in target/bench/lint.json.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+BENCH_DIR=target/bench
+VENV=$BENCH_DIR/venv
+SQUAWK=$VENV/bin/squawk
+CORPUS=$BENCH_DIR/corpus.sql
+MIGSAFE=${MIGSAFE_BIN:-target/release/migsafe}
+EXAMPLES_DIR=${BENCH_EXAMPLES_DIR:-migrations-examples}
+BASELINE=${BENCH_BASELINE:-json}
+case "$BASELINE" in
+    json|default) ;;
+    *) echo "error: BENCH_BASELINE must be json or default" >&2; exit 2 ;;
+esac
+OUT_JSON=$BENCH_DIR/lint.json
+RUNS=${BENCH_RUNS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+TIMER=${BENCH_TIMER:-auto}
+TIME_BUDGET=0.5   # migsafe median wall time / squawk median wall time
+MEM_BUDGET=1.0    # migsafe peak RSS / squawk peak RSS
+
+if [ "$RUNS" -lt 10 ]; then
+    echo "BENCH_RUNS=$RUNS raised to 10 (the minimum)" >&2
+    RUNS=10
+fi
+
+mkdir -p "$BENCH_DIR"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/migsafe-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+
+# --------------------------------------------------------------------------
+# Python helper: times one command, records wall time and peak RSS per run.
+# Wall time comes from hyperfine when available, else from this loop; peak
+# RSS always comes from this loop (os.wait4 gives each child's own rusage,
+# ru_maxrss in KiB on Linux).
+# --------------------------------------------------------------------------
+cat > "$WORK/measure.py" <<'PY'
+import json, math, os, shutil, statistics, subprocess, sys, time
+
+def run_once(cmd):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_maxrss, p.returncode
+
+def main():
+    out, label, runs, warmup, ok, timer = sys.argv[1:7]
+    cmd = sys.argv[8:]  # argv[7] == "--"
+    runs, warmup = int(runs), int(warmup)
+    ok = {int(x) for x in ok.split(",")}
+    res = {"label": label, "command": " ".join(cmd), "runs": runs,
+           "warmup": warmup}
+    for _ in range(warmup):
+        run_once(cmd)
+    walls, rss, codes = [], [], []
+    for _ in range(runs):
+        w, r, c = run_once(cmd)
+        walls.append(w * 1000.0)
+        rss.append(r)
+        codes.append(c)
+    bad = sorted({c for c in codes if c not in ok})
+    if bad:
+        res["error"] = "unexpected exit code(s) %s" % bad
+    res["exit_codes"] = sorted(set(codes))
+    res["peak_rss_kib"] = max(rss)
+    res["median_rss_kib"] = statistics.median(rss)
+    res["rss_kib"] = rss
+    res["timer"] = "python"
+    res["wall_ms"] = walls
+    if timer == "hyperfine":
+        hf_json = out + ".hyperfine.json"
+        hf = [shutil.which("hyperfine"), "--runs", str(runs),
+              "--warmup", str(warmup), "--ignore-failure", "--shell=none",
+              "--style", "none", "--export-json", hf_json,
+              " ".join(cmd)]
+        subprocess.run(hf, check=True, stdin=subprocess.DEVNULL)
+        with open(hf_json) as f:
+            r = json.load(f)["results"][0]
+        res["timer"] = "hyperfine"
+        res["wall_ms"] = [t * 1000.0 for t in r["times"]]
+        hb = sorted({int(c) for c in r.get("exit_codes", []) if c is not None}
+                    - ok)
+        if hb:
+            res["error"] = "unexpected exit code(s) %s under hyperfine" % hb
+    w = res["wall_ms"]
+    res["median_ms"] = statistics.median(w)
+    res["mean_ms"] = statistics.fmean(w)
+    res["min_ms"] = min(w)
+    res["max_ms"] = max(w)
+    res["stddev_ms"] = statistics.stdev(w) if len(w) > 1 else 0.0
+    with open(out, "w") as f:
+        json.dump(res, f, indent=2)
+    print("    %-28s median %8.1f ms  (min %.1f, max %.1f)  peak RSS %7.1f MB%s"
+          % (label, res["median_ms"], res["min_ms"], res["max_ms"],
+             res["peak_rss_kib"] / 1024.0,
+             ("  ** " + res["error"]) if "error" in res else ""),
+          file=sys.stderr)
+
+main()
+PY
+
+measure() {  # measure OUT_JSON LABEL OK_CODES -- cmd...
+    local out=$1 label=$2 ok=$3
+    shift 3
+    python3 "$WORK/measure.py" "$out" "$label" "$RUNS" "$WARMUP" "$ok" "$TIMER" "$@"
+}
+
+# --------------------------------------------------------------------------
+# 1. squawk in a private virtualenv
+# --------------------------------------------------------------------------
+if [ ! -x "$SQUAWK" ]; then
+    log "creating $VENV and installing squawk-cli${SQUAWK_VERSION:+==$SQUAWK_VERSION}"
+    if [ ! -x "$VENV/bin/pip" ]; then
+        rm -rf "$VENV"
+        python3 -m venv "$VENV" || {
+            echo "error: 'python3 -m venv' failed (on Debian: apt-get install python3-venv)" >&2
+            exit 1
+        }
+    fi
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "squawk-cli${SQUAWK_VERSION:+==$SQUAWK_VERSION}" || {
+        echo "error: pip install squawk-cli failed; squawk is the baseline, cannot continue" >&2
+        exit 1
+    }
+fi
+SQUAWK_VERSION_STR=$("$SQUAWK" --version 2>&1 | head -n1)
+SQUAWK_VER=${SQUAWK_VERSION_STR##* }
+log "baseline: $SQUAWK_VERSION_STR"
+
+# --------------------------------------------------------------------------
+# 2. corpus
+# --------------------------------------------------------------------------
+log "generating $CORPUS"
+GEN_OUT=$(python3 benches/gen_corpus.py "$CORPUS")
+echo "    $GEN_OUT" >&2
+
+# --------------------------------------------------------------------------
+# 3. timer: hyperfine if present (or installable with apt-get), else python
+# --------------------------------------------------------------------------
+have_apt() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    if [ "$(id -u)" -eq 0 ]; then APT=(apt-get); return 0; fi
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && { APT=(sudo -n apt-get); return 0; }
+    return 1
+}
+if [ "$TIMER" = auto ] || [ "$TIMER" = hyperfine ]; then
+    if ! command -v hyperfine >/dev/null 2>&1 && [ "${BENCH_NO_INSTALL:-0}" != 1 ] && have_apt; then
+        log "hyperfine missing; trying apt-get install hyperfine"
+        export DEBIAN_FRONTEND=noninteractive
+        "${APT[@]}" install -y -qq hyperfine >/dev/null 2>&1 ||
+            { "${APT[@]}" update -qq >/dev/null 2>&1 &&
+              "${APT[@]}" install -y -qq hyperfine >/dev/null 2>&1; } ||
+            warn "apt-get install hyperfine failed; using the python timing loop"
+    fi
+    if command -v hyperfine >/dev/null 2>&1; then
+        TIMER=hyperfine
+    elif [ "$TIMER" = hyperfine ]; then
+        echo "error: BENCH_TIMER=hyperfine but hyperfine is not available" >&2
+        exit 1
+    else
+        TIMER=python
+    fi
+fi
+if [ "$TIMER" = hyperfine ]; then
+    TIMER_DESC="hyperfine $(hyperfine --version | awk '{print $2}') (wall) + python os.wait4 (RSS)"
+else
+    TIMER_DESC="python loop: perf_counter (wall) + os.wait4 (RSS)"
+fi
+log "timer: $TIMER_DESC; $RUNS runs after $WARMUP warm-up"
+
+# --------------------------------------------------------------------------
+# 4. migsafe: build and check that `lint` works, tolerating an unfinished CLI
+# --------------------------------------------------------------------------
+MIGSAFE_OK=1
+MIGSAFE_REASON=""
+if [ -n "${MIGSAFE_BIN:-}" ]; then
+    log "MIGSAFE_BIN=$MIGSAFE_BIN: not building"
+elif [ "${BENCH_SKIP_BUILD:-0}" = 1 ]; then
+    log "BENCH_SKIP_BUILD=1: not building"
+else
+    log "cargo build --release (log: $BENCH_DIR/cargo-build.log)"
+    if ! cargo build --release >"$BENCH_DIR/cargo-build.log" 2>&1; then
+        MIGSAFE_OK=0
+        MIGSAFE_REASON="cargo build --release failed (see $BENCH_DIR/cargo-build.log)"
+        tail -n 15 "$BENCH_DIR/cargo-build.log" | sed 's/^/    | /' >&2
+    fi
+fi
+if [ "$MIGSAFE_OK" = 1 ] && [ ! -x "$MIGSAFE" ]; then
+    MIGSAFE_OK=0
+    MIGSAFE_REASON="$MIGSAFE does not exist"
+fi
+if [ "$MIGSAFE_OK" = 1 ]; then
+    set +e
+    "$MIGSAFE" lint --format json "$CORPUS" >"$WORK/probe.out" 2>"$WORK/probe.err" </dev/null
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+        MIGSAFE_OK=0
+        MIGSAFE_REASON="'migsafe lint --format json' exited $rc: $(head -c 300 "$WORK/probe.err" | tr '\n' ' ')"
+    elif ! python3 - "$WORK/probe.out" 2>"$WORK/probe.why" <<'PY'
+import json, sys
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip()
+if not text:
+    sys.exit("empty output")
+try:
+    json.loads(text)
+except ValueError:
+    try:
+        for line in text.splitlines():
+            if line.strip():
+                json.loads(line)
+    except ValueError as e:
+        sys.exit("not JSON: %s" % e)
+PY
+    then
+        MIGSAFE_OK=0
+        MIGSAFE_REASON="'migsafe lint --format json' (exit $rc) printed no JSON findings ($(head -c 120 "$WORK/probe.why" | tr '\n' ' ' | sed 's/ *$//')); is 'lint' implemented yet?"
+    fi
+fi
+MIGSAFE_VERSION_STR=""
+if [ -x "$MIGSAFE" ]; then
+    MIGSAFE_VERSION_STR=$("$MIGSAFE" --version 2>/dev/null </dev/null | head -n1 || true)
+fi
+if [ -n "$MIGSAFE_VERSION_STR" ]; then
+    MIGSAFE_VER=${MIGSAFE_VERSION_STR##* }
+else
+    MIGSAFE_VER="$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n1) (Cargo.toml)"
+fi
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo none)
+if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    GIT_REV="$GIT_REV+dirty"
+fi
+if [ "$MIGSAFE_OK" = 1 ]; then
+    log "migsafe $MIGSAFE_VER ($GIT_REV) lints the corpus"
+else
+    echo >&2
+    echo "!! migsafe is not benchmarkable yet: $MIGSAFE_REASON" >&2
+    echo "!! reporting squawk numbers only" >&2
+    echo >&2
+fi
+
+# --------------------------------------------------------------------------
+# 5. measurements
+# --------------------------------------------------------------------------
+log "timing the corpus"
+measure "$WORK/squawk-json.json" "squawk --reporter json" 0,1 -- \
+    "$SQUAWK" --reporter json "$CORPUS"
+measure "$WORK/squawk-default.json" "squawk (default reporter)" 0,1 -- \
+    "$SQUAWK" "$CORPUS"
+if [ "$MIGSAFE_OK" = 1 ]; then
+    measure "$WORK/migsafe.json" "migsafe corpus" 0,1 -- \
+        "$MIGSAFE" lint --format json "$CORPUS"
+fi
+
+EXAMPLES_MODE="skipped"
+EXAMPLES_NOTE=""
+examples=()
+if [ -d "$EXAMPLES_DIR" ]; then
+    while IFS= read -r d; do examples+=("$d"); done \
+        < <(find "$EXAMPLES_DIR" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort)
+fi
+if [ "${#examples[@]}" -eq 0 ]; then
+    EXAMPLES_NOTE="no directories under $EXAMPLES_DIR/"
+elif [ "$MIGSAFE_OK" != 1 ]; then
+    EXAMPLES_NOTE="migsafe unavailable"
+else
+    log "timing $EXAMPLES_DIR/ (${#examples[@]} directories)"
+    set +e
+    "$MIGSAFE" lint "${examples[@]}" >/dev/null 2>"$WORK/ex.err" </dev/null
+    rc=$?
+    set -e
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+        EXAMPLES_MODE="one invocation"
+        measure "$WORK/examples-all.json" "migsafe examples (all)" 0,1 -- \
+            "$MIGSAFE" lint "${examples[@]}"
+    else
+        EXAMPLES_MODE="per directory"
+        EXAMPLES_NOTE="several paths in one call exited $rc: $(head -c 200 "$WORK/ex.err" | tr '\n' ' ')"
+        warn "$EXAMPLES_NOTE; timing each directory separately"
+        i=0
+        for d in "${examples[@]}"; do
+            i=$((i + 1))
+            set +e
+            "$MIGSAFE" lint "$d" >/dev/null 2>&1 </dev/null
+            rc=$?
+            set -e
+            if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+                warn "migsafe lint $d exited $rc; skipped"
+                continue
+            fi
+            measure "$WORK/examples-$(printf %03d $i).json" "migsafe $(basename "$d")" 0,1 -- \
+                "$MIGSAFE" lint "$d"
+        done
+    fi
+fi
+
+# --------------------------------------------------------------------------
+# 6. report
+# --------------------------------------------------------------------------
+export B_CORPUS="$CORPUS" B_GEN_OUT="$GEN_OUT" B_TIMER_DESC="$TIMER_DESC" \
+    B_RUNS="$RUNS" B_WARMUP="$WARMUP" B_SQUAWK_VER="$SQUAWK_VER" \
+    B_MIGSAFE_VER="$MIGSAFE_VER" B_GIT_REV="$GIT_REV" B_MIGSAFE_OK="$MIGSAFE_OK" \
+    B_MIGSAFE_REASON="$MIGSAFE_REASON" B_TIME_BUDGET="$TIME_BUDGET" \
+    B_MEM_BUDGET="$MEM_BUDGET" B_EXAMPLES_MODE="$EXAMPLES_MODE" \
+    B_EXAMPLES_NOTE="$EXAMPLES_NOTE" B_BASELINE="$BASELINE"
+python3 - "$WORK" "$OUT_JSON" <<'PY'
+import glob, json, os, platform, re, sys, time
+
+work, out = sys.argv[1], sys.argv[2]
+E = os.environ
+TB, MB = float(E["B_TIME_BUDGET"]), float(E["B_MEM_BUDGET"])
+sq_ver, ms_ver = E["B_SQUAWK_VER"], E["B_MIGSAFE_VER"]
+
+def load(name):
+    p = os.path.join(work, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+def mb(kib):
+    return kib / 1024.0
+
+def with_mb(r):
+    r = dict(r)
+    r["peak_rss_mb"] = round(mb(r["peak_rss_kib"]), 2)
+    r["median_ms"] = round(r["median_ms"], 3)
+    return r
+
+sq = {"json": load("squawk-json.json"), "default": load("squawk-default.json")}
+baseline = E["B_BASELINE"]
+squawk = sq[baseline]
+migsafe = load("migsafe.json")
+examples = [json.load(open(p)) for p in
+            sorted(glob.glob(os.path.join(work, "examples-*.json")))]
+corpus = {"path": E["B_CORPUS"], "bytes": os.path.getsize(E["B_CORPUS"]),
+          "generator": E["B_GEN_OUT"]}
+m = re.search(r"(\d+) statements", E["B_GEN_OUT"])
+if m:
+    corpus["statements"] = int(m.group(1))
+
+report = {
+    "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+                "kernel": platform.release()},
+    "timer": E["B_TIMER_DESC"],
+    "runs": int(E["B_RUNS"]),
+    "warmup": int(E["B_WARMUP"]),
+    "corpus": corpus,
+    "budgets": {"time_ratio_max": TB, "memory_ratio_max": MB},
+    "baseline": {"json": "squawk --reporter json",
+                 "default": "squawk (default tty reporter)"}[baseline],
+    "squawk": {"tool": "squawk", "version": sq_ver,
+               "json_reporter": with_mb(sq["json"]),
+               "default_reporter": with_mb(sq["default"])},
+    "migsafe": {"tool": "migsafe", "version": ms_ver, "git": E["B_GIT_REV"],
+                "available": E["B_MIGSAFE_OK"] == "1",
+                "reason": E["B_MIGSAFE_REASON"] or None},
+    "examples": {"mode": E["B_EXAMPLES_MODE"],
+                 "note": E["B_EXAMPLES_NOTE"] or None,
+                 "results": [with_mb(e) for e in examples]},
+}
+if migsafe:
+    report["migsafe"].update(with_mb(migsafe))
+    tr = migsafe["median_ms"] / squawk["median_ms"]
+    mr = migsafe["peak_rss_kib"] / float(squawk["peak_rss_kib"])
+    bad = "error" in migsafe
+    report["ratios"] = {"against": report["baseline"],
+                        "time": round(tr, 4), "memory": round(mr, 4),
+                        "time_ok": tr <= TB and not bad,
+                        "memory_ok": mr <= MB and not bad}
+    other = sq["default" if baseline == "json" else "json"]
+    report["ratios_other_squawk_run"] = {
+        "against": {"json": "squawk (default tty reporter)",
+                    "default": "squawk --reporter json"}[baseline],
+        "time": round(migsafe["median_ms"] / other["median_ms"], 4),
+        "memory": round(migsafe["peak_rss_kib"] / float(other["peak_rss_kib"]), 4)}
+
+rows = [("tool", "version", "median wall ms", "peak RSS MB")]
+for key, name in (("json", "squawk --reporter json"),
+                  ("default", "squawk (default reporter)")):
+    rows.append((name + (" *" if key == baseline else ""), sq_ver,
+                 "%.1f" % sq[key]["median_ms"],
+                 "%.1f" % mb(sq[key]["peak_rss_kib"])))
+if migsafe:
+    rows.append(("migsafe lint --format json", ms_ver,
+                 "%.1f" % migsafe["median_ms"],
+                 "%.1f" % mb(migsafe["peak_rss_kib"])))
+else:
+    rows.append(("migsafe lint --format json", ms_ver, "n/a", "n/a"))
+for e in examples:
+    rows.append((e["label"].replace("migsafe ", "migsafe: "), ms_ver,
+                 "%.1f" % e["median_ms"], "%.1f" % mb(e["peak_rss_kib"])))
+w = [max(len(r[i]) for r in rows) for i in range(4)]
+print()
+print("corpus: %s, %s statements, %d bytes" % (
+    corpus["path"], corpus.get("statements", "?"), corpus["bytes"]))
+print("timer:  %s; %d runs, %d warm-up" % (
+    report["timer"], report["runs"], report["warmup"]))
+print()
+for i, r in enumerate(rows):
+    print("  ".join([r[0].ljust(w[0]), r[1].ljust(w[1]),
+                     r[2].rjust(w[2]), r[3].rjust(w[3])]))
+    if i == 0:
+        print("  ".join("-" * x for x in w))
+print("(* = baseline for the ratios)")
+print()
+if migsafe:
+    rt = report["ratios"]
+    print("ratio migsafe/squawk  time   %.3f  (budget <= %.2f)  %s" % (
+        rt["time"], TB, "ok" if rt["time_ok"] else "OVER BUDGET"))
+    print("ratio migsafe/squawk  memory %.3f  (budget <= %.2f)  %s" % (
+        rt["memory"], MB, "ok" if rt["memory_ok"] else "OVER BUDGET"))
+    ro = report["ratios_other_squawk_run"]
+    print("(against %s: time %.3f, memory %.3f)" % (
+        ro["against"], ro["time"], ro["memory"]))
+    if "error" in migsafe:
+        print("migsafe run problem: %s" % migsafe["error"])
+else:
+    print("ratio migsafe/squawk  n/a: %s" % report["migsafe"]["reason"])
+if report["examples"]["mode"] == "skipped":
+    print("examples: skipped (%s)" % report["examples"]["note"])
+elif report["examples"]["note"]:
+    print("examples: %s" % report["examples"]["note"])
+for key in ("json", "default"):
+    if "error" in sq[key]:
+        print("squawk (%s) run problem: %s" % (key, sq[key]["error"]))
+
+with open(out, "w") as f:
+    json.dump(report, f, indent=2)
+    f.write("\n")
+print()
+print("wrote %s" % out)
+PY
+
+if [ "${BENCH_STRICT:-0}" = 1 ]; then
+    python3 - "$OUT_JSON" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = r["migsafe"]["available"] and r.get("ratios", {}).get("time_ok") \
+    and r.get("ratios", {}).get("memory_ok")
+sys.exit(0 if ok else 1)
+PY
+fi

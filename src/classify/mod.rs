@@ -1,0 +1,383 @@
+//! Statement → [`Effect`]; migration → [`Reversibility`].
+//!
+//! Classification walks a project's migrations in run order, keeping a [`Catalog`] of column
+//! types (so type changes are judged against the previous type) and, per script, the context a
+//! statement runs in: inside a transaction or not (from the runner's execution mode and explicit
+//! `BEGIN`/`COMMIT`), whether `lock_timeout`/`statement_timeout` were set, and which tables the
+//! same migration created.
+
+mod catalog;
+mod effect;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use catalog::{Catalog, TypeChange};
+pub use effect::{DataEffect, Destroyed, Effect, LockLevel};
+
+use crate::source::{ExecMode, Migration, Project, Runner, Script};
+use crate::sql::{self, LineIndex, Op, Statement};
+
+/// A position in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpEffect {
+    #[serde(flatten)]
+    pub op: Op,
+    pub effect: Effect,
+    /// The table was created earlier in the same migration.
+    pub new_table: bool,
+}
+
+/// One statement with its context and effects.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub index: usize,
+    pub start: Pos,
+    pub end: Pos,
+    #[serde(flatten)]
+    pub statement: Statement,
+    pub effects: Vec<OpEffect>,
+    pub in_transaction: bool,
+    pub lock_timeout: bool,
+    pub statement_timeout: bool,
+}
+
+/// One script (up or down) after splitting, parsing and classification.
+#[derive(Debug, Clone)]
+pub struct ScriptAnalysis {
+    pub path: PathBuf,
+    pub source: Arc<str>,
+    pub lines: Arc<LineIndex>,
+    /// The mode the script really runs in (Flyway's automatic choice resolved).
+    pub mode: ExecMode,
+    pub steps: Vec<Step>,
+}
+
+impl ScriptAnalysis {
+    pub fn text(&self, step: &Step) -> &str {
+        &self.source[step.statement.range.clone()]
+    }
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for s in &self.steps {
+            match s.statement.understanding {
+                sql::Understanding::Parsed => c.parsed += 1,
+                sql::Understanding::Recognised => c.recognised += 1,
+                sql::Understanding::Opaque { .. } => c.opaque += 1,
+            }
+        }
+        c.statements = self.steps.len();
+        c
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub statements: usize,
+    pub parsed: usize,
+    pub recognised: usize,
+    pub opaque: usize,
+}
+
+/// A step that destroys data, with what it destroys.
+#[derive(Debug, Clone, Serialize)]
+pub struct IrreversibleStep {
+    pub line: usize,
+    pub column: usize,
+    pub statement: String,
+    pub reason: String,
+    pub destroys: Vec<Destroyed>,
+}
+
+/// A step whose effect migsafe cannot tell.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownStep {
+    pub line: usize,
+    pub column: usize,
+    pub statement: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Reversibility {
+    /// Nothing destroys data and everything is understood.
+    Reversible,
+    /// Some step destroys data: a down script cannot bring it back.
+    Irreversible {
+        steps: Vec<IrreversibleStep>,
+        unknown: Vec<UnknownStep>,
+    },
+    /// Nothing known to destroy data, but some step is not understood (fail closed).
+    Unknown { steps: Vec<UnknownStep> },
+}
+
+impl Reversibility {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Reversibility::Reversible => "reversible",
+            Reversibility::Irreversible { .. } => "irreversible",
+            Reversibility::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationAnalysis {
+    pub migration: Migration,
+    pub up: ScriptAnalysis,
+    pub down: Option<ScriptAnalysis>,
+    pub reversibility: Reversibility,
+    /// False for migrations at or before `start_after`: they feed the catalog but are not reported.
+    pub checked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub runner: Runner,
+    pub root: PathBuf,
+    pub migrations: Vec<MigrationAnalysis>,
+}
+
+/// A script that cannot be split: an unterminated quote, dollar quote, comment or block.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct ScriptError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Settings that change classification.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Target PostgreSQL major version.
+    pub postgres: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { postgres: 15 }
+    }
+}
+
+/// Classifies every migration of a project in run order. `checked` decides which migrations
+/// are reported (the others only feed the catalog).
+pub fn analyze_project(
+    project: Project,
+    settings: Settings,
+    checked: impl Fn(&Migration) -> bool,
+) -> Result<Analysis, ScriptError> {
+    let mut catalog = Catalog::default();
+    let mut migrations = Vec::with_capacity(project.migrations.len());
+    for m in project.migrations {
+        let up = analyze_script(&m.up, &mut catalog, settings)?;
+        let down = match &m.down {
+            Some(d) => Some(analyze_script(d, &mut catalog.clone(), settings)?),
+            None => None,
+        };
+        let reversibility = reversibility(&up);
+        migrations.push(MigrationAnalysis {
+            checked: checked(&m),
+            migration: m,
+            up,
+            down,
+            reversibility,
+        });
+    }
+    Ok(Analysis {
+        runner: project.runner,
+        root: project.root,
+        migrations,
+    })
+}
+
+/// Splits, parses and classifies one script, folding its schema changes into `catalog`.
+pub fn analyze_script(
+    script: &Script,
+    catalog: &mut Catalog,
+    settings: Settings,
+) -> Result<ScriptAnalysis, ScriptError> {
+    let lines = Arc::new(LineIndex::new(&script.source));
+    let statements = sql::analyze(script).map_err(|e| {
+        let (line, column) = lines.position(&script.source, e.at);
+        ScriptError {
+            path: script.path.clone(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })?;
+    let mut created: HashSet<String> = HashSet::new();
+    let mut steps = Vec::with_capacity(statements.len());
+    for (index, statement) in statements.into_iter().enumerate() {
+        let (l, c) = lines.position(&script.source, statement.range.start);
+        let (el, ec) = lines.position(&script.source, statement.range.end);
+        let effects = statement
+            .ops
+            .iter()
+            .map(|op| {
+                let new_table = op
+                    .table()
+                    .is_some_and(|t| created.contains(strip_public(t)));
+                let mut effect = effect::effect(op, catalog, new_table);
+                if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
+                    effect.tx_allowed = false;
+                }
+                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = op {
+                    created.insert(strip_public(table).to_string());
+                }
+                catalog.apply(op);
+                OpEffect {
+                    op: op.clone(),
+                    effect,
+                    new_table,
+                }
+            })
+            .collect();
+        steps.push(Step {
+            index,
+            start: Pos { line: l, column: c },
+            end: Pos {
+                line: el,
+                column: ec,
+            },
+            statement,
+            effects,
+            in_transaction: false,
+            lock_timeout: false,
+            statement_timeout: false,
+        });
+    }
+    let mode = effective_mode(script.mode, &steps);
+    annotate_context(mode, &mut steps);
+    Ok(ScriptAnalysis {
+        path: script.path.clone(),
+        source: script.source.clone(),
+        lines,
+        mode,
+        steps,
+    })
+}
+
+fn strip_public(t: &str) -> &str {
+    t.strip_prefix("public.").unwrap_or(t)
+}
+
+/// Flyway runs a script outside a transaction when it holds a statement that cannot run in one.
+fn effective_mode(mode: ExecMode, steps: &[Step]) -> ExecMode {
+    match mode {
+        ExecMode::FlywayAuto
+            if steps
+                .iter()
+                .flat_map(|s| &s.effects)
+                .any(|e| !e.effect.tx_allowed) =>
+        {
+            ExecMode::PerStatement
+        }
+        ExecMode::FlywayAuto => ExecMode::WrappedTx,
+        m => m,
+    }
+}
+
+/// Marks, for each step, whether it runs inside a transaction block and whether timeouts are set.
+fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
+    let implicit = match mode {
+        ExecMode::WrappedTx | ExecMode::FlywayAuto => true,
+        // A multi-statement simple query is one implicit transaction block.
+        ExecMode::SingleSimpleQuery => steps.len() > 1,
+        ExecMode::PerStatement => false,
+    };
+    let mut explicit = false;
+    let (mut lock_timeout, mut statement_timeout) = (false, false);
+    for step in steps {
+        step.in_transaction = implicit || explicit;
+        for e in &step.effects {
+            match &e.op {
+                Op::Begin => explicit = true,
+                Op::Commit | Op::Rollback => explicit = false,
+                Op::SetVar { name, value, .. } => {
+                    let on = !matches!(
+                        value.trim().trim_matches('\''),
+                        "0" | "DEFAULT" | "default" | ""
+                    );
+                    match name.as_str() {
+                        "lock_timeout" => lock_timeout = on,
+                        "statement_timeout" => statement_timeout = on,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        step.lock_timeout = lock_timeout;
+        step.statement_timeout = statement_timeout;
+    }
+}
+
+/// A migration is irreversible when any step destroys data (a down script cannot bring data
+/// back), unknown when a step is not understood, and reversible otherwise.
+fn reversibility(up: &ScriptAnalysis) -> Reversibility {
+    let mut destroying = Vec::new();
+    let mut unknown = Vec::new();
+    for step in &up.steps {
+        let statement = excerpt(up.text(step));
+        if let sql::Understanding::Opaque { message } = &step.statement.understanding {
+            unknown.push(UnknownStep {
+                line: step.start.line,
+                column: step.start.column,
+                statement: statement.clone(),
+                reason: format!("cannot parse: {message}"),
+            });
+        }
+        for e in &step.effects {
+            if e.effect.data.is_destructive() {
+                destroying.push(IrreversibleStep {
+                    line: step.start.line,
+                    column: step.start.column,
+                    statement: statement.clone(),
+                    reason: e.effect.reason.clone(),
+                    destroys: e.effect.destroys.clone(),
+                });
+            } else if e.effect.data == DataEffect::Unknown {
+                unknown.push(UnknownStep {
+                    line: step.start.line,
+                    column: step.start.column,
+                    statement: statement.clone(),
+                    reason: e.effect.reason.clone(),
+                });
+            }
+        }
+    }
+    if !destroying.is_empty() {
+        Reversibility::Irreversible {
+            steps: destroying,
+            unknown,
+        }
+    } else if !unknown.is_empty() {
+        Reversibility::Unknown { steps: unknown }
+    } else {
+        Reversibility::Reversible
+    }
+}
+
+/// The statement on one line, shortened for reports.
+pub fn excerpt(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 120 {
+        let cut: String = one_line.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        one_line
+    }
+}

@@ -1,0 +1,176 @@
+//! Human output: per migration its reversibility, then each finding as an annotated excerpt
+//! (annotate-snippets) with the rule ID and a help line. Colour follows the terminal and
+//! `NO_COLOR`/`CLICOLOR_FORCE` (anstream).
+
+use std::fmt::Write as _;
+
+use annotate_snippets::renderer::DecorStyle;
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use super::{Report, Summary};
+use crate::classify::{Destroyed, MigrationAnalysis, Reversibility};
+use crate::rules::{Finding, Severity};
+
+/// Renders a whole report. `styled` adds ANSI colour (stripped later by anstream when the
+/// output is not a terminal or NO_COLOR is set).
+pub fn render(report: &Report, styled: bool) -> String {
+    let renderer = if styled {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    }
+    .decor_style(DecorStyle::Ascii);
+    let mut out = String::new();
+    for p in &report.projects {
+        let checked: Vec<&MigrationAnalysis> =
+            p.analysis.migrations.iter().filter(|m| m.checked).collect();
+        let _ = writeln!(
+            out,
+            "{} ({}, {} migration{}{})",
+            p.analysis.root.display(),
+            p.analysis.runner,
+            checked.len(),
+            if checked.len() == 1 { "" } else { "s" },
+            match p.analysis.migrations.len() - checked.len() {
+                0 => String::new(),
+                n => format!(", {n} before start_after not checked"),
+            }
+        );
+        for m in checked {
+            let _ = writeln!(
+                out,
+                "  {:<13} {}",
+                m.reversibility.label(),
+                m.migration.id()
+            );
+            write_reversibility(&mut out, &m.reversibility);
+        }
+        out.push('\n');
+        for f in p.findings.iter().filter(|f| f.suppressed.is_none()) {
+            let Some(m) = p
+                .analysis
+                .migrations
+                .iter()
+                .find(|m| m.migration.id() == f.migration)
+            else {
+                continue;
+            };
+            let script = if m.up.path == f.path {
+                &m.up
+            } else {
+                m.down.as_ref().unwrap_or(&m.up)
+            };
+            out.push_str(&render_one(&renderer, f, &script.source));
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(&summary_line(&report.summary()));
+    out.push('\n');
+    out
+}
+
+fn write_reversibility(out: &mut String, r: &Reversibility) {
+    match r {
+        Reversibility::Reversible => {}
+        Reversibility::Irreversible { steps, unknown } => {
+            for s in steps {
+                let _ = writeln!(out, "      line {}: {}", s.line, s.reason);
+                if !s.destroys.is_empty() {
+                    let d: Vec<String> = s.destroys.iter().map(describe).collect();
+                    let _ = writeln!(out, "        destroys: {}", d.join("; "));
+                }
+            }
+            for s in unknown {
+                let _ = writeln!(out, "      line {}: unknown: {}", s.line, s.reason);
+            }
+        }
+        Reversibility::Unknown { steps } => {
+            for s in steps {
+                let _ = writeln!(out, "      line {}: {}", s.line, s.reason);
+            }
+        }
+    }
+}
+
+/// One line naming what a step destroys.
+pub fn describe(d: &Destroyed) -> String {
+    match d {
+        Destroyed::Table { table } => format!("table {table} (all rows)"),
+        Destroyed::Columns { table, columns } => format!("column {table}.{}", columns.join(", ")),
+        Destroyed::Rows { table, all: true } => format!("all rows of {table}"),
+        Destroyed::Rows { table, all: false } => format!("matching rows of {table}"),
+        Destroyed::Values {
+            table,
+            columns,
+            all_rows,
+        } => {
+            format!(
+                "old values of {table}.{} ({} rows)",
+                columns.join(", "),
+                if *all_rows { "all" } else { "matching" }
+            )
+        }
+        Destroyed::Schema { schema } => format!("schema {schema} and everything in it"),
+        Destroyed::Database { database } => format!("database {database}"),
+        Destroyed::Sequence { sequence } => format!("state of sequence {sequence}"),
+        Destroyed::Dependents { of } => format!("objects depending on {of} (CASCADE)"),
+    }
+}
+
+fn render_one(renderer: &Renderer, f: &Finding, source: &str) -> String {
+    let level = match f.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let path = f.path.display().to_string();
+    let span = clamp(source, f.range.clone());
+    let title = format!("{} [{}]", f.message, f.name);
+    let report = &[
+        level.primary_title(&title).id(f.rule).element(
+            Snippet::source(source)
+                .path(&path)
+                .fold(true)
+                .annotation(AnnotationKind::Primary.span(span)),
+        ),
+        Group::with_title(Level::HELP.secondary_title(f.help)),
+    ];
+    renderer.render(report).to_string()
+}
+
+/// Keeps a span inside the text and on character boundaries, so rendering never panics.
+fn clamp(source: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let mut start = r.start.min(source.len());
+    let mut end = r.end.clamp(start, source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !source.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+/// One finding without colour, for tests and snapshots.
+pub fn render_finding_plain(f: &Finding, source: &str) -> String {
+    render_one(&Renderer::plain().decor_style(DecorStyle::Ascii), f, source)
+}
+
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} migration{} checked: {} reversible, {} irreversible, {} unknown; {} error{}, {} warning{}{}",
+        s.migrations,
+        if s.migrations == 1 { "" } else { "s" },
+        s.reversible,
+        s.irreversible,
+        s.unknown,
+        s.errors,
+        if s.errors == 1 { "" } else { "s" },
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        if s.suppressed > 0 {
+            format!(", {} suppressed", s.suppressed)
+        } else {
+            String::new()
+        }
+    )
+}

@@ -1,0 +1,5 @@
+//! (being written)
+
+use super::Rule;
+
+pub static RULES: &[&dyn Rule] = &[];

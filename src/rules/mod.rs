@@ -1,0 +1,189 @@
+//! Rules: one per file, each a unit struct declared with [`rule!`], whose doc comment is its
+//! documentation (`migsafe rule ID`, `docs/rules/`) and whose `## Bad` / `## Good` SQL examples
+//! drive its tests. [`registry::ALL`] is the one stable table of IDs and names.
+
+pub mod compat;
+pub mod data;
+pub mod engine;
+pub mod locking;
+pub mod meta;
+pub mod registry;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::classify::{MigrationAnalysis, OpEffect, ScriptAnalysis, Settings, Step};
+use crate::source::Runner;
+
+pub use engine::{Finding, RuleConfig, check};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// What every rule declares about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Stable ID (`MS001`): never reused, never renumbered.
+    pub id: &'static str,
+    /// kebab-case name describing the flagged pattern.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// Opt-in rules are off unless enabled in migsafe.toml.
+    pub default_enabled: bool,
+    /// The safe alternative, in one line (shown as `help:`).
+    pub help: &'static str,
+    /// The rule's doc comment, Markdown.
+    pub doc: &'static str,
+}
+
+impl RuleMeta {
+    /// The documentation without rustdoc's leading space on each line.
+    pub fn documentation(&self) -> String {
+        self.doc
+            .lines()
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    }
+
+    /// First sentence of "What it flags", for lists.
+    pub fn summary(&self) -> String {
+        let doc = self.documentation();
+        let body = doc.split("## What it flags").nth(1).unwrap_or(&doc);
+        let para = body
+            .trim()
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .replace('\n', " ");
+        para.trim().to_string()
+    }
+
+    /// SQL examples under a `## Bad` or `## Good` heading.
+    pub fn examples(&self, heading: &str) -> Vec<String> {
+        let doc = self.documentation();
+        let marker = format!("## {heading}");
+        let Some(section) = doc.split(&marker).nth(1) else {
+            return vec![];
+        };
+        let section = section.split("\n## ").next().unwrap_or("");
+        section
+            .split("```sql")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .map(|s| s.trim().to_string() + "\n")
+            .collect()
+    }
+}
+
+/// Where a rule points: a step of the up or down script, or a byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    Up,
+    Down,
+}
+
+/// One hit reported by a rule, before configuration and suppressions are applied.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub script: Script,
+    /// The step the hit is about (its directives can suppress it).
+    pub step: Option<usize>,
+    /// Byte range to underline; defaults to the step's statement.
+    pub range: Option<Range<usize>>,
+    pub message: String,
+}
+
+impl Hit {
+    pub fn at(step: &Step, message: impl Into<String>) -> Hit {
+        Hit {
+            script: Script::Up,
+            step: Some(step.index),
+            range: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a rule sees: one migration, analysed, and the project around it.
+pub struct Context<'a> {
+    pub migration: &'a MigrationAnalysis,
+    pub runner: Runner,
+    pub settings: Settings,
+}
+
+impl<'a> Context<'a> {
+    pub fn up(&self) -> &'a ScriptAnalysis {
+        &self.migration.up
+    }
+
+    /// Every (step, operation) of the up script.
+    pub fn ops(&self) -> impl Iterator<Item = (&'a Step, &'a OpEffect)> + 'a {
+        self.migration
+            .up
+            .steps
+            .iter()
+            .flat_map(|s| s.effects.iter().map(move |e| (s, e)))
+    }
+
+    /// Operations on tables that existed before this migration.
+    pub fn ops_on_existing(&self) -> impl Iterator<Item = (&'a Step, &'a OpEffect)> + 'a {
+        self.ops().filter(|(_, e)| !e.new_table)
+    }
+}
+
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>);
+}
+
+/// Declares a rule struct with its metadata; the doc comment becomes its documentation.
+macro_rules! rule {
+    (
+        $(#[doc = $doc:literal])*
+        $ty:ident {
+            id: $id:literal,
+            name: $name:literal,
+            severity: $sev:ident,
+            $(default_enabled: $en:literal,)?
+            help: $help:literal $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        pub struct $ty;
+
+        impl $ty {
+            pub const META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
+                id: $id,
+                name: $name,
+                severity: $crate::rules::Severity::$sev,
+                default_enabled: $crate::rules::rule!(@enabled $($en)?),
+                help: $help,
+                doc: concat!($($doc, "\n"),*),
+            };
+        }
+    };
+    (@enabled) => { true };
+    (@enabled $en:literal) => { $en };
+}
+pub(crate) use rule;

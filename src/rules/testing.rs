@@ -1,0 +1,122 @@
+//! Runs a rule's documented examples: every `## Bad` example must trigger the rule, every
+//! `## Good` example must not, and the rendered findings of the bad examples are snapshotted.
+//!
+//! An example is one or more migrations. Lines of the form `-- example: <directive>` shape it:
+//! `-- example: next migration` starts the next migration, `-- example: down` starts the
+//! current migration's down script, `-- example: mode <wrapped_tx|single_simple_query|per_statement>`
+//! sets the execution mode (default `wrapped_tx`), `-- example: runner <name>` the runner
+//! (default sqlx).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Finding, RuleConfig, RuleMeta, check};
+use crate::classify::{Settings, analyze_project};
+use crate::source::{Delimiting, ExecMode, Migration, Project, Runner, Script, checksum};
+
+/// Builds a project from an example and lints it with every rule enabled at its default level,
+/// plus `meta` itself (so opt-in rules are exercised).
+pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<PathBuf, String>) {
+    let mut mode = ExecMode::WrappedTx;
+    let mut runner = Runner::Sqlx;
+    let mut migrations: Vec<(String, Option<String>)> = vec![(String::new(), None)];
+    for line in example.lines() {
+        let directive = line.trim().strip_prefix("-- example:").map(str::trim);
+        match directive {
+            Some("next migration") => migrations.push((String::new(), None)),
+            Some("down") => migrations.last_mut().unwrap().1 = Some(String::new()),
+            Some(d) if d.starts_with("mode ") => {
+                mode = match &d[5..] {
+                    "single_simple_query" => ExecMode::SingleSimpleQuery,
+                    "per_statement" => ExecMode::PerStatement,
+                    _ => ExecMode::WrappedTx,
+                }
+            }
+            Some(d) if d.starts_with("runner ") => {
+                runner = Runner::ALL
+                    .into_iter()
+                    .find(|r| r.as_str() == &d[7..])
+                    .expect("known runner")
+            }
+            _ => {
+                let m = migrations.last_mut().unwrap();
+                let target = m.1.as_mut().unwrap_or(&mut m.0);
+                target.push_str(line);
+                target.push('\n');
+            }
+        }
+    }
+    let n = migrations.len();
+    let mut sources = HashMap::new();
+    let migrations = migrations
+        .into_iter()
+        .enumerate()
+        .map(|(i, (up, down))| {
+            let version = format!("{}", i + 1);
+            let mut script = |text: &str, kind: &str| {
+                let path = PathBuf::from(format!("migrations/{version}_example.{kind}.sql"));
+                sources.insert(path.clone(), text.to_string());
+                Script {
+                    path,
+                    source: Arc::from(text),
+                    range: 0..text.len(),
+                    mode,
+                    delimiting: Delimiting::Standard,
+                }
+            };
+            Migration {
+                checksum: checksum(&up, down.as_deref()),
+                up: script(&up, "up"),
+                down: down.as_deref().map(|d| script(d, "down")),
+                version,
+                name: "example".into(),
+                repeatable: false,
+            }
+        })
+        .collect();
+    let project = Project {
+        runner,
+        root: PathBuf::from("migrations"),
+        migrations,
+    };
+    let settings = Settings::default();
+    // Only the last migration is checked; earlier ones set the scene.
+    let analysis =
+        analyze_project(project, settings, |m| m.version == n.to_string()).expect("example splits");
+    let mut config = RuleConfig::default();
+    config.levels.insert(meta.id, Some(meta.severity));
+    (check(&analysis, &config, settings), sources)
+}
+
+/// Asserts the rule's examples and snapshots what the bad ones render to.
+#[track_caller]
+pub fn check_rule(meta: &'static RuleMeta) {
+    let mut rendered = String::new();
+    for bad in meta.examples("Bad") {
+        let (findings, sources) = lint_example(&bad, meta);
+        let mine: Vec<&Finding> = findings.iter().filter(|f| f.rule == meta.id).collect();
+        assert!(
+            !mine.is_empty(),
+            "{} did not flag its bad example:\n{bad}\nfindings: {findings:#?}",
+            meta.id
+        );
+        for f in mine {
+            rendered.push_str(&crate::report::human::render_finding_plain(
+                f,
+                &sources[&f.path],
+            ));
+            rendered.push('\n');
+        }
+    }
+    for good in meta.examples("Good") {
+        let (findings, _) = lint_example(&good, meta);
+        let mine: Vec<&Finding> = findings.iter().filter(|f| f.rule == meta.id).collect();
+        assert!(
+            mine.is_empty(),
+            "{} flagged its good example:\n{good}\nfindings: {mine:#?}",
+            meta.id
+        );
+    }
+    insta::assert_snapshot!(format!("{}-{}", meta.id, meta.name), rendered);
+}

@@ -1,0 +1,336 @@
+//! Finding the migrations directory, telling runners apart, and loading explicit files.
+//!
+//! Detection never guesses: `runner = "…"` in `migsafe.toml` wins; then strong evidence (a
+//! runner's config file next to files in its layout, or goose/dbmate markers inside the files);
+//! then the file layout alone. Several candidates at the deciding step is an `Ambiguous` error
+//! that asks for `runner = "…"` (research/ecosystem-aesthetics.md §A2, "Telling runners apart").
+
+use std::path::{Component, Path, PathBuf};
+
+use super::layout::{Listing, leading_digits, migration, parse_toml, toml_key_line};
+use super::{
+    ExecMode, Migration, Project, Result, Runner, Script, SourceError, dbmate, diesel, flyway,
+    golang_migrate, goose, plain, read_sql, refinery, sqitch, sqlx,
+};
+
+/// Where migrations usually live below a project root, in the order they are tried.
+const SUBDIRS: [&str; 4] = ["migrations", "db/migrations", "db/migration", "sql"];
+
+/// Finds the migrations under `dir` (see [`detect`]) and loads them. An explicit `runner` skips
+/// detection. A directory with nothing to load is `NothingFound`.
+pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
+    let (root, listing) = resolve(dir)?;
+    let runner = match runner {
+        Some(r) => r,
+        None => detect_in(&root, &listing)?,
+    };
+    let migrations = load_dir(runner, &root)?;
+    if migrations.is_empty() {
+        return Err(SourceError::NothingFound {
+            path: root,
+            looked_for: runner.to_string(),
+        });
+    }
+    Ok(Project {
+        runner,
+        root,
+        migrations,
+    })
+}
+
+/// Tells which runner owns the migrations under `dir`. When `dir` itself holds no migration
+/// files, `migrations/`, `db/migrations/`, `db/migration/` and `sql/` below it are tried (and the
+/// directory named by `diesel.toml` or `sqlx.toml` there), so a project root works too.
+pub fn detect(dir: &Path) -> Result<Runner> {
+    let (root, listing) = resolve(dir)?;
+    detect_in(&root, &listing)
+}
+
+/// Loads files named on the command line, one migration each. goose and dbmate files are split
+/// into their sections by their markers; any other file is a plain script run statement by
+/// statement. The version is the file name's leading digits (or its stem), and the runner is
+/// goose or dbmate when every file says so, else plain.
+pub fn load_files(files: &[PathBuf]) -> Result<Project> {
+    let mut migrations = Vec::with_capacity(files.len());
+    let mut runners = Vec::with_capacity(files.len());
+    for path in files {
+        let source = read_sql(path)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = file_name.strip_suffix(".sql").unwrap_or(&file_name);
+        let (digits, rest) = leading_digits(stem);
+        let (version, name) = if digits.is_empty() {
+            (stem.to_string(), String::new())
+        } else {
+            (
+                digits.to_string(),
+                rest.trim_start_matches(['_', '-', '.']).to_string(),
+            )
+        };
+        let (m, runner) = if goose::has_marker(&source) {
+            (goose::parse(path, source, version, name)?, Runner::Goose)
+        } else if dbmate::has_marker(&source) {
+            (dbmate::parse(path, source, version, name)?, Runner::Dbmate)
+        } else {
+            let up = Script::whole(path.clone(), source, ExecMode::PerStatement);
+            (migration(version, name, up, None), Runner::Plain)
+        };
+        migrations.push(m);
+        runners.push(runner);
+    }
+    let runner = match runners.first() {
+        Some(&first) if runners.iter().all(|&r| r == first) => first,
+        _ => Runner::Plain,
+    };
+    Ok(Project {
+        runner,
+        root: common_parent(files),
+        migrations,
+    })
+}
+
+/// Loads `dir` with one runner's layout.
+fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
+    match runner {
+        Runner::Diesel => diesel::load(dir),
+        Runner::Sqlx => sqlx::load(dir),
+        Runner::GolangMigrate => golang_migrate::load(dir),
+        Runner::Goose => goose::load(dir),
+        Runner::Dbmate => dbmate::load(dir),
+        Runner::Flyway => flyway::load(dir),
+        Runner::Refinery => refinery::load(dir),
+        Runner::Sqitch => sqitch::load(dir),
+        Runner::Plain => plain::load(dir),
+    }
+}
+
+/// Whether a directory holds anything a runner could load.
+fn has_migrations(listing: &Listing) -> bool {
+    listing.sql_files().next().is_some()
+        || listing.has_file(sqitch::PLAN)
+        || listing
+            .dirs
+            .iter()
+            .any(|d| diesel::is_migration_dir(&d.path))
+}
+
+/// The migrations directory for `dir`, with its listing.
+fn resolve(dir: &Path) -> Result<(PathBuf, Listing)> {
+    let listing = Listing::read(dir)?;
+    if has_migrations(&listing) {
+        return Ok((dir.to_path_buf(), listing));
+    }
+    let mut candidates: Vec<PathBuf> = configured_dirs(dir);
+    candidates.extend(SUBDIRS.iter().map(|s| dir.join(s)));
+    for candidate in candidates {
+        if candidate.is_dir() {
+            let sub = Listing::read(&candidate)?;
+            if has_migrations(&sub) {
+                return Ok((candidate, sub));
+            }
+        }
+    }
+    Ok((dir.to_path_buf(), listing))
+}
+
+/// Migration directories named by `diesel.toml` (`[migrations_directory] dir`) and `sqlx.toml`
+/// (`[migrate] migrations-dir`) in `dir`. Broken files are left to the runners to report.
+fn configured_dirs(dir: &Path) -> Vec<PathBuf> {
+    let lookup = |file: &str, table: &str, key: &str| -> Option<PathBuf> {
+        let path = dir.join(file);
+        if !path.is_file() {
+            return None;
+        }
+        let doc = parse_toml(&path).ok()?;
+        doc.get(table)?.get(key)?.as_str().map(|d| dir.join(d))
+    };
+    [
+        lookup("diesel.toml", "migrations_directory", "dir"),
+        lookup("sqlx.toml", "migrate", "migrations-dir"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `runner = "…"` from a `migsafe.toml` in the migrations directory or up to two levels above
+/// (the project root above `migrations/` or `db/migrations/`).
+fn configured_runner(root: &Path) -> Result<Option<Runner>> {
+    let Some(path) = super::layout::ancestors(root, 2)
+        .map(|d| d.join("migsafe.toml"))
+        .find(|p| p.is_file())
+    else {
+        return Ok(None);
+    };
+    let doc = parse_toml(&path)?;
+    let Some(value) = doc.get("runner") else {
+        return Ok(None);
+    };
+    let wanted = value.as_str().unwrap_or_default();
+    match Runner::ALL.into_iter().find(|r| r.as_str() == wanted) {
+        Some(r) => Ok(Some(r)),
+        None => {
+            let line = std::fs::read_to_string(&path).map_or(1, |t| toml_key_line(&t, "runner"));
+            let names: Vec<&str> = Runner::ALL.iter().map(|r| r.as_str()).collect();
+            Err(SourceError::Layout {
+                path,
+                line,
+                message: format!(
+                    "unknown runner {value}; expected one of {}",
+                    names.join(", ")
+                ),
+            })
+        }
+    }
+}
+
+/// How much of a directory's layout belongs to a runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    None,
+    /// Some files fit, others do not.
+    Partial,
+    /// Every migration-shaped file fits.
+    Full,
+}
+
+fn fit(runner: Runner, dir: &Path, listing: &Listing) -> Fit {
+    let by_name = |accepts: fn(&str) -> bool, ignore: fn(&str) -> bool| {
+        let names: Vec<&str> = listing
+            .sql_files()
+            .map(|e| e.name.as_str())
+            .filter(|n| !ignore(n))
+            .collect();
+        let fitting = names.iter().filter(|n| accepts(n)).count();
+        match fitting {
+            0 => Fit::None,
+            n if n == names.len() => Fit::Full,
+            _ => Fit::Partial,
+        }
+    };
+    let none = |_: &str| false;
+    match runner {
+        Runner::Diesel => {
+            if !listing
+                .dirs
+                .iter()
+                .any(|d| diesel::is_migration_dir(&d.path))
+            {
+                Fit::None
+            } else if listing.sql_files().next().is_some() {
+                Fit::Partial
+            } else {
+                Fit::Full
+            }
+        }
+        Runner::Sqitch if sqitch::has_signal(dir) => Fit::Full,
+        Runner::Sqitch | Runner::Goose | Runner::Dbmate => Fit::None,
+        Runner::Sqlx => by_name(sqlx::accepts, none),
+        Runner::GolangMigrate => by_name(golang_migrate::accepts, none),
+        Runner::Flyway => by_name(flyway::accepts, flyway::is_callback),
+        Runner::Refinery => by_name(refinery::accepts, none),
+        Runner::Plain => by_name(plain::accepts, none),
+    }
+}
+
+/// Config files (and Flyway-only files) that name a runner.
+fn has_signal(runner: Runner, dir: &Path, listing: &Listing) -> bool {
+    match runner {
+        Runner::Diesel => diesel::has_signal(dir),
+        Runner::Sqlx => sqlx::has_signal(dir),
+        Runner::GolangMigrate => golang_migrate::has_signal(dir),
+        Runner::Flyway => flyway::has_signal(dir, listing),
+        Runner::Refinery => refinery::has_signal(dir),
+        Runner::Sqitch => sqitch::has_signal(dir),
+        Runner::Goose | Runner::Dbmate | Runner::Plain => false,
+    }
+}
+
+/// `(goose, dbmate)`: whether any `.sql` file carries `-- +goose Up` or `-- migrate:up`.
+/// Unreadable files are skipped here; loading reports them.
+fn markers(listing: &Listing) -> (bool, bool) {
+    let (mut goose_seen, mut dbmate_seen) = (false, false);
+    for entry in listing.sql_files() {
+        let Ok(bytes) = std::fs::read(&entry.path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        goose_seen |= goose::has_marker(&text);
+        dbmate_seen |= dbmate::has_marker(&text);
+    }
+    (goose_seen, dbmate_seen)
+}
+
+fn detect_in(root: &Path, listing: &Listing) -> Result<Runner> {
+    if let Some(runner) = configured_runner(root)? {
+        return Ok(runner);
+    }
+    let (goose_seen, dbmate_seen) = markers(listing);
+    let strong: Vec<Runner> = Runner::ALL
+        .into_iter()
+        .filter(|&r| match r {
+            Runner::Goose => goose_seen,
+            Runner::Dbmate => dbmate_seen,
+            _ => has_signal(r, root, listing) && fit(r, root, listing) != Fit::None,
+        })
+        .collect();
+    if let Some(runner) = decide(root, strong)? {
+        return Ok(runner);
+    }
+    let fits: Vec<(Runner, Fit)> = Runner::ALL
+        .into_iter()
+        .map(|r| (r, fit(r, root, listing)))
+        .collect();
+    for level in [Fit::Full, Fit::Partial] {
+        if let Some(runner) = decide(
+            root,
+            fits.iter()
+                .filter(|(_, f)| *f == level)
+                .map(|(r, _)| *r)
+                .collect(),
+        )? {
+            return Ok(runner);
+        }
+    }
+    let all: Vec<&str> = Runner::ALL.iter().map(|r| r.as_str()).collect();
+    Err(SourceError::NothingFound {
+        path: root.to_path_buf(),
+        looked_for: all.join(", "),
+    })
+}
+
+/// One candidate decides; several are ambiguous; none defers to the next step.
+fn decide(root: &Path, candidates: Vec<Runner>) -> Result<Option<Runner>> {
+    match candidates.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        many => {
+            let names: Vec<&str> = many.iter().map(|r| r.as_str()).collect();
+            Err(SourceError::Ambiguous {
+                path: root.to_path_buf(),
+                candidates: names.join(", "),
+            })
+        }
+    }
+}
+
+/// The deepest directory containing every file (empty for no files or unrelated roots).
+fn common_parent(files: &[PathBuf]) -> PathBuf {
+    let parents = files.iter().map(|f| f.parent().unwrap_or(Path::new("")));
+    let mut common: Option<Vec<Component<'_>>> = None;
+    for parent in parents {
+        let comps: Vec<Component<'_>> = parent.components().collect();
+        common = Some(match common {
+            None => comps,
+            Some(prev) => prev
+                .into_iter()
+                .zip(comps)
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    common.map(|c| c.into_iter().collect()).unwrap_or_default()
+}

@@ -1,0 +1,255 @@
+//! Flyway: `V<version>__<description>.sql` (versioned), `U<version>__<description>.sql` (undo, the
+//! down of the same version), `R__<description>.sql` (repeatable: re-run whenever it changes,
+//! after all versioned migrations). Versions use `.` or `_` between numbers (`V1_2__x` is 1.2).
+//! A per-script `<file>.sql.conf` with `executeInTransaction=false` makes the script run
+//! statement by statement; otherwise Flyway decides per script ([`ExecMode::FlywayAuto`]).
+
+use std::path::Path;
+
+use super::layout::{
+    Direction, Found, Listing, found_upwards, line_of, load_pairs, name_error, pair,
+};
+use super::{ExecMode, Migration, Result, Script, SourceError, read_sql};
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Versioned { version: String },
+    Undo { version: String },
+    Repeatable,
+}
+
+/// Classifies a Flyway file name; `None` for files Flyway does not treat as migrations
+/// (callbacks such as `afterMigrate.sql`), `Some(Err)` for names that start like a migration but
+/// are malformed (Flyway skips those silently unless `validateMigrationNaming` is on).
+fn parse_name(name: &str) -> Option<std::result::Result<(Kind, &str), String>> {
+    let stem = name.strip_suffix(".sql")?;
+    if let Some(desc) = stem.strip_prefix("R__") {
+        return Some(Ok((Kind::Repeatable, desc)));
+    }
+    let undo = stem.starts_with('U');
+    let rest = stem.strip_prefix(['V', 'U'])?;
+    if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let Some((raw, desc)) = rest.split_once("__") else {
+        return Some(Err(format!(
+            "not a Flyway migration name: expected `{}<version>__<description>.sql` with two underscores",
+            if undo { 'U' } else { 'V' }
+        )));
+    };
+    let segments: Vec<&str> = raw.split(['.', '_']).collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some(Err(format!(
+            "Flyway version `{raw}` must be numbers separated by `.` or `_`"
+        )));
+    }
+    let version = segments.join(".");
+    Some(Ok((
+        if undo {
+            Kind::Undo { version }
+        } else {
+            Kind::Versioned { version }
+        },
+        desc,
+    )))
+}
+
+/// Whether Flyway would read this file name as a migration.
+pub(crate) fn accepts(name: &str) -> bool {
+    matches!(parse_name(name), Some(Ok(_)))
+}
+
+/// Callback scripts (`beforeMigrate.sql`, `afterEachMigrate.sql` …) live next to migrations.
+pub(crate) fn is_callback(name: &str) -> bool {
+    name.starts_with("before") || name.starts_with("after")
+}
+
+/// Flyway configuration in the directory or above it (`flyway.conf`, `flyway.toml`,
+/// `conf/flyway.conf`), a Maven or Gradle build mentioning Flyway (the migrations of
+/// `src/main/resources/db/migration` are five levels below `pom.xml`), or files that only Flyway
+/// has: `R__` repeatables, `.sql.conf` script configs, and `U` files that undo a `V` version.
+pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> bool {
+    let conf = found_upwards(
+        dir,
+        3,
+        &["flyway.conf", "flyway.toml", "conf/flyway.conf"],
+        |_| true,
+    );
+    let build = found_upwards(
+        dir,
+        5,
+        &["pom.xml", "build.gradle", "build.gradle.kts"],
+        |t| t.to_ascii_lowercase().contains("flyway"),
+    );
+    let mut versions = Vec::new();
+    let mut undos = Vec::new();
+    let mut own_files = false;
+    for e in &listing.files {
+        match parse_name(&e.name) {
+            Some(Ok((Kind::Repeatable, _))) => own_files = true,
+            Some(Ok((Kind::Versioned { version }, _))) => versions.push(version),
+            Some(Ok((Kind::Undo { version }, _))) => undos.push(version),
+            _ => own_files |= e.name.ends_with(".sql.conf"),
+        }
+    }
+    conf || build || own_files || undos.iter().any(|u| versions.contains(u))
+}
+
+/// The mode of one script, from its `.sql.conf` if there is one.
+fn mode_of(script: &Path) -> Result<ExecMode> {
+    let mut conf = script.as_os_str().to_owned();
+    conf.push(".conf");
+    let conf = Path::new(&conf);
+    if !conf.is_file() {
+        return Ok(ExecMode::FlywayAuto);
+    }
+    let text = read_sql(conf)?;
+    let mut mode = ExecMode::FlywayAuto;
+    for (key, value, offset) in properties(&text) {
+        if key != "executeInTransaction" {
+            continue;
+        }
+        mode = match value.to_ascii_lowercase().as_str() {
+            "true" => ExecMode::FlywayAuto,
+            "false" => ExecMode::PerStatement,
+            _ => {
+                return Err(SourceError::Layout {
+                    path: conf.to_path_buf(),
+                    line: line_of(&text, offset),
+                    message: format!(
+                        "executeInTransaction must be `true` or `false`, found `{value}`"
+                    ),
+                });
+            }
+        };
+    }
+    Ok(mode)
+}
+
+/// `key=value` pairs of a Java properties file (also `key: value` and `key value`), with the
+/// offset of each line; `#` and `!` start comments. Continuation lines are not needed for the
+/// few keys Flyway reads per script.
+fn properties(text: &str) -> Vec<(&str, &str, usize)> {
+    super::layout::lines(text)
+        .filter_map(|l| {
+            let t = l.text.trim();
+            if t.is_empty() || t.starts_with(['#', '!']) {
+                return None;
+            }
+            let cut = t.find(['=', ':', ' ', '\t']).unwrap_or(t.len());
+            let (key, rest) = t.split_at(cut);
+            let value = rest
+                .trim_start()
+                .strip_prefix(['=', ':'])
+                .unwrap_or(rest)
+                .trim();
+            Some((key.trim(), value, l.start))
+        })
+        .collect()
+}
+
+/// Loads a Flyway directory: versioned migrations in version order (each with its undo as the
+/// down), then repeatables ordered by description.
+pub fn load(dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read(dir)?;
+    let mut found = Vec::new();
+    let mut repeatables = Vec::new();
+    for entry in &listing.files {
+        if let Some(script) = entry
+            .name
+            .strip_suffix(".conf")
+            .filter(|s| s.ends_with(".sql"))
+        {
+            if !listing.has_file(script) {
+                return Err(name_error(
+                    &entry.path,
+                    format!(
+                        "script configuration for `{script}`, which does not exist (misnamed?)"
+                    ),
+                ));
+            }
+            continue;
+        }
+        let (kind, desc) = match parse_name(&entry.name) {
+            None => continue,
+            Some(Err(message)) => return Err(name_error(&entry.path, message)),
+            Some(Ok(parsed)) => parsed,
+        };
+        let (version, direction) = match kind {
+            Kind::Repeatable => {
+                repeatables.push((desc.to_string(), entry.path.clone()));
+                continue;
+            }
+            Kind::Versioned { version } => (version, Direction::Up),
+            Kind::Undo { version } => (version, Direction::Down),
+        };
+        found.push(Found {
+            version,
+            name: desc.to_string(),
+            direction,
+            path: entry.path.clone(),
+        });
+    }
+    let mut migrations = load_pairs(pair(found)?, |path, _| mode_of(path))?;
+    repeatables.sort();
+    for (desc, path) in repeatables {
+        let up = Script::whole(path.clone(), read_sql(&path)?, mode_of(&path)?);
+        let mut m = super::layout::migration("R".to_string(), desc, up, None);
+        m.repeatable = true;
+        migrations.push(m);
+    }
+    Ok(migrations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let v = |s: &str| Kind::Versioned {
+            version: s.to_string(),
+        };
+        assert_eq!(parse_name("V1__init.sql"), Some(Ok((v("1"), "init"))));
+        assert_eq!(parse_name("V1_2__x.sql"), Some(Ok((v("1.2"), "x"))));
+        assert_eq!(
+            parse_name("V2024.01.02.1030__x.sql"),
+            Some(Ok((v("2024.01.02.1030"), "x")))
+        );
+        assert_eq!(
+            parse_name("U3__x.sql"),
+            Some(Ok((
+                Kind::Undo {
+                    version: "3".into()
+                },
+                "x"
+            )))
+        );
+        assert_eq!(
+            parse_name("R__views.sql"),
+            Some(Ok((Kind::Repeatable, "views")))
+        );
+        assert!(matches!(parse_name("V1_init.sql"), Some(Err(_))));
+        assert!(matches!(parse_name("V1..2__x.sql"), Some(Err(_))));
+        assert_eq!(parse_name("afterMigrate.sql"), None);
+        assert_eq!(parse_name("Vacuum.sql"), None);
+    }
+
+    #[test]
+    fn properties_forms() {
+        let got =
+            properties("# c\nexecuteInTransaction=false\nencoding : UTF-8\n! x\nmixed true\n");
+        let kv: Vec<_> = got.iter().map(|(k, v, _)| (*k, *v)).collect();
+        assert_eq!(
+            kv,
+            [
+                ("executeInTransaction", "false"),
+                ("encoding", "UTF-8"),
+                ("mixed", "true")
+            ]
+        );
+    }
+}
