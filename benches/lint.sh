@@ -99,12 +99,17 @@ def main():
     res["timer"] = "python"
     res["wall_ms"] = walls
     if timer == "hyperfine":
-        hf_json = out + ".hyperfine.json"
+        hf_json = os.path.join(os.path.dirname(out),
+                               "hf-" + os.path.basename(out))
         hf = [shutil.which("hyperfine"), "--runs", str(runs),
               "--warmup", str(warmup), "--ignore-failure", "--shell=none",
               "--style", "none", "--export-json", hf_json,
               " ".join(cmd)]
-        subprocess.run(hf, check=True, stdin=subprocess.DEVNULL)
+        p = subprocess.run(hf, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            sys.stderr.write(p.stdout)
+            sys.exit("hyperfine failed (exit %d)" % p.returncode)
         with open(hf_json) as f:
             r = json.load(f)["results"][0]
         res["timer"] = "hyperfine"

@@ -2,6 +2,9 @@
 //! way back. Data flows one way: source → sql → classify → rules → report.
 
 pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod lint;
 pub mod report;
 pub mod rules;
 pub mod source;

@@ -1,0 +1,2 @@
+DROP TABLE ticket_comments;
+DROP TABLE tickets;

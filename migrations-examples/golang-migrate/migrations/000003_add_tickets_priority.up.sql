@@ -1,0 +1,2 @@
+SET lock_timeout = '2s';
+ALTER TABLE tickets ADD COLUMN priority smallint;

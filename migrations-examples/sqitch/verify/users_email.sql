@@ -1,0 +1,3 @@
+-- Verify flipr:users_email on pg
+
+SELECT email FROM flipr.users WHERE false;

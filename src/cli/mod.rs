@@ -1,0 +1,96 @@
+//! Command-line interface: clap definitions, reusable option groups, one file per command.
+
+mod lint;
+mod rule;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// What a command concluded; `main` maps it to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: nothing to report, or nothing that blocks.
+    Clean,
+    /// Exit 1: findings of severity error (or, later, blocked verdicts).
+    Findings,
+}
+
+/// Keeps irreversible PostgreSQL migrations from reaching customers without a way back.
+///
+/// migsafe reads your pending migrations (diesel, sqlx, golang-migrate, goose, dbmate,
+/// Flyway/refinery, sqitch or plain numbered files), classifies every step as reversible or
+/// irreversible, and flags locking hazards.
+///
+/// Exit codes: 0 clean, 1 findings of severity error, 2 bad input or internal error.
+#[derive(Debug, Parser)]
+#[command(name = "migsafe", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check migrations statically: reversibility, destroyed data, locking hazards.
+    ///
+    /// Each PATH is a migrations directory (or a project root holding `migrations/`,
+    /// `db/migrations/`, `sqitch.plan` …) or a single .sql file. The runner is detected from the
+    /// layout; set `runner = "…"` in migsafe.toml when the layout fits several.
+    ///
+    /// Examples:
+    ///   migsafe lint migrations/
+    ///   migsafe lint --format json db/migrations > lint.json
+    ///   migsafe lint 20240301_drop_plan.up.sql
+    #[command(verbatim_doc_comment)]
+    Lint(lint::LintArgs),
+    /// Explain a rule (by ID or name), or list all rules.
+    ///
+    /// Examples:
+    ///   migsafe rule
+    ///   migsafe rule MS002
+    ///   migsafe rule drop-column
+    #[command(verbatim_doc_comment)]
+    Rule(rule::RuleArgs),
+}
+
+/// Where settings come from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigOpts {
+    /// Use this config file instead of the nearest migsafe.toml above each path.
+    #[arg(long, value_name = "FILE", env = "MIGSAFE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Annotated excerpts for people (colour on a terminal; NO_COLOR disables it).
+    Human,
+    /// The full analysis, documented in docs/json-output.md.
+    Json,
+}
+
+/// How results are written.
+#[derive(Debug, Clone, Args)]
+pub struct OutputOpts {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Lint(args) => lint::run(args),
+        Command::Rule(args) => rule::run(args),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = anstream::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,38 @@
+use clap::Args;
+
+use super::{Outcome, print};
+use crate::rules::registry::{self, ALL};
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// Rule ID (MS002) or name (drop-column). Without it, all rules are listed.
+    pub rule: Option<String>,
+}
+
+pub fn run(args: RuleArgs) -> anyhow::Result<Outcome> {
+    let text = match args.rule {
+        Some(id) => {
+            let meta = registry::lookup(&id)
+                .ok_or_else(|| anyhow::anyhow!("unknown rule `{id}`; `migsafe rule` lists them all"))?;
+            format!(
+                "# {} {}\n\nSeverity: {}{}\n\n{}\n",
+                meta.id,
+                meta.name,
+                meta.severity.as_str(),
+                if meta.default_enabled { "" } else { " (off unless enabled in migsafe.toml)" },
+                meta.documentation()
+            )
+        }
+        None => {
+            let mut s = String::new();
+            for r in ALL.iter() {
+                let m = r.meta();
+                let sev = if m.default_enabled { m.severity.as_str() } else { "off" };
+                s.push_str(&format!("{}  {:<38} {:<8} {}\n", m.id, m.name, sev, m.summary()));
+            }
+            s
+        }
+    };
+    print(&text)?;
+    Ok(Outcome::Clean)
+}
