@@ -14,14 +14,7 @@ pub fn run(args: RuleArgs) -> anyhow::Result<Outcome> {
         Some(id) => {
             let meta = registry::lookup(&id)
                 .ok_or_else(|| anyhow::anyhow!("unknown rule `{id}`; `migsafe rule` lists them all"))?;
-            format!(
-                "# {} {}\n\nSeverity: {}{}\n\n{}\n",
-                meta.id,
-                meta.name,
-                meta.severity.as_str(),
-                if meta.default_enabled { "" } else { " (off unless enabled in migsafe.toml)" },
-                meta.documentation()
-            )
+            meta.page()
         }
         None => {
             let mut s = String::new();

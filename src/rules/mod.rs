@@ -79,6 +79,18 @@ impl RuleMeta {
         para.trim().to_string()
     }
 
+    /// The rule's documentation page: what `migsafe rule ID` prints and docs/rules/ holds.
+    pub fn page(&self) -> String {
+        format!(
+            "# {} {}\n\nSeverity: {}{}\n\n{}\n",
+            self.id,
+            self.name,
+            self.severity.as_str(),
+            if self.default_enabled { "" } else { " (off unless enabled in migsafe.toml)" },
+            self.documentation()
+        )
+    }
+
     /// SQL examples under a `## Bad` or `## Good` heading.
     pub fn examples(&self, heading: &str) -> Vec<String> {
         let doc = self.documentation();

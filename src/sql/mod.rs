@@ -52,6 +52,8 @@ pub struct Statement {
     #[serde(skip)]
     pub range: Range<usize>,
     pub understanding: Understanding,
+    /// Also reported, with each operation's effect, by the classifier.
+    #[serde(skip)]
     pub ops: Vec<Op>,
     #[serde(skip)]
     pub directives: Vec<Directive>,

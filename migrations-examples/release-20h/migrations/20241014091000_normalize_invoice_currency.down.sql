@@ -1,0 +1,2 @@
+-- Nothing to undo here: which invoices had no currency and which said 'DEM'
+-- is no longer known once the update has run.
