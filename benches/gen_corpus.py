@@ -3,19 +3,27 @@
 
 The output imitates what a long-lived application accumulates when all of its
 migrations are concatenated into one file: table creation, expand/contract
-column changes, concurrent indexes, NOT VALID foreign keys validated later,
+column changes, concurrent indexes, NOT VALID constraints validated later,
 backfills, seed rows, views, functions, triggers, enums, partitions, comments,
-lock timeouts and the occasional explicit transaction.
+lock/statement timeouts, and BEGIN/COMMIT around most transactional
+migrations (the way Django's sqlmigrate prints them).
 
 The generator keeps a model of the schema (tables, columns, constraints,
 indexes, views, row counts) so that every statement is valid *in sequence*:
 the whole file executes cleanly on an empty PostgreSQL 15 database with
 `psql -v ON_ERROR_STOP=1 -f corpus.sql`.
 
-Standard library only; deterministic for a given --seed and --statements.
+Size is steered towards --bytes while --statements are written: when the file
+runs ahead of its byte budget, changes are written more tersely (fewer
+optional columns, rows and comments) and, if needed, small changes are
+favoured for a while. --bytes 0 turns the steering off.
+
+Standard library only; deterministic for given options (output does not
+depend on PYTHONHASHSEED).
 
     python3 benches/gen_corpus.py                     # -> target/bench/corpus.sql
     python3 benches/gen_corpus.py /tmp/corpus.sql     # other output path
+    python3 benches/gen_corpus.py --stats             # print the statement mix
 """
 
 import argparse
@@ -210,6 +218,14 @@ ALTER_TYPE_MAP = {
 MONTHS = [(y, m) for y in range(2019, 2031) for m in range(1, 13)]
 
 
+def singular(name):
+    for plural, one in (("ies", "y"), ("sses", "ss"), ("ches", "ch"),
+                        ("shes", "sh"), ("xes", "x"), ("s", "")):
+        if name.endswith(plural):
+            return name[:-len(plural)] + one
+    return name
+
+
 # --------------------------------------------------------------------------
 # Schema model
 # --------------------------------------------------------------------------
@@ -299,11 +315,12 @@ class View:
 # --------------------------------------------------------------------------
 
 class Corpus:
-    def __init__(self, seed, target, target_bytes):
+    def __init__(self, seed, target, target_bytes, tx_share=0.85):
         self.rng = random.Random(seed)
         self.target = target
         self.target_bytes = target_bytes
         self.nbytes = 0
+        self.tx_share = tx_share
         self.light_picks = 0
         self.terse = False
         self.out = []
@@ -321,7 +338,6 @@ class Corpus:
         self.migration_no = 0
         self.ts = (2019, 1, 7, 9, 0)
         self.audit = None
-        self.seq_names = []
         self.group_left = 0
         self.reset_after = False
         self.continued = False
@@ -433,8 +449,6 @@ class Corpus:
                                 self.pick(["minutes", "hours", "days"]))
         if k == "float":
             return "%d.%d" % (r.randint(0, 100), r.randint(0, 9))
-        if k == "year":
-            return str(r.randint(2019, 2029))
         raise ValueError(k)
 
     def default_sql(self, col):
@@ -554,7 +568,7 @@ class Corpus:
     def begin(self, allow_tx=True):
         if self.continued:
             return
-        if allow_tx and self.chance(0.85):
+        if allow_tx and self.chance(self.tx_share):
             self.emit("begin", "BEGIN")
             self.in_tx = True
             if self.chance(0.8):
@@ -670,7 +684,7 @@ class Corpus:
             if not parents:
                 break
             p = self.pick(parents[-25:])
-            cname = self.new_col_name(t, p.name.rstrip("s") + "_id")
+            cname = self.new_col_name(t, singular(p.name) + "_id")
             nn = self.chance(0.6)
             c = Column(cname, "bigint", "fk", nullable=not nn, fk=p)
             c.locks += 1
@@ -688,7 +702,6 @@ class Corpus:
                 cn = self.uniq("chk_%s_%s" % (name, col.name))
                 table_checks.append("CONSTRAINT %s %s" % (cn, checks[0]))
                 t.constraints.append(Constraint(cn, "check", [col.name]))
-                col.locks += 0
                 checks = checks[1:]
             lines.append(" ".join(parts + checks))
         has_ts = self.chance(0.85)
@@ -994,7 +1007,7 @@ class Corpus:
         if not parents:
             return self.m_add_column()
         p = self.pick(parents)
-        cname = self.new_col_name(child, p.name.rstrip("s") + "_id")
+        cname = self.new_col_name(child, singular(p.name) + "_id")
         self.header("add_%s_to_%s" % (cname, child.name))
         self.begin(allow_tx=False)
         self.emit("add_column", "ALTER TABLE %s ADD COLUMN %s bigint" % (
@@ -1784,11 +1797,14 @@ def main(argv=None):
     ap.add_argument("--bytes", type=int, default=DEFAULT_BYTES,
                     help="approximate size to steer towards, 0 = unsteered "
                          "(default: %(default)s)")
+    ap.add_argument("--tx-share", type=float, default=0.85,
+                    help="share of transactional migrations wrapped in "
+                         "BEGIN/COMMIT (default: %(default)s)")
     ap.add_argument("--stats", action="store_true",
                     help="also print the statement mix")
     args = ap.parse_args(argv)
 
-    corpus = Corpus(args.seed, args.statements, args.bytes)
+    corpus = Corpus(args.seed, args.statements, args.bytes, args.tx_share)
     text = corpus.run()
     data = text.encode("utf-8")
     d = os.path.dirname(args.out)

@@ -144,13 +144,13 @@ mod tests {
 
     #[test]
     fn reads_every_setting() {
-        let c = parse("runner = \"sqlx\"\nmigrations_dir = \"db\"\nstart_after = \"20240101\"\npostgres_version = 14\n[rules]\ndrop-column = \"warning\"\nMS106 = \"off\"\n").unwrap();
+        let c = parse("runner = \"sqlx\"\nmigrations_dir = \"db\"\nstart_after = \"20240101\"\npostgres_version = 14\n[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n").unwrap();
         assert_eq!(c.runner, Some(Runner::Sqlx));
         assert_eq!(c.migrations_dir, Some(PathBuf::from("proj/db")));
         assert_eq!(c.start_after.as_deref(), Some("20240101"));
         assert_eq!(c.postgres_version, 14);
         assert_eq!(c.rules.levels.get("MS002"), Some(&Some(Severity::Warning)));
-        assert_eq!(c.rules.levels.get("MS106"), Some(&None));
+        assert_eq!(c.rules.levels.get("MS013"), Some(&None));
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn start_after_grandfathers_old_migrations() {
 #[test]
 fn rule_levels_in_config_change_severity_and_turn_rules_off() {
     let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", Some("ALTER TABLE accounts ADD COLUMN plan text;\n"));
-    write(t.path(), "migsafe.toml", "[rules]\ndrop-column = \"warning\"\nMS125 = \"off\"\n");
+    write(t.path(), "migsafe.toml", "[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n");
     let out = migsafe(t.path()).args(["lint", "--format", "json", "."]).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0));

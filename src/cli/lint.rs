@@ -21,10 +21,15 @@ pub struct LintArgs {
 
 pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     let report = lint(&LintOptions { paths: args.paths, config: args.config.config })?;
-    let text = match args.output.format {
-        Format::Human => report::human::render(&report, std::io::stdout().is_terminal()),
-        Format::Json => report::json::render(&report),
-    };
-    print(&text)?;
+    match args.output.format {
+        Format::Human => print(&report::human::render(&report, std::io::stdout().is_terminal()))?,
+        Format::Json => {
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            match report::json::write(&report, out) {
+                Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => {}
+                other => other?,
+            }
+        }
+    }
     Ok(if report.has_errors() { Outcome::Findings } else { Outcome::Clean })
 }

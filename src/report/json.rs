@@ -55,7 +55,8 @@ fn script(s: &ScriptAnalysis) -> Script<'_> {
     }
 }
 
-pub fn render(report: &Report) -> String {
+/// Writes the document; streaming keeps memory flat on large migrations.
+pub fn write(report: &Report, out: impl std::io::Write) -> serde_json::Result<()> {
     let doc = Doc {
         schema_version: SCHEMA_VERSION,
         migsafe_version: env!("CARGO_PKG_VERSION"),
@@ -89,8 +90,15 @@ pub fn render(report: &Report) -> String {
             .collect(),
         summary: report.summary(),
     };
-    let mut s =
-        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
+    let mut out = out;
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
+}
+
+/// The document as a string (tests, snapshots).
+pub fn render(report: &Report) -> String {
+    let mut buf = Vec::new();
+    // Writing to a Vec cannot fail, and every value serialises.
+    let _ = write(report, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }

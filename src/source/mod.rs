@@ -4,6 +4,11 @@
 //! migration knows its version, name, up script, optional down script, checksum and the way the
 //! runner executes it ([`ExecMode`]). Nothing here parses SQL beyond the runner's own in-file
 //! markers (goose and dbmate sections, sqlx's `-- no-transaction`).
+//!
+//! Entry points: [`discover`] loads a directory (finding the migrations below a project root and
+//! detecting the runner unless told), [`detect`] only names the runner, and [`load_files`] loads
+//! files given one by one. Each runner module (`diesel`, `sqlx`, …) has a `load(dir)` for its own
+//! layout; all of them return migrations in run order.
 
 use std::fmt;
 use std::ops::Range;

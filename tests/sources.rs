@@ -1,0 +1,1064 @@
+//! Sources: every example project is discovered with the right runner and layout, and every kind
+//! of bad input gives its exact error.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use migsafe::source::{
+    Delimiting, ExecMode, Project, Runner, SourceError, checksum, detect, discover, load_files,
+};
+use tempfile::TempDir;
+
+const EXAMPLES: &str = "migrations-examples";
+
+fn example(name: &str) -> Project {
+    let dir = Path::new(EXAMPLES).join(name);
+    discover(&dir, None).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+/// One line per migration: `<id> up=<mode> down=<mode or ->`.
+fn summary(project: &Project) -> Vec<String> {
+    project
+        .migrations
+        .iter()
+        .map(|m| {
+            let down = m
+                .down
+                .as_ref()
+                .map_or("-".to_string(), |d| format!("{:?}", d.mode));
+            format!("{} up={:?} down={down}", m.id(), m.up.mode)
+        })
+        .collect()
+}
+
+fn file_names(project: &Project) -> Vec<String> {
+    project
+        .migrations
+        .iter()
+        .map(|m| {
+            let rel = |p: &Path| {
+                p.strip_prefix(&project.root)
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            };
+            match &m.down {
+                Some(d) => format!("{} | {}", rel(&m.up.path), rel(&d.path)),
+                None => rel(&m.up.path),
+            }
+        })
+        .collect()
+}
+
+/// A scratch directory with the given files (`name`, `content`).
+fn tree(files: &[(&str, &[u8])]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn err(result: Result<Project, SourceError>) -> String {
+    match result {
+        Ok(p) => panic!("expected an error, got {:?}", summary(&p)),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn at(dir: &TempDir, name: &str) -> String {
+    dir.path().join(name).display().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Example projects
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn diesel_example() {
+    let p = example("diesel");
+    assert_eq!(p.runner, Runner::Diesel);
+    assert_eq!(p.root, Path::new("migrations-examples/diesel/migrations"));
+    assert_eq!(
+        summary(&p),
+        [
+            "00000000000000_diesel_initial_setup up=WrappedTx down=WrappedTx",
+            "20240304101500_create_posts up=WrappedTx down=WrappedTx",
+            "20240318093000_add_posts_published_at up=WrappedTx down=WrappedTx",
+            // metadata.toml: run_in_transaction = false
+            "20240402140000_index_posts_published_at up=SingleSimpleQuery down=SingleSimpleQuery",
+            "20240420080000_drop_posts_legacy_slug up=WrappedTx down=WrappedTx",
+        ]
+    );
+    assert_eq!(
+        file_names(&p)[1],
+        "2024-03-04-101500_create_posts/up.sql | 2024-03-04-101500_create_posts/down.sql"
+    );
+    assert!(
+        p.migrations
+            .iter()
+            .all(|m| !m.repeatable && m.up.delimiting == Delimiting::Standard)
+    );
+}
+
+#[test]
+fn sqlx_example() {
+    let p = example("sqlx");
+    assert_eq!(p.runner, Runner::Sqlx);
+    assert_eq!(
+        summary(&p),
+        [
+            "20240105090000_create_customers up=WrappedTx down=WrappedTx",
+            "20240105091000_create_orders up=WrappedTx down=WrappedTx",
+            "20240212120000_add_orders_status up=WrappedTx down=WrappedTx",
+            "20240219090000_widen_orders_total up=WrappedTx down=WrappedTx",
+            // `-- no-transaction` on the first line
+            "20240301080000_index_orders_customer_id up=SingleSimpleQuery down=SingleSimpleQuery",
+        ]
+    );
+    assert_eq!(
+        file_names(&p)[0],
+        "20240105090000_create_customers.up.sql | 20240105090000_create_customers.down.sql"
+    );
+    let m = &p.migrations[4];
+    assert_eq!(m.version, "20240301080000");
+    assert_eq!(m.name, "index_orders_customer_id");
+    assert!(
+        m.up.text()
+            .starts_with("-- no-transaction\nCREATE INDEX CONCURRENTLY")
+    );
+}
+
+#[test]
+fn golang_migrate_example() {
+    let p = example("golang-migrate");
+    assert_eq!(p.runner, Runner::GolangMigrate);
+    assert_eq!(
+        summary(&p),
+        [
+            "000001_create_agents up=SingleSimpleQuery down=SingleSimpleQuery",
+            "000002_create_tickets up=SingleSimpleQuery down=SingleSimpleQuery",
+            "000003_add_tickets_priority up=SingleSimpleQuery down=SingleSimpleQuery",
+            "000004_index_tickets_assignee up=SingleSimpleQuery down=SingleSimpleQuery",
+            "000005_backfill_tickets_priority up=SingleSimpleQuery down=SingleSimpleQuery",
+        ]
+    );
+    assert_eq!(
+        file_names(&p)[2],
+        "000003_add_tickets_priority.up.sql | 000003_add_tickets_priority.down.sql"
+    );
+}
+
+#[test]
+fn goose_example() {
+    let p = example("goose");
+    assert_eq!(p.runner, Runner::Goose);
+    assert_eq!(
+        summary(&p),
+        [
+            "20240110120000_create_products up=WrappedTx down=WrappedTx",
+            "20240110121500_products_touch_updated_at up=WrappedTx down=WrappedTx",
+            "20240202090000_add_products_sku up=WrappedTx down=WrappedTx",
+            // `-- +goose NO TRANSACTION`
+            "20240202093000_index_products_sku up=PerStatement down=PerStatement",
+            "20240215100000_purge_discontinued_products up=WrappedTx down=WrappedTx",
+        ]
+    );
+    for m in &p.migrations {
+        let down = m.down.as_ref().unwrap();
+        assert_eq!(m.up.delimiting, Delimiting::Goose);
+        assert_eq!(down.path, m.up.path, "up and down share the file");
+        assert!(
+            std::sync::Arc::ptr_eq(&m.up.source, &down.source),
+            "one shared text"
+        );
+        assert_eq!(m.up.range.end, down.range.start - "-- +goose Down\n".len());
+        assert_eq!(down.range.end, down.source.len());
+    }
+    let sku = &p.migrations[2];
+    assert_eq!(
+        sku.up.text(),
+        "SET lock_timeout = '2s';\nALTER TABLE products ADD COLUMN sku text;\n\n"
+    );
+    assert_eq!(
+        sku.down.as_ref().unwrap().text(),
+        "ALTER TABLE products DROP COLUMN sku;\n"
+    );
+    // The up section starts right after the marker: line 2 of the file.
+    assert_eq!(sku.up.source[..sku.up.range.start].lines().count(), 1);
+
+    let index = &p.migrations[3];
+    assert_eq!(
+        index.up.text(),
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS products_sku_key ON products (sku);\n\n"
+    );
+    assert_eq!(
+        index.up.range.start,
+        "-- +goose NO TRANSACTION\n-- +goose Up\n".len()
+    );
+
+    let function = &p.migrations[1];
+    assert!(
+        function
+            .up
+            .text()
+            .starts_with("-- +goose StatementBegin\nCREATE FUNCTION touch_updated_at()")
+    );
+    let purge = &p.migrations[4];
+    assert_eq!(
+        purge.down.as_ref().unwrap().text(),
+        "-- The deleted products cannot be brought back from here.\n"
+    );
+}
+
+#[test]
+fn dbmate_example_from_project_root_and_migrations_dir() {
+    for dir in [
+        "migrations-examples/dbmate",
+        "migrations-examples/dbmate/db/migrations",
+    ] {
+        assert_eq!(detect(Path::new(dir)).unwrap(), Runner::Dbmate, "{dir}");
+        let p = discover(Path::new(dir), None).unwrap();
+        assert_eq!(
+            p.root,
+            Path::new("migrations-examples/dbmate/db/migrations")
+        );
+        assert_eq!(
+            summary(&p),
+            [
+                "20240115083000_create_venues up=WrappedTx down=WrappedTx",
+                "20240115084500_create_events up=WrappedTx down=WrappedTx",
+                "20240201100000_add_bookings_cancelled_at up=WrappedTx down=WrappedTx",
+                // `-- migrate:up transaction:false`
+                "20240201101500_index_events_starts_at up=SingleSimpleQuery down=SingleSimpleQuery",
+                "20240220090000_rename_events_title up=WrappedTx down=WrappedTx",
+            ]
+        );
+    }
+    let p = example("dbmate");
+    let index = &p.migrations[3];
+    assert_eq!(
+        index.up.text(),
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_starts_at_idx ON events (starts_at);\n\n"
+    );
+    let down = index.down.as_ref().unwrap();
+    assert_eq!(
+        down.text(),
+        "DROP INDEX CONCURRENTLY IF EXISTS events_starts_at_idx;\n"
+    );
+    assert_eq!(
+        down.source[..down.range.start].lines().count(),
+        4,
+        "down body starts on line 5"
+    );
+}
+
+#[test]
+fn flyway_example() {
+    let p = example("flyway");
+    assert_eq!(p.runner, Runner::Flyway);
+    assert_eq!(p.root, Path::new("migrations-examples/flyway/sql"));
+    assert_eq!(
+        summary(&p),
+        [
+            "1_create_patients_and_appointments up=FlywayAuto down=-",
+            // U2 is the undo of V2
+            "2_add_appointments_notes up=FlywayAuto down=FlywayAuto",
+            // V3__….sql.conf: executeInTransaction=false
+            "3_index_appointments_starts_at up=PerStatement down=-",
+            "4_appointment_status_enum up=FlywayAuto down=-",
+            "R_upcoming_appointments_view up=FlywayAuto down=-",
+        ]
+    );
+    assert_eq!(
+        file_names(&p)[1],
+        "V2__add_appointments_notes.sql | U2__add_appointments_notes.sql"
+    );
+    let repeatable: Vec<bool> = p.migrations.iter().map(|m| m.repeatable).collect();
+    assert_eq!(repeatable, [false, false, false, false, true]);
+}
+
+#[test]
+fn refinery_example() {
+    let p = example("refinery");
+    assert_eq!(p.runner, Runner::Refinery);
+    assert_eq!(
+        summary(&p),
+        [
+            "1_create_links up=WrappedTx down=-",
+            "2_create_clicks up=WrappedTx down=-",
+            "3_add_links_expires_at up=WrappedTx down=-",
+            "4_index_clicks_link_id up=WrappedTx down=-",
+            "5_purge_old_clicks up=WrappedTx down=-",
+        ]
+    );
+}
+
+#[test]
+fn sqitch_example_with_rework() {
+    let p = example("sqitch");
+    assert_eq!(p.runner, Runner::Sqitch);
+    assert_eq!(
+        summary(&p),
+        [
+            "appschema up=PerStatement down=PerStatement",
+            "users up=PerStatement down=PerStatement",
+            "insert_user@v1.0.0 up=PerStatement down=PerStatement",
+            "users_email up=PerStatement down=PerStatement",
+            "insert_user up=PerStatement down=PerStatement",
+        ]
+    );
+    assert_eq!(
+        file_names(&p),
+        [
+            "deploy/appschema.sql | revert/appschema.sql",
+            "deploy/users.sql | revert/users.sql",
+            "deploy/insert_user@v1.0.0.sql | revert/insert_user@v1.0.0.sql",
+            "deploy/users_email.sql | revert/users_email.sql",
+            "deploy/insert_user.sql | revert/insert_user.sql",
+        ]
+    );
+}
+
+#[test]
+fn plain_example() {
+    let p = example("plain");
+    assert_eq!(p.runner, Runner::Plain);
+    assert_eq!(
+        summary(&p),
+        [
+            "001_create-schema up=PerStatement down=-",
+            "002_add-notes-archived-at up=PerStatement down=-",
+            "003_index-notes-notebook up=PerStatement down=-",
+            "004_notes-notebook-fk up=PerStatement down=-",
+            "005_drop-legacy-tags up=PerStatement down=-",
+        ]
+    );
+    assert_eq!(p.migrations[0].version, "001");
+    assert_eq!(p.migrations[0].name, "create-schema");
+}
+
+#[test]
+fn release_20h_example() {
+    let p = example("release-20h");
+    assert_eq!(p.runner, Runner::Sqlx);
+    assert_eq!(
+        summary(&p),
+        [
+            "20240902090000_create_accounts up=WrappedTx down=WrappedTx",
+            "20240902091000_create_users up=WrappedTx down=WrappedTx",
+            "20240916100000_create_invoices up=WrappedTx down=WrappedTx",
+            "20240930110000_index_invoices_account_id up=SingleSimpleQuery down=SingleSimpleQuery",
+            "20241014090000_drop_accounts_legacy_plan up=WrappedTx down=WrappedTx",
+            "20241014091000_normalize_invoice_currency up=WrappedTx down=WrappedTx",
+        ]
+    );
+    let drop = &p.migrations[4];
+    assert!(
+        drop.up
+            .text()
+            .contains("ALTER TABLE accounts DROP COLUMN legacy_plan;")
+    );
+    assert!(
+        drop.down
+            .as_ref()
+            .unwrap()
+            .text()
+            .contains("ADD COLUMN legacy_plan text;")
+    );
+    let update = &p.migrations[5];
+    assert!(
+        update
+            .up
+            .text()
+            .contains("UPDATE invoices SET currency = 'EUR'")
+    );
+}
+
+#[test]
+fn every_example_is_detected_and_checksummed() {
+    let expected = [
+        ("diesel", Runner::Diesel),
+        ("sqlx", Runner::Sqlx),
+        ("golang-migrate", Runner::GolangMigrate),
+        ("goose", Runner::Goose),
+        ("dbmate", Runner::Dbmate),
+        ("flyway", Runner::Flyway),
+        ("refinery", Runner::Refinery),
+        ("sqitch", Runner::Sqitch),
+        ("plain", Runner::Plain),
+        ("release-20h", Runner::Sqlx),
+    ];
+    for (name, runner) in expected {
+        assert_eq!(
+            detect(&Path::new(EXAMPLES).join(name)).unwrap(),
+            runner,
+            "{name}"
+        );
+        for m in example(name).migrations {
+            assert_eq!(
+                m.checksum,
+                checksum(m.up.text(), m.down.as_ref().map(|d| d.text())),
+                "{name} {}",
+                m.id()
+            );
+            assert!(m.up.path.is_relative(), "paths stay relative");
+        }
+    }
+    let mut dirs: Vec<String> = fs::read_dir(EXAMPLES)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    names.sort();
+    assert_eq!(dirs, names, "every example directory is covered here");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn v_files_alone_are_ambiguous_between_flyway_and_refinery() {
+    let dir = tree(&[
+        ("V1__init.sql", b"CREATE TABLE t (id int);"),
+        ("V2__more.sql", b"SELECT 1;"),
+    ]);
+    let want = format!(
+        "{}: the layout fits several runners (flyway, refinery); set `runner = \"…\"` in migsafe.toml to choose",
+        dir.path().display()
+    );
+    assert_eq!(detect(dir.path()).unwrap_err().to_string(), want);
+    assert_eq!(err(discover(dir.path(), None)), want);
+}
+
+#[test]
+fn up_down_files_without_signals_are_ambiguous_between_sqlx_and_golang_migrate() {
+    let dir = tree(&[
+        ("1_init.up.sql", b"CREATE TABLE t (id int);"),
+        ("1_init.down.sql", b"DROP TABLE t;"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}: the layout fits several runners (sqlx, golang-migrate); set `runner = \"…\"` in migsafe.toml to choose",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn underscored_numbered_files_are_ambiguous_between_sqlx_and_plain() {
+    let dir = tree(&[("001_init.sql", b"SELECT 1;")]);
+    assert!(err(discover(dir.path(), None)).contains("(sqlx, plain)"));
+}
+
+#[test]
+fn signals_settle_ambiguity() {
+    let files: &[(&str, &[u8])] = &[
+        ("migrations/1_init.up.sql", b"SELECT 1;"),
+        ("migrations/1_init.down.sql", b"SELECT 2;"),
+    ];
+    let sqlx = tree(
+        &[
+            files,
+            &[(
+                "Cargo.toml",
+                b"[package]\nname = \"x\"\n\n[dependencies]\nsqlx = \"0.8\"\n",
+            )],
+        ]
+        .concat(),
+    );
+    assert_eq!(detect(sqlx.path()).unwrap(), Runner::Sqlx);
+    let sqlx_toml = tree(&[files, &[("sqlx.toml", b"[migrate]\n")]].concat());
+    assert_eq!(detect(sqlx_toml.path()).unwrap(), Runner::Sqlx);
+    let go = tree(
+        &[
+            files,
+            &[(
+                "go.mod",
+                b"module x\n\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+            )],
+        ]
+        .concat(),
+    );
+    assert_eq!(detect(go.path()).unwrap(), Runner::GolangMigrate);
+    // `sqlparser` is not sqlx.
+    let other = tree(
+        &[
+            files,
+            &[(
+                "Cargo.toml",
+                b"[package]\nname = \"x\"\n\n[dependencies]\nsqlparser = \"0.64\"\n",
+            )],
+        ]
+        .concat(),
+    );
+    assert!(err(discover(other.path(), None)).contains("(sqlx, golang-migrate)"));
+
+    let v: &[(&str, &[u8])] = &[("V1__init.sql", b"SELECT 1;")];
+    assert_eq!(
+        detect(tree(&[v, &[("refinery.toml", b"")]].concat()).path()).unwrap(),
+        Runner::Refinery
+    );
+    assert_eq!(
+        detect(tree(&[v, &[("flyway.conf", b"")]].concat()).path()).unwrap(),
+        Runner::Flyway
+    );
+    assert_eq!(
+        detect(tree(&[v, &[("R__views.sql", b"SELECT 1;")]].concat()).path()).unwrap(),
+        Runner::Flyway
+    );
+    assert_eq!(
+        detect(tree(&[v, &[("U1__init.sql", b"SELECT 1;")]].concat()).path()).unwrap(),
+        Runner::Flyway
+    );
+    let pom = tree(&[v, &[("pom.xml", b"<artifactId>flyway-core</artifactId>")]].concat());
+    assert_eq!(detect(pom.path()).unwrap(), Runner::Flyway);
+}
+
+#[test]
+fn migsafe_toml_runner_wins() {
+    let dir = tree(&[
+        ("migrations/001_init.sql", b"SELECT 1;"),
+        ("migsafe.toml", b"runner = \"plain\"\n"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Plain);
+    assert_eq!(p.root, dir.path().join("migrations"));
+
+    let bad = tree(&[
+        ("001_init.sql", b"SELECT 1;"),
+        ("migsafe.toml", b"# config\nrunner = \"rails\"\n"),
+    ]);
+    assert_eq!(
+        err(discover(bad.path(), None)),
+        format!(
+            "{}:2: unknown runner \"rails\"; expected one of diesel, sqlx, golang-migrate, goose, dbmate, flyway, refinery, sqitch, plain",
+            at(&bad, "migsafe.toml")
+        )
+    );
+}
+
+#[test]
+fn goose_and_dbmate_markers_in_one_directory_are_ambiguous() {
+    let dir = tree(&[
+        ("1_a.sql", b"-- +goose Up\nSELECT 1;\n"),
+        ("2_b.sql", b"-- migrate:up\nSELECT 1;\n-- migrate:down\n"),
+    ]);
+    assert!(err(discover(dir.path(), None)).contains("(goose, dbmate)"));
+}
+
+#[test]
+fn explicit_runner_skips_detection() {
+    let p = discover(
+        Path::new("migrations-examples/sqlx"),
+        Some(Runner::GolangMigrate),
+    )
+    .unwrap();
+    assert_eq!(p.runner, Runner::GolangMigrate);
+    assert_eq!(p.migrations.len(), 5);
+    assert!(
+        p.migrations
+            .iter()
+            .all(|m| m.up.mode == ExecMode::SingleSimpleQuery)
+    );
+
+    let dir = tree(&[("V1__init.sql", b"SELECT 1;")]);
+    assert_eq!(
+        discover(dir.path(), Some(Runner::Refinery)).unwrap().runner,
+        Runner::Refinery
+    );
+    // A runner whose layout finds nothing says so.
+    assert_eq!(
+        err(discover(dir.path(), Some(Runner::Diesel))),
+        format!(
+            "{}: no migrations found (looked for the layouts of diesel)",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn empty_directory_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = format!(
+        "{}: no migrations found (looked for the layouts of diesel, sqlx, golang-migrate, goose, dbmate, flyway, refinery, sqitch, plain)",
+        dir.path().display()
+    );
+    assert_eq!(err(discover(dir.path(), None)), want);
+    assert_eq!(detect(dir.path()).unwrap_err().to_string(), want);
+}
+
+#[test]
+fn missing_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("nope");
+    assert_eq!(
+        err(discover(&gone, None)),
+        format!("{}: no such file or directory", gone.display())
+    );
+    let file = gone.join("001.sql");
+    assert_eq!(
+        err(load_files(&[file.clone()])),
+        format!("{}: no such file or directory", file.display())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout errors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn duplicate_versions() {
+    let dir = tree(&[
+        ("002-a.sql", b"SELECT 1;"),
+        ("002-b.sql", b"SELECT 2;"),
+        ("001-x.sql", b"SELECT 0;"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}: duplicate version 002 (also {})",
+            at(&dir, "002-b.sql"),
+            at(&dir, "002-a.sql")
+        )
+    );
+    // Leading zeros do not make a different version.
+    let sqlx = tree(&[("1_a.sql", b"SELECT 1;"), ("0001_b.sql", b"SELECT 2;")]);
+    assert_eq!(
+        err(discover(sqlx.path(), Some(Runner::Sqlx))),
+        format!(
+            "{}: duplicate version 1 (also {})",
+            at(&sqlx, "1_a.sql"),
+            at(&sqlx, "0001_b.sql")
+        )
+    );
+    // Flyway: 1.0 is 1.
+    let flyway = tree(&[("V1__a.sql", b"SELECT 1;"), ("V1.0__b.sql", b"SELECT 2;")]);
+    assert_eq!(
+        err(discover(flyway.path(), Some(Runner::Flyway))),
+        format!(
+            "{}: duplicate version 1 (also {})",
+            at(&flyway, "V1__a.sql"),
+            at(&flyway, "V1.0__b.sql")
+        )
+    );
+    let diesel = tree(&[
+        ("2024-01-01-000000_a/up.sql", b"SELECT 1;"),
+        ("2024-01-01-000000_b/up.sql", b"SELECT 2;"),
+    ]);
+    assert_eq!(
+        err(discover(diesel.path(), None)),
+        format!(
+            "{}: duplicate version 20240101000000 (also {})",
+            at(&diesel, "2024-01-01-000000_b/up.sql"),
+            at(&diesel, "2024-01-01-000000_a/up.sql")
+        )
+    );
+}
+
+#[test]
+fn down_without_up() {
+    let dir = tree(&[
+        ("1_a.up.sql", b"SELECT 1;"),
+        ("1_a.down.sql", b"SELECT 1;"),
+        ("2_b.down.sql", b"SELECT 2;"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), Some(Runner::GolangMigrate))),
+        format!(
+            "{}: down script without an up script for version 2",
+            at(&dir, "2_b.down.sql")
+        )
+    );
+    let flyway = tree(&[("V1__a.sql", b"SELECT 1;"), ("U2__b.sql", b"SELECT 2;")]);
+    assert_eq!(
+        err(discover(flyway.path(), Some(Runner::Flyway))),
+        format!(
+            "{}: down script without an up script for version 2",
+            at(&flyway, "U2__b.sql")
+        )
+    );
+    let diesel = tree(&[("2024-01-01-000000_a/down.sql", b"SELECT 1;")]);
+    assert_eq!(
+        err(discover(diesel.path(), None)),
+        format!(
+            "{}: down script without an up script for version 20240101000000",
+            at(&diesel, "2024-01-01-000000_a/down.sql")
+        )
+    );
+}
+
+#[test]
+fn non_utf8_file_names_the_byte() {
+    let dir = tree(&[("001-init.sql", b"SELECT 'caf\xe9';\n")]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}: not valid UTF-8 (byte 11); migration files must be UTF-8 text",
+            at(&dir, "001-init.sql")
+        )
+    );
+}
+
+#[test]
+fn binary_file() {
+    let dir = tree(&[("001-init.sql", b"SQLite format 3\0\x10\x00")]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}: looks like a binary file (NUL byte at offset 15), not SQL",
+            at(&dir, "001-init.sql")
+        )
+    );
+}
+
+#[test]
+fn goose_annotation_with_leading_whitespace() {
+    let dir = tree(&[(
+        "20240101000000_init.sql",
+        b"-- +goose Up\nCREATE TABLE t (id int);\n  -- +goose Down\nDROP TABLE t;\n",
+    )]);
+    assert_eq!(detect(dir.path()).unwrap(), Runner::Goose);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:3: goose annotation `-- +goose Down` has leading whitespace; goose rejects it",
+            at(&dir, "20240101000000_init.sql")
+        )
+    );
+}
+
+#[test]
+fn goose_bad_file_name() {
+    let dir = tree(&[
+        ("1_a.sql", b"-- +goose Up\nSELECT 1;\n"),
+        ("schema.sql", b"SELECT 1;\n"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:1: goose needs `<version>_<name>.sql` (no `_` in the name)",
+            at(&dir, "schema.sql")
+        )
+    );
+}
+
+#[test]
+fn dbmate_requires_down_and_nothing_before_up() {
+    let no_down = tree(&[(
+        "20240101_a.sql",
+        b"-- migrate:up\nCREATE TABLE t (id int);\n",
+    )]);
+    assert_eq!(
+        err(discover(no_down.path(), None)),
+        format!(
+            "{}:1: dbmate requires a `-- migrate:down` section after `-- migrate:up` (it may be empty)",
+            at(&no_down, "20240101_a.sql")
+        )
+    );
+    let before = tree(&[(
+        "20240101_a.sql",
+        b"\n-- ok\nSET search_path = app;\n-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+    )]);
+    assert_eq!(
+        err(discover(before.path(), None)),
+        format!(
+            "{}:3: statement before `-- migrate:up`; dbmate rejects it",
+            at(&before, "20240101_a.sql")
+        )
+    );
+    let empty_down = tree(&[(
+        "20240101_a.sql",
+        b"-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+    )]);
+    let p = discover(empty_down.path(), None).unwrap();
+    assert_eq!(p.migrations[0].down.as_ref().unwrap().text(), "");
+}
+
+#[test]
+fn sqitch_missing_deploy_script() {
+    let plan =
+        "%syntax-version=1.0.0\n%project=x\n\nusers 2024-01-01T00:00:00Z Ann <ann@example.com>\n";
+    let dir = tree(&[
+        ("sqitch.plan", plan.as_bytes()),
+        ("sqitch.conf", b"[core]\n\tengine = pg\n"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:4: deploy script {} not found for change `users`",
+            at(&dir, "sqitch.plan"),
+            at(&dir, "deploy/users.sql")
+        )
+    );
+}
+
+#[test]
+fn sqitch_rework_needs_a_tag() {
+    let plan = "%project=x\na 2024-01-01T00:00:00Z Ann <ann@example.com>\na [a] 2024-01-02T00:00:00Z Ann <ann@example.com>\n";
+    let dir = tree(&[
+        ("sqitch.plan", plan.as_bytes()),
+        ("deploy/a.sql", b"SELECT 1;"),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:3: change `a` is planned again without a tag in between (sqitch needs a tag before a rework)",
+            at(&dir, "sqitch.plan")
+        )
+    );
+}
+
+#[test]
+fn sqitch_rework_picks_the_first_tag_with_a_script() {
+    let plan = "a 2024-01-01T00:00:00Z Ann <ann@example.com>\n@v1 2024-01-02T00:00:00Z Ann <ann@example.com>\n@v2 2024-01-03T00:00:00Z Ann <ann@example.com>\na [a@v2] 2024-01-04T00:00:00Z Ann <ann@example.com>\n";
+    let dir = tree(&[
+        ("sqitch.plan", plan.as_bytes()),
+        ("deploy/a@v2.sql", b"SELECT 1;"),
+        ("deploy/a.sql", b"SELECT 2;"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(
+        summary(&p),
+        ["a@v2 up=PerStatement down=-", "a up=PerStatement down=-"]
+    );
+}
+
+#[test]
+fn diesel_metadata_toml() {
+    let dir = tree(&[
+        (
+            "2024-01-01-000000_a/up.sql",
+            b"CREATE INDEX CONCURRENTLY i ON t (a);",
+        ),
+        (
+            "2024-01-01-000000_a/metadata.toml",
+            b"run_in_transaction = false\n",
+        ),
+        ("2024-01-02-000000_b/up.sql", b"SELECT 1;"),
+        (
+            "2024-01-02-000000_b/metadata.toml",
+            b"run_in_transaction = true\n",
+        ),
+        (".hidden/up.sql", b"SELECT 1;"),
+        ("notes/readme.txt", b"not a migration"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(
+        summary(&p),
+        [
+            "20240101000000_a up=SingleSimpleQuery down=-",
+            "20240102000000_b up=WrappedTx down=-"
+        ]
+    );
+
+    let bad = tree(&[
+        ("2024-01-01-000000_a/up.sql", b"SELECT 1;"),
+        (
+            "2024-01-01-000000_a/metadata.toml",
+            b"# why\nrun_in_transaction = \"no\"\n",
+        ),
+    ]);
+    assert_eq!(
+        err(discover(bad.path(), None)),
+        format!(
+            "{}:2: run_in_transaction must be true or false, found \"no\"",
+            at(&bad, "2024-01-01-000000_a/metadata.toml")
+        )
+    );
+    let broken = tree(&[
+        ("2024-01-01-000000_a/up.sql", b"SELECT 1;"),
+        (
+            "2024-01-01-000000_a/metadata.toml",
+            b"\nrun_in_transaction = \n",
+        ),
+    ]);
+    assert!(err(discover(broken.path(), None)).starts_with(&format!(
+        "{}:2: invalid TOML",
+        at(&broken, "2024-01-01-000000_a/metadata.toml")
+    )));
+}
+
+#[test]
+fn sqlx_no_transaction_only_at_the_start() {
+    let cargo: (&str, &[u8]) = ("Cargo.toml", b"[dependencies]\nsqlx = \"0.8\"\n");
+    let dir = tree(&[
+        cargo,
+        (
+            "1_index.sql",
+            b"-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
+        ),
+        (
+            "2_late.sql",
+            b"\n-- no-transaction\nCREATE INDEX CONCURRENTLY j ON t (b);\n",
+        ),
+        ("3_simple.sql", b"SELECT 1;\n"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Sqlx);
+    assert_eq!(
+        summary(&p),
+        [
+            "1_index up=SingleSimpleQuery down=-",
+            "2_late up=WrappedTx down=-",
+            "3_simple up=WrappedTx down=-"
+        ]
+    );
+    let bad = tree(&[cargo, ("abc_def.sql", b"SELECT 1;")]);
+    assert_eq!(
+        err(discover(bad.path(), Some(Runner::Sqlx))),
+        format!(
+            "{}:1: sqlx needs a 64-bit integer version before the first `_`, found `abc` (e.g. `0001_create_users.sql`)",
+            at(&bad, "abc_def.sql")
+        )
+    );
+}
+
+#[test]
+fn flyway_sql_conf() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.locations=filesystem:.\n"),
+        ("V1__a.sql", b"CREATE INDEX CONCURRENTLY i ON t (a);"),
+        ("V1__a.sql.conf", b"# comment\nexecuteInTransaction=false\n"),
+        ("V1_1__b.sql", b"SELECT 1;"),
+        ("V1_1__b.sql.conf", b"executeInTransaction = true\n"),
+        ("V10__c.sql", b"SELECT 1;"),
+        ("afterMigrate.sql", b"ANALYZE;"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(
+        summary(&p),
+        [
+            "1_a up=PerStatement down=-",
+            "1.1_b up=FlywayAuto down=-",
+            "10_c up=FlywayAuto down=-"
+        ]
+    );
+
+    let orphan = tree(&[
+        ("V1__a.sql", b"SELECT 1;"),
+        ("V1__b.sql.conf", b"executeInTransaction=false\n"),
+    ]);
+    assert_eq!(
+        err(discover(orphan.path(), Some(Runner::Flyway))),
+        format!(
+            "{}:1: script configuration for `V1__b.sql`, which does not exist (misnamed?)",
+            at(&orphan, "V1__b.sql.conf")
+        )
+    );
+    let bad_value = tree(&[
+        ("V1__a.sql", b"SELECT 1;"),
+        ("V1__a.sql.conf", b"\nexecuteInTransaction=maybe\n"),
+    ]);
+    assert_eq!(
+        err(discover(bad_value.path(), Some(Runner::Flyway))),
+        format!(
+            "{}:2: executeInTransaction must be `true` or `false`, found `maybe`",
+            at(&bad_value, "V1__a.sql.conf")
+        )
+    );
+    let misnamed = tree(&[("V1__a.sql", b"SELECT 1;"), ("V2_b.sql", b"SELECT 2;")]);
+    assert_eq!(
+        err(discover(misnamed.path(), Some(Runner::Flyway))),
+        format!(
+            "{}:1: not a Flyway migration name: expected `V<version>__<description>.sql` with two underscores",
+            at(&misnamed, "V2_b.sql")
+        )
+    );
+}
+
+#[test]
+fn numeric_order_survives_long_versions() {
+    let dir = tree(&[
+        ("10-b.sql", b"SELECT 10;"),
+        ("9-a.sql", b"SELECT 9;"),
+        ("123456789012345678901234567890-c.sql", b"SELECT 0;"),
+        ("seed.sql", b"SELECT 'not a migration';"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    let versions: Vec<&str> = p.migrations.iter().map(|m| m.version.as_str()).collect();
+    assert_eq!(versions, ["9", "10", "123456789012345678901234567890"]);
+}
+
+#[test]
+fn plain_rejects_up_down_pairs() {
+    let dir = tree(&[("1-a.sql", b"SELECT 1;"), ("2_b.down.sql", b"SELECT 2;")]);
+    assert_eq!(
+        err(discover(dir.path(), Some(Runner::Plain))),
+        format!(
+            "{}:1: up/down file pairs are not plain numbered migrations; set `runner = \"sqlx\"` or `runner = \"golang-migrate\"`",
+            at(&dir, "2_b.down.sql")
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Explicit files
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn load_files_one_migration_per_file() {
+    let dir = tree(&[
+        ("20240101000000_goose.sql", b"-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n"),
+        ("20240102_dbmate.sql", b"-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (id);\n-- migrate:down\nDROP INDEX i;\n"),
+        ("0003-plain.sql", b"CREATE INDEX CONCURRENTLY j ON t (id);\n"),
+        ("adhoc.sql", b"SELECT 1;\n"),
+    ]);
+    let files: Vec<PathBuf> = [
+        "20240101000000_goose.sql",
+        "20240102_dbmate.sql",
+        "0003-plain.sql",
+        "adhoc.sql",
+    ]
+    .iter()
+    .map(|f| dir.path().join(f))
+    .collect();
+    let p = load_files(&files).unwrap();
+    assert_eq!(p.runner, Runner::Plain, "mixed markers");
+    assert_eq!(p.root, dir.path());
+    assert_eq!(
+        summary(&p),
+        [
+            "20240101000000_goose up=WrappedTx down=WrappedTx",
+            "20240102_dbmate up=SingleSimpleQuery down=WrappedTx",
+            "0003_plain up=PerStatement down=-",
+            "adhoc up=PerStatement down=-",
+        ]
+    );
+    assert_eq!(p.migrations[0].up.text(), "CREATE TABLE t (id int);\n");
+    assert_eq!(p.migrations[0].up.delimiting, Delimiting::Goose);
+    assert_eq!(
+        p.migrations[1].down.as_ref().unwrap().text(),
+        "DROP INDEX i;\n"
+    );
+
+    let goose = load_files(&files[..1]).unwrap();
+    assert_eq!(goose.runner, Runner::Goose);
+    let dbmate = load_files(&files[1..2]).unwrap();
+    assert_eq!(dbmate.runner, Runner::Dbmate);
+    let example = load_files(&[PathBuf::from(
+        "migrations-examples/plain/003-index-notes-notebook.sql",
+    )])
+    .unwrap();
+    assert_eq!(example.root, Path::new("migrations-examples/plain"));
+    assert_eq!(
+        summary(&example),
+        ["003_index-notes-notebook up=PerStatement down=-"]
+    );
+}
+
+#[test]
+fn load_files_reports_marker_errors() {
+    let dir = tree(&[("1_x.sql", b"-- +goose Up\n-- +goose Up\n")]);
+    assert_eq!(
+        err(load_files(&[dir.path().join("1_x.sql")])),
+        format!("{}:2: duplicate `-- +goose Up`", at(&dir, "1_x.sql"))
+    );
+}
