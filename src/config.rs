@@ -47,19 +47,33 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 impl Config {
     pub fn defaults() -> Config {
-        Config { postgres_version: 15, ..Config::default() }
+        Config {
+            postgres_version: 15,
+            ..Config::default()
+        }
     }
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
@@ -67,14 +81,30 @@ impl Config {
         let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
             let at = span.map_or(0, |s| s.start);
             let line = text[..at.min(text.len())].matches('\n').count() + 1;
-            let column = text[..at.min(text.len())].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            ConfigError::Invalid { path: path.to_path_buf(), line, column, message }
+            let column = text[..at.min(text.len())]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1;
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
         };
-        let raw: Raw = toml::from_str(text).map_err(|e| invalid(e.span(), e.message().trim().to_string()))?;
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().trim().to_string()))?;
         let mut rules = RuleConfig::default();
         for (key, level) in &raw.rules {
             let meta = registry::lookup(key.get_ref()).ok_or_else(|| {
-                invalid(Some(key.span()), format!("unknown rule `{}` (see `migsafe rule` for the list)", key.get_ref()))
+                invalid(
+                    Some(key.span()),
+                    format!(
+                        "unknown rule `{}` (see `migsafe rule` for the list)",
+                        key.get_ref()
+                    ),
+                )
             })?;
             let level = match level {
                 Level::Off => None,
@@ -85,7 +115,13 @@ impl Config {
         }
         let postgres_version = match &raw.postgres_version {
             Some(v) if !(10..=18).contains(v.get_ref()) => {
-                return Err(invalid(Some(v.span()), format!("postgres_version {} is not a supported major version (10 to 18)", v.get_ref())));
+                return Err(invalid(
+                    Some(v.span()),
+                    format!(
+                        "postgres_version {} is not a supported major version (10 to 18)",
+                        v.get_ref()
+                    ),
+                ));
             }
             Some(v) => *v.get_ref(),
             None => 15,
@@ -104,7 +140,10 @@ impl Config {
     /// Finds `migsafe.toml` in `dir` or the nearest ancestor.
     pub fn find(dir: &Path) -> Option<PathBuf> {
         let abs = std::path::absolute(dir).ok()?;
-        let found = abs.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file())?;
+        let found = abs
+            .ancestors()
+            .map(|d| d.join(FILE_NAME))
+            .find(|p| p.is_file())?;
         // Report it relative to `dir` when `dir` was relative, for stable messages.
         let depth = abs.ancestors().position(|d| Some(d) == found.parent())?;
         if dir.is_absolute() {
@@ -124,14 +163,20 @@ fn normalise(p: &Path) -> PathBuf {
     let mut out: Vec<std::path::Component> = Vec::new();
     for c in p.components() {
         match c {
-            std::path::Component::ParentDir if matches!(out.last(), Some(std::path::Component::Normal(_))) => {
+            std::path::Component::ParentDir
+                if matches!(out.last(), Some(std::path::Component::Normal(_))) =>
+            {
                 out.pop();
             }
             std::path::Component::CurDir => {}
             c => out.push(c),
         }
     }
-    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 #[cfg(test)]
@@ -155,15 +200,36 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("runner = \"sqlx\"\nrunnr = \"goose\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("proj/migsafe.toml:2:1: unknown field `runnr`"), "{e}");
-        let e = parse("[rules]\n\ndrop-colum = \"off\"\n").unwrap_err().to_string();
-        assert_eq!(e, "proj/migsafe.toml:3:1: unknown rule `drop-colum` (see `migsafe rule` for the list)");
+        let e = parse("runner = \"sqlx\"\nrunnr = \"goose\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("proj/migsafe.toml:2:1: unknown field `runnr`"),
+            "{e}"
+        );
+        let e = parse("[rules]\n\ndrop-colum = \"off\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "proj/migsafe.toml:3:1: unknown rule `drop-colum` (see `migsafe rule` for the list)"
+        );
         let e = parse("runner = \"liquibase\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("proj/migsafe.toml:1:10: unknown variant `liquibase`"), "{e}");
-        let e = parse("[rules]\ndrop-column = \"loud\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("proj/migsafe.toml:2:15: unknown variant `loud`"), "{e}");
+        assert!(
+            e.starts_with("proj/migsafe.toml:1:10: unknown variant `liquibase`"),
+            "{e}"
+        );
+        let e = parse("[rules]\ndrop-column = \"loud\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("proj/migsafe.toml:2:15: unknown variant `loud`"),
+            "{e}"
+        );
         let e = parse("postgres_version = 9\n").unwrap_err().to_string();
-        assert!(e.starts_with("proj/migsafe.toml:1:20: postgres_version 9"), "{e}");
+        assert!(
+            e.starts_with("proj/migsafe.toml:1:20: postgres_version 9"),
+            "{e}"
+        );
     }
 }

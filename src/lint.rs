@@ -16,9 +16,13 @@ pub enum LintError {
     Script(#[from] classify::ScriptError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{path}: start_after = \"{version}\" matches no migration, and versions here are not numbers to compare with it")]
+    #[error(
+        "{path}: start_after = \"{version}\" matches no migration, and versions here are not numbers to compare with it"
+    )]
     StartAfter { path: PathBuf, version: String },
-    #[error("no paths given and no migrations directory found here: pass a directory, or set migrations_dir in migsafe.toml")]
+    #[error(
+        "no paths given and no migrations directory found here: pass a directory, or set migrations_dir in migsafe.toml"
+    )]
     NoPaths,
 }
 
@@ -44,7 +48,11 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     let mut projects = Vec::new();
     let paths = if opts.paths.is_empty() {
         let here = config_for(Path::new("."))?;
-        vec![here.migrations_dir.clone().unwrap_or_else(|| PathBuf::from("."))]
+        vec![
+            here.migrations_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(".")),
+        ]
     } else {
         opts.paths.clone()
     };
@@ -70,7 +78,11 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
-    let a = if a.as_os_str().is_empty() { Path::new(".") } else { a };
+    let a = if a.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        a
+    };
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -78,7 +90,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> {
-    let settings = Settings { postgres: config.postgres_version };
+    let settings = Settings {
+        postgres: config.postgres_version,
+    };
     let checked = start_after_filter(&project, config.start_after.as_deref())?;
     let analysis = classify::analyze_project(project, settings, |m| checked(m))?;
     let findings = rules::check(&analysis, &config.rules, settings);
@@ -87,22 +101,35 @@ fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> 
 
 /// Which migrations are checked: those after `start_after` in run order (matched by version),
 /// or, when no migration has that version, those with a greater numeric version.
-fn start_after_filter(project: &Project, start_after: Option<&str>) -> Result<impl Fn(&Migration) -> bool + use<>, LintError> {
+fn start_after_filter(
+    project: &Project,
+    start_after: Option<&str>,
+) -> Result<impl Fn(&Migration) -> bool + use<>, LintError> {
     let Some(start) = start_after else {
         return Ok(Box::new(|_: &Migration| true) as Box<dyn Fn(&Migration) -> bool>);
     };
     if let Some(pos) = project.migrations.iter().position(|m| m.version == start) {
-        let after: std::collections::HashSet<String> =
-            project.migrations[pos + 1..].iter().map(|m| m.version.clone()).collect();
+        let after: std::collections::HashSet<String> = project.migrations[pos + 1..]
+            .iter()
+            .map(|m| m.version.clone())
+            .collect();
         return Ok(Box::new(move |m: &Migration| after.contains(&m.version)));
     }
     let numeric = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
-    if numeric(start) && project.migrations.iter().all(|m| numeric(&m.version) || m.repeatable) {
+    if numeric(start)
+        && project
+            .migrations
+            .iter()
+            .all(|m| numeric(&m.version) || m.repeatable)
+    {
         let start = start.trim_start_matches('0').to_string();
         return Ok(Box::new(move |m: &Migration| {
             let v = m.version.trim_start_matches('0');
             m.repeatable || (v.len(), v) > (start.len(), start.as_str())
         }));
     }
-    Err(LintError::StartAfter { path: project.root.clone(), version: start.to_string() })
+    Err(LintError::StartAfter {
+        path: project.root.clone(),
+        version: start.to_string(),
+    })
 }

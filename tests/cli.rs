@@ -9,7 +9,9 @@ use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 
 fn migsafe(dir: &Path) -> Command {
     let mut c = Command::new(get_cargo_bin("migsafe"));
-    c.current_dir(dir).env("NO_COLOR", "1").env_remove("MIGSAFE_CONFIG");
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("MIGSAFE_CONFIG");
     c
 }
 
@@ -26,8 +28,16 @@ fn write(dir: &Path, rel: &str, content: impl AsRef<[u8]>) {
 fn sqlx_project(up: &str, down: Option<&str>) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "sqlx.toml", "");
-    write(t.path(), "migrations/1_init.up.sql", "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text, email varchar(64));\n");
-    write(t.path(), "migrations/1_init.down.sql", "DROP TABLE accounts;\n");
+    write(
+        t.path(),
+        "migrations/1_init.up.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text, email varchar(64));\n",
+    );
+    write(
+        t.path(),
+        "migrations/1_init.down.sql",
+        "DROP TABLE accounts;\n",
+    );
     write(t.path(), "migrations/2_change.up.sql", up);
     if let Some(d) = down {
         write(t.path(), "migrations/2_change.down.sql", d);
@@ -42,25 +52,59 @@ fn release_20h_reports_both_irreversible_migrations_and_exits_1() {
 
 #[test]
 fn every_runner_example_lints() {
-    for runner in ["diesel", "sqlx", "golang-migrate", "goose", "dbmate", "flyway", "refinery", "sqitch", "plain"] {
-        let out = migsafe(repo()).args(["lint", "--format", "json", &format!("migrations-examples/{runner}")]).output().unwrap();
-        assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "{runner}: {}", String::from_utf8_lossy(&out.stderr));
+    for runner in [
+        "diesel",
+        "sqlx",
+        "golang-migrate",
+        "goose",
+        "dbmate",
+        "flyway",
+        "refinery",
+        "sqitch",
+        "plain",
+    ] {
+        let out = migsafe(repo())
+            .args([
+                "lint",
+                "--format",
+                "json",
+                &format!("migrations-examples/{runner}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code() == Some(0) || out.status.code() == Some(1),
+            "{runner}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(json["projects"][0]["runner"], runner.replace("golang-migrate", "golang-migrate"), "{runner}");
-        assert!(json["summary"]["migrations"].as_u64().unwrap() >= 3, "{runner}");
-        assert_eq!(json["summary"]["unknown"], 0, "{runner} has statements migsafe cannot read");
+        assert_eq!(json["projects"][0]["runner"], runner, "{runner}");
+        assert!(
+            json["summary"]["migrations"].as_u64().unwrap() >= 3,
+            "{runner}"
+        );
+        assert_eq!(
+            json["summary"]["unknown"], 0,
+            "{runner} has statements migsafe cannot read"
+        );
     }
 }
 
 #[test]
 fn clean_migrations_exit_0() {
-    let t = sqlx_project("ALTER TABLE accounts ADD COLUMN note text;\n", Some("ALTER TABLE accounts DROP COLUMN note;\n"));
+    let t = sqlx_project(
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+        Some("ALTER TABLE accounts DROP COLUMN note;\n"),
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
 }
 
 #[test]
 fn json_output_has_counts_effects_and_findings() {
-    let t = sqlx_project("SET lock_timeout = '2s';\nALTER TABLE accounts DROP COLUMN plan;\n", Some("ALTER TABLE accounts ADD COLUMN plan text;\n"));
+    let t = sqlx_project(
+        "SET lock_timeout = '2s';\nALTER TABLE accounts DROP COLUMN plan;\n",
+        Some("ALTER TABLE accounts ADD COLUMN plan text;\n"),
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "--format", "json", "migrations"]));
 }
 
@@ -70,14 +114,25 @@ fn ignore_directive_suppresses_one_rule_and_keeps_its_reason() {
         "SET lock_timeout = '2s';\n-- migsafe:ignore drop-column plan was never written in production\nALTER TABLE accounts DROP COLUMN plan;\n",
         Some("ALTER TABLE accounts ADD COLUMN plan text;\n"),
     );
-    let out = migsafe(t.path()).args(["lint", "--format", "json", "migrations"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let f = &json["projects"][0]["migrations"][1]["findings"][0];
     assert_eq!(f["rule"], "MS002");
     assert_eq!(f["suppressed"], "plan was never written in production");
     // Suppressing a finding does not make the migration reversible.
-    assert_eq!(json["projects"][0]["migrations"][1]["reversibility"]["status"], "irreversible");
+    assert_eq!(
+        json["projects"][0]["migrations"][1]["reversibility"]["status"],
+        "irreversible"
+    );
 }
 
 #[test]
@@ -93,26 +148,51 @@ fn ignore_directive_without_reason_or_with_unknown_rule_is_a_finding() {
 fn start_after_grandfathers_old_migrations() {
     let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);
     write(t.path(), "migsafe.toml", "start_after = \"2\"\n");
-    write(t.path(), "migrations/3_ok.up.sql", "ALTER TABLE accounts ADD COLUMN note text;\n");
-    write(t.path(), "migrations/3_ok.down.sql", "ALTER TABLE accounts DROP COLUMN note;\n");
+    write(
+        t.path(),
+        "migrations/3_ok.up.sql",
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+    );
+    write(
+        t.path(),
+        "migrations/3_ok.down.sql",
+        "ALTER TABLE accounts DROP COLUMN note;\n",
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "."]));
 }
 
 #[test]
 fn rule_levels_in_config_change_severity_and_turn_rules_off() {
-    let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", Some("ALTER TABLE accounts ADD COLUMN plan text;\n"));
-    write(t.path(), "migsafe.toml", "[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n");
-    let out = migsafe(t.path()).args(["lint", "--format", "json", "."]).output().unwrap();
+    let t = sqlx_project(
+        "ALTER TABLE accounts DROP COLUMN plan;\n",
+        Some("ALTER TABLE accounts ADD COLUMN plan text;\n"),
+    );
+    write(
+        t.path(),
+        "migsafe.toml",
+        "[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n",
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "."])
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json["summary"]["warnings"], 1);
-    assert_eq!(json["projects"][0]["migrations"][1]["findings"][0]["severity"], "warning");
+    assert_eq!(
+        json["projects"][0]["migrations"][1]["findings"][0]["severity"],
+        "warning"
+    );
 }
 
 #[test]
 fn unknown_config_key_is_an_error_with_its_line() {
     let t = sqlx_project("SELECT 1;\n", None);
-    write(t.path(), "migsafe.toml", "runner = \"sqlx\"\n\nrunnr = \"goose\"\n");
+    write(
+        t.path(),
+        "migsafe.toml",
+        "runner = \"sqlx\"\n\nrunnr = \"goose\"\n",
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "."]));
 }
 
@@ -132,11 +212,23 @@ fn empty_directory_is_an_error() {
 #[test]
 fn ambiguous_layout_asks_for_runner() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "migrations/V1__init.sql", "CREATE TABLE t (id int);\n");
+    write(
+        t.path(),
+        "migrations/V1__init.sql",
+        "CREATE TABLE t (id int);\n",
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
     write(t.path(), "migsafe.toml", "runner = \"flyway\"\n");
-    let out = migsafe(t.path()).args(["lint", "migrations"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = migsafe(t.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -156,16 +248,34 @@ fn binary_file_is_an_error() {
 #[test]
 fn unterminated_quote_and_dollar_quote_name_file_line_and_column() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "001_quote.sql", "SELECT 1;\nINSERT INTO t VALUES ('oops);\n");
-    write(t.path(), "002_dollar.sql", "CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n");
-    assert_cmd_snapshot!("unterminated_quote", migsafe(t.path()).args(["lint", "001_quote.sql"]));
-    assert_cmd_snapshot!("unterminated_dollar", migsafe(t.path()).args(["lint", "002_dollar.sql"]));
+    write(
+        t.path(),
+        "001_quote.sql",
+        "SELECT 1;\nINSERT INTO t VALUES ('oops);\n",
+    );
+    write(
+        t.path(),
+        "002_dollar.sql",
+        "CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n",
+    );
+    assert_cmd_snapshot!(
+        "unterminated_quote",
+        migsafe(t.path()).args(["lint", "001_quote.sql"])
+    );
+    assert_cmd_snapshot!(
+        "unterminated_dollar",
+        migsafe(t.path()).args(["lint", "002_dollar.sql"])
+    );
 }
 
 #[test]
 fn opaque_statement_makes_the_migration_unknown() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "001_stats.sql", "CREATE STATISTICS s (dependencies) ON a, b FROM t;\n");
+    write(
+        t.path(),
+        "001_stats.sql",
+        "CREATE STATISTICS s (dependencies) ON a, b FROM t;\n",
+    );
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_stats.sql"]));
 }
 
@@ -179,19 +289,36 @@ fn empty_file_is_clean() {
 #[test]
 fn fifty_megabyte_file_is_linted_without_panicking() {
     let t = tempfile::tempdir().unwrap();
-    let stmt = "INSERT INTO events (id, payload) VALUES (1, 'a fairly ordinary row of seed data');\n";
+    let stmt =
+        "INSERT INTO events (id, payload) VALUES (1, 'a fairly ordinary row of seed data');\n";
     let big = stmt.repeat(50 * 1024 * 1024 / stmt.len() + 1);
     write(t.path(), "001_seed.sql", big);
-    let out = migsafe(t.path()).args(["lint", "--format", "json", "001_seed.sql"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "001_seed.sql"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json["projects"][0]["migrations"][0]["up"]["counts"]["statements"].as_u64().unwrap() > 600_000);
+    assert!(
+        json["projects"][0]["migrations"][0]["up"]["counts"]["statements"]
+            .as_u64()
+            .unwrap()
+            > 600_000
+    );
 }
 
 #[test]
 fn rule_command_explains_one_rule_or_lists_all() {
     assert_cmd_snapshot!("rule_ms002", migsafe(repo()).args(["rule", "MS002"]));
-    assert_cmd_snapshot!("rule_by_name", migsafe(repo()).args(["rule", "truncate-table"]));
+    assert_cmd_snapshot!(
+        "rule_by_name",
+        migsafe(repo()).args(["rule", "truncate-table"])
+    );
     assert_cmd_snapshot!("rule_list", migsafe(repo()).args(["rule"]));
     assert_cmd_snapshot!("rule_unknown", migsafe(repo()).args(["rule", "MS999"]));
 }

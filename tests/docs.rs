@@ -9,12 +9,23 @@ use migsafe::rules::registry::ALL;
 fn expected() -> Vec<(PathBuf, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
     let mut files = Vec::new();
-    let mut index = String::from("# Rules\n\nGenerated from the rules' doc comments; `migsafe rule ID` prints the same text.\n\n| ID | name | default | flags |\n|---|---|---|---|\n");
+    let mut index = String::from(
+        "# Rules\n\nGenerated from the rules' doc comments; `migsafe rule ID` prints the same text.\n\n| ID | name | default | flags |\n|---|---|---|---|\n",
+    );
     for r in ALL.iter() {
         let m = r.meta();
         let file = format!("{}-{}.md", m.id, m.name);
-        let default = if m.default_enabled { m.severity.as_str() } else { "off" };
-        index.push_str(&format!("| [{}]({file}) | {} | {default} | {} |\n", m.id, m.name, m.summary().replace('|', "\\|")));
+        let default = if m.default_enabled {
+            m.severity.as_str()
+        } else {
+            "off"
+        };
+        index.push_str(&format!(
+            "| [{}]({file}) | {} | {default} | {} |\n",
+            m.id,
+            m.name,
+            m.summary().replace('|', "\\|")
+        ));
         files.push((dir.join(file), m.page()));
     }
     files.push((dir.join("README.md"), index));
@@ -40,5 +51,9 @@ fn rule_docs_match_the_rules() {
             stale.push(format!("{} (no such rule)", entry.path().display()));
         }
     }
-    assert!(stale.is_empty(), "docs/rules is out of date; run MIGSAFE_UPDATE_DOCS=1 cargo test --test docs\n{}", stale.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "docs/rules is out of date; run MIGSAFE_UPDATE_DOCS=1 cargo test --test docs\n{}",
+        stale.join("\n")
+    );
 }

@@ -605,7 +605,7 @@ fn missing_path() {
     );
     let file = gone.join("001.sql");
     assert_eq!(
-        err(load_files(&[file.clone()])),
+        err(load_files(std::slice::from_ref(&file))),
         format!("{}: no such file or directory", file.display())
     );
 }

@@ -117,10 +117,10 @@ impl Catalog {
                 }
             }
             Op::RenameColumn { table, from, to } => {
-                if let Some(t) = self.tables.get_mut(&key(table)) {
-                    if let Some(ty) = t.remove(from) {
-                        t.insert(to.clone(), ty);
-                    }
+                if let Some(t) = self.tables.get_mut(&key(table))
+                    && let Some(ty) = t.remove(from)
+                {
+                    t.insert(to.clone(), ty);
                 }
             }
             Op::RenameTable { table, to } => {

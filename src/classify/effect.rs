@@ -290,14 +290,11 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             "validates existing rows without blocking writes",
         )
         .scan(),
-        Op::DropConstraint { cascade, .. } => {
-            let e = Effect::new(
-                D::Schema,
-                L::AccessExclusive,
-                "drops a constraint; re-adding it must validate data written meanwhile",
-            );
-            if *cascade { e } else { e }
-        }
+        Op::DropConstraint { .. } => Effect::new(
+            D::Schema,
+            L::AccessExclusive,
+            "drops a constraint; re-adding it must validate data written meanwhile",
+        ),
         Op::RenameColumn { .. }
         | Op::RenameTable { .. }
         | Op::Rename { .. }

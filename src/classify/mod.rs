@@ -228,7 +228,8 @@ pub fn analyze_script(
             .iter()
             .map(|op| {
                 let tables = op.tables();
-                let new_table = !tables.is_empty() && tables.iter().all(|t| created.contains(strip_public(t)));
+                let new_table =
+                    !tables.is_empty() && tables.iter().all(|t| created.contains(strip_public(t)));
                 let mut effect = effect::effect(op, catalog, new_table);
                 if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
                     effect.tx_allowed = false;

@@ -20,9 +20,15 @@ pub struct LintArgs {
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
-    let report = lint(&LintOptions { paths: args.paths, config: args.config.config })?;
+    let report = lint(&LintOptions {
+        paths: args.paths,
+        config: args.config.config,
+    })?;
     match args.output.format {
-        Format::Human => print(&report::human::render(&report, std::io::stdout().is_terminal()))?,
+        Format::Human => print(&report::human::render(
+            &report,
+            std::io::stdout().is_terminal(),
+        ))?,
         Format::Json => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
             match report::json::write(&report, out) {
@@ -31,5 +37,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(if report.has_errors() { Outcome::Findings } else { Outcome::Clean })
+    Ok(if report.has_errors() {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
 }

@@ -25,7 +25,12 @@ pub enum Outcome {
 ///
 /// Exit codes: 0 clean, 1 findings of severity error, 2 bad input or internal error.
 #[derive(Debug, Parser)]
-#[command(name = "migsafe", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "migsafe",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

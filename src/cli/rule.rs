@@ -12,16 +12,27 @@ pub struct RuleArgs {
 pub fn run(args: RuleArgs) -> anyhow::Result<Outcome> {
     let text = match args.rule {
         Some(id) => {
-            let meta = registry::lookup(&id)
-                .ok_or_else(|| anyhow::anyhow!("unknown rule `{id}`; `migsafe rule` lists them all"))?;
+            let meta = registry::lookup(&id).ok_or_else(|| {
+                anyhow::anyhow!("unknown rule `{id}`; `migsafe rule` lists them all")
+            })?;
             meta.page()
         }
         None => {
             let mut s = String::new();
             for r in ALL.iter() {
                 let m = r.meta();
-                let sev = if m.default_enabled { m.severity.as_str() } else { "off" };
-                s.push_str(&format!("{}  {:<38} {:<8} {}\n", m.id, m.name, sev, m.summary()));
+                let sev = if m.default_enabled {
+                    m.severity.as_str()
+                } else {
+                    "off"
+                };
+                s.push_str(&format!(
+                    "{}  {:<38} {:<8} {}\n",
+                    m.id,
+                    m.name,
+                    sev,
+                    m.summary()
+                ));
             }
             s
         }

@@ -70,7 +70,7 @@ pub fn check(analysis: &Analysis, config: &RuleConfig, settings: Settings) -> Ve
     findings
 }
 
-fn script<'a>(m: &'a MigrationAnalysis, which: Script) -> &'a ScriptAnalysis {
+fn script(m: &MigrationAnalysis, which: Script) -> &ScriptAnalysis {
     match (which, &m.down) {
         (Script::Down, Some(d)) => d,
         _ => &m.up,

@@ -86,7 +86,11 @@ impl RuleMeta {
             self.id,
             self.name,
             self.severity.as_str(),
-            if self.default_enabled { "" } else { " (off unless enabled in migsafe.toml)" },
+            if self.default_enabled {
+                ""
+            } else {
+                " (off unless enabled in migsafe.toml)"
+            },
             self.documentation()
         )
     }

@@ -96,10 +96,10 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             let ops = ast::ops(&stmts[0]);
             // sqlparser parses some statements into forms too coarse for us; let the recognizer
             // have a go at those before declaring them unmodeled.
-            if ops.iter().any(|o| matches!(o, Op::Unmodeled { .. })) {
-                if let Some(better) = recognize::recognize(text) {
-                    return (Understanding::Recognised, better);
-                }
+            if ops.iter().any(|o| matches!(o, Op::Unmodeled { .. }))
+                && let Some(better) = recognize::recognize(text)
+            {
+                return (Understanding::Recognised, better);
             }
             (Understanding::Parsed, ops)
         }

@@ -286,9 +286,9 @@ impl Op {
     /// Every table an operation acts on.
     pub fn tables(&self) -> Vec<&str> {
         match self {
-            Op::DropTable { tables, .. } | Op::Truncate { tables, .. } | Op::LockTable { tables, .. } => {
-                tables.iter().map(String::as_str).collect()
-            }
+            Op::DropTable { tables, .. }
+            | Op::Truncate { tables, .. }
+            | Op::LockTable { tables, .. } => tables.iter().map(String::as_str).collect(),
             other => other.table().into_iter().collect(),
         }
     }

@@ -43,11 +43,8 @@ impl Cur {
     /// A possibly qualified name: `a`, `s.a`, `"A"."b"`.
     fn name(&mut self) -> Option<Name> {
         let mut parts = Vec::new();
-        loop {
-            match self.peek() {
-                Some(Tok::Word { text, .. }) => parts.push(text.clone()),
-                _ => break,
-            }
+        while let Some(Tok::Word { text, .. }) = self.peek() {
+            parts.push(text.clone());
             self.pos += 1;
             if !self.sym('.') {
                 break;

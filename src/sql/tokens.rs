@@ -58,9 +58,7 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
             }
             i += 1;
             while i < b.len() {
-                if escapes && b[i] == b'\\' {
-                    i += 2;
-                } else if b[i] == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                if (escapes && b[i] == b'\\') || (b[i] == b'\'' && b.get(i + 1) == Some(&b'\'')) {
                     i += 2;
                 } else if b[i] == b'\'' {
                     i += 1;

@@ -44,14 +44,14 @@ impl SqlType {
             None => (lower.clone(), false),
         };
         let mut mods = Vec::new();
-        if let (Some(open), Some(close)) = (head.find('('), head.rfind(')')) {
-            if open < close {
-                mods = head[open + 1..close]
-                    .split(',')
-                    .filter_map(|m| m.trim().parse().ok())
-                    .collect();
-                head = format!("{}{}", &head[..open], &head[close + 1..]);
-            }
+        if let (Some(open), Some(close)) = (head.find('('), head.rfind(')'))
+            && open < close
+        {
+            mods = head[open + 1..close]
+                .split(',')
+                .filter_map(|m| m.trim().parse().ok())
+                .collect();
+            head = format!("{}{}", &head[..open], &head[close + 1..]);
         }
         let words: Vec<&str> = head.split_whitespace().collect();
         let joined = words.join(" ");

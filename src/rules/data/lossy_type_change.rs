@@ -47,13 +47,13 @@ impl Rule for LossyTypeChange {
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (step, e) in cx.ops_on_existing() {
-            if let Op::AlterColumnType { table, column, .. } = &e.op {
-                if e.effect.data.is_destructive() {
-                    out.push(Hit::at(
-                        step,
-                        format!("{table}.{column}: {}", e.effect.reason),
-                    ));
-                }
+            if let Op::AlterColumnType { table, column, .. } = &e.op
+                && e.effect.data.is_destructive()
+            {
+                out.push(Hit::at(
+                    step,
+                    format!("{table}.{column}: {}", e.effect.reason),
+                ));
             }
         }
     }

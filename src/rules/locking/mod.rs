@@ -2,4 +2,7 @@
 
 use super::Rule;
 
+#[cfg(test)]
+mod scratch;
+
 pub static RULES: &[&dyn Rule] = &[];
