@@ -8,7 +8,7 @@
 #   BENCH_RUNS=10          timed runs per command (minimum 10)
 #   BENCH_WARMUP=2         untimed warm-up runs per command
 #   BENCH_TIMER=auto       auto | hyperfine | python
-#   BENCH_NO_INSTALL=1     never apt-get install anything (hyperfine)
+#   BENCH_NO_INSTALL=1     never apt-get install anything (hyperfine, time)
 #   BENCH_SKIP_BUILD=1     use the existing target/release/migsafe as is
 #   BENCH_STRICT=1         exit 1 when migsafe is unavailable or over budget
 #   BENCH_BASELINE=json    squawk run the ratios are taken against:
@@ -58,14 +58,17 @@ warn() { printf 'WARNING: %s\n' "$*" >&2; }
 
 # --------------------------------------------------------------------------
 # Python helper: times one command, records wall time and peak RSS per run.
-# Wall time comes from hyperfine when available, else from this loop; peak
-# RSS always comes from this loop (os.wait4 gives each child's own rusage,
-# ru_maxrss in KiB on Linux).
+#  - wall time: hyperfine when available, else a perf_counter loop over bare
+#    runs of the command;
+#  - peak RSS: separate runs under GNU time (`/usr/bin/time -f %M`, KiB).
+#    Without GNU time it falls back to os.wait4's ru_maxrss, which on Linux
+#    also counts the forking Python process (~14 MB floor); that floor is
+#    measured with `true` and recorded next to the numbers.
 # --------------------------------------------------------------------------
 cat > "$WORK/measure.py" <<'PY'
-import json, math, os, shutil, statistics, subprocess, sys, time
+import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
-def run_once(cmd):
+def bare_run(cmd):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,30 +77,28 @@ def run_once(cmd):
     p.returncode = os.waitstatus_to_exitcode(status)
     return wall, ru.ru_maxrss, p.returncode
 
+def gnu_time_run(time_bin, cmd):
+    fd, path = tempfile.mkstemp(prefix="rss.")
+    os.close(fd)
+    try:
+        rc = subprocess.call([time_bin, "-o", path, "-f", "%M"] + cmd,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        lines = [l for l in open(path).read().splitlines() if l.strip()]
+        return int(lines[-1]), rc
+    finally:
+        os.unlink(path)
+
 def main():
-    out, label, runs, warmup, ok, timer = sys.argv[1:7]
-    cmd = sys.argv[8:]  # argv[7] == "--"
+    out, label, runs, warmup, ok, timer, rss_tool = sys.argv[1:8]
+    cmd = sys.argv[9:]  # argv[8] == "--"
     runs, warmup = int(runs), int(warmup)
     ok = {int(x) for x in ok.split(",")}
     res = {"label": label, "command": " ".join(cmd), "runs": runs,
            "warmup": warmup}
-    for _ in range(warmup):
-        run_once(cmd)
-    walls, rss, codes = [], [], []
-    for _ in range(runs):
-        w, r, c = run_once(cmd)
-        walls.append(w * 1000.0)
-        rss.append(r)
-        codes.append(c)
-    bad = sorted({c for c in codes if c not in ok})
-    if bad:
-        res["error"] = "unexpected exit code(s) %s" % bad
-    res["exit_codes"] = sorted(set(codes))
-    res["peak_rss_kib"] = max(rss)
-    res["median_rss_kib"] = statistics.median(rss)
-    res["rss_kib"] = rss
-    res["timer"] = "python"
-    res["wall_ms"] = walls
+    codes = []
+    # wall time
     if timer == "hyperfine":
         hf_json = os.path.join(os.path.dirname(out),
                                "hf-" + os.path.basename(out))
@@ -112,18 +113,50 @@ def main():
             sys.exit("hyperfine failed (exit %d)" % p.returncode)
         with open(hf_json) as f:
             r = json.load(f)["results"][0]
-        res["timer"] = "hyperfine"
-        res["wall_ms"] = [t * 1000.0 for t in r["times"]]
-        hb = sorted({int(c) for c in r.get("exit_codes", []) if c is not None}
-                    - ok)
-        if hb:
-            res["error"] = "unexpected exit code(s) %s under hyperfine" % hb
-    w = res["wall_ms"]
-    res["median_ms"] = statistics.median(w)
-    res["mean_ms"] = statistics.fmean(w)
-    res["min_ms"] = min(w)
-    res["max_ms"] = max(w)
-    res["stddev_ms"] = statistics.stdev(w) if len(w) > 1 else 0.0
+        walls = [t * 1000.0 for t in r["times"]]
+        codes += [int(c) for c in r.get("exit_codes", []) if c is not None]
+    else:
+        for _ in range(warmup):
+            bare_run(cmd)
+        walls, wait4_rss = [], []
+        for _ in range(runs):
+            w, m, c = bare_run(cmd)
+            walls.append(w * 1000.0)
+            wait4_rss.append(m)
+            codes.append(c)
+    # peak RSS
+    if rss_tool == "wait4":
+        if timer == "hyperfine":
+            wait4_rss = []
+            for _ in range(runs):
+                _, m, c = bare_run(cmd)
+                wait4_rss.append(m)
+                codes.append(c)
+        rss = wait4_rss
+        res["rss_method"] = "os.wait4 ru_maxrss (includes the Python parent)"
+        res["rss_floor_kib"] = bare_run(["true"])[1]
+    else:
+        rss = []
+        for _ in range(runs):
+            m, c = gnu_time_run(rss_tool, cmd)
+            rss.append(m)
+            codes.append(c)
+        res["rss_method"] = "%s -f %%M" % rss_tool
+        res["rss_floor_kib"] = gnu_time_run(rss_tool, ["true"])[0]
+    bad = sorted({c for c in codes if c not in ok})
+    if bad:
+        res["error"] = "unexpected exit code(s) %s" % bad
+    res["exit_codes"] = sorted(set(codes))
+    res["timer"] = timer
+    res["wall_ms"] = walls
+    res["median_ms"] = statistics.median(walls)
+    res["mean_ms"] = statistics.fmean(walls)
+    res["min_ms"] = min(walls)
+    res["max_ms"] = max(walls)
+    res["stddev_ms"] = statistics.stdev(walls) if len(walls) > 1 else 0.0
+    res["rss_kib"] = rss
+    res["peak_rss_kib"] = max(rss)
+    res["median_rss_kib"] = statistics.median(rss)
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
     print("    %-28s median %8.1f ms  (min %.1f, max %.1f)  peak RSS %7.1f MB%s"
@@ -138,7 +171,7 @@ PY
 measure() {  # measure OUT_JSON LABEL OK_CODES -- cmd...
     local out=$1 label=$2 ok=$3
     shift 3
-    python3 "$WORK/measure.py" "$out" "$label" "$RUNS" "$WARMUP" "$ok" "$TIMER" "$@"
+    python3 "$WORK/measure.py" "$out" "$label" "$RUNS" "$WARMUP" "$ok" "$TIMER" "$RSS_TOOL" "$@"
 }
 
 # --------------------------------------------------------------------------
@@ -197,10 +230,28 @@ if [ "$TIMER" = auto ] || [ "$TIMER" = hyperfine ]; then
         TIMER=python
     fi
 fi
-if [ "$TIMER" = hyperfine ]; then
-    TIMER_DESC="hyperfine $(hyperfine --version | awk '{print $2}') (wall) + python os.wait4 (RSS)"
+# peak RSS: GNU time, installed with apt-get (package `time`) if missing
+gnu_time_ok() { [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; }
+if ! gnu_time_ok && [ "${BENCH_NO_INSTALL:-0}" != 1 ] && have_apt; then
+    log "/usr/bin/time missing; trying apt-get install time"
+    export DEBIAN_FRONTEND=noninteractive
+    "${APT[@]}" install -y -qq time >/dev/null 2>&1 ||
+        { "${APT[@]}" update -qq >/dev/null 2>&1 &&
+          "${APT[@]}" install -y -qq time >/dev/null 2>&1; } ||
+        warn "apt-get install time failed"
+fi
+if gnu_time_ok; then
+    RSS_TOOL=/usr/bin/time
+    RSS_DESC="GNU time %M (RSS)"
 else
-    TIMER_DESC="python loop: perf_counter (wall) + os.wait4 (RSS)"
+    RSS_TOOL=wait4
+    RSS_DESC="python os.wait4 (RSS, includes a ~14 MB python floor)"
+    warn "GNU time unavailable: peak RSS from os.wait4 includes the forking python process"
+fi
+if [ "$TIMER" = hyperfine ]; then
+    TIMER_DESC="hyperfine $(hyperfine --version | awk '{print $2}') (wall) + $RSS_DESC"
+else
+    TIMER_DESC="python perf_counter loop (wall) + $RSS_DESC"
 fi
 log "timer: $TIMER_DESC; $RUNS runs after $WARMUP warm-up"
 
@@ -409,6 +460,8 @@ if migsafe:
     bad = "error" in migsafe
     report["ratios"] = {"against": report["baseline"],
                         "time": round(tr, 4), "memory": round(mr, 4),
+                        "time_of_fastest_runs": round(
+                            migsafe["min_ms"] / squawk["min_ms"], 4),
                         "time_ok": tr <= TB and not bad,
                         "memory_ok": mr <= MB and not bad}
     other = sq["default" if baseline == "json" else "json"]
@@ -439,6 +492,8 @@ print("corpus: %s, %s statements, %d bytes" % (
     corpus["path"], corpus.get("statements", "?"), corpus["bytes"]))
 print("timer:  %s; %d runs, %d warm-up" % (
     report["timer"], report["runs"], report["warmup"]))
+print("RSS floor of the measuring setup (running `true`): %.1f MB" % (
+    mb(squawk["rss_floor_kib"])))
 print()
 for i, r in enumerate(rows):
     print("  ".join([r[0].ljust(w[0]), r[1].ljust(w[1]),
@@ -453,6 +508,8 @@ if migsafe:
         rt["time"], TB, "ok" if rt["time_ok"] else "OVER BUDGET"))
     print("ratio migsafe/squawk  memory %.3f  (budget <= %.2f)  %s" % (
         rt["memory"], MB, "ok" if rt["memory_ok"] else "OVER BUDGET"))
+    print("(ratio of the fastest runs, less sensitive to a busy machine: "
+          "time %.3f)" % rt["time_of_fastest_runs"])
     ro = report["ratios_other_squawk_run"]
     print("(against %s: time %.3f, memory %.3f)" % (
         ro["against"], ro["time"], ro["memory"]))

@@ -91,7 +91,7 @@ pub fn write(report: &Report, out: impl std::io::Write) -> serde_json::Result<()
         summary: report.summary(),
     };
     let mut out = out;
-    serde_json::to_writer_pretty(&mut out, &doc)?;
+    serde_json::to_writer(&mut out, &doc)?;
     out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 

@@ -70,25 +70,30 @@ impl Statement {
 pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
     let source = &*script.source;
     let raws = split::split(source, script.range.clone(), script.delimiting)?;
-    Ok(raws
-        .into_iter()
-        .map(|raw| {
-            let text = &source[raw.range.clone()];
-            let directives = raw
-                .comments
-                .iter()
-                .filter_map(|c| directive(source, c.clone()))
-                .collect();
-            let (understanding, ops) = understand(text);
-            Statement {
-                range: raw.range,
-                understanding,
-                ops,
-                directives,
-            }
-        })
-        .collect())
+    let one = |raw: split::RawStatement| {
+        let text = &source[raw.range.clone()];
+        let directives = raw.comments.iter().filter_map(|c| directive(source, c.clone())).collect();
+        let (understanding, ops) = understand(text);
+        Statement { range: raw.range, understanding, ops, directives }
+    };
+    // Parsing dominates on large files; statements are independent, so parse them on every
+    // core. Small scripts (nearly all migrations) are not worth a thread.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raws.len() / PARALLEL_MIN);
+    if threads <= 1 {
+        return Ok(raws.into_iter().map(one).collect());
+    }
+    let chunk = raws.len().div_ceil(threads);
+    let mut raws = raws.into_iter();
+    let chunks: Vec<Vec<split::RawStatement>> = (0..threads).map(|_| raws.by_ref().take(chunk).collect()).collect();
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    }))
 }
+
+/// Below this many statements per thread, a script is parsed on one thread.
+const PARALLEL_MIN: usize = 512;
 
 fn understand(text: &str) -> (Understanding, Vec<Op>) {
     match Parser::parse_sql(&PostgreSqlDialect {}, text) {
