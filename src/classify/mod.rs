@@ -381,3 +381,137 @@ pub fn excerpt(text: &str) -> String {
         one_line
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Delimiting;
+
+    fn script(sql: &str, mode: ExecMode) -> ScriptAnalysis {
+        let s = Script {
+            path: "m.sql".into(),
+            source: Arc::from(sql),
+            range: 0..sql.len(),
+            mode,
+            delimiting: Delimiting::Standard,
+        };
+        analyze_script(&s, &mut Catalog::default(), Settings::default()).unwrap()
+    }
+
+    fn in_tx(a: &ScriptAnalysis) -> Vec<bool> {
+        a.steps.iter().map(|s| s.in_transaction).collect()
+    }
+
+    #[test]
+    fn transaction_context_follows_the_execution_mode() {
+        let cic = "CREATE INDEX CONCURRENTLY i ON t (a);";
+        assert_eq!(in_tx(&script(cic, ExecMode::WrappedTx)), [true]);
+        assert_eq!(in_tx(&script(cic, ExecMode::SingleSimpleQuery)), [false]);
+        // Two statements in one simple query form one implicit transaction block.
+        assert_eq!(
+            in_tx(&script(
+                &format!("SELECT 1; {cic}"),
+                ExecMode::SingleSimpleQuery
+            )),
+            [true, true]
+        );
+        assert_eq!(
+            in_tx(&script(
+                &format!("BEGIN; SELECT 1; COMMIT; {cic}"),
+                ExecMode::PerStatement
+            )),
+            [false, true, true, false]
+        );
+    }
+
+    #[test]
+    fn flyway_runs_scripts_with_non_transactional_statements_outside_a_transaction() {
+        let a = script(
+            "CREATE INDEX CONCURRENTLY i ON t (a);",
+            ExecMode::FlywayAuto,
+        );
+        assert_eq!((a.mode, in_tx(&a)), (ExecMode::PerStatement, vec![false]));
+        let b = script("CREATE INDEX i ON t (a);", ExecMode::FlywayAuto);
+        assert_eq!((b.mode, in_tx(&b)), (ExecMode::WrappedTx, vec![true]));
+    }
+
+    #[test]
+    fn timeouts_apply_to_the_statements_after_them() {
+        let a = script(
+            "ALTER TABLE t ADD COLUMN a int; SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN b int; SET lock_timeout = 0; SELECT 1;",
+            ExecMode::WrappedTx,
+        );
+        let lt: Vec<bool> = a.steps.iter().map(|s| s.lock_timeout).collect();
+        assert_eq!(lt, [false, true, true, false, false]);
+    }
+
+    #[test]
+    fn tables_created_in_the_same_migration_hold_no_data_to_destroy() {
+        let a = script(
+            "CREATE TABLE t (id int); UPDATE t SET id = 1; DROP TABLE t;",
+            ExecMode::WrappedTx,
+        );
+        assert!(matches!(reversibility(&a), Reversibility::Reversible));
+        let b = script("UPDATE t SET id = 1 WHERE id = 2;", ExecMode::WrappedTx);
+        match reversibility(&b) {
+            Reversibility::Irreversible { steps, .. } => {
+                assert_eq!(
+                    steps[0].destroys,
+                    vec![Destroyed::Values {
+                        table: "t".into(),
+                        columns: vec!["id".into()],
+                        all_rows: false
+                    }]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn opaque_statements_make_a_migration_unknown_and_destruction_wins() {
+        let a = script("CREATE STATISTICS s ON a, b FROM t;", ExecMode::WrappedTx);
+        assert_eq!(reversibility(&a).label(), "unknown");
+        let b = script(
+            "CREATE STATISTICS s ON a, b FROM t; DROP TABLE t;",
+            ExecMode::WrappedTx,
+        );
+        match reversibility(&b) {
+            Reversibility::Irreversible { unknown, .. } => assert_eq!(unknown.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn type_changes_are_judged_against_the_previous_type() {
+        let mut catalog = Catalog::default();
+        let mk = |sql: &str| Script {
+            path: "m.sql".into(),
+            source: Arc::from(sql),
+            range: 0..sql.len(),
+            mode: ExecMode::WrappedTx,
+            delimiting: Delimiting::Standard,
+        };
+        analyze_script(
+            &mk("CREATE TABLE u (email varchar(64), n numeric(10,2));"),
+            &mut catalog,
+            Settings::default(),
+        )
+        .unwrap();
+        let widen = analyze_script(
+            &mk("ALTER TABLE u ALTER COLUMN email TYPE text;"),
+            &mut catalog,
+            Settings::default(),
+        )
+        .unwrap();
+        assert!(matches!(reversibility(&widen), Reversibility::Reversible));
+        assert!(!widen.steps[0].effects[0].effect.rewrite);
+        let narrow = analyze_script(
+            &mk("ALTER TABLE u ALTER COLUMN n TYPE numeric(8,2);"),
+            &mut catalog,
+            Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(reversibility(&narrow).label(), "irreversible");
+    }
+}

@@ -307,6 +307,22 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
         }
         return Some(vec![Op::CreateTrigger { table: c.name()? }]);
     }
+    let materialized = c.kw("materialized");
+    if c.kw("view")
+        || (!materialized
+            && (c.kws(&["recursive", "view"])
+                || c.kws(&["temp", "view"])
+                || c.kws(&["temporary", "view"])))
+    {
+        c.kws(&["if", "not", "exists"]);
+        return Some(vec![Op::CreateView {
+            name: c.name()?,
+            materialized,
+        }]);
+    }
+    if materialized {
+        return None;
+    }
     if c.kw("domain") {
         let name = c.name()?;
         return Some(vec![Op::CreateDomain {
