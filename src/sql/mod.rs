@@ -72,23 +72,41 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
     let raws = split::split(source, script.range.clone(), script.delimiting)?;
     let one = |raw: split::RawStatement| {
         let text = &source[raw.range.clone()];
-        let directives = raw.comments.iter().filter_map(|c| directive(source, c.clone())).collect();
+        let directives = raw
+            .comments
+            .iter()
+            .filter_map(|c| directive(source, c.clone()))
+            .collect();
         let (understanding, ops) = understand(text);
-        Statement { range: raw.range, understanding, ops, directives }
+        Statement {
+            range: raw.range,
+            understanding,
+            ops,
+            directives,
+        }
     };
     // Parsing dominates on large files; statements are independent, so parse them on every
     // core. Small scripts (nearly all migrations) are not worth a thread.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(raws.len() / PARALLEL_MIN);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(raws.len() / PARALLEL_MIN);
     if threads <= 1 {
         return Ok(raws.into_iter().map(one).collect());
     }
     let chunk = raws.len().div_ceil(threads);
     let mut raws = raws.into_iter();
-    let chunks: Vec<Vec<split::RawStatement>> = (0..threads).map(|_| raws.by_ref().take(chunk).collect()).collect();
+    let chunks: Vec<Vec<split::RawStatement>> = (0..threads)
+        .map(|_| raws.by_ref().take(chunk).collect())
+        .collect();
     Ok(std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     }))
 }
 
@@ -155,4 +173,100 @@ fn directive(source: &str, comment: Range<usize>) -> Option<Directive> {
         reason,
         range: comment,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::source::{Delimiting, ExecMode};
+
+    /// Random concatenations of the fragments that make splitting and recognising hard must
+    /// never panic: they either split (and every statement is parsed, recognised or opaque) or
+    /// report where an unterminated construct opened.
+    #[test]
+    fn arbitrary_fragment_soup_never_panics() {
+        const FRAGMENTS: &[&str] = &[
+            "'",
+            "\"",
+            "$$",
+            "$a$",
+            "E'\\'",
+            "--",
+            "/*",
+            "*/",
+            ";",
+            "\n",
+            "é",
+            "€",
+            "ALTER TABLE ",
+            "t ",
+            "DROP ",
+            "COLUMN ",
+            "(",
+            ")",
+            ",",
+            "CREATE INDEX CONCURRENTLY ",
+            "DO ",
+            "-- +goose StatementBegin\n",
+            "-- +goose StatementEnd\n",
+            "-- migsafe:ignore MS001\n",
+            "\\",
+            "$1",
+            "x$y",
+            "0.5",
+            "TYPE varchar(",
+            ".",
+        ];
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..3000 {
+            let mut sql = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                sql.push_str(FRAGMENTS[(seed % FRAGMENTS.len() as u64) as usize]);
+            }
+            for delimiting in [Delimiting::Standard, Delimiting::Goose] {
+                let script = Script {
+                    path: "fuzz.sql".into(),
+                    source: Arc::from(sql.as_str()),
+                    range: 0..sql.len(),
+                    mode: ExecMode::WrappedTx,
+                    delimiting,
+                };
+                if let Ok(stmts) = analyze(&script) {
+                    for s in stmts {
+                        assert!(
+                            sql.is_char_boundary(s.range.start)
+                                && sql.is_char_boundary(s.range.end)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ignore_directives_need_a_rule_and_keep_the_reason() {
+        let sql = "-- migsafe:ignore drop-table  the table is empty  \n-- migsafe:ignorefoo\n-- migsafe:ignore MS002\nDROP TABLE t;";
+        let script = Script {
+            path: "m.sql".into(),
+            source: Arc::from(sql),
+            range: 0..sql.len(),
+            mode: ExecMode::WrappedTx,
+            delimiting: Delimiting::Standard,
+        };
+        let st = analyze(&script).unwrap();
+        let d: Vec<(&str, Option<&str>)> = st[0]
+            .directives
+            .iter()
+            .map(|d| (d.rule.as_str(), d.reason.as_deref()))
+            .collect();
+        assert_eq!(
+            d,
+            [("drop-table", Some("the table is empty")), ("MS002", None)]
+        );
+    }
 }
