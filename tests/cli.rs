@@ -170,7 +170,7 @@ fn rule_levels_in_config_change_severity_and_turn_rules_off() {
     write(
         t.path(),
         "migsafe.toml",
-        "[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n",
+        "[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\nmissing-lock-timeout = \"off\"\n",
     );
     let out = migsafe(t.path())
         .args(["lint", "--format", "json", "."])

@@ -183,8 +183,10 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
         .scan(),
         Op::AddColumn { column, .. } => {
             let mut e = Effect::new(D::Schema, L::AccessExclusive, "adds a column");
+            // Identity columns fill every existing row from their sequence, like serial.
             if matches!(column.default, Some(DefaultKind::Volatile { .. }))
                 || column.generated_stored
+                || column.identity
             {
                 e = e.rewrite();
                 e.reason =

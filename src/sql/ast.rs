@@ -143,6 +143,7 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             object_type,
             names,
             cascade,
+            if_exists,
             ..
         } => {
             let names: Vec<Name> = names.iter().map(name).collect();
@@ -155,7 +156,7 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
                 ObjectType::Index => vec![Op::DropIndex {
                     names,
                     concurrently: false,
-                    if_exists: false,
+                    if_exists: *if_exists,
                 }],
                 ObjectType::Schema => vec![Op::DropSchema { names, cascade }],
                 ObjectType::Database => vec![Op::DropDatabase {

@@ -1,0 +1,112 @@
+use crate::classify::LockLevel;
+use crate::rules::{Context, Hit, Rule, RuleMeta, rule};
+use crate::sql::Op;
+
+rule! {
+    /// ## What it flags
+    /// The first statement of a migration that takes a `SHARE` lock or stronger (`CREATE INDEX`, most
+    /// `ALTER TABLE` forms, `DROP`, `TRUNCATE`, `LOCK TABLE` …) on an object that existed before the
+    /// migration, when no `SET lock_timeout` precedes it in the script.
+    ///
+    /// One finding per migration.
+    ///
+    /// ## Why it matters
+    /// A lock request waits for every conflicting lock already held, and PostgreSQL grants locks in
+    /// order: while the migration waits behind one long-running query or idle transaction, every new
+    /// query on the table queues behind the migration. A one-millisecond `ALTER TABLE` becomes an
+    /// outage that lasts as long as the slowest query.
+    ///
+    /// ## Instead
+    /// Start the migration with `SET lock_timeout = '5s'` (`SET LOCAL` in a migration the runner
+    /// wraps in a transaction), so that the statement gives up instead of blocking everyone, and retry
+    /// the deploy. If the timeout is set outside the script (role or database settings), disable this
+    /// rule in `migsafe.toml`.
+    ///
+    /// ## Bad
+    /// ```sql
+    /// CREATE TABLE orders (id bigint PRIMARY KEY);
+    /// -- example: next migration
+    /// ALTER TABLE orders ADD COLUMN note text;
+    /// ```
+    ///
+    /// ## Good
+    /// ```sql
+    /// CREATE TABLE orders (id bigint PRIMARY KEY);
+    /// -- example: next migration
+    /// SET LOCAL lock_timeout = '5s';
+    /// ALTER TABLE orders ADD COLUMN note text;
+    /// ```
+    ///
+    /// ```sql
+    /// CREATE TABLE orders (id bigint PRIMARY KEY);
+    /// ALTER TABLE orders ADD COLUMN note text;
+    /// ```
+    MissingLockTimeout {
+        id: "MS125",
+        name: "missing-lock-timeout",
+        severity: Warning,
+        help: "SET lock_timeout (e.g. '5s') before statements that take strong locks, and retry the migration if it times out",
+    }
+}
+
+impl Rule for MissingLockTimeout {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for (step, e) in cx.ops() {
+            if step.lock_timeout || e.effect.lock < LockLevel::Share {
+                continue;
+            }
+            if !locks_relation(&e.op) || super::fresh(cx, step, e) {
+                continue;
+            }
+            let target = super::target(&e.op);
+            let queued = if e.effect.lock == LockLevel::AccessExclusive {
+                format!("every query on {target}")
+            } else {
+                format!("every write to {target}")
+            };
+            out.push(Hit::at(
+                step,
+                format!(
+                    "takes {} on {target} with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and {queued} queues behind it meanwhile",
+                    super::lock_name(e.effect.lock)
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+/// Whether the operation locks a table, index or view that other sessions query (as opposed to
+/// a new table, a function, a type or a sequence, whose locks queries do not wait for).
+fn locks_relation(op: &Op) -> bool {
+    match op {
+        Op::DropObject { kind, .. } => matches!(
+            kind.as_str(),
+            "view" | "materialized view" | "trigger" | "policy" | "rule" | "index"
+        ),
+        Op::Rename { kind, .. } | Op::SetSchema { kind, .. } => matches!(
+            kind.as_str(),
+            "index" | "view" | "materialized view" | "constraint" | "table"
+        ),
+        Op::CreateTable { .. }
+        | Op::CreateTableAs { .. }
+        | Op::Unmodeled { .. }
+        | Op::AddEnumValue { .. }
+        | Op::AlterSequence { .. }
+        | Op::DropSequence { .. }
+        | Op::DropDatabase { .. } => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn examples() {
+        crate::rules::testing::check_rule(&super::MissingLockTimeout::META);
+    }
+}
