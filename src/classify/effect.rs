@@ -1,6 +1,8 @@
 //! The data and lock effect of each operation, following the hazard catalog
 //! (research/peers-linters.md §3) and PostgreSQL's "Explicit Locking" documentation.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::catalog::{Catalog, TypeChange};
@@ -93,12 +95,12 @@ pub struct Effect {
     /// Whether the statement may run inside a transaction block.
     pub tx_allowed: bool,
     /// Why: one short sentence.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     pub destroys: Vec<Destroyed>,
 }
 
 impl Effect {
-    fn new(data: DataEffect, lock: LockLevel, reason: impl Into<String>) -> Effect {
+    fn new(data: DataEffect, lock: LockLevel, reason: impl Into<Cow<'static, str>>) -> Effect {
         Effect {
             data,
             lock,
@@ -430,7 +432,8 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
                 e.reason = format!(
                     "drops {kind} {} with CASCADE, which also drops whatever depends on it",
                     names.join(", ")
-                );
+                )
+                .into();
                 for n in names {
                     e = e.destroys(Destroyed::Dependents { of: n.clone() });
                 }
@@ -577,7 +580,7 @@ fn on_new_table(op: &Op, mut e: Effect) -> Effect {
     if e.data.is_destructive() || e.data == DataEffect::FailRisk || e.data == DataEffect::Compat {
         e.data = DataEffect::Schema;
         e.destroys.clear();
-        e.reason = format!("{} (table created earlier in this migration)", e.reason);
+        e.reason = format!("{} (table created earlier in this migration)", e.reason).into();
     }
     e.rewrite = false;
     e.scan = false;

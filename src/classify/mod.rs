@@ -220,26 +220,26 @@ pub fn analyze_script(
     })?;
     let mut created: HashSet<String> = HashSet::new();
     let mut steps = Vec::with_capacity(statements.len());
-    for (index, statement) in statements.into_iter().enumerate() {
+    for (index, mut statement) in statements.into_iter().enumerate() {
         let (l, c) = lines.position(&script.source, statement.range.start);
         let (el, ec) = lines.position(&script.source, statement.range.end);
-        let effects = statement
-            .ops
-            .iter()
+        // The operations move into their effects: one copy, not two, on large files.
+        let effects = std::mem::take(&mut statement.ops)
+            .into_iter()
             .map(|op| {
                 let tables = op.tables();
                 let new_table =
                     !tables.is_empty() && tables.iter().all(|t| created.contains(strip_public(t)));
-                let mut effect = effect::effect(op, catalog, new_table);
+                let mut effect = effect::effect(&op, catalog, new_table);
                 if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
                     effect.tx_allowed = false;
                 }
-                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = op {
+                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = &op {
                     created.insert(strip_public(table).to_string());
                 }
-                catalog.apply(op);
+                catalog.apply(&op);
                 OpEffect {
-                    op: op.clone(),
+                    op,
                     effect,
                     new_table,
                 }
@@ -307,10 +307,7 @@ fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
                 Op::Begin => explicit = true,
                 Op::Commit | Op::Rollback => explicit = false,
                 Op::SetVar { name, value, .. } => {
-                    let on = !matches!(
-                        value.trim().trim_matches('\''),
-                        "0" | "DEFAULT" | "default" | ""
-                    );
+                    let on = timeout_enabled(value);
                     match name.as_str() {
                         "lock_timeout" => lock_timeout = on,
                         "statement_timeout" => statement_timeout = on,
@@ -323,6 +320,19 @@ fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
         step.lock_timeout = lock_timeout;
         step.statement_timeout = statement_timeout;
     }
+}
+
+/// Whether a timeout setting limits anything: `0` in any unit, `DEFAULT` and an empty value do
+/// not (a server-side default is invisible here, so it does not count).
+fn timeout_enabled(value: &str) -> bool {
+    let v = value.trim().trim_matches('\'').trim();
+    let digits: String = v
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    !(v.is_empty()
+        || v.eq_ignore_ascii_case("default")
+        || digits.parse::<f64>().is_ok_and(|n| n == 0.0))
 }
 
 /// A migration is irreversible when any step destroys data (a down script cannot bring data
@@ -346,7 +356,7 @@ fn reversibility(up: &ScriptAnalysis) -> Reversibility {
                     line: step.start.line,
                     column: step.start.column,
                     statement: statement.clone(),
-                    reason: e.effect.reason.clone(),
+                    reason: e.effect.reason.to_string(),
                     destroys: e.effect.destroys.clone(),
                 });
             } else if e.effect.data == DataEffect::Unknown {
@@ -354,7 +364,7 @@ fn reversibility(up: &ScriptAnalysis) -> Reversibility {
                     line: step.start.line,
                     column: step.start.column,
                     statement: statement.clone(),
-                    reason: e.effect.reason.clone(),
+                    reason: e.effect.reason.to_string(),
                 });
             }
         }
@@ -438,11 +448,14 @@ mod tests {
     #[test]
     fn timeouts_apply_to_the_statements_after_them() {
         let a = script(
-            "ALTER TABLE t ADD COLUMN a int; SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN b int; SET lock_timeout = 0; SELECT 1;",
+            "ALTER TABLE t ADD COLUMN a int; SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN b int; SET lock_timeout = '0ms'; SELECT 1; SET LOCAL lock_timeout TO 500; SELECT 1; RESET lock_timeout; SELECT 1;",
             ExecMode::WrappedTx,
         );
         let lt: Vec<bool> = a.steps.iter().map(|s| s.lock_timeout).collect();
-        assert_eq!(lt, [false, true, true, false, false]);
+        assert_eq!(
+            lt,
+            [false, true, true, false, false, true, true, false, false]
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct Statement {
     #[serde(skip)]
     pub range: Range<usize>,
     pub understanding: Understanding,
-    /// Also reported, with each operation's effect, by the classifier.
+    /// Moved into the classifier's effects (which report them) once classified.
     #[serde(skip)]
     pub ops: Vec<Op>,
     #[serde(skip)]
@@ -114,6 +114,14 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
 const PARALLEL_MIN: usize = 512;
 
 fn understand(text: &str) -> (Understanding, Vec<Op>) {
+    // Transaction control and session settings carry nothing an AST adds, and they are a large
+    // share of real migration files (sqitch and psql scripts wrap every change in BEGIN/COMMIT):
+    // read them directly instead of building an AST.
+    if session_control(text)
+        && let Some(ops) = recognize::recognize(text)
+    {
+        return (Understanding::Recognised, ops);
+    }
     match Parser::parse_sql(&PostgreSqlDialect {}, text) {
         Ok(stmts) if stmts.len() == 1 => {
             let ops = ast::ops(&stmts[0]);
@@ -142,6 +150,28 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             ),
         },
     }
+}
+
+fn session_control(text: &str) -> bool {
+    let word: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    [
+        "begin",
+        "commit",
+        "end",
+        "rollback",
+        "abort",
+        "savepoint",
+        "release",
+        "set",
+        "reset",
+        "start",
+    ]
+    .iter()
+    .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// sqlparser's messages carry its own line/column relative to the statement; the report gives

@@ -203,11 +203,16 @@ pub fn recognize(text: &str) -> Option<Vec<Op>> {
             c.kw("session");
             let name = c.name()?;
             let _ = c.sym('=') || c.kw("to");
-            Some(vec![Op::SetVar {
-                name,
-                value: String::new(),
-                local,
-            }])
+            let value = c.toks[c.pos..]
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Word { text, .. } | Tok::Num(text) => Some(text.clone()),
+                    Tok::Str(s) => Some(format!("'{s}'")),
+                    Tok::Sym(_) => None,
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(vec![Op::SetVar { name, value, local }])
         }
         "reset" => Some(vec![Op::SetVar {
             name: c.name()?,

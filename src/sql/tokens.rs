@@ -8,7 +8,8 @@ pub enum Tok {
         text: String,
         quoted: bool,
     },
-    Str,
+    /// A string constant's text between its quotes (escapes left as written).
+    Str(String),
     Num(String),
     /// Any other character: `(`, `)`, `,`, `.`, `;`, `=` …
     Sym(char),
@@ -57,6 +58,7 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 out.pop();
             }
             i += 1;
+            let start = i;
             while i < b.len() {
                 if (escapes && b[i] == b'\\') || (b[i] == b'\'' && b.get(i + 1) == Some(&b'\'')) {
                     i += 2;
@@ -67,9 +69,11 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                     i += 1;
                 }
             }
-            out.push(Tok::Str);
+            let end = i.min(b.len()).saturating_sub(1).max(start);
+            out.push(Tok::Str(
+                text.get(start..end).unwrap_or_default().to_string(),
+            ));
         } else if c == b'"' {
-            let start = i + 1;
             i += 1;
             let mut s = String::new();
             while i < b.len() {
@@ -84,7 +88,6 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                     i += ch.len_utf8();
                 }
             }
-            let _ = start;
             i += 1;
             out.push(Tok::Word {
                 text: s,
@@ -93,8 +96,11 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
         } else if c == b'$' && dollar_tag_len(&b[i..]).is_some() {
             let n = dollar_tag_len(&b[i..]).unwrap_or(1);
             let tag = &text[i..i + n];
-            i = text[i + n..].find(tag).map_or(b.len(), |p| i + n + p + n);
-            out.push(Tok::Str);
+            let body = i + n;
+            i = text[body..].find(tag).map_or(b.len(), |p| body + p + n);
+            out.push(Tok::Str(
+                text[body..i.saturating_sub(n).max(body)].to_string(),
+            ));
         } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
             let start = i;
             while i < b.len()

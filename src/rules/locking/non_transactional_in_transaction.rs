@@ -86,7 +86,7 @@ impl Rule for NonTransactionalInTransaction {
             if e.effect.tx_allowed || !step.in_transaction {
                 continue;
             }
-            let what = statement(&e.op).unwrap_or_else(|| e.effect.reason.clone());
+            let what = statement(&e.op).unwrap_or_else(|| e.effect.reason.to_string());
             let (why, fix) = match cx.up().mode {
                 ExecMode::SingleSimpleQuery => (
                     format!(
