@@ -327,3 +327,10 @@ fn rule_command_explains_one_rule_or_lists_all() {
 fn usage_errors_exit_2() {
     assert_cmd_snapshot!(migsafe(repo()).args(["lint", "--format", "yaml"]));
 }
+
+#[test]
+fn a_file_that_is_not_sql_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "README.md", "# notes\n");
+    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "README.md"]));
+}

@@ -54,6 +54,9 @@ pub fn load_files(files: &[PathBuf]) -> Result<Project> {
     let mut migrations = Vec::with_capacity(files.len());
     let mut runners = Vec::with_capacity(files.len());
     for path in files {
+        if path.extension().is_none_or(|e| e != "sql") {
+            return Err(SourceError::NotSql { path: path.clone() });
+        }
         let source = read_sql(path)?;
         let file_name = path
             .file_name()
