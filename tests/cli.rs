@@ -105,7 +105,14 @@ fn json_output_has_counts_effects_and_findings() {
         "SET lock_timeout = '2s';\nALTER TABLE accounts DROP COLUMN plan;\n",
         Some("ALTER TABLE accounts ADD COLUMN plan text;\n"),
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "--format", "json", "migrations"]));
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!(json, {".migsafe_version" => "[version]"});
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
         ))?,
         Format::Json => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
-            match report::json::write(&report, out) {
+            match report::json::write(&report, out, std::io::stdout().is_terminal()) {
                 Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => {}
                 other => other?,
             }

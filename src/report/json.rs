@@ -56,7 +56,8 @@ fn script(s: &ScriptAnalysis) -> Script<'_> {
 }
 
 /// Writes the document; streaming keeps memory flat on large migrations.
-pub fn write(report: &Report, out: impl std::io::Write) -> serde_json::Result<()> {
+/// Compact unless `pretty` (a person at a terminal).
+pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_json::Result<()> {
     let doc = Doc {
         schema_version: SCHEMA_VERSION,
         migsafe_version: env!("CARGO_PKG_VERSION"),
@@ -91,7 +92,11 @@ pub fn write(report: &Report, out: impl std::io::Write) -> serde_json::Result<()
         summary: report.summary(),
     };
     let mut out = out;
-    serde_json::to_writer(&mut out, &doc)?;
+    if pretty {
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+    } else {
+        serde_json::to_writer(&mut out, &doc)?;
+    }
     out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
@@ -99,6 +104,6 @@ pub fn write(report: &Report, out: impl std::io::Write) -> serde_json::Result<()
 pub fn render(report: &Report) -> String {
     let mut buf = Vec::new();
     // Writing to a Vec cannot fail, and every value serialises.
-    let _ = write(report, &mut buf);
+    let _ = write(report, &mut buf, true);
     String::from_utf8_lossy(&buf).into_owned()
 }

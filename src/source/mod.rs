@@ -193,7 +193,9 @@ pub enum SourceError {
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{path}: looks like a binary file (NUL byte at offset {offset}), not SQL")]
     Binary { path: PathBuf, offset: usize },
-    #[error("{path}: not a .sql file; migsafe lints SQL migration files (name a directory to let it find them)")]
+    #[error(
+        "{path}: not a .sql file; migsafe lints SQL migration files (name a directory to let it find them)"
+    )]
     NotSql { path: PathBuf },
     #[error("{path}: no such file or directory")]
     Missing { path: PathBuf },

@@ -7,7 +7,7 @@ pub mod lines;
 pub mod op;
 mod recognize;
 pub mod split;
-mod tokens;
+pub mod tokens;
 pub mod types;
 
 use std::ops::Range;
