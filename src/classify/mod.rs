@@ -292,33 +292,49 @@ fn effective_mode(mode: ExecMode, steps: &[Step]) -> ExecMode {
 
 /// Marks, for each step, whether it runs inside a transaction block and whether timeouts are set.
 fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
-    let implicit = match mode {
+    // The runner's own transaction; an explicit COMMIT or ROLLBACK in the script ends it early
+    // (PostgreSQL only warns), and what follows runs in autocommit.
+    let mut implicit = match mode {
         ExecMode::WrappedTx | ExecMode::FlywayAuto => true,
-        // A multi-statement simple query is one implicit transaction block.
+        // A multi-statement simple query is one implicit transaction block, also after a COMMIT.
         ExecMode::SingleSimpleQuery => steps.len() > 1,
         ExecMode::PerStatement => false,
     };
+    let ends_runner_tx = matches!(mode, ExecMode::WrappedTx | ExecMode::FlywayAuto);
     let mut explicit = false;
+    // Session-level values, and `SET LOCAL` values that last until the transaction ends.
     let (mut lock_timeout, mut statement_timeout) = (false, false);
+    let (mut local_lock, mut local_statement): (Option<bool>, Option<bool>) = (None, None);
     for step in steps {
         step.in_transaction = implicit || explicit;
         for e in &step.effects {
             match &e.op {
                 Op::Begin => explicit = true,
-                Op::Commit | Op::Rollback => explicit = false,
-                Op::SetVar { name, value, .. } => {
+                Op::Commit | Op::Rollback => {
+                    explicit = false;
+                    implicit &= !ends_runner_tx;
+                    (local_lock, local_statement) = (None, None);
+                }
+                Op::SetVar { name, value, local } => {
                     let on = timeout_enabled(value);
-                    match name.as_str() {
-                        "lock_timeout" => lock_timeout = on,
-                        "statement_timeout" => statement_timeout = on,
+                    // SET LOCAL outside a transaction block has no effect.
+                    match (name.as_str(), *local) {
+                        ("lock_timeout", false) => (lock_timeout, local_lock) = (on, None),
+                        ("statement_timeout", false) => {
+                            (statement_timeout, local_statement) = (on, None)
+                        }
+                        ("lock_timeout", true) if step.in_transaction => local_lock = Some(on),
+                        ("statement_timeout", true) if step.in_transaction => {
+                            local_statement = Some(on)
+                        }
                         _ => {}
                     }
                 }
                 _ => {}
             }
         }
-        step.lock_timeout = lock_timeout;
-        step.statement_timeout = statement_timeout;
+        step.lock_timeout = local_lock.unwrap_or(lock_timeout);
+        step.statement_timeout = local_statement.unwrap_or(statement_timeout);
     }
 }
 
@@ -432,6 +448,23 @@ mod tests {
             )),
             [false, true, true, false]
         );
+    }
+
+    #[test]
+    fn an_explicit_commit_ends_the_runner_transaction_and_set_local_with_it() {
+        let a = script(
+            "SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN a int; COMMIT; SELECT 1;",
+            ExecMode::WrappedTx,
+        );
+        assert_eq!(in_tx(&a), [true, true, true, false]);
+        let lt: Vec<bool> = a.steps.iter().map(|s| s.lock_timeout).collect();
+        assert_eq!(lt, [true, true, false, false]);
+        // Outside a transaction block SET LOCAL changes nothing.
+        let b = script(
+            "SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN a int;",
+            ExecMode::PerStatement,
+        );
+        assert!(b.steps.iter().all(|s| !s.lock_timeout));
     }
 
     #[test]
