@@ -66,7 +66,7 @@ impl TypeChange {
 }
 
 fn key(name: &str) -> String {
-    name.strip_prefix("public.").unwrap_or(name).to_string()
+    crate::sql::op::unqualified(name).to_string()
 }
 
 impl Catalog {

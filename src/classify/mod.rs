@@ -19,6 +19,7 @@ pub use catalog::{Catalog, TypeChange};
 pub use effect::{DataEffect, Destroyed, Effect, LockLevel};
 
 use crate::source::{ExecMode, Migration, Project, Runner, Script};
+use crate::sql::op::unqualified as strip_public;
 use crate::sql::{self, LineIndex, Op, Statement};
 
 /// A position in a file: 1-based line and column.
@@ -268,10 +269,6 @@ pub fn analyze_script(
         mode,
         steps,
     })
-}
-
-fn strip_public(t: &str) -> &str {
-    t.strip_prefix("public.").unwrap_or(t)
 }
 
 /// Flyway runs a script outside a transaction when it holds a statement that cannot run in one.

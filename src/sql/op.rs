@@ -6,6 +6,12 @@ use serde::Serialize;
 
 use super::types::SqlType;
 
+/// A relation name without the default `public.` schema, so that `public.t` and `t` compare
+/// equal (migsafe assumes the default search_path).
+pub fn unqualified(name: &str) -> &str {
+    name.strip_prefix("public.").unwrap_or(name)
+}
+
 /// A (possibly schema-qualified) object name, normalised the way PostgreSQL folds it:
 /// unquoted parts lower-cased, quoted parts kept.
 pub type Name = String;

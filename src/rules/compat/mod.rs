@@ -29,6 +29,7 @@ use std::collections::HashSet;
 
 use super::{Context, Rule};
 use crate::classify::{OpEffect, ScriptAnalysis, Step};
+use crate::sql::op::unqualified as key;
 use crate::sql::tokens::{Tok, tokenize};
 use crate::sql::{ColumnSpec, Op, SqlType};
 
@@ -56,11 +57,6 @@ pub static RULES: &[&dyn Rule] = &[
     &add_column_json::AddColumnJson,
     &create_trigger::CreateTrigger,
 ];
-
-/// A name without the default `public.` schema, for comparisons.
-fn key(name: &str) -> &str {
-    name.strip_prefix("public.").unwrap_or(name)
-}
 
 /// What the migration created before the operation being looked at: objects that no running
 /// application version can know about yet, so changing them again breaks nobody.

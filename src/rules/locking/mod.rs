@@ -35,6 +35,7 @@ use std::collections::HashSet;
 use super::{Context, Rule};
 use crate::classify::{LockLevel, OpEffect, Step};
 use crate::sql::Op;
+use crate::sql::op::unqualified as key;
 
 pub static RULES: &[&dyn Rule] = &[
     &add_column_volatile_default::AddColumnVolatileDefault,
@@ -66,11 +67,6 @@ pub static RULES: &[&dyn Rule] = &[
     &lock_held_during_slow_step::LockHeldDuringSlowStep,
     &repeated_alter_table::RepeatedAlterTable,
 ];
-
-/// A relation name without the default `public.` schema, for comparisons.
-fn key(name: &str) -> &str {
-    name.strip_prefix("public.").unwrap_or(name)
-}
 
 /// The lock mode as PostgreSQL spells it.
 fn lock_name(lock: LockLevel) -> &'static str {
