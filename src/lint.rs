@@ -1,5 +1,6 @@
 //! `migsafe lint`: paths → projects → analysis → findings. No database, no network.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::classify::{self, Settings};
@@ -70,11 +71,79 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
         let project = source::discover(&target, config.runner)?;
         projects.push(check(project, &config)?);
     }
-    if !files.is_empty() {
-        let config = config_for(files[0].parent().unwrap_or(Path::new(".")))?;
-        projects.push(check(source::load_files(&files)?, &config)?);
+    // A file inside a project is checked in its project: with its runner's execution mode and
+    // with the earlier migrations feeding the catalog. Other files stand alone.
+    let mut in_projects: Vec<(Project, Config, HashSet<PathBuf>)> = Vec::new();
+    let mut loose = Vec::new();
+    for file in files {
+        let canonical = std::fs::canonicalize(&file).map_err(|source| SourceError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        match project_of(&file, &canonical, &config_for) {
+            Some((project, config)) => match in_projects
+                .iter_mut()
+                .find(|(p, ..)| p.root == project.root)
+            {
+                Some((.., wanted)) => {
+                    wanted.insert(canonical);
+                }
+                None => in_projects.push((project, config, HashSet::from([canonical]))),
+            },
+            None => loose.push(file),
+        }
+    }
+    for (project, config, wanted) in in_projects {
+        let named = |m: &Migration| {
+            [Some(&m.up), m.down.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|s| std::fs::canonicalize(&s.path).is_ok_and(|p| wanted.contains(&p)))
+        };
+        projects.push(check_with(project, &config, named)?);
+    }
+    if !loose.is_empty() {
+        let config = config_for(loose[0].parent().unwrap_or(Path::new(".")))?;
+        projects.push(check(source::load_files(&loose)?, &config)?);
     }
     Ok(Report { projects })
+}
+
+/// The project a migration file belongs to: its directory (or, for diesel's `<dir>/up.sql`, its
+/// parent) loaded as a project that contains the file.
+fn project_of(
+    file: &Path,
+    canonical: &Path,
+    config_for: &dyn Fn(&Path) -> Result<Config, LintError>,
+) -> Option<(Project, Config)> {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for dir in [
+        Some(parent),
+        parent.parent().filter(|p| !p.as_os_str().is_empty()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let Ok(config) = config_for(dir) else {
+            continue;
+        };
+        let Ok(project) = source::discover(dir, config.runner) else {
+            continue;
+        };
+        let contains = project.migrations.iter().any(|m| {
+            [Some(&m.up), m.down.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|s| std::fs::canonicalize(&s.path).is_ok_and(|p| p == canonical))
+        });
+        if contains {
+            return Some((project, config));
+        }
+    }
+    None
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -90,10 +159,19 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> {
+    let checked = start_after_filter(&project, config.start_after.as_deref())?;
+    check_with(project, config, checked)
+}
+
+/// Analyses a whole project and reports the migrations `checked` selects.
+fn check_with(
+    project: Project,
+    config: &Config,
+    checked: impl Fn(&Migration) -> bool,
+) -> Result<ProjectReport, LintError> {
     let settings = Settings {
         postgres: config.postgres_version,
     };
-    let checked = start_after_filter(&project, config.start_after.as_deref())?;
     let analysis = classify::analyze_project(project, settings, |m| checked(m))?;
     let findings = rules::check(&analysis, &config.rules, settings);
     Ok(ProjectReport { analysis, findings })

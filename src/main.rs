@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Err(err) => {
             let mut msg = format!("error: {err}");
             for cause in err.chain().skip(1) {
-                msg.push_str(&format!("\n  caused by: {cause}"));
+                // Library errors already name their cause in their own message.
+                let cause = cause.to_string();
+                if !msg.contains(&cause) {
+                    msg.push_str(&format!("\n  caused by: {cause}"));
+                }
             }
             anstream::eprintln!("{msg}");
             ExitCode::from(2)

@@ -341,3 +341,25 @@ fn a_file_that_is_not_sql_is_an_error() {
     write(t.path(), "README.md", "# notes\n");
     assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "README.md"]));
 }
+
+#[test]
+fn a_file_inside_a_project_is_checked_with_its_runner_and_history() {
+    // The earlier migration makes varchar(20) → varchar(40) provably safe, and sqlx's
+    // transaction makes CREATE INDEX CONCURRENTLY fail.
+    let t = sqlx_project(
+        "ALTER TABLE accounts ALTER COLUMN email TYPE varchar(128);\nCREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n",
+        Some("DROP INDEX accounts_email_idx;\n"),
+    );
+    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations/2_change.up.sql"]));
+}
+
+#[test]
+fn data_changes_hidden_in_queries_are_seen() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "001_hidden.sql",
+        "WITH doomed AS (DELETE FROM sessions RETURNING id) SELECT count(*) FROM doomed;\nINSERT INTO plans (id, price) VALUES (1, 10) ON CONFLICT (id) DO UPDATE SET price = excluded.price;\nSELECT setval('invoice_seq', 1);\nSELECT create_hypertable('metrics', 'time');\n",
+    );
+    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_hidden.sql"]));
+}

@@ -937,7 +937,7 @@ fn flyway_sql_conf() {
         summary(&p),
         [
             "1_a up=PerStatement down=-",
-            "1.1_b up=FlywayAuto down=-",
+            "1.1_b up=WrappedTx down=-",
             "10_c up=FlywayAuto down=-"
         ]
     );

@@ -91,6 +91,11 @@ impl Catalog {
     /// Folds one operation into the model.
     pub fn apply(&mut self, op: &Op) {
         match op {
+            Op::CreateTable {
+                table,
+                if_not_exists: true,
+                ..
+            } if self.has_table(table) => {}
             Op::CreateTable { table, columns, .. } => {
                 let cols = columns
                     .iter()
@@ -166,7 +171,13 @@ fn classify_change(from: &SqlType, to: &SqlType) -> TypeChange {
             (Some(a), Some(b)) if b >= a => coercible,
             _ => narrowing,
         },
-        ("varchar" | "char", "text") | ("text", "varchar") if len(to).is_none() => coercible,
+        ("varchar", "text") | ("text", "varchar") if len(to).is_none() => coercible,
+        // char(n) pads with blanks: widening it, or casting it to text (which trims), rewrites.
+        ("char", "char") | ("varchar", "char")
+            if len(to).is_some_and(|b| len(from).is_some_and(|a| b >= a)) =>
+        {
+            rewrite
+        }
         ("numeric", "numeric") => match (&from.mods[..], &to.mods[..]) {
             (_, []) => coercible,
             ([p1], [p2]) | ([p1, 0], [p2]) | ([p1], [p2, 0]) if p2 >= p1 => coercible,

@@ -307,10 +307,11 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             L::AccessExclusive,
             "renames or moves an object the running application refers to",
         ),
+        // SHARE UPDATE EXCLUSIVE on the parent, but ACCESS EXCLUSIVE on the table attached.
         Op::AttachPartition { .. } => Effect::new(
             D::FailRisk,
-            L::ShareUpdateExclusive,
-            "attaches a partition, scanning it to check its bound",
+            L::AccessExclusive,
+            "attaches a partition, scanning it under ACCESS EXCLUSIVE to check its bound",
         )
         .scan(),
         Op::DetachPartition {
@@ -347,8 +348,16 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             L::AccessExclusive,
             "changes who may read or write",
         ),
-        Op::AlterTableOther { .. } => {
-            Effect::new(D::None, L::AccessExclusive, "changes a table option")
+        // Storage parameters, statistics targets and CLUSTER ON take SHARE UPDATE EXCLUSIVE;
+        // ownership and inheritance changes take ACCESS EXCLUSIVE.
+        Op::AlterTableOther { action, .. } => {
+            let a = action.to_ascii_uppercase();
+            let lock = if a.contains("OWNER") || a.contains("INHERIT") || a.starts_with("OF") {
+                L::AccessExclusive
+            } else {
+                L::ShareUpdateExclusive
+            };
+            Effect::new(D::None, lock, "changes a table option")
         }
         Op::DropTable { tables, cascade } => {
             let mut e = Effect::new(

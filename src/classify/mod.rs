@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use catalog::{Catalog, TypeChange};
 pub use effect::{DataEffect, Destroyed, Effect, LockLevel};
 
-use crate::source::{ExecMode, Migration, Project, Runner, Script};
+use crate::source::{Delimiting, ExecMode, Migration, Project, Runner, Script};
 use crate::sql::op::unqualified as strip_public;
 use crate::sql::{self, LineIndex, Op, Statement};
 
@@ -57,6 +57,8 @@ pub struct Step {
 pub struct ScriptAnalysis {
     pub path: PathBuf,
     pub source: Arc<str>,
+    /// Byte range of the script in `source` (a section, for goose and dbmate).
+    pub range: std::ops::Range<usize>,
     pub lines: Arc<LineIndex>,
     /// The mode the script really runs in (Flyway's automatic choice resolved).
     pub mode: ExecMode,
@@ -220,6 +222,8 @@ pub fn analyze_script(
         }
     })?;
     let mut created: HashSet<String> = HashSet::new();
+    // Columns added by this migration: dropping one again destroys nothing that existed before.
+    let mut added_columns: HashSet<(String, String)> = HashSet::new();
     let mut steps = Vec::with_capacity(statements.len());
     for (index, mut statement) in statements.into_iter().enumerate() {
         let (l, c) = lines.position(&script.source, statement.range.start);
@@ -232,10 +236,27 @@ pub fn analyze_script(
                 let new_table =
                     !tables.is_empty() && tables.iter().all(|t| created.contains(strip_public(t)));
                 let mut effect = effect::effect(&op, catalog, new_table);
+                match &op {
+                    Op::AddColumn { table, column } => {
+                        added_columns.insert((strip_public(table).to_string(), column.name.clone()));
+                    }
+                    Op::DropColumn { table, column, .. }
+                        if added_columns.contains(&(strip_public(table).to_string(), column.clone())) =>
+                    {
+                        effect.data = DataEffect::Schema;
+                        effect.destroys.clear();
+                        effect.reason = format!("drops column {table}.{column}, added earlier in this migration").into();
+                    }
+                    _ => {}
+                }
                 if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
                     effect.tx_allowed = false;
                 }
-                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = &op {
+                // `CREATE TABLE IF NOT EXISTS` of a table that already exists creates nothing.
+                let exists = matches!(&op, Op::CreateTable { table, if_not_exists: true, .. } if catalog.has_table(table));
+                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = &op
+                    && !exists
+                {
                     created.insert(strip_public(table).to_string());
                 }
                 catalog.apply(&op);
@@ -261,10 +282,16 @@ pub fn analyze_script(
         });
     }
     let mode = effective_mode(script.mode, &steps);
-    annotate_context(mode, &mut steps);
+    // goose and Flyway send statements one by one inside their transaction, so an explicit
+    // COMMIT ends it; the others send the script as one query, whose implicit transaction
+    // block outlives a COMMIT.
+    let commit_ends_tx =
+        script.delimiting == Delimiting::Goose || script.mode == ExecMode::FlywayAuto;
+    annotate_context(mode, commit_ends_tx, &mut steps);
     Ok(ScriptAnalysis {
         path: script.path.clone(),
         source: script.source.clone(),
+        range: script.range.clone(),
         lines,
         mode,
         steps,
@@ -272,32 +299,33 @@ pub fn analyze_script(
 }
 
 /// Flyway runs a script outside a transaction when it holds a statement that cannot run in one.
+/// Mixing both kinds is refused by Flyway (unless `mixed=true`), so such a script is modelled
+/// as transactional: the non-transactional statement is then reported as what breaks it.
 fn effective_mode(mode: ExecMode, steps: &[Step]) -> ExecMode {
-    match mode {
-        ExecMode::FlywayAuto
-            if steps
-                .iter()
-                .flat_map(|s| &s.effects)
-                .any(|e| !e.effect.tx_allowed) =>
-        {
-            ExecMode::PerStatement
-        }
-        ExecMode::FlywayAuto => ExecMode::WrappedTx,
-        m => m,
+    if mode != ExecMode::FlywayAuto {
+        return mode;
+    }
+    let effects = || steps.iter().flat_map(|s| &s.effects);
+    let non_tx = effects().any(|e| !e.effect.tx_allowed);
+    let transactional =
+        effects().any(|e| e.effect.tx_allowed && !matches!(e.op, Op::SetVar { .. } | Op::Comment));
+    if non_tx && !transactional {
+        ExecMode::PerStatement
+    } else {
+        ExecMode::WrappedTx
     }
 }
 
 /// Marks, for each step, whether it runs inside a transaction block and whether timeouts are set.
-fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
-    // The runner's own transaction; an explicit COMMIT or ROLLBACK in the script ends it early
-    // (PostgreSQL only warns), and what follows runs in autocommit.
+fn annotate_context(mode: ExecMode, commit_ends_tx: bool, steps: &mut [Step]) {
+    // The runner's own transaction; where `commit_ends_tx`, an explicit COMMIT or ROLLBACK in
+    // the script ends it early (PostgreSQL only warns), and what follows runs in autocommit.
     let mut implicit = match mode {
         ExecMode::WrappedTx | ExecMode::FlywayAuto => true,
         // A multi-statement simple query is one implicit transaction block, also after a COMMIT.
         ExecMode::SingleSimpleQuery => steps.len() > 1,
         ExecMode::PerStatement => false,
     };
-    let ends_runner_tx = matches!(mode, ExecMode::WrappedTx | ExecMode::FlywayAuto);
     let mut explicit = false;
     // Session-level values, and `SET LOCAL` values that last until the transaction ends.
     let (mut lock_timeout, mut statement_timeout) = (false, false);
@@ -309,13 +337,18 @@ fn annotate_context(mode: ExecMode, steps: &mut [Step]) {
                 Op::Begin => explicit = true,
                 Op::Commit | Op::Rollback => {
                     explicit = false;
-                    implicit &= !ends_runner_tx;
+                    implicit &= !commit_ends_tx;
                     (local_lock, local_statement) = (None, None);
                 }
                 Op::SetVar { name, value, local } => {
                     let on = timeout_enabled(value);
                     // SET LOCAL outside a transaction block has no effect.
                     match (name.as_str(), *local) {
+                        // RESET ALL (and DISCARD ALL) return every setting to its default.
+                        ("all", false) => {
+                            (lock_timeout, statement_timeout) = (false, false);
+                            (local_lock, local_statement) = (None, None);
+                        }
                         ("lock_timeout", false) => (lock_timeout, local_lock) = (on, None),
                         ("statement_timeout", false) => {
                             (statement_timeout, local_statement) = (on, None)
@@ -410,15 +443,18 @@ mod tests {
     use super::*;
     use crate::source::Delimiting;
 
-    fn script(sql: &str, mode: ExecMode) -> ScriptAnalysis {
-        let s = Script {
+    fn mk(sql: &str, mode: ExecMode) -> Script {
+        Script {
             path: "m.sql".into(),
             source: Arc::from(sql),
             range: 0..sql.len(),
             mode,
             delimiting: Delimiting::Standard,
-        };
-        analyze_script(&s, &mut Catalog::default(), Settings::default()).unwrap()
+        }
+    }
+
+    fn script(sql: &str, mode: ExecMode) -> ScriptAnalysis {
+        analyze_script(&mk(sql, mode), &mut Catalog::default(), Settings::default()).unwrap()
     }
 
     fn in_tx(a: &ScriptAnalysis) -> Vec<bool> {
@@ -449,11 +485,20 @@ mod tests {
 
     #[test]
     fn an_explicit_commit_ends_the_runner_transaction_and_set_local_with_it() {
-        let a = script(
-            "SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN a int; COMMIT; SELECT 1;",
-            ExecMode::WrappedTx,
-        );
+        let sql =
+            "SET LOCAL lock_timeout = '1s'; ALTER TABLE t ADD COLUMN a int; COMMIT; SELECT 1;";
+        // goose runs statements one by one in its transaction: COMMIT ends it.
+        let goose = Script {
+            delimiting: Delimiting::Goose,
+            ..mk(sql, ExecMode::WrappedTx)
+        };
+        let a = analyze_script(&goose, &mut Catalog::default(), Settings::default()).unwrap();
         assert_eq!(in_tx(&a), [true, true, true, false]);
+        // sqlx sends the file as one query: the implicit block outlives the COMMIT.
+        assert_eq!(
+            in_tx(&script(sql, ExecMode::WrappedTx)),
+            [true, true, true, true]
+        );
         let lt: Vec<bool> = a.steps.iter().map(|s| s.lock_timeout).collect();
         assert_eq!(lt, [true, true, false, false]);
         // Outside a transaction block SET LOCAL changes nothing.
@@ -478,13 +523,15 @@ mod tests {
     #[test]
     fn timeouts_apply_to_the_statements_after_them() {
         let a = script(
-            "ALTER TABLE t ADD COLUMN a int; SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN b int; SET lock_timeout = '0ms'; SELECT 1; SET LOCAL lock_timeout TO 500; SELECT 1; RESET lock_timeout; SELECT 1;",
+            "ALTER TABLE t ADD COLUMN a int; SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN b int; SET lock_timeout = '0ms'; SELECT 1; SET LOCAL lock_timeout TO 500; SELECT 1; RESET lock_timeout; SELECT 1; SET lock_timeout = '1s'; RESET ALL;",
             ExecMode::WrappedTx,
         );
         let lt: Vec<bool> = a.steps.iter().map(|s| s.lock_timeout).collect();
         assert_eq!(
             lt,
-            [false, true, true, false, false, true, true, false, false]
+            [
+                false, true, true, false, false, true, true, false, false, true, false
+            ]
         );
     }
 

@@ -33,7 +33,10 @@ pub fn render(report: &Report, styled: bool) -> String {
             if checked.len() == 1 { "" } else { "s" },
             match p.analysis.migrations.len() - checked.len() {
                 0 => String::new(),
-                n => format!(", {n} before start_after not checked"),
+                n => format!(
+                    ", {n} other{} read but not checked",
+                    if n == 1 { "" } else { "s" }
+                ),
             }
         );
         for m in checked {

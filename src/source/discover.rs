@@ -335,5 +335,10 @@ fn common_parent(files: &[PathBuf]) -> PathBuf {
                 .collect(),
         });
     }
-    common.map(|c| c.into_iter().collect()).unwrap_or_default()
+    let common: PathBuf = common.map(|c| c.into_iter().collect()).unwrap_or_default();
+    if common.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        common
+    }
 }

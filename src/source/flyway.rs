@@ -113,7 +113,7 @@ fn mode_of(script: &Path) -> Result<ExecMode> {
             continue;
         }
         mode = match value.to_ascii_lowercase().as_str() {
-            "true" => ExecMode::FlywayAuto,
+            "true" => ExecMode::WrappedTx,
             "false" => ExecMode::PerStatement,
             _ => {
                 return Err(SourceError::Layout {

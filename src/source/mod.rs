@@ -244,7 +244,8 @@ pub fn read_sql(path: &Path) -> Result<Arc<str>> {
         });
     }
     match String::from_utf8(bytes) {
-        Ok(s) => Ok(Arc::from(s)),
+        // A UTF-8 byte order mark is not SQL; editors on Windows write one.
+        Ok(s) => Ok(Arc::from(s.strip_prefix('\u{feff}').unwrap_or(&s))),
         Err(e) => Err(SourceError::NotUtf8 {
             path: path.to_path_buf(),
             offset: e.utf8_error().valid_up_to(),

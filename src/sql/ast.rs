@@ -4,7 +4,8 @@
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, ColumnDef,
     ColumnOption, CreateTableOptions, DetachPartitionMode, FromTable, Ident, ObjectName,
-    ObjectType, Set, Statement, TableConstraint, TableFactor, TableWithJoins,
+    ObjectType, Query, Set, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    TableWithJoins,
 };
 
 use super::op::{ColumnSpec, ConstraintKind, DefaultKind, Name, Op};
@@ -241,10 +242,39 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
                 columns,
             }]
         }
-        Statement::Insert(i) => vec![Op::Insert {
-            table: i.table.to_string().to_lowercase(),
-        }],
-        Statement::Query(_) => vec![Op::Select],
+        Statement::Insert(i) => {
+            let table = match &i.table {
+                TableObject::TableName(n) => name(n),
+                other => other.to_string(),
+            };
+            let mut ops = vec![Op::Insert {
+                table: table.clone(),
+            }];
+            // ON CONFLICT … DO UPDATE overwrites the rows that already exist.
+            if let Some(on) = &i.on {
+                let text = on.to_string();
+                if let Some(pos) = text.to_ascii_uppercase().find("DO UPDATE SET") {
+                    use super::tokens::{Tok, tokenize};
+                    let toks = tokenize(&text[pos + "DO UPDATE SET".len()..]);
+                    let columns = toks
+                        .windows(2)
+                        .filter_map(|w| match (&w[0], &w[1]) {
+                            (Tok::Word { text, .. }, Tok::Sym('=')) if text != "where" => {
+                                Some(text.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    ops.push(Op::Update {
+                        table,
+                        has_where: true,
+                        columns,
+                    });
+                }
+            }
+            ops
+        }
+        Statement::Query(q) => query_ops(q),
         Statement::CreateView(v) => vec![Op::CreateView {
             name: name(&v.name),
             materialized: v.materialized,
@@ -390,6 +420,168 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             unmodeled(head.join(" ").to_uppercase())
         }
     }
+}
+
+/// A query's effect: the data-changing statements it carries (`WITH … DELETE`, data-modifying
+/// CTEs), `SELECT … INTO`, and the functions it calls. A call to anything but a read-only
+/// built-in may change data or schema, so it is unknown (fail closed).
+fn query_ops(q: &Query) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for cte in q.with.iter().flat_map(|w| &w.cte_tables) {
+        ops.extend(
+            query_ops(&cte.query)
+                .into_iter()
+                .filter(|o| !matches!(o, Op::Select)),
+        );
+    }
+    match q.body.as_ref() {
+        SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) | SetExpr::Merge(s) => {
+            ops.extend(self::ops(s))
+        }
+        SetExpr::Query(inner) => ops.extend(query_ops(inner)),
+        SetExpr::Select(sel) if sel.into.is_some() => {
+            let into = sel
+                .into
+                .as_ref()
+                .and_then(|i| i.targets.first())
+                .map(|t| t.to_string().to_lowercase())
+                .unwrap_or_default();
+            ops.push(Op::CreateTableAs { table: into });
+        }
+        _ => {}
+    }
+    if ops.is_empty() {
+        let text = q.to_string();
+        match called_function(&text) {
+            Some(f) if f == "setval" => ops.push(Op::AlterSequence {
+                name: first_argument(&text, "setval("),
+                restart: true,
+            }),
+            // diesel's own setup migration defines this helper: it only adds an updated_at trigger.
+            Some(f) if f == "diesel_manage_updated_at" => ops.push(Op::CreateTrigger {
+                table: first_argument(&text, "diesel_manage_updated_at("),
+            }),
+            Some(f) => ops.push(Op::Unmodeled {
+                what: format!("SELECT calling {f}()"),
+            }),
+            None => ops.push(Op::Select),
+        }
+    }
+    ops
+}
+
+/// The first function a query calls that is not a read-only built-in.
+fn called_function(text: &str) -> Option<String> {
+    const READ_ONLY: &[&str] = &[
+        "count",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "coalesce",
+        "nullif",
+        "greatest",
+        "least",
+        "lower",
+        "upper",
+        "length",
+        "now",
+        "current_setting",
+        "pg_sleep",
+        "exists",
+        "nextval",
+        "currval",
+        "version",
+        "to_char",
+        "format",
+        "concat",
+        "array_agg",
+        "string_agg",
+        "jsonb_build_object",
+        "json_build_object",
+        "row_number",
+        "abs",
+        "round",
+        "date_trunc",
+        "extract",
+        "cast",
+        "in",
+        "any",
+        "all",
+        "values",
+        "pg_advisory_lock",
+        "pg_advisory_unlock",
+        "pg_try_advisory_lock",
+        "pg_advisory_xact_lock",
+    ];
+    use super::tokens::{Tok, tokenize};
+    let toks = tokenize(text);
+    toks.windows(2).find_map(|w| match (&w[0], &w[1]) {
+        (
+            Tok::Word {
+                text,
+                quoted: false,
+            },
+            Tok::Sym('('),
+        ) if !READ_ONLY.contains(&text.as_str()) && !is_keyword_before_paren(text) => {
+            Some(text.clone())
+        }
+        _ => None,
+    })
+}
+
+/// Keywords that are followed by a parenthesis without being function calls.
+fn is_keyword_before_paren(word: &str) -> bool {
+    matches!(
+        word,
+        "select"
+            | "from"
+            | "where"
+            | "as"
+            | "and"
+            | "or"
+            | "not"
+            | "on"
+            | "join"
+            | "using"
+            | "with"
+            | "over"
+            | "filter"
+            | "when"
+            | "then"
+            | "else"
+            | "case"
+            | "by"
+            | "partition"
+            | "set"
+            | "into"
+            | "limit"
+            | "offset"
+            | "group"
+            | "order"
+            | "having"
+            | "union"
+            | "except"
+            | "intersect"
+            | "lateral"
+            | "is"
+            | "between"
+            | "like"
+            | "ilike"
+            | "returning"
+            | "distinct"
+    )
+}
+
+/// The first argument of a call, as a name: `setval('s', 1)` → `s`.
+fn first_argument(text: &str, call: &str) -> Name {
+    let after = text.split_once(call).map_or("", |(_, a)| a);
+    after
+        .split(['\'', ',', ')'])
+        .find(|p| !p.trim().is_empty())
+        .unwrap_or("?")
+        .trim()
+        .to_lowercase()
 }
 
 fn set_op(s: &Set) -> Vec<Op> {

@@ -134,9 +134,14 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             }
             (Understanding::Parsed, ops)
         }
-        Ok(stmts) => (
+        // A goose StatementBegin/End block may hold several statements.
+        Ok(stmts) if !stmts.is_empty() => (
+            Understanding::Parsed,
+            stmts.iter().flat_map(ast::ops).collect(),
+        ),
+        Ok(_) => (
             Understanding::Opaque {
-                message: format!("expected one statement, the parser found {}", stmts.len()),
+                message: "no statement found".into(),
             },
             vec![],
         ),

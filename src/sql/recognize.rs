@@ -171,6 +171,9 @@ pub fn recognize(text: &str) -> Option<Vec<Op>> {
             c.kw("table");
             c.kw("only");
             let tables = c.names();
+            if tables.is_empty() {
+                return None;
+            }
             let mode = if c.kw("in") {
                 let mut words = Vec::new();
                 while let Some(Tok::Word { text, .. }) = c.peek() {
@@ -427,9 +430,10 @@ fn alter(c: &mut Cur) -> Option<Vec<Op>> {
                         .any(|w| w[0].is_kw("not") && w[1].is_kw("valid")),
             }]);
         }
-        return Some(vec![Op::CreateOther {
-            kind: "domain change".into(),
-            name,
+        // SET NOT NULL scans every column of the domain, DROP CONSTRAINT relaxes it …: not
+        // modelled, so unknown rather than harmless.
+        return Some(vec![Op::Unmodeled {
+            what: format!("ALTER DOMAIN {name}"),
         }]);
     }
     if c.kw("type") {
@@ -503,9 +507,16 @@ fn object_change(c: &mut Cur, kind: &str, name: Name) -> Option<Vec<Op>> {
             action: format!("alter policy {name}"),
         }]);
     }
-    Some(vec![Op::CreateOther {
-        kind: format!("{kind} change"),
-        name,
+    // Owner and comment-like changes are harmless; anything else (ALTER TYPE … DROP ATTRIBUTE
+    // destroys stored values) is not modelled, so it is unknown, never silently safe.
+    if c.kws(&["owner", "to"]) {
+        return Some(vec![Op::CreateOther {
+            kind: format!("{kind} owner"),
+            name,
+        }]);
+    }
+    Some(vec![Op::Unmodeled {
+        what: format!("ALTER {} {name}", kind.to_uppercase()),
     }])
 }
 
@@ -656,6 +667,9 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
         }
         if c.kws(&["set", "data", "type"]) || c.kw("type") {
             let ty = type_text(&mut c);
+            if ty.is_empty() {
+                return None;
+            }
             return Some(Op::AlterColumnType {
                 table,
                 column,
@@ -705,10 +719,15 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
         || c.kw("of")
         || c.kws(&["not", "of"])
     {
-        return Some(Op::AlterTableOther {
-            table,
-            action: "storage or ownership option".into(),
-        });
+        let action = c.toks[..c.pos.min(3)]
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Word { text, .. } => Some(text.to_uppercase()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(Op::AlterTableOther { table, action });
     }
     None
 }

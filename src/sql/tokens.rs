@@ -169,13 +169,32 @@ pub fn volatile_function(expr: &str) -> Option<String> {
         "timestamptz",
         "date",
     ];
+    // Known volatile functions first, so `md5(random()::text)` names `random`.
+    const VOLATILE: &[&str] = &[
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v1",
+        "uuid_generate_v1mc",
+        "uuid_generate_v4",
+        "clock_timestamp",
+        "timeofday",
+        "nextval",
+        "setseed",
+        "txid_current",
+    ];
     let toks = tokenize(expr);
-    toks.windows(2).find_map(|w| match (&w[0], &w[1]) {
-        (Tok::Word { text, .. }, Tok::Sym('(')) if !SAFE.contains(&text.as_str()) => {
-            Some(text.clone())
-        }
-        _ => None,
-    })
+    let calls: Vec<&String> = toks
+        .windows(2)
+        .filter_map(|w| match (&w[0], &w[1]) {
+            (Tok::Word { text, .. }, Tok::Sym('(')) => Some(text),
+            _ => None,
+        })
+        .collect();
+    calls
+        .iter()
+        .find(|f| VOLATILE.contains(&f.as_str()))
+        .or_else(|| calls.iter().find(|f| !SAFE.contains(&f.as_str())))
+        .map(|f| f.to_string())
 }
 
 #[cfg(test)]
@@ -195,5 +214,9 @@ mod tests {
         assert_eq!(volatile_function("now()"), None);
         assert_eq!(volatile_function("'a(b)'"), None);
         assert_eq!(volatile_function("0"), None);
+        assert_eq!(
+            volatile_function("md5(random()::text)").as_deref(),
+            Some("random")
+        );
     }
 }

@@ -28,6 +28,15 @@ rule! {
     /// -- example: next migration
     /// COMMENT ON COLUMN accounts.legacy_plan IS 'deprecated: no longer written, dropped in 2.0';
     /// ```
+    ///
+    /// A column added earlier in the same migration holds nothing that existed before:
+    ///
+    /// ```sql
+    /// CREATE TABLE accounts (id bigint PRIMARY KEY);
+    /// -- example: next migration
+    /// ALTER TABLE accounts ADD COLUMN scratch text;
+    /// ALTER TABLE accounts DROP COLUMN scratch;
+    /// ```
     DropColumn {
         id: "MS002",
         name: "drop-column",
@@ -43,7 +52,9 @@ impl Rule for DropColumn {
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (step, e) in cx.ops_on_existing() {
-            if let Op::DropColumn { table, column, .. } = &e.op {
+            if let Op::DropColumn { table, column, .. } = &e.op
+                && e.effect.data.is_destructive()
+            {
                 out.push(Hit::at(step, format!("drops column {table}.{column}: its values cannot be restored by a down script")));
             }
         }

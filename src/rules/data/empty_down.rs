@@ -53,7 +53,9 @@ impl Rule for EmptyDown {
             let range = down
                 .steps
                 .first()
-                .map_or(0..0, |s| s.statement.range.clone());
+                .map_or(down.range.start..down.range.start, |s| {
+                    s.statement.range.clone()
+                });
             out.push(Hit {
                 script: crate::rules::Script::Down,
                 step: None,
