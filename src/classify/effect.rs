@@ -203,6 +203,13 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
                 e.reason =
                     "adds a NOT NULL column without a default: fails on a non-empty table".into();
             }
+            // An inline CHECK, UNIQUE or PRIMARY KEY is validated (or indexed) over every row.
+            if column.check || column.unique || column.primary_key {
+                e = e.scan();
+                if e.data == D::Schema {
+                    e.data = D::FailRisk;
+                }
+            }
             e
         }
         Op::DropColumn {

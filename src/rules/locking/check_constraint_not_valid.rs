@@ -23,6 +23,15 @@ rule! {
     /// ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total_cents >= 0);
     /// ```
     ///
+    /// An inline `CHECK` on `ADD COLUMN` is validated the same way:
+    ///
+    /// ```sql
+    /// CREATE TABLE orders (id bigint PRIMARY KEY);
+    /// -- example: next migration
+    /// SET lock_timeout = '2s';
+    /// ALTER TABLE orders ADD COLUMN quantity int CHECK (quantity > 0);
+    /// ```
+    ///
     /// ## Good
     /// ```sql
     /// CREATE TABLE orders (id bigint PRIMARY KEY, total_cents bigint);
@@ -67,6 +76,18 @@ impl Rule for CheckConstraintNotValid {
                     step,
                     format!(
                         "adds {what} on {table} and validates it at once: ACCESS EXCLUSIVE on {table} blocks all reads and writes while every row is checked"
+                    ),
+                ));
+            }
+            // An inline CHECK on a new column is validated against every existing row too.
+            if let Op::AddColumn { table, column } = &e.op
+                && column.check
+            {
+                out.push(Hit::at(
+                    step,
+                    format!(
+                        "adds column {table}.{} with an inline CHECK: ACCESS EXCLUSIVE on {table} blocks all reads and writes while every row is checked",
+                        column.name
                     ),
                 ));
             }
