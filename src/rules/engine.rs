@@ -53,6 +53,7 @@ pub fn check(analysis: &Analysis, config: &RuleConfig, settings: Settings) -> Ve
             migration: m,
             runner: analysis.runner,
             settings,
+            memo: Default::default(),
         };
         for rule in ALL.iter() {
             let meta = rule.meta();

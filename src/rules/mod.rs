@@ -146,6 +146,14 @@ pub struct Context<'a> {
     pub migration: &'a MigrationAnalysis,
     pub runner: Runner,
     pub settings: Settings,
+    /// Facts several rules need, computed once per migration.
+    pub(crate) memo: Memo,
+}
+
+/// Lazily computed, per-migration facts shared between rules.
+#[derive(Default)]
+pub(crate) struct Memo {
+    pub(crate) created: std::cell::OnceCell<compat::Created>,
 }
 
 impl<'a> Context<'a> {

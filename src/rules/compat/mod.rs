@@ -25,7 +25,7 @@ mod replica_identity;
 mod set_schema;
 mod transaction_nesting;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::{Context, Rule};
 use crate::classify::{OpEffect, ScriptAnalysis, Step};
@@ -58,23 +58,85 @@ pub static RULES: &[&dyn Rule] = &[
     &create_trigger::CreateTrigger,
 ];
 
-/// What the migration created before the operation being looked at: objects that no running
-/// application version can know about yet, so changing them again breaks nobody.
+/// Every object the migration creates, with the index (in [`Context::ops`] order) of the
+/// operation that creates it. Built once per migration and shared by every compat rule.
 #[derive(Default)]
-struct Fresh {
-    /// `kind:name` keys: `table:orders`, `column:orders.total`, `index:orders_total_idx`,
-    /// `constraint:orders.orders_total_check`, `type:mood`, `view:v`, `function:f`,
-    /// `sequence:s`, `schema:s`, `extension:e`.
-    keys: HashSet<String>,
+pub(crate) struct Created {
+    /// Names by kind: `table` → `orders`, `column` → `orders.total`, `index`, `constraint`
+    /// (`orders.orders_total_check`), `type`, `view`, `function`, `sequence`, `schema`,
+    /// `extension`; the value is the index of the creating operation.
+    keys: HashMap<&'static str, HashMap<String, usize>>,
 }
 
-impl Fresh {
-    fn has(&self, kind: &str, name: &str) -> bool {
-        self.keys.contains(&format!("{kind}:{}", key(name)))
+impl Created {
+    fn build(cx: &Context<'_>) -> Created {
+        let mut created = Created::default();
+        for (i, (_, e)) in cx.ops().enumerate() {
+            created.record(&e.op, i);
+        }
+        created
     }
 
-    fn add(&mut self, kind: &str, name: &str) {
-        self.keys.insert(format!("{kind}:{}", key(name)));
+    fn add(&mut self, kind: &'static str, name: &str, at: usize) {
+        self.keys
+            .entry(kind)
+            .or_default()
+            .entry(key(name).to_string())
+            .or_insert(at);
+    }
+
+    /// Records what the operation at index `at` creates (or renames a fresh table to).
+    fn record(&mut self, op: &Op, at: usize) {
+        let fresh = Fresh { created: self, at };
+        match op {
+            Op::CreateTable { table, .. } | Op::CreateTableAs { table } => {
+                self.add("table", table, at)
+            }
+            Op::RenameTable { table, to } if fresh.table(table) => self.add("table", to, at),
+            Op::AddColumn { table, column } => {
+                self.add("column", &format!("{}.{}", key(table), column.name), at)
+            }
+            Op::RenameColumn { table, to, .. } => {
+                self.add("column", &format!("{}.{to}", key(table)), at)
+            }
+            Op::AddConstraint {
+                table,
+                name: Some(name),
+                ..
+            } => self.add("constraint", &format!("{}.{name}", key(table)), at),
+            Op::CreateIndex {
+                name: Some(name), ..
+            } => self.add("index", name, at),
+            Op::CreateEnum { name } | Op::CreateDomain { name, .. } => self.add("type", name, at),
+            Op::CreateView { name, .. } => self.add("view", name, at),
+            Op::CreateFunction { name, .. } => self.add("function", name, at),
+            Op::CreateOther { kind, name } => match kind.as_str() {
+                "type" => self.add("type", name, at),
+                "sequence" => self.add("sequence", name, at),
+                "schema" => self.add("schema", name, at),
+                "extension" => self.add("extension", name, at),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+/// What the migration created before the operation being looked at: objects that no running
+/// application version can know about yet, so changing them again breaks nobody.
+pub(crate) struct Fresh<'c> {
+    created: &'c Created,
+    /// Index of the operation being looked at.
+    at: usize,
+}
+
+impl Fresh<'_> {
+    fn has(&self, kind: &str, name: &str) -> bool {
+        self.created
+            .keys
+            .get(kind)
+            .and_then(|names| names.get(key(name)))
+            .is_some_and(|&i| i < self.at)
     }
 
     fn table(&self, table: &str) -> bool {
@@ -89,49 +151,18 @@ impl Fresh {
     fn constraint(&self, table: &str, name: &str) -> bool {
         self.table(table) || self.has("constraint", &format!("{}.{name}", key(table)))
     }
-
-    /// Records what `op` creates (or renames a fresh table to).
-    fn record(&mut self, op: &Op) {
-        match op {
-            Op::CreateTable { table, .. } | Op::CreateTableAs { table } => self.add("table", table),
-            Op::RenameTable { table, to } if self.table(table) => self.add("table", to),
-            Op::AddColumn { table, column } => {
-                self.add("column", &format!("{}.{}", key(table), column.name))
-            }
-            Op::RenameColumn { table, to, .. } => {
-                self.add("column", &format!("{}.{to}", key(table)))
-            }
-            Op::AddConstraint {
-                table,
-                name: Some(name),
-                ..
-            } => self.add("constraint", &format!("{}.{name}", key(table))),
-            Op::CreateIndex {
-                name: Some(name), ..
-            } => self.add("index", name),
-            Op::CreateEnum { name } | Op::CreateDomain { name, .. } => self.add("type", name),
-            Op::CreateView { name, .. } => self.add("view", name),
-            Op::CreateFunction { name, .. } => self.add("function", name),
-            Op::CreateOther { kind, name } => match kind.as_str() {
-                "type" | "sequence" | "schema" | "extension" => self.add(kind, name),
-                _ => {}
-            },
-            _ => {}
-        }
-    }
 }
 
 /// Calls `f` for every operation of the up script, with what the migration created before it.
-fn walk<'a>(cx: &Context<'a>, mut f: impl FnMut(&'a Step, &'a OpEffect, &Fresh)) {
-    let mut fresh = Fresh::default();
-    for (step, e) in cx.ops() {
-        f(step, e, &fresh);
-        fresh.record(&e.op);
+fn walk<'a>(cx: &Context<'a>, mut f: impl FnMut(&'a Step, &'a OpEffect, &Fresh<'_>)) {
+    let created = cx.memo.created.get_or_init(|| Created::build(cx));
+    for (at, (step, e)) in cx.ops().enumerate() {
+        f(step, e, &Fresh { created, at });
     }
 }
 
 /// Like [`walk`], but only operations on tables that existed before this migration.
-fn walk_existing<'a>(cx: &Context<'a>, mut f: impl FnMut(&'a Step, &'a OpEffect, &Fresh)) {
+fn walk_existing<'a>(cx: &Context<'a>, mut f: impl FnMut(&'a Step, &'a OpEffect, &Fresh<'_>)) {
     walk(cx, |step, e, fresh| {
         let tables = e.op.tables();
         let new = e.new_table || (!tables.is_empty() && tables.iter().all(|t| fresh.table(t)));
