@@ -114,10 +114,10 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
 const PARALLEL_MIN: usize = 512;
 
 fn understand(text: &str) -> (Understanding, Vec<Op>) {
-    // Transaction control and session settings carry nothing an AST adds, and they are a large
-    // share of real migration files (sqitch and psql scripts wrap every change in BEGIN/COMMIT):
-    // read them directly instead of building an AST.
-    if session_control(text)
+    // Transaction control, session settings, comments and ANALYZE carry nothing an AST adds,
+    // and they are a large share of real migration files (sqitch and psql scripts wrap every
+    // change in BEGIN/COMMIT): read them directly instead of building an AST.
+    if keyword_only(text)
         && let Some(ops) = recognize::recognize(text)
     {
         return (Understanding::Recognised, ops);
@@ -157,7 +157,7 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
     }
 }
 
-fn session_control(text: &str) -> bool {
+fn keyword_only(text: &str) -> bool {
     let word: String = text
         .trim_start()
         .chars()
@@ -174,6 +174,9 @@ fn session_control(text: &str) -> bool {
         "set",
         "reset",
         "start",
+        "comment",
+        "analyze",
+        "analyse",
     ]
     .iter()
     .any(|w| word.eq_ignore_ascii_case(w))
