@@ -72,34 +72,38 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
         projects.push(check(project, &config)?);
     }
     // A file inside a project is checked in its project: with its runner's execution mode and
-    // with the earlier migrations feeding the catalog. Other files stand alone.
-    let mut in_projects: Vec<(Project, Config, HashSet<PathBuf>)> = Vec::new();
+    // with the earlier migrations feeding the catalog. Other files stand alone. Each project is
+    // discovered once, however many of its files are named.
+    let mut in_projects: Vec<InProject> = Vec::new();
     let mut loose = Vec::new();
     for file in files {
         let canonical = std::fs::canonicalize(&file).map_err(|source| SourceError::Io {
             path: file.clone(),
             source,
         })?;
+        if let Some(known) = in_projects
+            .iter_mut()
+            .find(|p| p.scripts.contains(&canonical))
+        {
+            known.wanted.insert(canonical);
+            continue;
+        }
         match project_of(&file, &canonical, &config_for) {
-            Some((project, config)) => match in_projects
-                .iter_mut()
-                .find(|(p, ..)| p.root == project.root)
-            {
-                Some((.., wanted)) => {
-                    wanted.insert(canonical);
-                }
-                None => in_projects.push((project, config, HashSet::from([canonical]))),
-            },
+            Some(mut found) => {
+                found.wanted.insert(canonical);
+                in_projects.push(found);
+            }
             None => loose.push(file),
         }
     }
-    for (project, config, wanted) in in_projects {
-        let named = |m: &Migration| {
-            [Some(&m.up), m.down.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|s| std::fs::canonicalize(&s.path).is_ok_and(|p| wanted.contains(&p)))
-        };
+    for InProject {
+        project,
+        config,
+        wanted,
+        ..
+    } in in_projects
+    {
+        let named = |m: &Migration| script_paths(m).any(|p| wanted.contains(&p));
         projects.push(check_with(project, &config, named)?);
     }
     if !loose.is_empty() {
@@ -109,13 +113,31 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     Ok(Report { projects })
 }
 
+/// A project some named files belong to.
+struct InProject {
+    project: Project,
+    config: Config,
+    /// Canonical paths of every up and down script of the project.
+    scripts: HashSet<PathBuf>,
+    /// Canonical paths of the files named on the command line.
+    wanted: HashSet<PathBuf>,
+}
+
+/// Canonical paths of a migration's up and down scripts.
+fn script_paths(m: &Migration) -> impl Iterator<Item = PathBuf> + '_ {
+    [Some(&m.up), m.down.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| std::fs::canonicalize(&s.path).ok())
+}
+
 /// The project a migration file belongs to: its directory (or, for diesel's `<dir>/up.sql`, its
 /// parent) loaded as a project that contains the file.
 fn project_of(
     file: &Path,
     canonical: &Path,
     config_for: &dyn Fn(&Path) -> Result<Config, LintError>,
-) -> Option<(Project, Config)> {
+) -> Option<InProject> {
     let parent = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -133,14 +155,14 @@ fn project_of(
         let Ok(project) = source::discover(dir, config.runner) else {
             continue;
         };
-        let contains = project.migrations.iter().any(|m| {
-            [Some(&m.up), m.down.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|s| std::fs::canonicalize(&s.path).is_ok_and(|p| p == canonical))
-        });
-        if contains {
-            return Some((project, config));
+        let scripts: HashSet<PathBuf> = project.migrations.iter().flat_map(script_paths).collect();
+        if scripts.contains(canonical) {
+            return Some(InProject {
+                project,
+                config,
+                scripts,
+                wanted: HashSet::new(),
+            });
         }
     }
     None

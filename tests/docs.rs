@@ -15,15 +15,11 @@ fn expected() -> Vec<(PathBuf, String)> {
     for r in ALL.iter() {
         let m = r.meta();
         let file = format!("{}-{}.md", m.id, m.name);
-        let default = if m.default_enabled {
-            m.severity.as_str()
-        } else {
-            "off"
-        };
         index.push_str(&format!(
-            "| [{}]({file}) | {} | {default} | {} |\n",
+            "| [{}]({file}) | {} | {} | {} |\n",
             m.id,
             m.name,
+            m.default_level(),
             m.summary().replace('|', "\\|")
         ));
         files.push((dir.join(file), m.page()));

@@ -21,16 +21,11 @@ pub fn run(args: RuleArgs) -> anyhow::Result<Outcome> {
             let mut s = String::new();
             for r in ALL.iter() {
                 let m = r.meta();
-                let sev = if m.default_enabled {
-                    m.severity.as_str()
-                } else {
-                    "off"
-                };
                 s.push_str(&format!(
                     "{}  {:<38} {:<8} {}\n",
                     m.id,
                     m.name,
-                    sev,
+                    m.default_level(),
                     m.summary()
                 ));
             }

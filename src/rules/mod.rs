@@ -79,6 +79,15 @@ impl RuleMeta {
         para.trim().to_string()
     }
 
+    /// The level a rule has when migsafe.toml says nothing: its severity, or `off`.
+    pub fn default_level(&self) -> &'static str {
+        if self.default_enabled {
+            self.severity.as_str()
+        } else {
+            "off"
+        }
+    }
+
     /// The rule's documentation page: what `migsafe rule ID` prints and docs/rules/ holds.
     pub fn page(&self) -> String {
         format!(

@@ -52,10 +52,7 @@ impl Rule for AddExclusionConstraint {
             } = &e.op
             {
                 let name = name.clone().or_else(|| constraint_name(cx.up().text(step)));
-                let what = name.map_or_else(
-                    || "an exclusion constraint".to_string(),
-                    |n| format!("exclusion constraint {n}"),
-                );
+                let what = super::constraint_phrase("exclusion constraint", name.as_deref());
                 out.push(Hit::at(
                     step,
                     format!(

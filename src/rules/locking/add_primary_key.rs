@@ -54,10 +54,7 @@ impl Rule for AddPrimaryKey {
                     using_index: false,
                     ..
                 } => {
-                    let what = name.as_deref().map_or_else(
-                        || "a primary key".to_string(),
-                        |n| format!("primary key {n}"),
-                    );
+                    let what = super::constraint_phrase("primary key", name.as_deref());
                     out.push(Hit::at(
                         step,
                         format!(

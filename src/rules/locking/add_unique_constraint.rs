@@ -54,10 +54,7 @@ impl Rule for AddUniqueConstraint {
                     using_index: false,
                     ..
                 } => {
-                    let what = name.as_deref().map_or_else(
-                        || "a unique constraint".to_string(),
-                        |n| format!("unique constraint {n}"),
-                    );
+                    let what = super::constraint_phrase("unique constraint", name.as_deref());
                     out.push(Hit::at(
                         step,
                         format!(

@@ -68,10 +68,7 @@ impl Rule for CheckConstraintNotValid {
                 ..
             } = &e.op
             {
-                let what = name.as_deref().map_or_else(
-                    || "a check constraint".to_string(),
-                    |n| format!("check constraint {n}"),
-                );
+                let what = super::constraint_phrase("check constraint", name.as_deref());
                 out.push(Hit::at(
                     step,
                     format!(

@@ -73,10 +73,7 @@ impl Rule for ForeignKeyNotValid {
                     not_valid: false,
                     ..
                 } => {
-                    let what = name.as_deref().map_or_else(
-                        || "a foreign key".to_string(),
-                        |n| format!("foreign key {n}"),
-                    );
+                    let what = super::constraint_phrase("foreign key", name.as_deref());
                     out.push(Hit::at(
                         step,
                         format!(

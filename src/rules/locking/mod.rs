@@ -68,6 +68,15 @@ pub static RULES: &[&dyn Rule] = &[
     &repeated_alter_table::RepeatedAlterTable,
 ];
 
+/// "foreign key orders_customer_fk", or "a foreign key" when the constraint is unnamed.
+fn constraint_phrase(kind: &str, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{kind} {n}"),
+        None if kind.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {kind}"),
+        None => format!("a {kind}"),
+    }
+}
+
 /// The lock mode as PostgreSQL spells it.
 fn lock_name(lock: LockLevel) -> &'static str {
     match lock {
