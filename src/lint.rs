@@ -33,6 +33,17 @@ pub struct LintOptions {
     pub paths: Vec<PathBuf>,
     /// An explicit config file for every path; otherwise each directory's nearest migsafe.toml.
     pub config: Option<PathBuf>,
+    /// SQL read from stdin (`migsafe lint -`), checked as one plain file.
+    pub stdin: Option<StdinSql>,
+    /// Check only migrations added or changed since the merge-base of HEAD and this revision.
+    pub since: Option<String>,
+}
+
+/// SQL piped in, with the name it is reported under.
+#[derive(Debug, Clone)]
+pub struct StdinSql {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
 }
 
 pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
@@ -47,6 +58,21 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
         })
     };
     let mut projects = Vec::new();
+    if let Some(stdin) = &opts.stdin {
+        let dir = match stdin.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() && d.is_dir() => d,
+            _ => Path::new("."),
+        };
+        let config = config_for(dir)?;
+        let sql = source::decode_sql(&stdin.path, stdin.bytes.clone())?;
+        projects.push(check(
+            source::load_sources(vec![(stdin.path.clone(), sql)])?,
+            &config,
+        )?);
+        if opts.paths.is_empty() {
+            return Ok(Report { projects });
+        }
+    }
     let paths = if opts.paths.is_empty() {
         let here = config_for(Path::new("."))?;
         vec![

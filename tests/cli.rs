@@ -7,6 +7,15 @@ use std::process::Command;
 
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 
+/// A CLI snapshot with the run time in the summary line masked.
+macro_rules! snap {
+    ($($cmd:tt)*) => {
+        insta::with_settings!({filters => vec![(r"\(\d+ ms\)", "([TIME])")]}, {
+            assert_cmd_snapshot!($($cmd)*)
+        })
+    };
+}
+
 fn migsafe(dir: &Path) -> Command {
     let mut c = Command::new(get_cargo_bin("migsafe"));
     c.current_dir(dir)
@@ -47,7 +56,7 @@ fn sqlx_project(up: &str, down: Option<&str>) -> tempfile::TempDir {
 
 #[test]
 fn release_20h_reports_both_irreversible_migrations_and_exits_1() {
-    assert_cmd_snapshot!(migsafe(repo()).args(["lint", "migrations-examples/release-20h"]));
+    snap!(migsafe(repo()).args(["lint", "migrations-examples/release-20h"]));
 }
 
 #[test]
@@ -96,7 +105,7 @@ fn clean_migrations_exit_0() {
         "ALTER TABLE accounts ADD COLUMN note text;\n",
         Some("ALTER TABLE accounts DROP COLUMN note;\n"),
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
+    snap!(migsafe(t.path()).args(["lint", "migrations"]));
 }
 
 #[test]
@@ -148,7 +157,7 @@ fn ignore_directive_without_reason_or_with_unknown_rule_is_a_finding() {
         "-- migsafe:ignore drop-column\nALTER TABLE accounts DROP COLUMN plan;\n-- migsafe:ignore drop-colunm typo\nALTER TABLE accounts ADD COLUMN note text;\n",
         Some("SELECT 1;\n"),
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
+    snap!(migsafe(t.path()).args(["lint", "migrations"]));
 }
 
 #[test]
@@ -165,7 +174,7 @@ fn start_after_grandfathers_old_migrations() {
         "migrations/3_ok.down.sql",
         "ALTER TABLE accounts DROP COLUMN note;\n",
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "."]));
+    snap!(migsafe(t.path()).args(["lint", "."]));
 }
 
 #[test]
@@ -200,20 +209,20 @@ fn unknown_config_key_is_an_error_with_its_line() {
         "migsafe.toml",
         "runner = \"sqlx\"\n\nrunnr = \"goose\"\n",
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "."]));
+    snap!(migsafe(t.path()).args(["lint", "."]));
 }
 
 #[test]
 fn missing_path_is_an_error() {
     let t = tempfile::tempdir().unwrap();
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "no/such/dir"]));
+    snap!(migsafe(t.path()).args(["lint", "no/such/dir"]));
 }
 
 #[test]
 fn empty_directory_is_an_error() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir(t.path().join("migrations")).unwrap();
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
+    snap!(migsafe(t.path()).args(["lint", "migrations"]));
 }
 
 #[test]
@@ -224,7 +233,7 @@ fn ambiguous_layout_asks_for_runner() {
         "migrations/V1__init.sql",
         "CREATE TABLE t (id int);\n",
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations"]));
+    snap!(migsafe(t.path()).args(["lint", "migrations"]));
     write(t.path(), "migsafe.toml", "runner = \"flyway\"\n");
     let out = migsafe(t.path())
         .args(["lint", "migrations"])
@@ -242,14 +251,14 @@ fn ambiguous_layout_asks_for_runner() {
 fn non_utf8_file_is_an_error_with_the_offset() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "001_bad.sql", b"SELECT 1;\n\xff\xfe".as_slice());
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_bad.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "001_bad.sql"]));
 }
 
 #[test]
 fn binary_file_is_an_error() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "001_bin.sql", b"\x7fELF\x00\x01".as_slice());
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_bin.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "001_bin.sql"]));
 }
 
 #[test]
@@ -265,11 +274,11 @@ fn unterminated_quote_and_dollar_quote_name_file_line_and_column() {
         "002_dollar.sql",
         "CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n",
     );
-    assert_cmd_snapshot!(
+    snap!(
         "unterminated_quote",
         migsafe(t.path()).args(["lint", "001_quote.sql"])
     );
-    assert_cmd_snapshot!(
+    snap!(
         "unterminated_dollar",
         migsafe(t.path()).args(["lint", "002_dollar.sql"])
     );
@@ -283,14 +292,14 @@ fn opaque_statement_makes_the_migration_unknown() {
         "001_stats.sql",
         "CREATE STATISTICS s (dependencies) ON a, b FROM t;\n",
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_stats.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "001_stats.sql"]));
 }
 
 #[test]
 fn empty_file_is_clean() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "001_empty.sql", "");
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_empty.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "001_empty.sql"]));
 }
 
 #[test]
@@ -321,25 +330,25 @@ fn fifty_megabyte_file_is_linted_without_panicking() {
 
 #[test]
 fn rule_command_explains_one_rule_or_lists_all() {
-    assert_cmd_snapshot!("rule_ms002", migsafe(repo()).args(["rule", "MS002"]));
-    assert_cmd_snapshot!(
+    snap!("rule_ms002", migsafe(repo()).args(["rule", "MS002"]));
+    snap!(
         "rule_by_name",
         migsafe(repo()).args(["rule", "truncate-table"])
     );
-    assert_cmd_snapshot!("rule_list", migsafe(repo()).args(["rule"]));
-    assert_cmd_snapshot!("rule_unknown", migsafe(repo()).args(["rule", "MS999"]));
+    snap!("rule_list", migsafe(repo()).args(["rule"]));
+    snap!("rule_unknown", migsafe(repo()).args(["rule", "MS999"]));
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_cmd_snapshot!(migsafe(repo()).args(["lint", "--format", "yaml"]));
+    snap!(migsafe(repo()).args(["lint", "--format", "yaml"]));
 }
 
 #[test]
 fn a_file_that_is_not_sql_is_an_error() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "README.md", "# notes\n");
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "README.md"]));
+    snap!(migsafe(t.path()).args(["lint", "README.md"]));
 }
 
 #[test]
@@ -350,7 +359,7 @@ fn a_file_inside_a_project_is_checked_with_its_runner_and_history() {
         "ALTER TABLE accounts ALTER COLUMN email TYPE varchar(128);\nCREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n",
         Some("DROP INDEX accounts_email_idx;\n"),
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "migrations/2_change.up.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "migrations/2_change.up.sql"]));
 }
 
 #[test]
@@ -361,5 +370,5 @@ fn data_changes_hidden_in_queries_are_seen() {
         "001_hidden.sql",
         "WITH doomed AS (DELETE FROM sessions RETURNING id) SELECT count(*) FROM doomed;\nINSERT INTO plans (id, price) VALUES (1, 10) ON CONFLICT (id) DO UPDATE SET price = excluded.price;\nSELECT setval('invoice_seq', 1);\nSELECT create_hypertable('metrics', 'time');\n",
     );
-    assert_cmd_snapshot!(migsafe(t.path()).args(["lint", "001_hidden.sql"]));
+    snap!(migsafe(t.path()).args(["lint", "001_hidden.sql"]));
 }

@@ -1,18 +1,31 @@
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use anyhow::Context as _;
 use clap::Args;
 
-use super::{ConfigOpts, Format, Outcome, OutputOpts, print};
-use crate::lint::{LintOptions, lint};
-use crate::report;
+use super::{ConfigOpts, Format, Outcome, OutputOpts};
+use crate::lint::{LintOptions, StdinSql, lint};
+use crate::report::{self, Report, human};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Migrations directories, project roots or .sql files [default: migrations_dir from
-    /// migsafe.toml, else the current directory].
+    /// Migrations directories, project roots or .sql files; `-` reads SQL from stdin
+    /// [default: migrations_dir from migsafe.toml, else the current directory].
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
+    /// The file name to report for SQL read from stdin (`-`); its directory's migsafe.toml
+    /// applies.
+    #[arg(long, value_name = "PATH", default_value = "stdin.sql")]
+    pub stdin_filename: PathBuf,
+    /// Check only migrations added or changed since the merge-base of HEAD and REV (a branch,
+    /// tag or commit, e.g. origin/main), and check those against the migrations already there.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Exit 0 even when findings of severity error remain (advisory runs).
+    #[arg(long)]
+    pub exit_zero: bool,
     #[command(flatten)]
     pub config: ConfigOpts,
     #[command(flatten)]
@@ -20,26 +33,105 @@ pub struct LintArgs {
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
-    let report = lint(&LintOptions {
-        paths: args.paths,
-        config: args.config.config,
-    })?;
-    match args.output.format {
-        Format::Human => print(&report::human::render(
-            &report,
-            std::io::stdout().is_terminal(),
-        ))?,
-        Format::Json => {
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
-            match report::json::write(&report, out, std::io::stdout().is_terminal()) {
-                Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => {}
-                other => other?,
-            }
+    let started = Instant::now();
+    let (stdin, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.paths.into_iter().partition(|p| p == Path::new("-"));
+    let stdin = match stdin.len() {
+        0 => None,
+        1 => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("cannot read SQL from stdin")?;
+            Some(StdinSql {
+                path: args.stdin_filename,
+                bytes,
+            })
         }
-    }
-    Ok(if report.has_errors() {
+        _ => anyhow::bail!("`-` (stdin) can be given only once"),
+    };
+    let report = lint(&LintOptions {
+        paths,
+        config: args.config.config,
+        stdin,
+        since: args.since,
+    })?;
+    let elapsed = started.elapsed();
+    write_report(&report, &args.output, elapsed)?;
+    Ok(if report.has_errors() && !args.exit_zero {
         Outcome::Findings
     } else {
         Outcome::Clean
     })
+}
+
+/// Renders to stdout, or to `--output FILE` through a temporary file renamed into place, so a
+/// reader never sees half a report.
+fn write_report(
+    report: &Report,
+    opts: &OutputOpts,
+    elapsed: std::time::Duration,
+) -> anyhow::Result<()> {
+    let terminal = opts.output.is_none() && std::io::stdout().is_terminal();
+    let render = |out: &mut dyn Write| -> std::io::Result<()> {
+        match opts.format {
+            Format::Human => {
+                let text = human::render(
+                    report,
+                    &human::Options {
+                        styled: terminal,
+                        quiet: opts.quiet,
+                        elapsed: Some(elapsed),
+                    },
+                );
+                out.write_all(text.as_bytes())
+            }
+            Format::Json => report::json::write(report, &mut *out, terminal).map_err(Into::into),
+            Format::Github => out.write_all(report::github::render(report).as_bytes()),
+            Format::Sarif => out.write_all(report::sarif::render(report).as_bytes()),
+            Format::Gitlab => out.write_all(report::gitlab::render(report).as_bytes()),
+            Format::Rdjson => out.write_all(report::rdjson::render(report).as_bytes()),
+        }?;
+        out.flush()
+    };
+    match &opts.output {
+        None => {
+            let mut out = std::io::BufWriter::new(anstream::stdout().lock());
+            match render(&mut out) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mut tmp =
+                report_file(dir).with_context(|| format!("cannot write {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+            render(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
+            drop(out);
+            tmp.as_file()
+                .sync_all()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.persist(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(())
+        }
+    }
+}
+
+/// A temporary file next to the report, readable like any file the user writes (tempfile's
+/// default is private).
+fn report_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".migsafe-report-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b.tempfile_in(dir)
 }

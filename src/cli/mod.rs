@@ -72,16 +72,30 @@ pub struct ConfigOpts {
 pub enum Format {
     /// Annotated excerpts for people (colour on a terminal; NO_COLOR disables it).
     Human,
-    /// The full analysis, documented in docs/json-output.md.
+    /// The full analysis, documented in docs/output/json.md.
     Json,
+    /// GitHub Actions workflow commands: annotations on the pull request's files.
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitLab Code Quality report (`artifacts:reports:codequality`).
+    Gitlab,
+    /// reviewdog diagnostic format (`reviewdog -f=rdjson`).
+    Rdjson,
 }
 
 /// How results are written.
 #[derive(Debug, Clone, Args)]
 pub struct OutputOpts {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "MIGSAFE_FORMAT")]
     pub format: Format,
+    /// Write the report to FILE (replaced atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Human format: print only the findings, without the per-migration list and summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

@@ -7,14 +7,25 @@ use std::fmt::Write as _;
 use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-use super::{Report, Summary};
+use super::{ProjectReport, Report, Summary};
 use crate::classify::{Destroyed, MigrationAnalysis, Reversibility};
 use crate::rules::{Finding, Severity};
 
-/// Renders a whole report. `styled` adds ANSI colour (stripped later by anstream when the
-/// output is not a terminal or NO_COLOR is set).
-pub fn render(report: &Report, styled: bool) -> String {
-    let renderer = if styled {
+/// How the human report is drawn.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// ANSI colour (stripped later by anstream when the output is not a terminal or NO_COLOR
+    /// is set).
+    pub styled: bool,
+    /// Only the findings: no per-migration list, no summary.
+    pub quiet: bool,
+    /// Shown in the summary line.
+    pub elapsed: Option<std::time::Duration>,
+}
+
+/// Renders a whole report.
+pub fn render(report: &Report, opts: &Options) -> String {
+    let renderer = if opts.styled {
         Renderer::styled()
     } else {
         Renderer::plain()
@@ -22,54 +33,53 @@ pub fn render(report: &Report, styled: bool) -> String {
     .decor_style(DecorStyle::Ascii);
     let mut out = String::new();
     for p in &report.projects {
-        let checked: Vec<&MigrationAnalysis> =
-            p.analysis.migrations.iter().filter(|m| m.checked).collect();
-        let _ = writeln!(
-            out,
-            "{} ({}, {} migration{}{})",
-            p.analysis.root.display(),
-            p.analysis.runner,
-            checked.len(),
-            if checked.len() == 1 { "" } else { "s" },
-            match p.analysis.migrations.len() - checked.len() {
-                0 => String::new(),
-                n => format!(
-                    ", {n} other{} read but not checked",
-                    if n == 1 { "" } else { "s" }
-                ),
-            }
-        );
-        for m in checked {
-            let _ = writeln!(
-                out,
-                "  {:<13} {}",
-                m.reversibility.label(),
-                m.migration.id()
-            );
-            write_reversibility(&mut out, &m.reversibility);
+        if !opts.quiet {
+            write_project(&mut out, p);
         }
-        out.push('\n');
         for f in p.findings.iter().filter(|f| f.suppressed.is_none()) {
-            let Some(m) = p
-                .analysis
-                .migrations
-                .iter()
-                .find(|m| m.migration.id() == f.migration)
-            else {
-                continue;
-            };
-            let script = if m.up.path == f.path {
-                &m.up
-            } else {
-                m.down.as_ref().unwrap_or(&m.up)
-            };
-            out.push_str(&render_one(&renderer, f, &script.source));
+            match p.source_of(f) {
+                Some(source) => out.push_str(&render_one(&renderer, f, source)),
+                None => out.push_str(&render_bare(&renderer, f)),
+            }
             out.push_str("\n\n");
         }
     }
-    out.push_str(&summary_line(&report.summary()));
-    out.push('\n');
+    if !opts.quiet {
+        out.push_str(&summary_line(&report.summary(), opts.elapsed));
+        out.push('\n');
+    }
     out
+}
+
+/// The project's header and each checked migration's reversibility.
+fn write_project(out: &mut String, p: &ProjectReport) {
+    let checked: Vec<&MigrationAnalysis> =
+        p.analysis.migrations.iter().filter(|m| m.checked).collect();
+    let _ = writeln!(
+        out,
+        "{} ({}, {} migration{}{})",
+        p.analysis.root.display(),
+        p.analysis.runner,
+        checked.len(),
+        if checked.len() == 1 { "" } else { "s" },
+        match p.analysis.migrations.len() - checked.len() {
+            0 => String::new(),
+            n => format!(
+                ", {n} other{} read but not checked",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    );
+    for m in checked {
+        let _ = writeln!(
+            out,
+            "  {:<13} {}",
+            m.reversibility.label(),
+            m.migration.id()
+        );
+        write_reversibility(out, &m.reversibility);
+    }
+    out.push('\n');
 }
 
 fn write_reversibility(out: &mut String, r: &Reversibility) {
@@ -120,6 +130,25 @@ pub fn describe(d: &Destroyed) -> String {
     }
 }
 
+/// A finding without an excerpt: its file is not among the analysed scripts (a deleted
+/// migration named by a history check).
+fn render_bare(renderer: &Renderer, f: &Finding) -> String {
+    let level = match f.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let title = format!("{} [{}]", f.message, f.name);
+    let path = f.path.display().to_string();
+    let report = &[
+        level
+            .primary_title(&title)
+            .id(f.rule)
+            .element(annotate_snippets::Origin::path(&path)),
+        Group::with_title(Level::HELP.secondary_title(f.help)),
+    ];
+    renderer.render(report).to_string()
+}
+
 fn render_one(renderer: &Renderer, f: &Finding, source: &str) -> String {
     let level = match f.severity {
         Severity::Error => Level::ERROR,
@@ -158,9 +187,10 @@ pub fn render_finding_plain(f: &Finding, source: &str) -> String {
     render_one(&Renderer::plain().decor_style(DecorStyle::Ascii), f, source)
 }
 
-pub fn summary_line(s: &Summary) -> String {
+/// `6 migrations checked: 4 reversible, 2 irreversible, 0 unknown; 2 errors, 1 warning (9 ms)`
+pub fn summary_line(s: &Summary, elapsed: Option<std::time::Duration>) -> String {
     format!(
-        "{} migration{} checked: {} reversible, {} irreversible, {} unknown; {} error{}, {} warning{}{}",
+        "{} migration{} checked: {} reversible, {} irreversible, {} unknown; {} error{}, {} warning{}{}{}",
         s.migrations,
         if s.migrations == 1 { "" } else { "s" },
         s.reversible,
@@ -174,6 +204,10 @@ pub fn summary_line(s: &Summary) -> String {
             format!(", {} suppressed", s.suppressed)
         } else {
             String::new()
+        },
+        match elapsed {
+            Some(t) => format!(" ({} ms)", t.as_millis()),
+            None => String::new(),
         }
     )
 }

@@ -1,7 +1,11 @@
 //! Renderers, one module per output format, all over the same [`Report`].
 
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod rdjson;
+pub mod sarif;
 
 use crate::classify::Analysis;
 use crate::rules::{Finding, Severity};
@@ -14,6 +18,22 @@ pub struct Report {
 pub struct ProjectReport {
     pub analysis: Analysis,
     pub findings: Vec<Finding>,
+}
+
+impl ProjectReport {
+    /// The text of the script a finding points into, when it is one of the analysed scripts.
+    pub fn source_of(&self, f: &Finding) -> Option<&str> {
+        let m = self
+            .analysis
+            .migrations
+            .iter()
+            .find(|m| m.migration.id() == f.migration)?;
+        [Some(&m.up), m.down.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|s| s.path == f.path)
+            .map(|s| &*s.source)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -6,6 +6,7 @@
 //! that asks for `runner = "…"` (research/ecosystem-aesthetics.md §A2, "Telling runners apart").
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use super::layout::{Listing, leading_digits, migration, parse_toml, toml_key_line};
 use super::{
@@ -51,13 +52,23 @@ pub fn detect(dir: &Path) -> Result<Runner> {
 /// statement. The version is the file name's leading digits (or its stem), and the runner is
 /// goose or dbmate when every file says so, else plain.
 pub fn load_files(files: &[PathBuf]) -> Result<Project> {
-    let mut migrations = Vec::with_capacity(files.len());
-    let mut runners = Vec::with_capacity(files.len());
+    let mut sources = Vec::with_capacity(files.len());
     for path in files {
         if path.extension().is_none_or(|e| e != "sql") {
             return Err(SourceError::NotSql { path: path.clone() });
         }
-        let source = read_sql(path)?;
+        sources.push((path.clone(), read_sql(path)?));
+    }
+    load_sources(sources)
+}
+
+/// Migrations from SQL already in memory (stdin), each named by its path; as [`load_files`].
+pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
+    let files: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
+    let mut migrations = Vec::with_capacity(sources.len());
+    let mut runners = Vec::with_capacity(sources.len());
+    for (path, source) in sources {
+        let path = &path;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -89,7 +100,7 @@ pub fn load_files(files: &[PathBuf]) -> Result<Project> {
     };
     Ok(Project {
         runner,
-        root: common_parent(files),
+        root: common_parent(&files),
         migrations,
     })
 }

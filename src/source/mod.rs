@@ -29,7 +29,7 @@ pub mod refinery;
 pub mod sqitch;
 pub mod sqlx;
 
-pub use discover::{detect, discover, load_files};
+pub use discover::{detect, discover, load_files, load_sources};
 
 /// The migration runners migsafe understands.
 #[derive(
@@ -237,6 +237,11 @@ pub fn read_sql(path: &Path) -> Result<Arc<str>> {
             }
         }
     })?;
+    decode_sql(path, bytes)
+}
+
+/// Checks that `bytes` (read from `path`, or from stdin reported as `path`) are SQL text.
+pub fn decode_sql(path: &Path, bytes: Vec<u8>) -> Result<Arc<str>> {
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
         return Err(SourceError::Binary {
             path: path.to_path_buf(),

@@ -1,0 +1,7 @@
+//! gitlab output (being written).
+
+use super::Report;
+
+pub fn render(_report: &Report) -> String {
+    unimplemented!("gitlab output")
+}
