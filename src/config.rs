@@ -12,7 +12,8 @@ use crate::source::Runner;
 
 pub const FILE_NAME: &str = "migsafe.toml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A rule's level: `off` disables it, `warning` reports without failing, `error` fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Off,
@@ -20,16 +21,56 @@ pub enum Level {
     Error,
 }
 
-/// The file as written.
-#[derive(Debug, Default, Deserialize)]
+/// migsafe.toml: settings for `migsafe lint` and the commands that follow it. Paths are relative
+/// to the file's directory. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "migsafe.toml")]
 struct Raw {
+    /// The migration runner, when the layout alone is ambiguous.
     runner: Option<Runner>,
+    /// The migrations directory, used when `migsafe lint` is given no paths or the project root.
     migrations_dir: Option<PathBuf>,
+    /// Check only migrations after this version (those before it are already applied
+    /// everywhere; they still feed the column-type catalog).
+    #[schemars(with = "Option<String>")]
     start_after: Option<Spanned<String>>,
+    /// The oldest PostgreSQL major version the migrations run on (10 to 18; default 15): rules
+    /// whose hazard depends on the version use it.
+    #[schemars(with = "Option<u32>", range(min = 10, max = 18))]
     postgres_version: Option<Spanned<u32>>,
+    /// Rule levels by ID or name, e.g. `MS002 = "warning"`, `add-column-serial = "off"`.
     #[serde(default)]
+    #[schemars(schema_with = "rules_schema")]
     rules: BTreeMap<Spanned<String>, Level>,
+}
+
+/// `[rules]` accepts exactly the rule IDs and names, so editors can complete them.
+fn rules_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let level = generator.subschema_for::<Level>();
+    let mut properties = serde_json::Map::new();
+    for r in registry::ALL.iter() {
+        let m = r.meta();
+        let mut schema = level.clone();
+        schema.insert(
+            "description".into(),
+            format!("{} {}: {}", m.id, m.name, m.summary()).into(),
+        );
+        properties.insert(m.id.into(), schema.clone().into());
+        properties.insert(m.name.into(), schema.into());
+    }
+    schemars::json_schema!({
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false,
+        "default": {}
+    })
+}
+
+/// The JSON Schema of migsafe.toml (docs/schemas/migsafe.toml.schema.json), for editors such
+/// as VS Code's Even Better TOML.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Raw)
 }
 
 /// Validated settings, with paths resolved against the file's directory.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+use insta_cmd::{SpawnExt, assert_cmd_snapshot, get_cargo_bin};
 
 /// A CLI snapshot with the run time in the summary line masked.
 macro_rules! snap {
@@ -371,4 +371,135 @@ fn data_changes_hidden_in_queries_are_seen() {
         "WITH doomed AS (DELETE FROM sessions RETURNING id) SELECT count(*) FROM doomed;\nINSERT INTO plans (id, price) VALUES (1, 10) ON CONFLICT (id) DO UPDATE SET price = excluded.price;\nSELECT setval('invoice_seq', 1);\nSELECT create_hypertable('metrics', 'time');\n",
     );
     snap!(migsafe(t.path()).args(["lint", "001_hidden.sql"]));
+}
+
+#[test]
+fn stdin_is_linted_under_the_given_file_name() {
+    // `alembic upgrade head --sql | migsafe lint -`
+    let t = tempfile::tempdir().unwrap();
+    snap!(
+        migsafe(t.path())
+            .args([
+                "lint",
+                "-",
+                "--stdin-filename",
+                "alembic/0042_drop_plan.sql"
+            ])
+            .pass_stdin("BEGIN;\nALTER TABLE accounts DROP COLUMN plan;\nCOMMIT;\n")
+    );
+}
+
+#[test]
+fn stdin_without_a_file_name_is_called_stdin_sql() {
+    let t = tempfile::tempdir().unwrap();
+    snap!(
+        migsafe(t.path())
+            .args(["lint", "-", "--quiet"])
+            .pass_stdin("CREATE INDEX accounts_email_idx ON accounts (email);\n")
+    );
+}
+
+#[test]
+fn stdin_that_is_not_text_is_an_error_naming_it() {
+    let t = tempfile::tempdir().unwrap();
+    snap!(
+        migsafe(t.path())
+            .args(["lint", "-", "--stdin-filename", "dump.sql"])
+            .pass_stdin(b"SELECT 1;\0\x01\x02".to_vec())
+    );
+}
+
+#[test]
+fn stdin_uses_the_config_next_to_the_file_name() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "db/migsafe.toml",
+        "[rules]\ndrop-column = \"off\"\n",
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "-", "--stdin-filename", "db/0042.sql"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"ALTER TABLE accounts DROP COLUMN plan;\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("MS002"), "{text}");
+    // The step still destroys data: the migration stays irreversible with the rule off.
+    assert!(text.contains("irreversible  0042"), "{text}");
+}
+
+#[test]
+fn output_file_receives_the_report_and_stdout_stays_empty() {
+    let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);
+    let out = migsafe(t.path())
+        .args([
+            "lint",
+            "migrations",
+            "--format",
+            "json",
+            "--output",
+            "out/lint.json",
+        ])
+        .output()
+        .unwrap();
+    // The directory must exist: nothing is created behind the user's back.
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot write out/lint.json"), "{err}");
+
+    let out = migsafe(t.path())
+        .args(["lint", "migrations", "--format", "json", "-o", "lint.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings still decide the exit code"
+    );
+    assert!(out.stdout.is_empty());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("lint.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["summary"]["irreversible"], 1);
+    let leftovers: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".migsafe-report-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temporary file left behind");
+}
+
+#[test]
+fn quiet_prints_only_the_findings() {
+    let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);
+    snap!(migsafe(t.path()).args(["lint", "-q", "migrations"]));
+}
+
+#[test]
+fn exit_zero_reports_but_does_not_fail() {
+    let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);
+    snap!(migsafe(t.path()).args(["lint", "--exit-zero", "migrations"]));
+}
+
+#[test]
+fn stdin_given_twice_is_a_usage_error() {
+    let t = tempfile::tempdir().unwrap();
+    snap!(
+        migsafe(t.path())
+            .args(["lint", "-", "-"])
+            .pass_stdin("SELECT 1;\n")
+    );
 }

@@ -9,7 +9,7 @@ use super::catalog::{Catalog, TypeChange};
 use crate::sql::{ConstraintKind, DefaultKind, Op};
 
 /// What a step does to data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataEffect {
     None,
@@ -34,7 +34,7 @@ impl DataEffect {
 }
 
 /// Table-level lock modes, weakest to strongest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LockLevel {
     None,
@@ -48,7 +48,7 @@ pub enum LockLevel {
 }
 
 /// What a step destroys, for reports and (later) targeted snapshots.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Destroyed {
     Table {
@@ -84,7 +84,7 @@ pub enum Destroyed {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Effect {
     pub data: DataEffect,
     pub lock: LockLevel,

@@ -23,13 +23,13 @@ use crate::sql::op::unqualified as strip_public;
 use crate::sql::{self, LineIndex, Op, Statement};
 
 /// A position in a file: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OpEffect {
     #[serde(flatten)]
     pub op: Op,
@@ -39,7 +39,7 @@ pub struct OpEffect {
 }
 
 /// One statement with its context and effects.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Step {
     pub index: usize,
     pub start: Pos,
@@ -83,7 +83,7 @@ impl ScriptAnalysis {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     pub statements: usize,
     pub parsed: usize,
@@ -92,7 +92,7 @@ pub struct Counts {
 }
 
 /// A step that destroys data, with what it destroys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct IrreversibleStep {
     pub line: usize,
     pub column: usize,
@@ -102,7 +102,7 @@ pub struct IrreversibleStep {
 }
 
 /// A step whose effect migsafe cannot tell.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UnknownStep {
     pub line: usize,
     pub column: usize,
@@ -110,7 +110,7 @@ pub struct UnknownStep {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Reversibility {
     /// Nothing destroys data and everything is understood.

@@ -1,5 +1,6 @@
-//! JSON output (documented in docs/json-output.md): per project its migrations with
-//! reversibility, per-file statement counts, every statement with its effects, and the findings.
+//! JSON output (documented in docs/output/json.md, shape in docs/schemas/lint-output.schema.json):
+//! per project its migrations with reversibility, per-file statement counts, every statement
+//! with its effects, and the findings.
 
 use serde::Serialize;
 
@@ -11,39 +12,59 @@ use crate::source::ExecMode;
 /// Bumped on any incompatible change to the shape below.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Serialize)]
+/// The output of `migsafe lint --format json`.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(title = "migsafe lint JSON output")]
 struct Doc<'a> {
+    /// Shape version: bumped on any incompatible change.
     schema_version: u32,
+    /// The migsafe that wrote the document.
     migsafe_version: &'static str,
+    /// One entry per project (migrations directory) linted.
     projects: Vec<Project<'a>>,
+    /// Totals over all projects.
     summary: Summary,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Project<'a> {
+    /// The migrations directory, as given or discovered.
     root: String,
+    /// The runner whose layout and execution mode were applied (`sqlx`, `golang-migrate` …).
     runner: String,
+    /// The checked migrations, in run order.
     migrations: Vec<Migration<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Migration<'a> {
+    /// `<version>_<name>`, unique within the project.
     id: String,
     version: &'a str,
     name: &'a str,
+    /// sha256 over the up script, a NUL byte and the down script, as hex.
     checksum: &'a str,
+    /// Whether a down script can undo the migration, and why not.
     reversibility: &'a Reversibility,
     up: Script<'a>,
     down: Option<Script<'a>>,
+    /// Findings in this migration's scripts, suppressed ones included (with their reason).
     findings: Vec<&'a Finding>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Script<'a> {
     path: String,
+    /// How the runner sends the script to PostgreSQL.
     mode: ExecMode,
     counts: Counts,
+    /// Every statement with its context and effects.
     statements: &'a [Step],
+}
+
+/// The JSON Schema of the document [`write`] produces (docs/schemas/lint-output.schema.json).
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Doc<'static>)
 }
 
 fn script(s: &ScriptAnalysis) -> Script<'_> {

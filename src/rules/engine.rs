@@ -27,7 +27,7 @@ impl RuleConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub rule: &'static str,
     pub name: &'static str,

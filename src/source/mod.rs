@@ -33,7 +33,16 @@ pub use discover::{detect, discover, load_files, load_sources};
 
 /// The migration runners migsafe understands.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Runner {
@@ -90,7 +99,7 @@ impl fmt::Display for Runner {
 
 /// How the runner sends a script to PostgreSQL. This decides whether statements such as
 /// `CREATE INDEX CONCURRENTLY` can run at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecMode {
     /// `BEGIN; <script>; <bookkeeping>; COMMIT;` — every statement is inside a transaction.
@@ -107,7 +116,7 @@ pub enum ExecMode {
 }
 
 /// How statements are delimited in a script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Delimiting {
     /// Semicolons outside quotes, comments and dollar quotes.

@@ -24,7 +24,7 @@ pub use types::SqlType;
 use crate::source::Script;
 
 /// How migsafe understood a statement.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Understanding {
     /// sqlparser produced an AST.
@@ -36,7 +36,7 @@ pub enum Understanding {
 }
 
 /// A `-- migsafe:ignore <ID> <reason>` directive attached to the statement after it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Directive {
     pub rule: String,
     /// `None` when the reason is missing (which is itself a finding).
@@ -46,7 +46,7 @@ pub struct Directive {
 }
 
 /// One statement of a script.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Statement {
     /// Byte range in the file.
     #[serde(skip)]

@@ -16,7 +16,7 @@ pub fn unqualified(name: &str) -> &str {
 /// unquoted parts lower-cased, quoted parts kept.
 pub type Name = String;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultKind {
     /// A constant or a stable expression: PostgreSQL ≥ 11 stores it in the catalog, no rewrite.
@@ -26,7 +26,7 @@ pub enum DefaultKind {
     Volatile { function: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ColumnSpec {
     pub name: Name,
     pub ty: SqlType,
@@ -40,7 +40,7 @@ pub struct ColumnSpec {
     pub references: Option<Name>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConstraintKind {
     ForeignKey,
@@ -52,7 +52,7 @@ pub enum ConstraintKind {
 
 /// One operation. A statement holds one or more (an `ALTER TABLE` with several actions, a
 /// `DROP TABLE a, b`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     CreateTable {

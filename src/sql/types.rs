@@ -20,6 +20,19 @@ impl Serialize for SqlType {
     }
 }
 
+/// Serialised as its SQL spelling (`varchar(20)`, `int[]`).
+impl schemars::JsonSchema for SqlType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SqlType".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A column type in its canonical SQL spelling, e.g. `varchar(20)`, `numeric(10,2)`, `int[]`."
+        })
+    }
+}
+
 impl fmt::Display for SqlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.base)?;

@@ -1,0 +1,241 @@
+//! The integration recipes in docs/ci/ and `.pre-commit-hooks.yaml` run as written: every
+//! `migsafe lint` command line in them is executed by `sh` against a git repository holding
+//! migrations-examples/release-20h as a pull request (four migrations on the base branch, the
+//! two irreversible ones added on the branch).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use insta_cmd::get_cargo_bin;
+
+const NEW_UP: [&str; 2] = [
+    "migrations/20241014090000_drop_accounts_legacy_plan.up.sql",
+    "migrations/20241014091000_normalize_invoice_currency.up.sql",
+];
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=migsafe", "-c", "user.email=ci@example.com"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A repository whose `main` (also `origin/main`) has the first four migrations and whose
+/// checked-out branch adds the last two. Returns the directory and the base commit.
+fn pull_request() -> (tempfile::TempDir, String) {
+    let t = tempfile::tempdir().unwrap();
+    let src = repo().join("migrations-examples/release-20h");
+    let dst = t.path();
+    std::fs::create_dir_all(dst.join("migrations")).unwrap();
+    std::fs::copy(src.join("Cargo.toml"), dst.join("Cargo.toml")).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(src.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let copy = |files: &[PathBuf]| {
+        for f in files {
+            std::fs::copy(f, dst.join("migrations").join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    git(dst, &["init", "-q"]);
+    copy(&files[..8]);
+    git(dst, &["add", "."]);
+    git(dst, &["commit", "-qm", "first four migrations"]);
+    let base = git(dst, &["rev-parse", "HEAD"]);
+    git(dst, &["update-ref", "refs/remotes/origin/main", &base]);
+    git(dst, &["checkout", "-qb", "release"]);
+    copy(&files[8..]);
+    git(dst, &["add", "."]);
+    git(dst, &["commit", "-qm", "the release's two migrations"]);
+    (t, base)
+}
+
+/// The `migsafe lint` command lines in the fenced blocks of a document, as a shell would see
+/// them (YAML list markers and `run:` keys removed, GitHub expressions filled in).
+fn commands(doc: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if !in_block || !line.contains("migsafe lint") {
+            continue;
+        }
+        let mut cmd = line.trim().trim_start_matches("- ").trim();
+        cmd = cmd.strip_prefix("run:").unwrap_or(cmd).trim();
+        cmd = cmd.strip_prefix("entry:").unwrap_or(cmd).trim();
+        out.push(cmd.replace("${{ github.base_ref }}", "main"));
+    }
+    out
+}
+
+fn run(dir: &Path, base: &str, cmd: &str) -> Output {
+    let bin = get_cargo_bin("migsafe");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env("GITHUB_BASE_REF", "main")
+        .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", base)
+        .env_remove("MIGSAFE_CONFIG")
+        .env_remove("MIGSAFE_FORMAT")
+        .output()
+        .unwrap()
+}
+
+fn read_doc(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap()
+}
+
+fn json_file(dir: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every file a document's JSON names, so a test can see that only the branch's migrations
+/// were reported.
+fn reported_files(v: &serde_json::Value, key: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    fn walk(v: &serde_json::Value, key: &str, found: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match x {
+                        serde_json::Value::String(s) if k == key => found.push(s.clone()),
+                        _ => walk(x, key, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, key, found)),
+            _ => {}
+        }
+    }
+    walk(v, key, &mut found);
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn github_actions_recipe_annotates_the_pull_request_and_writes_sarif() {
+    let (t, base) = pull_request();
+    let cmds = commands(&read_doc("docs/ci/github-actions.md"));
+    assert_eq!(cmds.len(), 3, "{cmds:?}");
+
+    let sarif = run(t.path(), &base, &cmds[0]);
+    assert_eq!(sarif.status.code(), Some(0), "{sarif:?}");
+    assert!(sarif.stdout.is_empty(), "the report goes to the file");
+    let doc = json_file(t.path(), "migsafe.sarif");
+    assert_eq!(doc["version"], "2.1.0");
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(results.iter().any(|r| r["ruleId"] == "MS002"));
+    assert_eq!(reported_files(&doc["runs"][0]["results"], "uri"), NEW_UP);
+
+    let annotate = run(t.path(), &base, &cmds[1]);
+    assert_eq!(annotate.status.code(), Some(1), "{annotate:?}");
+    let log = String::from_utf8(annotate.stdout).unwrap();
+    for file in NEW_UP {
+        assert!(log.contains(&format!("::error file={file},")), "{log}");
+    }
+    assert!(
+        !log.contains("20240930110000"),
+        "a base migration was linted:\n{log}"
+    );
+
+    // The reviewdog pipe: reviewdog itself is not here, so run what feeds it.
+    let feed = cmds[2].split('|').next().unwrap();
+    let rd = run(t.path(), &base, feed);
+    assert_eq!(rd.status.code(), Some(1), "{rd:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&rd.stdout).unwrap();
+    assert!(!doc["diagnostics"].as_array().unwrap().is_empty());
+    assert_eq!(reported_files(&doc["diagnostics"], "path"), NEW_UP);
+}
+
+#[test]
+fn gitlab_recipe_writes_code_quality_and_fails_the_job() {
+    let (t, base) = pull_request();
+    let cmds = commands(&read_doc("docs/ci/gitlab-ci.md"));
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+
+    let report = run(t.path(), &base, &cmds[0]);
+    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    let doc = json_file(t.path(), "gl-code-quality-report.json");
+    let issues = doc.as_array().unwrap();
+    assert!(!issues.is_empty());
+    let mut fingerprints: Vec<&str> = issues
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap())
+        .collect();
+    fingerprints.sort();
+    fingerprints.dedup();
+    assert_eq!(fingerprints.len(), issues.len(), "fingerprints are unique");
+    assert_eq!(reported_files(&doc, "path"), NEW_UP);
+
+    let log = run(t.path(), &base, &cmds[1]);
+    assert_eq!(log.status.code(), Some(1), "{log:?}");
+    let text = String::from_utf8(log.stdout).unwrap();
+    assert!(text.contains("2 migrations checked"), "{text}");
+}
+
+#[test]
+fn pre_commit_hook_checks_the_staged_files_in_their_project() {
+    let (t, base) = pull_request();
+    let hooks = read_doc(".pre-commit-hooks.yaml");
+    let field = |name: &str| {
+        hooks
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in .pre-commit-hooks.yaml"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field("- id"), "migsafe");
+    assert_eq!(field("files"), r"\.sql$");
+    assert_eq!(field("pass_filenames"), "true");
+    // pre-commit appends the matching staged files to the entry.
+    let out = run(
+        t.path(),
+        &base,
+        &format!("{} {} {}", field("entry"), NEW_UP[0], NEW_UP[1]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("(sqlx, 2 migrations, 4 others read but not checked)"),
+        "{text}"
+    );
+
+    let cmds = commands(&read_doc("docs/ci/pre-commit.md"));
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    let out = run(t.path(), &base, &cmds[0]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("2 migrations checked"), "{text}");
+}
