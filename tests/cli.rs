@@ -20,7 +20,8 @@ fn migsafe(dir: &Path) -> Command {
     let mut c = Command::new(get_cargo_bin("migsafe"));
     c.current_dir(dir)
         .env("NO_COLOR", "1")
-        .env_remove("MIGSAFE_CONFIG");
+        .env_remove("MIGSAFE_CONFIG")
+        .env_remove("MIGSAFE_FORMAT");
     c
 }
 

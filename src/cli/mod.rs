@@ -44,10 +44,14 @@ pub enum Command {
     /// `db/migrations/`, `sqitch.plan` …) or a single .sql file. The runner is detected from the
     /// layout; set `runner = "…"` in migsafe.toml when the layout fits several.
     ///
+    /// Exit codes: 0 no finding of severity error, 1 findings, 2 migsafe could not do its job.
+    ///
     /// Examples:
     ///   migsafe lint migrations/
-    ///   migsafe lint --format json db/migrations > lint.json
+    ///   migsafe lint --since origin/main --format github migrations/
+    ///   migsafe lint --format sarif --output migsafe.sarif --exit-zero migrations/
     ///   migsafe lint 20240301_drop_plan.up.sql
+    ///   alembic upgrade head --sql | migsafe lint - --stdin-filename alembic/upgrade.sql
     #[command(verbatim_doc_comment)]
     Lint(lint::LintArgs),
     /// Explain a rule (by ID or name), or list all rules.
