@@ -11,53 +11,80 @@ use super::Report;
 use crate::classify::Pos;
 use crate::rules::Finding;
 
-/// The directory CI paths are made relative to.
+/// The directory CI paths are made relative to (the repository root), and the directory
+/// relative paths in findings start from.
 #[derive(Debug, Clone, Default)]
 pub struct Base {
-    dir: Option<PathBuf>,
+    cwd: Option<PathBuf>,
+    root: Option<PathBuf>,
 }
 
 impl Base {
     /// The current directory: CI runs migsafe from the repository root.
     pub fn current() -> Base {
+        let cwd = std::env::current_dir().ok();
         Base {
-            dir: std::env::current_dir().ok(),
+            root: cwd.clone(),
+            cwd,
         }
     }
 
-    /// GitLab reports paths relative to the checkout, `CI_PROJECT_DIR`, which need not be the
+    /// GitLab reads paths relative to the checkout, `CI_PROJECT_DIR`, which need not be the
     /// directory the job runs migsafe in.
     pub fn gitlab() -> Base {
         match std::env::var_os("CI_PROJECT_DIR") {
-            Some(d) if !d.is_empty() => Base::at(d),
+            Some(d) if !d.is_empty() => Base {
+                cwd: std::env::current_dir().ok(),
+                root: Some(d.into()),
+            },
             _ => Base::current(),
         }
     }
 
+    /// Relative paths start from `dir`, and are reported relative to it.
     pub fn at(dir: impl Into<PathBuf>) -> Base {
+        let dir = dir.into();
         Base {
-            dir: Some(dir.into()),
+            cwd: Some(dir.clone()),
+            root: Some(dir),
         }
     }
 
-    /// `path` relative to the base when it lies under it, with `/` separators and no `./`.
+    /// `path` relative to the root when it lies under it, with `/` separators and no `./`.
     /// Paths elsewhere keep their form: there is nothing better to say about them.
     pub fn path(&self, path: &Path) -> String {
-        let relative = self.dir.as_deref().and_then(|base| {
-            if !path.is_absolute() {
-                return None;
-            }
-            path.strip_prefix(base)
-                .ok()
-                .map(Path::to_path_buf)
-                .or_else(|| {
-                    // A symlinked temp or home directory: compare the resolved forms.
-                    let (p, b) = (path.canonicalize().ok()?, base.canonicalize().ok()?);
-                    p.strip_prefix(b).ok().map(Path::to_path_buf)
-                })
-        });
-        slashed(relative.as_deref().unwrap_or(path))
+        slashed(self.under_root(path).as_deref().unwrap_or(path))
     }
+
+    fn under_root(&self, path: &Path) -> Option<PathBuf> {
+        let root = self.root.as_deref()?;
+        let absolute = match &self.cwd {
+            _ if path.is_absolute() => path.to_path_buf(),
+            Some(cwd) => cwd.join(path),
+            None => return None,
+        };
+        if let Ok(rel) = lexical(&absolute).strip_prefix(lexical(root)) {
+            return Some(rel.to_path_buf());
+        }
+        // A symlinked temp or home directory: compare the resolved forms.
+        let (p, r) = (absolute.canonicalize().ok()?, root.canonicalize().ok()?);
+        p.strip_prefix(r).ok().map(Path::to_path_buf)
+    }
+}
+
+/// `.` dropped and `..` applied, without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The path with `/` between components and without `.` components.
@@ -117,7 +144,10 @@ impl Located<'_> {
     pub fn byte_positions(&self) -> (Pos, Pos) {
         let f = self.finding;
         match self.source {
-            Some(src) => (byte_pos(src, f.range.start), byte_pos(src, f.range.end)),
+            Some(src) => (
+                byte_pos(src, f.range.start, f.start.line),
+                byte_pos(src, f.range.end, f.end.line),
+            ),
             None => (f.start, f.end),
         }
     }
@@ -128,16 +158,16 @@ impl Located<'_> {
     }
 }
 
-/// 1-based line and 1-based byte column of a byte offset.
-fn byte_pos(src: &str, offset: usize) -> Pos {
+/// The 1-based byte column of an offset on a known line. Only the line is scanned, so a
+/// large script with many findings stays linear.
+fn byte_pos(src: &str, offset: usize, line: usize) -> Pos {
     let offset = offset.min(src.len());
-    let before = &src.as_bytes()[..offset];
-    let line_start = before
+    let line_start = src.as_bytes()[..offset]
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
     Pos {
-        line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+        line,
         column: offset - line_start + 1,
     }
 }
@@ -267,15 +297,26 @@ mod tests {
         assert_eq!(base.path(Path::new("/elsewhere/1.sql")), "/elsewhere/1.sql");
         assert_eq!(base.path(Path::new("../x/1.sql")), "../x/1.sql");
         assert_eq!(Base::default().path(Path::new("a/./b.sql")), "a/b.sql");
+        // GitLab: migsafe runs in a subdirectory of the checkout.
+        let sub = Base {
+            cwd: Some("/repo/db".into()),
+            root: Some("/repo".into()),
+        };
+        assert_eq!(
+            sub.path(Path::new("migrations/1.sql")),
+            "db/migrations/1.sql"
+        );
+        assert_eq!(sub.path(Path::new("../other/1.sql")), "other/1.sql");
     }
 
     #[test]
     fn byte_positions_count_bytes_from_one() {
         let src = "é;\nab é x";
-        assert_eq!(byte_pos(src, 0), Pos { line: 1, column: 1 });
-        assert_eq!(byte_pos(src, 2), Pos { line: 1, column: 3 });
-        assert_eq!(byte_pos(src, 4), Pos { line: 2, column: 1 });
-        assert_eq!(byte_pos(src, 10), Pos { line: 2, column: 7 });
-        assert_eq!(byte_pos(src, 99), Pos { line: 2, column: 8 });
+        let col = |offset, line| byte_pos(src, offset, line).column;
+        assert_eq!(col(0, 1), 1);
+        assert_eq!(col(2, 1), 3);
+        assert_eq!(col(4, 2), 1);
+        assert_eq!(col(10, 2), 7);
+        assert_eq!(col(99, 2), 8);
     }
 }
