@@ -4,8 +4,11 @@ pub mod github;
 pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod location;
 pub mod rdjson;
 pub mod sarif;
+#[cfg(test)]
+mod testing;
 
 use crate::classify::Analysis;
 use crate::rules::{Finding, Severity};

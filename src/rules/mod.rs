@@ -48,6 +48,9 @@ impl Severity {
     }
 }
 
+/// Where the rule pages (docs/rules/) are published; CI formats link each finding there.
+pub const DOCS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/rules");
+
 /// What every rule declares about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleMeta {
@@ -112,6 +115,11 @@ impl RuleMeta {
             },
             self.documentation()
         )
+    }
+
+    /// The published page of the rule (docs/rules/<ID>-<name>.md).
+    pub fn url(&self) -> String {
+        format!("{DOCS_URL}/{}-{}.md", self.id, self.name)
     }
 
     /// SQL examples under a `## Bad` or `## Good` heading.

@@ -1,0 +1,237 @@
+//! `migsafe lint --format …` and `--output FILE` as a user runs them, and the example output in
+//! docs/output/, which is regenerated here and compared with the checked-in pages.
+//! Run with `MIGSAFE_UPDATE_DOCS=1 cargo test --test formats` to rewrite the examples.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+use serde_json::Value;
+
+const RELEASE: &str = "migrations-examples/release-20h";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary run in `dir`, with nothing from the caller's CI leaking into paths or colour.
+fn migsafe(dir: &Path) -> Command {
+    let mut c = Command::new(get_cargo_bin("migsafe"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("MIGSAFE_CONFIG")
+        .env_remove("MIGSAFE_FORMAT")
+        .env_remove("CI_PROJECT_DIR");
+    c
+}
+
+fn lint(dir: &Path, args: &[&str]) -> Output {
+    migsafe(dir).arg("lint").args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn github() {
+    assert_cmd_snapshot!(migsafe(repo()).args(["lint", "--format", "github", RELEASE]));
+}
+
+#[test]
+fn gitlab() {
+    assert_cmd_snapshot!(migsafe(repo()).args(["lint", "--format", "gitlab", RELEASE]));
+}
+
+#[test]
+fn rdjson() {
+    assert_cmd_snapshot!(migsafe(repo()).args(["lint", "--format", "rdjson", RELEASE]));
+}
+
+/// The results in full; the rule list (every rule's documentation) is checked in the unit tests.
+#[test]
+fn sarif() {
+    let out = lint(repo(), &["--format", "sarif", RELEASE]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty());
+    let text = stdout(&out);
+    validate_sarif(&text);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!(v, {
+        ".runs[0].tool.driver.rules" => "[every rule]",
+        ".runs[0].tool.driver.version" => "[version]",
+        ".runs[0].tool.driver.semanticVersion" => "[version]",
+    });
+}
+
+/// tests/sarif-schema-2.1.0.json is the OASIS SARIF 2.1.0 schema ("$id"
+/// https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json),
+/// copied unchanged from the serde-sarif 0.8.0 crate's src/schema.json.
+fn validate_sarif(text: &str) {
+    let schema = repo().join("tests/sarif-schema-2.1.0.json");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let index = compiler
+        .compile(schema.to_str().unwrap(), &mut schemas)
+        .unwrap();
+    let instance: Value = serde_json::from_str(text).unwrap();
+    if let Err(e) = schemas.validate(&instance, index) {
+        panic!("SARIF output does not match the schema:\n{e:#}");
+    }
+}
+
+#[test]
+fn sarif_of_a_clean_project_is_valid_and_exits_0() {
+    let t = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = t.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("sqlx.toml", "");
+    write(
+        "migrations/1_init.up.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY);\n",
+    );
+    write("migrations/1_init.down.sql", "DROP TABLE accounts;\n");
+    let out = lint(t.path(), &["--format", "sarif", "migrations"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    validate_sarif(&text);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["runs"][0]["results"], Value::Array(vec![]));
+}
+
+/// GitLab reads paths relative to the checkout, which the job may not run migsafe in.
+#[test]
+fn gitlab_paths_are_relative_to_ci_project_dir() {
+    let out = migsafe(repo())
+        .args(["lint", "--format", "gitlab", RELEASE])
+        .env("CI_PROJECT_DIR", repo().join("migrations-examples"))
+        .output()
+        .unwrap();
+    let issues: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!issues.is_empty());
+    for i in &issues {
+        let path = i["location"]["path"].as_str().unwrap();
+        assert!(path.starts_with("release-20h/migrations/"), "{path}");
+    }
+}
+
+/// An absolute path under the current directory is reported relative to it.
+#[test]
+fn absolute_paths_become_relative() {
+    let abs = repo().join(RELEASE);
+    let out = lint(repo(), &["--format", "rdjson", abs.to_str().unwrap()]);
+    let relative = lint(repo(), &["--format", "rdjson", RELEASE]);
+    assert_eq!(stdout(&out), stdout(&relative));
+}
+
+#[test]
+fn output_file_holds_the_report_and_stdout_stays_empty() {
+    let t = tempfile::tempdir().unwrap();
+    for format in ["human", "json", "github", "sarif", "gitlab", "rdjson"] {
+        let file = t.path().join(format!("report.{format}"));
+        let out = lint(
+            repo(),
+            &[
+                "--format",
+                format,
+                "--output",
+                file.to_str().unwrap(),
+                RELEASE,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert!(out.stdout.is_empty(), "{format}: {}", stdout(&out));
+        assert!(out.stderr.is_empty(), "{format}");
+        let written = std::fs::read_to_string(&file).unwrap();
+        if format == "human" {
+            // The run time in the summary line differs between two runs.
+            assert!(written.contains("2 errors, 2 warnings"));
+        } else {
+            assert_eq!(
+                written,
+                stdout(&lint(repo(), &["--format", format, RELEASE]))
+            );
+        }
+    }
+}
+
+/// `(12 ms)` → `(N ms)`: the human summary line's run time differs on every run.
+fn mask_time(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.rfind(" (") {
+            Some(i) if l.ends_with(" ms)") => format!("{} (N ms)", &l[..i]),
+            _ => l.to_string(),
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+const START: &str = "<!-- example:start -->\n";
+const END: &str = "<!-- example:end -->";
+
+/// The page with its example block replaced by `example`.
+fn with_example(page: &str, lang: &str, example: &str) -> Option<String> {
+    let start = page.find(START)? + START.len();
+    let end = start + page[start..].find(END)?;
+    Some(format!(
+        "{}```{lang}\n{example}```\n{}",
+        &page[..start],
+        &page[end..]
+    ))
+}
+
+#[test]
+fn docs_examples_match_the_output() {
+    let update = std::env::var_os("MIGSAFE_UPDATE_DOCS").is_some();
+    let mut stale = Vec::new();
+    for (format, lang) in [
+        ("human", "text"),
+        ("github", "text"),
+        ("sarif", "json"),
+        ("gitlab", "json"),
+        ("rdjson", "json"),
+    ] {
+        let path = repo().join(format!("docs/output/{format}.md"));
+        let page = std::fs::read_to_string(&path).unwrap();
+        let out = lint(repo(), &["--format", format, RELEASE]);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let example = match format {
+            "human" => mask_time(&stdout(&out)),
+            _ => stdout(&out),
+        };
+        let Some(expected) = with_example(&page, lang, &example) else {
+            panic!("{} has no {START:?} … {END:?} block", path.display());
+        };
+        if expected != page {
+            if update {
+                std::fs::write(&path, expected).unwrap();
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "examples in docs/output are out of date; run MIGSAFE_UPDATE_DOCS=1 cargo test --test formats\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn docs_index_lists_every_page() {
+    let dir = repo().join("docs/output");
+    let index = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "README.md" {
+            assert!(
+                index.contains(&format!("({name})")),
+                "README.md lacks {name}"
+            );
+        }
+    }
+}
