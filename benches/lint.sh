@@ -337,6 +337,11 @@ measure "$WORK/squawk-default.json" "squawk (default reporter)" 0,1 -- \
 if [ "$MIGSAFE_OK" = 1 ]; then
     measure "$WORK/migsafe.json" "migsafe corpus" 0,1 -- \
         "$MIGSAFE" lint --format json "$CORPUS"
+    # The CI formats render the same findings; each should cost no more than JSON.
+    for fmt in github sarif gitlab rdjson; do
+        measure "$WORK/format-$fmt.json" "migsafe lint --format $fmt" 0,1 -- \
+            "$MIGSAFE" lint --format "$fmt" "$CORPUS"
+    done
 fi
 
 EXAMPLES_MODE="skipped"
@@ -426,6 +431,8 @@ squawk = sq[baseline]
 migsafe = load("migsafe.json")
 examples = [json.load(open(p)) for p in
             sorted(glob.glob(os.path.join(work, "examples-*.json")))]
+formats = [json.load(open(p)) for p in
+           sorted(glob.glob(os.path.join(work, "format-*.json")))]
 corpus = {"path": E["B_CORPUS"], "bytes": os.path.getsize(E["B_CORPUS"]),
           "generator": E["B_GEN_OUT"]}
 m = re.search(r"(\d+) statements", E["B_GEN_OUT"])
@@ -452,6 +459,9 @@ report = {
     "examples": {"mode": E["B_EXAMPLES_MODE"],
                  "note": E["B_EXAMPLES_NOTE"] or None,
                  "results": [with_mb(e) for e in examples]},
+    "formats": [dict(with_mb(f), time_ratio=round(
+                    f["median_ms"] / squawk["median_ms"], 4))
+                for f in formats],
 }
 if migsafe:
     report["migsafe"].update(with_mb(migsafe))
@@ -483,6 +493,9 @@ if migsafe:
                  "%.1f" % mb(migsafe["peak_rss_kib"])))
 else:
     rows.append(("migsafe lint --format json", ms_ver, "n/a", "n/a"))
+for f in formats:
+    rows.append((f["label"], ms_ver, "%.1f" % f["median_ms"],
+                 "%.1f" % mb(f["peak_rss_kib"])))
 for e in examples:
     rows.append((e["label"].replace("migsafe ", "migsafe: "), ms_ver,
                  "%.1f" % e["median_ms"], "%.1f" % mb(e["peak_rss_kib"])))

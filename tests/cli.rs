@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use insta_cmd::{SpawnExt, assert_cmd_snapshot, get_cargo_bin};
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 
 /// A CLI snapshot with the run time in the summary line masked.
 macro_rules! snap {
