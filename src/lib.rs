@@ -4,6 +4,8 @@
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod git;
+pub mod history;
 pub mod lint;
 pub mod report;
 pub mod rules;

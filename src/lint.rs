@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::{self, Settings};
 use crate::config::{Config, ConfigError};
+use crate::history::{HistoryError, Since};
 use crate::report::{ProjectReport, Report};
 use crate::rules;
 use crate::source::{self, Migration, Project, SourceError};
@@ -25,6 +26,9 @@ pub enum LintError {
         "no paths given and no migrations directory found here: pass a directory, or set migrations_dir in migsafe.toml"
     )]
     NoPaths,
+    /// `--since` could not tell what changed; linting nothing instead would pass silently.
+    #[error(transparent)]
+    Since(#[from] HistoryError),
 }
 
 /// What to lint.
@@ -35,7 +39,9 @@ pub struct LintOptions {
     pub config: Option<PathBuf>,
     /// SQL read from stdin (`migsafe lint -`), checked as one plain file.
     pub stdin: Option<StdinSql>,
-    /// Check only migrations added or changed since the merge-base of HEAD and this revision.
+    /// Check only migrations added or changed since the merge-base of HEAD and this revision,
+    /// and run the history rules (MS3xx) against the migrations already there. SQL from stdin
+    /// has no history and is always checked.
     pub since: Option<String>,
 }
 
@@ -47,6 +53,7 @@ pub struct StdinSql {
 }
 
 pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
+    let mut since = opts.since.as_deref().map(Since::new);
     let explicit = opts.config.as_deref().map(Config::load).transpose()?;
     let config_for = |dir: &Path| -> Result<Config, LintError> {
         if let Some(c) = &explicit {
@@ -95,7 +102,16 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
             _ => dir.clone(),
         };
         let project = source::discover(&target, config.runner)?;
-        projects.push(check(project, &config)?);
+        let after = start_after_filter(&project, config.start_after.as_deref())?;
+        // History findings about migrations before start_after stay: editing one of those is
+        // what MS302 is about.
+        projects.push(check_project(
+            project,
+            &config,
+            since.as_mut(),
+            after,
+            |_| true,
+        )?);
     }
     // A file inside a project is checked in its project: with its runner's execution mode and
     // with the earlier migrations feeding the catalog. Other files stand alone. Each project is
@@ -130,11 +146,31 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     } in in_projects
     {
         let named = |m: &Migration| script_paths(m).any(|p| wanted.contains(&p));
-        projects.push(check_with(project, &config, named)?);
+        projects.push(check_project(
+            project,
+            &config,
+            since.as_mut(),
+            named,
+            named,
+        )?);
     }
     if !loose.is_empty() {
         let config = config_for(loose[0].parent().unwrap_or(Path::new(".")))?;
-        projects.push(check(source::load_files(&loose)?, &config)?);
+        let project = source::load_files(&loose)?;
+        let report = match since.as_mut() {
+            // Files outside any project have no run order to compare: only "did it change".
+            Some(since) => {
+                let mut changed = HashSet::new();
+                for file in &loose {
+                    if since.file_changed(file)? {
+                        changed.insert(file.clone());
+                    }
+                }
+                check_with(project, &config, |m| changed.contains(&m.up.path))?
+            }
+            None => check(project, &config)?,
+        };
+        projects.push(report);
     }
     Ok(Report { projects })
 }
@@ -204,6 +240,42 @@ fn same_dir(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// Checks the `selected` migrations of a project; with `--since`, only those of them that
+/// changed since the base, plus the history findings about migrations `history_about` accepts.
+fn check_project(
+    project: Project,
+    config: &Config,
+    since: Option<&mut Since>,
+    selected: impl Fn(&Migration) -> bool,
+    history_about: impl Fn(&Migration) -> bool,
+) -> Result<ProjectReport, LintError> {
+    let Some(since) = since else {
+        return check_with(project, config, selected);
+    };
+    let history = since.project(&project, &config.rules)?;
+    // Findings about deleted migrations name no migration of the project, so only a run about
+    // the whole project reports them.
+    let about: Option<HashSet<String>> =
+        (!project.migrations.iter().all(&history_about)).then(|| {
+            project
+                .migrations
+                .iter()
+                .filter(|m| history_about(m))
+                .map(Migration::id)
+                .collect()
+        });
+    let mut report = check_with(project, config, |m| {
+        selected(m) && history.changed.contains(&m.id())
+    })?;
+    report.findings.extend(
+        history
+            .findings
+            .into_iter()
+            .filter(|f| about.as_ref().is_none_or(|a| a.contains(&f.migration))),
+    );
+    Ok(report)
 }
 
 fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> {

@@ -20,7 +20,9 @@ pub struct LintArgs {
     #[arg(long, value_name = "PATH", default_value = "stdin.sql")]
     pub stdin_filename: PathBuf,
     /// Check only migrations added or changed since the merge-base of HEAD and REV (a branch,
-    /// tag or commit, e.g. origin/main), and check those against the migrations already there.
+    /// tag or commit, e.g. origin/main); uncommitted and untracked files count. Also flags new
+    /// migrations that sort before merged ones and edits to merged ones (MS3xx). Needs the
+    /// base's history: in CI, fetch it (actions/checkout: `fetch-depth: 0`).
     #[arg(long, value_name = "REV")]
     pub since: Option<String>,
     /// Exit 0 even when findings of severity error remain (advisory runs).

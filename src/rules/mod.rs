@@ -1,10 +1,13 @@
 //! Rules: one per file, each a unit struct declared with [`rule!`], whose doc comment is its
-//! documentation (`migsafe rule ID`, `docs/rules/`) and whose `## Bad` / `## Good` SQL examples
-//! drive its tests. [`registry::ALL`] is the one stable table of IDs and names.
+//! documentation (`migsafe rule ID`, `docs/rules/`) and whose `## Bad` / `## Good` examples drive
+//! its tests: SQL for the rules that read migrations, file listings for the history rules
+//! (MS3xx), which compare with a base branch. [`registry::ALL`] is the one stable table of IDs
+//! and names.
 
 pub mod compat;
 pub mod data;
 pub mod engine;
+pub mod history;
 pub mod locking;
 pub mod meta;
 pub mod registry;
@@ -124,6 +127,17 @@ impl RuleMeta {
 
     /// SQL examples under a `## Bad` or `## Good` heading.
     pub fn examples(&self, heading: &str) -> Vec<String> {
+        self.blocks(heading, "sql")
+    }
+
+    /// File listings (`text` blocks) under a `## Bad` or `## Good` heading: the examples of the
+    /// history rules.
+    pub fn listings(&self, heading: &str) -> Vec<String> {
+        self.blocks(heading, "text")
+    }
+
+    /// The fenced blocks of one language under a heading.
+    fn blocks(&self, heading: &str, lang: &str) -> Vec<String> {
         let doc = self.documentation();
         let marker = format!("## {heading}");
         let Some(section) = doc.split(&marker).nth(1) else {
@@ -131,7 +145,7 @@ impl RuleMeta {
         };
         let section = section.split("\n## ").next().unwrap_or("");
         section
-            .split("```sql")
+            .split(&format!("```{lang}\n"))
             .skip(1)
             .filter_map(|b| b.split("```").next())
             .map(|s| s.trim().to_string() + "\n")

@@ -5,6 +5,7 @@
 //! | MS0xx | data: steps that destroy data, reversibility |
 //! | MS1xx | locking and rewrites |
 //! | MS2xx | compatibility with the running application, transactions, design |
+//! | MS3xx | history: how new migrations relate to those already merged (`--since`) |
 //! | MS9xx | what migsafe cannot read, and its own directives |
 
 use std::sync::LazyLock;
@@ -17,6 +18,7 @@ pub static ALL: LazyLock<Vec<&'static dyn Rule>> = LazyLock::new(|| {
     all.extend_from_slice(super::data::RULES);
     all.extend_from_slice(super::locking::RULES);
     all.extend_from_slice(super::compat::RULES);
+    all.extend_from_slice(super::history::RULES);
     all.extend_from_slice(super::meta::RULES);
     all.sort_by_key(|r| r.meta().id);
     all
@@ -72,16 +74,26 @@ mod tests {
             if m.id == INVALID_IGNORE.id {
                 continue;
             }
-            assert!(
-                !m.examples("Bad").is_empty(),
-                "{} has no ## Bad example",
-                m.id
-            );
-            assert!(
-                !m.examples("Good").is_empty(),
-                "{} has no ## Good example",
-                m.id
-            );
+            // History rules compare branches, so their examples are file listings, not SQL.
+            let history = crate::rules::history::RULES
+                .iter()
+                .any(|h| h.meta().id == m.id);
+            for heading in ["Bad", "Good"] {
+                let (examples, kind) = if history {
+                    (m.listings(heading), "text")
+                } else {
+                    (m.examples(heading), "sql")
+                };
+                assert!(
+                    !examples.is_empty(),
+                    "{} has no ## {heading} example (a ```{kind} block)",
+                    m.id
+                );
+            }
+            if history {
+                assert!(m.id.starts_with("MS3"), "{} is not in MS3xx", m.id);
+                assert!(m.examples("Bad").is_empty() && m.examples("Good").is_empty());
+            }
         }
     }
 }

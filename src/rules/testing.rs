@@ -120,3 +120,134 @@ pub fn check_rule(meta: &'static RuleMeta) {
     }
     insta::assert_snapshot!(format!("{}-{}", meta.id, meta.name), rendered);
 }
+
+/// Asserts a history rule's examples, which are file listings: every line names a file and
+/// says `on main`, `on main, edited`, `on main, deleted` or `added`. The files follow
+/// golang-migrate's `<version>_<name>.up.sql` / `.down.sql` layout under `migrations/`.
+#[track_caller]
+pub fn check_history_rule(meta: &'static RuleMeta) {
+    let mut rendered = String::new();
+    for bad in meta.listings("Bad") {
+        let (findings, sources) = compare_listing(&bad, meta);
+        assert!(
+            !findings.is_empty(),
+            "{} did not flag its bad example:\n{bad}",
+            meta.id
+        );
+        for f in findings {
+            rendered.push_str(&crate::report::human::render_finding_plain(
+                &f,
+                &sources[&f.path],
+            ));
+            rendered.push('\n');
+        }
+    }
+    for good in meta.listings("Good") {
+        let (findings, _) = compare_listing(&good, meta);
+        assert!(
+            findings.is_empty(),
+            "{} flagged its good example:\n{good}\nfindings: {findings:#?}",
+            meta.id
+        );
+    }
+    insta::assert_snapshot!(format!("{}-{}", meta.id, meta.name), rendered);
+}
+
+/// Builds both sides of a listing and runs the history checks with only `meta` enabled.
+/// Returns its findings and the text of every file either side has (a deleted file is shown
+/// as it was).
+fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<PathBuf, String>) {
+    use crate::history::{Base, Diff, compare};
+
+    let mut base_files = Vec::new();
+    let mut now_files = Vec::new();
+    let mut diff = Diff::default();
+    let mut sources = HashMap::new();
+    for line in listing.lines().filter(|l| !l.trim().is_empty()) {
+        let (path, state) = line
+            .split_once(char::is_whitespace)
+            .expect("path and state");
+        let path = PathBuf::from(path);
+        let text = format!("-- {}\n", path.display());
+        let rel = path.strip_prefix("migrations").unwrap().to_path_buf();
+        match state.trim() {
+            "on main" => {
+                base_files.push((path.clone(), text.clone()));
+                now_files.push((path.clone(), text.clone()));
+            }
+            "on main, edited" => {
+                let edited = format!("-- {}, edited\n", path.display());
+                base_files.push((path.clone(), text));
+                now_files.push((path.clone(), edited.clone()));
+                diff.changed.insert(rel);
+                sources.insert(path, edited);
+                continue;
+            }
+            "on main, deleted" => {
+                base_files.push((path.clone(), text.clone()));
+                diff.removed.insert(rel);
+            }
+            "added" => {
+                now_files.push((path.clone(), text.clone()));
+                diff.changed.insert(rel);
+            }
+            other => panic!("unknown state `{other}` in\n{listing}"),
+        }
+        sources.insert(path, text);
+    }
+    let project = |files: Vec<(PathBuf, String)>| Project {
+        runner: Runner::GolangMigrate,
+        root: PathBuf::from("migrations"),
+        migrations: listing_migrations(files),
+    };
+    let (base, now) = (project(base_files), project(now_files));
+    let mut config = RuleConfig::default();
+    for rule in crate::rules::history::RULES {
+        let m = rule.meta();
+        config
+            .levels
+            .insert(m.id, (m.id == meta.id).then_some(m.severity));
+    }
+    let base = Base {
+        migrations: &base.migrations,
+        root: &base.root,
+        rev: "main",
+    };
+    (compare(&now, &base, &diff, &config).findings, sources)
+}
+
+/// golang-migrate migrations from `<version>_<name>.up.sql` / `.down.sql` files, in version order.
+fn listing_migrations(files: Vec<(PathBuf, String)>) -> Vec<Migration> {
+    let mut by_version: std::collections::BTreeMap<u64, Migration> = Default::default();
+    for (path, text) in files {
+        let file = path.file_name().unwrap().to_str().unwrap().to_string();
+        let (version, rest) = file.split_once('_').expect("<version>_<name>");
+        let (name, down) = match rest.strip_suffix(".down.sql") {
+            Some(name) => (name, true),
+            None => (rest.strip_suffix(".up.sql").expect(".up.sql"), false),
+        };
+        let script = Script {
+            path,
+            range: 0..text.len(),
+            source: Arc::from(text),
+            mode: ExecMode::SingleSimpleQuery,
+            delimiting: Delimiting::Standard,
+        };
+        let m = by_version
+            .entry(version.parse().expect("numeric version"))
+            .or_insert_with(|| Migration {
+                version: version.to_string(),
+                name: name.to_string(),
+                up: script.clone(),
+                down: None,
+                checksum: String::new(),
+                repeatable: false,
+            });
+        if down {
+            m.down = Some(script);
+        } else {
+            m.up = script;
+        }
+    }
+    by_version.into_values().collect()
+}

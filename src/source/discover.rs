@@ -105,8 +105,9 @@ pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
     })
 }
 
-/// Loads `dir` with one runner's layout.
-fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
+/// Loads `dir` with one runner's layout: no detection, no looking below it, and an empty list
+/// when it holds no migrations.
+pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
     match runner {
         Runner::Diesel => diesel::load(dir),
         Runner::Sqlx => sqlx::load(dir),

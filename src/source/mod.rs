@@ -29,7 +29,7 @@ pub mod refinery;
 pub mod sqitch;
 pub mod sqlx;
 
-pub use discover::{detect, discover, load_files, load_sources};
+pub use discover::{detect, discover, load_dir, load_files, load_sources};
 
 /// The migration runners migsafe understands.
 #[derive(

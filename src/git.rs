@@ -1,0 +1,395 @@
+//! The git plumbing behind `migsafe lint --since`: small typed wrappers around `git -C <dir> …`
+//! child processes (no git library: the user's own git, with its configuration, decides what
+//! the repository looks like). Every failure is an error; nothing here guesses.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run `git` (--since needs it to find what changed): {source}")]
+    NotInstalled { source: std::io::Error },
+    #[error(
+        "{path}: not inside a git repository; --since compares with git history, so run it in a clone"
+    )]
+    NotARepo { path: PathBuf },
+    #[error("unknown revision `{rev}` for --since: {hint}")]
+    UnknownRev { rev: String, hint: String },
+    #[error(
+        "cannot find the merge-base of `{rev}` and HEAD: this clone is shallow and lacks the commits that connect them. \
+         With actions/checkout set `fetch-depth: 0`; elsewhere run `git fetch --unshallow`, or fetch the base branch with `git fetch origin <branch>`"
+    )]
+    Shallow { rev: String },
+    #[error(
+        "`{rev}` and HEAD have no common ancestor, so there is no base to compare with; pass the branch this one was started from"
+    )]
+    NoMergeBase { rev: String },
+    #[error("`git {args}` failed ({status}): {stderr}")]
+    Failed {
+        args: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+}
+
+pub type Result<T, E = GitError> = std::result::Result<T, E>;
+
+/// One entry of `git diff --name-status`, paths relative to the repository's top level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Added(PathBuf),
+    Modified(PathBuf),
+    Deleted(PathBuf),
+    Renamed { from: PathBuf, to: PathBuf },
+}
+
+/// A working tree: every path it takes or returns is relative to its top level.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    toplevel: PathBuf,
+}
+
+impl Repo {
+    /// The repository containing `dir` (which must exist).
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let out = git(dir, ["rev-parse", "--show-toplevel"])?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("not a git repository") {
+                return Err(GitError::NotARepo {
+                    path: dir.to_path_buf(),
+                });
+            }
+            return Err(failed(&["rev-parse", "--show-toplevel"], &out));
+        }
+        let top = path_of(trim_newline(&out.stdout));
+        // Canonical, so that canonical project paths can be made relative to it.
+        let toplevel = std::fs::canonicalize(&top).unwrap_or(top);
+        Ok(Repo { toplevel })
+    }
+
+    /// The top level of the working tree, canonical.
+    pub fn toplevel(&self) -> &Path {
+        &self.toplevel
+    }
+
+    /// `git merge-base REV HEAD`, with an error that says how to fix each way it can fail.
+    pub fn merge_base(&self, rev: &str) -> Result<String> {
+        if self.commit(rev)?.is_none() {
+            let hint = if rev == "HEAD" {
+                "the repository has no commits yet".to_string()
+            } else {
+                self.unknown_rev_hint(rev)?
+            };
+            return Err(GitError::UnknownRev {
+                rev: rev.to_string(),
+                hint,
+            });
+        }
+        if self.commit("HEAD")?.is_none() {
+            return Err(GitError::UnknownRev {
+                rev: "HEAD".to_string(),
+                hint: "the repository has no commits yet".to_string(),
+            });
+        }
+        let args = ["merge-base", rev, "HEAD"];
+        let out = self.run(args)?;
+        match out.status.code() {
+            Some(0) => Ok(String::from_utf8_lossy(trim_newline(&out.stdout)).into_owned()),
+            // 1 with no output: no common ancestor among the commits this clone has.
+            Some(1) if out.stdout.is_empty() => Err(if self.is_shallow()? {
+                GitError::Shallow {
+                    rev: rev.to_string(),
+                }
+            } else {
+                GitError::NoMergeBase {
+                    rev: rev.to_string(),
+                }
+            }),
+            _ => Err(failed(&args, &out)),
+        }
+    }
+
+    /// The commit `rev` names, or `None` when it names none.
+    pub fn commit(&self, rev: &str) -> Result<Option<String>> {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.run([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ])?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(trim_newline(&out.stdout)).into_owned()))
+    }
+
+    /// `git rev-parse --is-shallow-repository`.
+    pub fn is_shallow(&self) -> Result<bool> {
+        let args = ["rev-parse", "--is-shallow-repository"];
+        let out = self.run(args)?;
+        if !out.status.success() {
+            return Err(failed(&args, &out));
+        }
+        Ok(trim_newline(&out.stdout) == b"true")
+    }
+
+    fn unknown_rev_hint(&self, rev: &str) -> Result<String> {
+        let mut hint = match rev.split_once('/') {
+            Some((remote, branch)) if !branch.is_empty() && self.is_remote(remote)? => format!(
+                "no such commit in this clone; fetch it first with `git fetch {remote} {branch}`"
+            ),
+            _ => "no such branch, tag or commit in this clone; check the name, or fetch it first"
+                .to_string(),
+        };
+        if self.is_shallow()? {
+            hint.push_str(
+                " (this clone is shallow: with actions/checkout set `fetch-depth: 0`, or run `git fetch --unshallow`)",
+            );
+        }
+        Ok(hint)
+    }
+
+    fn is_remote(&self, name: &str) -> Result<bool> {
+        let out = self.run(["remote"])?;
+        Ok(out.status.success()
+            && String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l == name))
+    }
+
+    /// Files under `pathspec` that differ between `base` and the working tree (so uncommitted
+    /// edits count), with renames detected.
+    pub fn diff(&self, base: &str, pathspec: &Path) -> Result<Vec<Change>> {
+        let pathspec = pathspec_of(pathspec);
+        let args: [&OsStr; 8] = [
+            "diff".as_ref(),
+            "--name-status".as_ref(),
+            "-z".as_ref(),
+            "-M".as_ref(),
+            "--no-ext-diff".as_ref(),
+            base.as_ref(),
+            "--".as_ref(),
+            pathspec.as_os_str(),
+        ];
+        let out = self.run(args)?;
+        if !out.status.success() {
+            return Err(failed(&args, &out));
+        }
+        parse_name_status(&out.stdout).ok_or_else(|| GitError::Failed {
+            args: join(&args),
+            status: out.status,
+            stderr: "unexpected output".to_string(),
+        })
+    }
+
+    /// Untracked files under `pathspec`, ignored ones excluded.
+    pub fn untracked(&self, pathspec: &Path) -> Result<Vec<PathBuf>> {
+        let pathspec = pathspec_of(pathspec);
+        let args: [&OsStr; 7] = [
+            "ls-files".as_ref(),
+            "--others".as_ref(),
+            "--exclude-standard".as_ref(),
+            "--full-name".as_ref(),
+            "-z".as_ref(),
+            "--".as_ref(),
+            pathspec.as_os_str(),
+        ];
+        let out = self.run(args)?;
+        if !out.status.success() {
+            return Err(failed(&args, &out));
+        }
+        Ok(fields(&out.stdout).map(path_of).collect())
+    }
+
+    /// Whether `dir` (relative to the top level) is a directory in commit `rev`.
+    pub fn has_dir(&self, rev: &str, dir: &Path) -> Result<bool> {
+        let spec = format!("{rev}:{}", slashed(dir));
+        let out = self.run(["cat-file", "-t", &spec])?;
+        Ok(out.status.success() && trim_newline(&out.stdout) == b"tree")
+    }
+
+    /// Writes the files of `dir` (relative to the top level) as of commit `rev` into the new
+    /// directory `dest`, through a temporary index next to it so that the repository's own
+    /// index is left alone. Checkout filters apply, as they do to the working tree, so the two
+    /// compare like for like.
+    pub fn export_dir(&self, rev: &str, dir: &Path, dest: &Path) -> Result<()> {
+        let mut index = dest.as_os_str().to_owned();
+        index.push(".index");
+        let index = PathBuf::from(index);
+        let tree = format!("{rev}:{}", slashed(dir));
+        let read = ["read-tree", tree.as_str()];
+        let out = self.run_with_index(read, &index)?;
+        if !out.status.success() {
+            return Err(failed(&read, &out));
+        }
+        // A prefix, not a directory: the trailing `/` puts the files inside `dest`.
+        let mut prefix_arg = std::ffi::OsString::from("--prefix=");
+        prefix_arg.push(dest.as_os_str());
+        prefix_arg.push("/");
+        let checkout: [&OsStr; 3] = ["checkout-index".as_ref(), "-a".as_ref(), &prefix_arg];
+        let out = self.run_with_index(checkout, &index)?;
+        let _ = std::fs::remove_file(&index);
+        if !out.status.success() {
+            return Err(failed(&checkout, &out));
+        }
+        Ok(())
+    }
+
+    fn run<I, S>(&self, args: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        git(&self.toplevel, args)
+    }
+
+    fn run_with_index<I, S>(&self, args: I, index: &Path) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = command(&self.toplevel, args);
+        cmd.env("GIT_INDEX_FILE", index);
+        output(cmd)
+    }
+}
+
+fn command<I, S>(dir: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        // Messages are shown to the user as they are, but must be parseable where checked.
+        .env("LC_ALL", "C");
+    cmd
+}
+
+fn git<I, S>(dir: &Path, args: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    output(command(dir, args))
+}
+
+fn output(mut cmd: Command) -> Result<Output> {
+    cmd.output()
+        .map_err(|source| GitError::NotInstalled { source })
+}
+
+fn failed<S: AsRef<OsStr>>(args: &[S], out: &Output) -> GitError {
+    GitError::Failed {
+        args: join(args),
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    }
+}
+
+fn join<S: AsRef<OsStr>>(args: &[S]) -> String {
+    args.iter()
+        .map(|a| a.as_ref().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn trim_newline(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\n").unwrap_or(bytes)
+}
+
+/// A path in git's `/`-separated form (pathspecs and `<rev>:<path>` want it on every platform).
+fn slashed(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// git refuses an empty pathspec; the top level itself is `.`.
+fn pathspec_of(path: &Path) -> &Path {
+    if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    }
+}
+
+fn fields(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|&b| b == 0).filter(|f| !f.is_empty())
+}
+
+#[cfg(unix)]
+fn path_of(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_of(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Parses `git diff --name-status -z`: a status field, then one path (two for renames and
+/// copies). Copies count as additions, type changes and unmerged entries as modifications.
+fn parse_name_status(bytes: &[u8]) -> Option<Vec<Change>> {
+    let mut fields = fields(bytes);
+    let mut changes = Vec::new();
+    while let Some(status) = fields.next() {
+        let mut next = || fields.next().map(path_of);
+        let change = match status.first()? {
+            b'A' => Change::Added(next()?),
+            b'D' => Change::Deleted(next()?),
+            b'R' => Change::Renamed {
+                from: next()?,
+                to: next()?,
+            },
+            b'C' => {
+                next()?;
+                Change::Added(next()?)
+            }
+            _ => Change::Modified(next()?),
+        };
+        changes.push(change);
+    }
+    Some(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_status_with_renames_and_copies() {
+        let out = b"M\0m/1.sql\0R087\0m/a b.sql\0m/c.sql\0A\0m/2.sql\0C100\0m/3.sql\0m/4.sql\0D\0m/5.sql\0T\0m/6.sql\0";
+        assert_eq!(
+            parse_name_status(out).unwrap(),
+            [
+                Change::Modified("m/1.sql".into()),
+                Change::Renamed {
+                    from: "m/a b.sql".into(),
+                    to: "m/c.sql".into()
+                },
+                Change::Added("m/2.sql".into()),
+                Change::Added("m/4.sql".into()),
+                Change::Deleted("m/5.sql".into()),
+                Change::Modified("m/6.sql".into()),
+            ]
+        );
+        assert_eq!(parse_name_status(b"").unwrap(), []);
+        assert!(parse_name_status(b"R100\0only-one\0").is_none());
+    }
+
+    #[test]
+    fn git_paths_use_slashes() {
+        assert_eq!(slashed(Path::new("db/migrations")), "db/migrations");
+        assert_eq!(slashed(Path::new("")), "");
+    }
+}

@@ -1,0 +1,551 @@
+//! `migsafe lint --since REV` against real git repositories built in temp directories: which
+//! migrations are checked, the history rules (MS301, MS302), and every way git can fail. Commands
+//! run inside the repository with relative paths, and git ignores the user's configuration, so
+//! snapshots are stable.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+
+/// A CLI snapshot with the run time in the summary line masked.
+macro_rules! snap {
+    ($($cmd:tt)*) => {
+        insta::with_settings!({filters => vec![(r"\(\d+ ms\)", "([TIME])")]}, {
+            assert_cmd_snapshot!($($cmd)*)
+        })
+    };
+}
+
+/// Makes git independent of the machine: no user or system configuration, no repository
+/// discovery above the temp directory, and nothing inherited from a git hook. The values are
+/// the same in every run, since snapshots record them.
+fn isolate(cmd: &mut Command) {
+    let ceiling = std::fs::canonicalize(std::env::temp_dir()).unwrap();
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CEILING_DIRECTORIES", ceiling)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_COMMON_DIR");
+}
+
+/// A temp directory holding a git repository in `repo/` (and room for clones next to it).
+struct Repo {
+    tmp: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A repository on branch `main` with `migsafe.toml` naming the runner.
+    fn new(runner: &str) -> Repo {
+        let r = Repo::empty();
+        r.git(&["init", "-q", "-b", "main"]);
+        r.write("migsafe.toml", &format!("runner = \"{runner}\"\n"));
+        r
+    }
+
+    fn empty() -> Repo {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("repo")).unwrap();
+        Repo { tmp }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("repo")
+    }
+
+    fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t");
+        isolate(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.dir(), args)
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        let p = self.dir().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir().join(rel)).unwrap();
+    }
+
+    /// Stages everything and commits.
+    fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+
+    fn migsafe_in(&self, dir: &Path) -> Command {
+        let mut c = Command::new(get_cargo_bin("migsafe"));
+        c.current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("MIGSAFE_CONFIG");
+        isolate(&mut c);
+        c
+    }
+
+    fn migsafe(&self) -> Command {
+        self.migsafe_in(&self.dir())
+    }
+}
+
+const USERS_UP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n";
+const USERS_DOWN: &str = "DROP TABLE users;\n";
+const ORDERS_UP: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint);\n";
+const ORDERS_DOWN: &str = "DROP TABLE orders;\n";
+/// Flagged by the SQL rules (a blocking index build), so a checked migration shows.
+const INDEX_UP: &str = "CREATE INDEX users_email ON users (email);\n";
+const INDEX_DOWN: &str = "DROP INDEX users_email;\n";
+
+/// golang-migrate (or sqlx, same file names) on `main`: users (1) and orders (3), then a
+/// branch `feature` checked out.
+fn numbered(runner: &str) -> Repo {
+    let r = Repo::new(runner);
+    r.write("migrations/1_users.up.sql", USERS_UP);
+    r.write("migrations/1_users.down.sql", USERS_DOWN);
+    r.commit("users");
+    r.write("migrations/3_orders.up.sql", ORDERS_UP);
+    r.write("migrations/3_orders.down.sql", ORDERS_DOWN);
+    r.commit("orders");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r
+}
+
+fn stdout(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn added_migration_is_checked_alone() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/4_email_index.up.sql", INDEX_UP);
+    r.write("migrations/4_email_index.down.sql", INDEX_DOWN);
+    r.commit("email index");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn nothing_changed_checks_nothing() {
+    let r = numbered("golang-migrate");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn without_since_every_migration_is_checked() {
+    let r = numbered("golang-migrate");
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "migrations"]));
+    assert_eq!(code, Some(0));
+    assert!(out.contains("(golang-migrate, 2 migrations)"), "{out}");
+}
+
+#[test]
+fn edited_base_migration_is_ms302() {
+    let r = numbered("golang-migrate");
+    r.write(
+        "migrations/1_users.up.sql",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n",
+    );
+    r.commit("tighten users");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn deleted_base_migration_is_ms302_at_the_deleted_path() {
+    let r = numbered("golang-migrate");
+    r.remove("migrations/3_orders.up.sql");
+    r.remove("migrations/3_orders.down.sql");
+    r.commit("drop orders migration");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn renamed_base_migration_is_ms302_on_the_new_name() {
+    let r = numbered("golang-migrate");
+    r.git(&[
+        "mv",
+        "migrations/3_orders.up.sql",
+        "migrations/4_orders.up.sql",
+    ]);
+    r.git(&[
+        "mv",
+        "migrations/3_orders.down.sql",
+        "migrations/4_orders.down.sql",
+    ]);
+    r.commit("renumber orders");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn rename_keeping_the_version_is_the_same_migration() {
+    let r = numbered("sqlx");
+    r.git(&[
+        "mv",
+        "migrations/3_orders.up.sql",
+        "migrations/3_create_orders.up.sql",
+    ]);
+    r.git(&[
+        "mv",
+        "migrations/3_orders.down.sql",
+        "migrations/3_create_orders.down.sql",
+    ]);
+    r.commit("describe orders better");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("(sqlx, 0 migrations, 2 others read but not checked)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn flyway_rename_keeping_the_version_is_ms302() {
+    let r = Repo::new("flyway");
+    r.write("sql/V1__users.sql", USERS_UP);
+    r.write("sql/V2__orders.sql", ORDERS_UP);
+    r.commit("users and orders");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.git(&["mv", "sql/V2__orders.sql", "sql/V2__create_orders.sql"]);
+    r.commit("describe orders better");
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "sql"]));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error[MS302]: `2_orders` is already on `main`, and was renamed to `2_create_orders`: Flyway's validation fails on the changed description"),
+        "{out}"
+    );
+    assert!(!out.contains("MS301"), "{out}");
+}
+
+#[test]
+fn down_only_edit_is_checked_but_not_ms302() {
+    let r = numbered("golang-migrate");
+    r.write(
+        "migrations/3_orders.down.sql",
+        "DROP TABLE IF EXISTS orders;\n",
+    );
+    r.commit("safer down");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("(golang-migrate, 1 migration, 1 other read but not checked)"),
+        "{out}"
+    );
+    assert!(out.contains("3_orders"), "{out}");
+    assert!(!out.contains("MS302"), "{out}");
+}
+
+#[test]
+fn out_of_order_golang_migrate_is_ms301() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    r.write("migrations/2_email_index.down.sql", INDEX_DOWN);
+    r.commit("email index, numbered before orders");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn out_of_order_sqlx_is_ms301() {
+    let r = numbered("sqlx");
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    r.write("migrations/2_email_index.down.sql", INDEX_DOWN);
+    r.commit("email index, numbered before orders");
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains(
+            "error[MS301]: `2_email_index` is new but sorts before `3_orders`, which is already on `main`: sqlx runs it after that one"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("MS302"), "{out}");
+}
+
+#[test]
+fn out_of_order_diesel_is_ms301() {
+    let r = Repo::new("diesel");
+    r.write("migrations/2024-01-01-000000_users/up.sql", USERS_UP);
+    r.write("migrations/2024-01-01-000000_users/down.sql", USERS_DOWN);
+    r.write("migrations/2024-03-01-000000_orders/up.sql", ORDERS_UP);
+    r.write("migrations/2024-03-01-000000_orders/down.sql", ORDERS_DOWN);
+    r.commit("users and orders");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.write("migrations/2024-02-01-000000_email_index/up.sql", INDEX_UP);
+    r.write(
+        "migrations/2024-02-01-000000_email_index/down.sql",
+        INDEX_DOWN,
+    );
+    r.commit("email index, dated before orders");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn added_after_the_newest_is_not_ms301() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/4_email_index.up.sql", INDEX_UP);
+    r.commit("email index");
+    let (_, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert!(!out.contains("MS301"), "{out}");
+}
+
+#[test]
+fn untracked_migration_counts_as_added() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    r.write(".gitignore", "migrations/9_local.up.sql\n");
+    r.write("migrations/9_local.up.sql", "DROP TABLE users;\n");
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("(golang-migrate, 1 migration, 3 others read but not checked)"),
+        "{out}"
+    );
+    assert!(out.contains("error[MS301]: `2_email_index`"), "{out}");
+    // An ignored file is nobody's change.
+    assert!(!out.contains("9_local"), "{out}");
+}
+
+#[test]
+fn uncommitted_edit_counts() {
+    let r = numbered("golang-migrate");
+    r.write(
+        "migrations/3_orders.up.sql",
+        "CREATE TABLE orders (id bigint PRIMARY KEY);\n",
+    );
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("error[MS302]: `3_orders` is already on `main`, and its up script was edited"),
+        "{out}"
+    );
+    assert!(out.contains("--> migrations/3_orders.up.sql:1:1"), "{out}");
+}
+
+#[test]
+fn rule_set_to_off_or_warning_in_migsafe_toml() {
+    let r = numbered("golang-migrate");
+    r.write(
+        "migrations/3_orders.up.sql",
+        ORDERS_UP.replace("bigint)", "int)").as_str(),
+    );
+    r.write(
+        "migsafe.toml",
+        "runner = \"golang-migrate\"\n[rules]\nedited-applied-migration = \"off\"\n",
+    );
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("MS302"), "{out}");
+    assert!(out.contains("1 migration checked"), "{out}");
+
+    r.write(
+        "migsafe.toml",
+        "runner = \"golang-migrate\"\n[rules]\nMS302 = \"warning\"\n",
+    );
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("warning[MS302]"), "{out}");
+}
+
+#[test]
+fn named_file_with_since_keeps_its_own_history() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    r.write(
+        "migrations/1_users.up.sql",
+        "CREATE TABLE users (id bigint);\n",
+    );
+    let (code, out, _) =
+        stdout(
+            r.migsafe()
+                .args(["lint", "--since", "main", "migrations/2_email_index.up.sql"]),
+        );
+    assert_eq!(code, Some(1));
+    assert!(out.contains("MS301"), "{out}");
+    assert!(!out.contains("MS302"), "{out}");
+}
+
+#[test]
+fn project_found_from_its_root_not_the_cwd() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/4_email_index.up.sql", INDEX_UP);
+    // Run from outside the repository, naming the project by a path into it.
+    let (code, out, err) =
+        stdout(
+            r.migsafe_in(r.tmp.path())
+                .args(["lint", "--since", "main", "repo/migrations"]),
+        );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("(golang-migrate, 1 migration, 2 others read but not checked)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sqitch_rework_is_not_an_edit() {
+    let r = Repo::new("sqitch");
+    let plan = "%syntax-version=1.0.0\n%project=app\n\nusers 2024-01-01T00:00:00Z t <t@t> # users\n@v1 2024-01-02T00:00:00Z t <t@t> # release\n";
+    r.write("sqitch.plan", plan);
+    r.write("deploy/users.sql", USERS_UP);
+    r.write("revert/users.sql", USERS_DOWN);
+    r.write("migsafe.toml", "runner = \"sqitch\"\n");
+    r.commit("users");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    // What `sqitch rework users` does: keep the deployed script under the tag, plan it again.
+    r.write("deploy/users@v1.sql", USERS_UP);
+    r.write("revert/users@v1.sql", USERS_DOWN);
+    r.write(
+        "deploy/users.sql",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n",
+    );
+    r.write(
+        "sqitch.plan",
+        &format!("{plan}users [users@v1] 2024-01-03T00:00:00Z t <t@t> # email required\n"),
+    );
+    r.commit("rework users");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "."]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("(sqitch, 1 migration, 1 other read but not checked)"),
+        "{out}"
+    );
+    assert!(!out.contains("MS30"), "{out}");
+
+    // Editing the deployed script instead is an edit.
+    r.write("deploy/users@v1.sql", "CREATE TABLE users (id int);\n");
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "."]));
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("error[MS302]: `users@v1` is already on `main`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_rev_exits_2_with_a_hint() {
+    let r = numbered("golang-migrate");
+    snap!(
+        r.migsafe()
+            .args(["lint", "--since", "origin/main", "migrations"])
+    );
+    let (code, _, err) =
+        stdout(
+            r.migsafe()
+                .args(["lint", "--since", "no-such-branch", "migrations"]),
+        );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown revision `no-such-branch`"), "{err}");
+}
+
+#[test]
+fn unknown_remote_branch_hint_says_what_to_fetch() {
+    let r = numbered("golang-migrate");
+    r.git(&["remote", "add", "origin", "https://example.invalid/app.git"]);
+    let (code, _, err) = stdout(
+        r.migsafe()
+            .args(["lint", "--since", "origin/main", "migrations"]),
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`git fetch origin main`"), "{err}");
+}
+
+#[test]
+fn not_a_git_repository_exits_2() {
+    let r = Repo::empty();
+    r.write("migrations/1_users.up.sql", USERS_UP);
+    r.write("migsafe.toml", "runner = \"golang-migrate\"\n");
+    snap!(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+}
+
+#[test]
+fn git_not_installed_exits_2() {
+    let r = numbered("golang-migrate");
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out, err) = stdout(r.migsafe().env("PATH", empty.path()).args([
+        "lint",
+        "--since",
+        "main",
+        "migrations",
+    ]));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with("error: cannot run `git` (--since needs it to find what changed)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shallow_clone_without_the_merge_base_exits_2_with_fetch_depth_hint() {
+    let r = Repo::new("golang-migrate");
+    r.write("migrations/1_users.up.sql", USERS_UP);
+    r.commit("users");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    r.commit("email index");
+    r.git(&["checkout", "-q", "main"]);
+    r.write("migrations/3_orders.up.sql", ORDERS_UP);
+    r.commit("orders");
+    r.git(&["checkout", "-q", "feature"]);
+    // What actions/checkout does by default: the tips only, no history behind them.
+    let url = format!("file://{}", r.dir().display());
+    r.git_in(
+        r.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-single-branch",
+            &url,
+            "shallow",
+        ],
+    );
+    let clone = r.tmp.path().join("shallow");
+    snap!(
+        r.migsafe_in(&clone)
+            .args(["lint", "--since", "origin/main", "migrations"])
+    );
+}
+
+#[test]
+fn since_output_is_the_same_twice() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/2_email_index.up.sql", INDEX_UP);
+    let first = stdout(
+        r.migsafe()
+            .args(["lint", "--since", "main", "migrations", "--quiet"]),
+    );
+    let second = stdout(
+        r.migsafe()
+            .args(["lint", "--since", "main", "migrations", "--quiet"]),
+    );
+    assert_eq!(first, second);
+    // Linting left the repository as it was.
+    assert_eq!(
+        r.git(&["status", "--porcelain"]),
+        "?? migrations/2_email_index.up.sql\n"
+    );
+}
