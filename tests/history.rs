@@ -549,3 +549,25 @@ fn since_output_is_the_same_twice() {
         "?? migrations/2_email_index.up.sql\n"
     );
 }
+
+#[test]
+fn json_keeps_findings_about_deleted_migrations() {
+    let r = numbered("golang-migrate");
+    r.remove("migrations/3_orders.up.sql");
+    r.remove("migrations/3_orders.down.sql");
+    r.commit("drop orders migration");
+    let out = r
+        .migsafe()
+        .args(["lint", "--since", "main", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let project = &doc["projects"][0];
+    assert_eq!(project["migrations"], serde_json::json!([]));
+    let findings = project["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "MS302");
+    assert_eq!(findings[0]["path"], "migrations/3_orders.up.sql");
+    assert_eq!(doc["summary"]["errors"], 1);
+}

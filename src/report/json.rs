@@ -34,6 +34,9 @@ struct Project<'a> {
     runner: String,
     /// The checked migrations, in run order.
     migrations: Vec<Migration<'a>>,
+    /// Findings about migrations not listed above: with `--since`, a migration deleted since
+    /// the base, or an edited one that `start_after` leaves unchecked.
+    findings: Vec<&'a Finding>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -106,6 +109,16 @@ pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_j
                             .iter()
                             .filter(|f| f.migration == m.migration.id())
                             .collect(),
+                    })
+                    .collect(),
+                findings: p
+                    .findings
+                    .iter()
+                    .filter(|f| {
+                        !p.analysis
+                            .migrations
+                            .iter()
+                            .any(|m| m.checked && f.migration == m.migration.id())
                     })
                     .collect(),
             })
