@@ -44,7 +44,13 @@ pub fn render(report: &Report, opts: &Options) -> String {
             out.push_str("\n\n");
         }
     }
-    if !opts.quiet {
+    if opts.quiet {
+        // No summary follows: end on the last finding's line.
+        out.truncate(out.trim_end().len());
+        if !out.is_empty() {
+            out.push('\n');
+        }
+    } else {
         out.push_str(&summary_line(&report.summary(), opts.elapsed));
         out.push('\n');
     }
