@@ -89,7 +89,11 @@ fn write_report(
                 );
                 out.write_all(text.as_bytes())
             }
-            Format::Json => report::json::write(report, &mut *out, terminal).map_err(Into::into),
+            // serde_json writes in tiny pieces: buffer them before the dynamic writer.
+            Format::Json => {
+                report::json::write(report, std::io::BufWriter::new(&mut *out), terminal)
+                    .map_err(Into::into)
+            }
             Format::Github => out.write_all(report::github::render(report).as_bytes()),
             Format::Sarif => out.write_all(report::sarif::render(report).as_bytes()),
             Format::Gitlab => out.write_all(report::gitlab::render(report).as_bytes()),
@@ -99,7 +103,12 @@ fn write_report(
     };
     match &opts.output {
         None => {
-            let mut out = std::io::BufWriter::new(anstream::stdout().lock());
+            // Only the human format carries colour for anstream to strip (or keep); passing
+            // megabytes of JSON through its escape-sequence parser costs a fifth of the run.
+            let mut out: Box<dyn Write> = match opts.format {
+                Format::Human => Box::new(std::io::BufWriter::new(anstream::stdout().lock())),
+                _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
             match render(&mut out) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
                 other => Ok(other?),
