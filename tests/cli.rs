@@ -504,3 +504,28 @@ fn stdin_given_twice_is_a_usage_error() {
             .pass_stdin("SELECT 1;\n")
     );
 }
+
+#[test]
+fn stdin_filename_alone_reads_stdin() {
+    let t = tempfile::tempdir().unwrap();
+    let out = migsafe(t.path())
+        .args(["lint", "--stdin-filename", "gen/upgrade.sql"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"TRUNCATE accounts;\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("--> gen/upgrade.sql:1:1"), "{text}");
+}
+
+#[test]
+fn stdin_filename_with_paths_but_no_dash_is_a_usage_error() {
+    let t = sqlx_project("SELECT 1;\n", None);
+    snap!(migsafe(t.path()).args(["lint", "migrations", "--stdin-filename", "x.sql"]));
+}

@@ -15,10 +15,10 @@ pub struct LintArgs {
     /// [default: migrations_dir from migsafe.toml, else the current directory].
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
-    /// The file name to report for SQL read from stdin (`-`); its directory's migsafe.toml
-    /// applies.
-    #[arg(long, value_name = "PATH", default_value = "stdin.sql")]
-    pub stdin_filename: PathBuf,
+    /// The file name to report for SQL read from stdin (`-`, implied when no PATHS are given);
+    /// its directory's migsafe.toml applies [default: stdin.sql].
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
     /// Check only migrations added or changed since the merge-base of HEAD and REV (a branch,
     /// tag or commit, e.g. origin/main); uncommitted and untracked files count. Also flags new
     /// migrations that sort before merged ones and edits to merged ones (MS3xx). Needs the
@@ -38,20 +38,31 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let (stdin, paths): (Vec<PathBuf>, Vec<PathBuf>) =
         args.paths.into_iter().partition(|p| p == Path::new("-"));
-    let stdin = match stdin.len() {
-        0 => None,
-        1 => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .context("cannot read SQL from stdin")?;
-            Some(StdinSql {
-                path: args.stdin_filename,
-                bytes,
-            })
+    let read_stdin = match (stdin.len(), &args.stdin_filename, paths.is_empty()) {
+        (0, None, _) => false,
+        (0, Some(_), true) | (1, _, _) => true,
+        (0, Some(_), false) => {
+            anyhow::bail!("--stdin-filename names SQL read from stdin: add `-` to the paths")
         }
         _ => anyhow::bail!("`-` (stdin) can be given only once"),
+    };
+    let stdin = if read_stdin {
+        if std::io::stdin().is_terminal() {
+            eprintln!("migsafe: reading SQL from stdin (end with Ctrl-D)");
+        }
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("cannot read SQL from stdin")?;
+        Some(StdinSql {
+            path: args
+                .stdin_filename
+                .unwrap_or_else(|| PathBuf::from("stdin.sql")),
+            bytes,
+        })
+    } else {
+        None
     };
     let report = lint(&LintOptions {
         paths,
