@@ -2,6 +2,7 @@
 
 mod lint;
 mod rule;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,6 +63,24 @@ pub enum Command {
     ///   migsafe rule drop-column
     #[command(verbatim_doc_comment)]
     Rule(rule::RuleArgs),
+    /// Prove each migration's down-path on a real PostgreSQL, and record receipts.
+    ///
+    /// On a scratch cluster started for the run (or --database-url), each migration runs on
+    /// the state its predecessors leave, with synthetic rows in every table: up, down, up
+    /// again. It passes when down restores the schema exactly and keeps every value the
+    /// migration does not destroy, and up runs again to the same schema. Passing migrations
+    /// get a receipt (sha256 of up and down, PostgreSQL major version) that `migsafe plan`
+    /// requires before an irreversible migration may leak to the next wave.
+    ///
+    /// Exit codes: 0 all proven, 1 any failed or unproven, 2 migsafe could not do its job.
+    ///
+    /// Examples:
+    ///   migsafe verify migrations/
+    ///   migsafe verify --since origin/main --seed db/seed.sql
+    ///   MIGSAFE_DATABASE_URL=postgres://ci@db/postgres migsafe verify
+    ///   migsafe verify --check-receipts
+    #[command(verbatim_doc_comment)]
+    Verify(verify::VerifyArgs),
 }
 
 /// Where settings come from.
@@ -106,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Rule(args) => rule::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 

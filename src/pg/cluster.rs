@@ -392,7 +392,7 @@ pub fn find_bindir() -> Result<PathBuf> {
         }
     }
     candidates.push((0, PathBuf::from("/usr/local/pgsql/bin")));
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     for (_, d) in candidates {
         if has_both(&d)
             && let Some(dir) = resolve(&d)

@@ -1,5 +1,411 @@
-//! `migsafe verify`: each migration's down-path proven on a real PostgreSQL (being written).
+//! `migsafe verify`: each migration's down-path proven on a real PostgreSQL.
+//!
+//! Migrations are applied in order on a chain of template databases, so that each one is tested
+//! on the state its predecessors leave (cloned from a template, not replayed from zero). For a
+//! migration under test, on a copy of that state: seed rows, record the schema fingerprint F0
+//! and the data digest D0; run up (F1); run down, which must give back F0 and, for everything
+//! the migration does not destroy, D0; run up again, which must give F1. The copy then becomes
+//! the template for the next migration.
 
 pub mod digest;
+pub mod exec;
 pub mod receipts;
+pub mod report;
 pub mod seed;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use serde::Serialize;
+
+use crate::classify::{Analysis, Destroyed, MigrationAnalysis, Reversibility};
+use crate::pg::fingerprint::{self, Exclude, Fingerprint};
+use digest::DataChange;
+use exec::{ExecError, ScriptFailure};
+use seed::{SeedOptions, SeedSummary};
+
+/// A PostgreSQL server migsafe may create and drop databases on: the scratch cluster, or the
+/// user's server given with `--database-url`.
+pub struct Server {
+    base: postgres::Config,
+    /// The database to connect to for CREATE/DROP DATABASE.
+    admin_db: String,
+    major: u32,
+}
+
+impl Server {
+    pub fn new(base: postgres::Config) -> Result<Server, postgres::Error> {
+        let admin_db = base.get_dbname().unwrap_or("postgres").to_string();
+        let mut c = base.connect(postgres::NoTls)?;
+        let num: i32 = c
+            .query_one("SELECT current_setting('server_version_num')::int", &[])?
+            .get(0);
+        Ok(Server {
+            base,
+            admin_db,
+            major: num as u32 / 10000,
+        })
+    }
+
+    pub fn major_version(&self) -> u32 {
+        self.major
+    }
+
+    pub fn connect(&self, db: &str) -> Result<Client, postgres::Error> {
+        let mut c = self.base.clone();
+        c.dbname(db);
+        c.connect(postgres::NoTls)
+    }
+
+    fn admin(&self) -> Result<Client, postgres::Error> {
+        self.connect(&self.admin_db)
+    }
+}
+
+/// Databases created for one run, dropped when it ends (the scratch cluster goes anyway; a
+/// user's server must be left as found).
+struct Databases<'a> {
+    server: &'a Server,
+    names: Vec<String>,
+}
+
+static RUN: AtomicUsize = AtomicUsize::new(0);
+
+impl<'a> Databases<'a> {
+    fn new(server: &'a Server) -> Databases<'a> {
+        Databases {
+            server,
+            names: Vec::new(),
+        }
+    }
+
+    /// A copy of `template` (`template0` for an empty one) under a fresh name.
+    fn create(&mut self, template: &str) -> Result<String, VerifyError> {
+        let name = format!(
+            "migsafe_verify_{}_{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = self.server.admin().map_err(VerifyError::Server)?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                crate::pg::quote_ident(&name),
+                crate::pg::quote_ident(template)
+            ))
+            .map_err(VerifyError::CreateDatabase)?;
+        self.names.push(name.clone());
+        Ok(name)
+    }
+
+    fn drop_db(&mut self, name: &str) {
+        if let Ok(mut admin) = self.server.admin() {
+            let force = if self.server.major >= 13 {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {}{force}",
+                crate::pg::quote_ident(name)
+            ));
+        }
+        self.names.retain(|n| n != name);
+    }
+}
+
+impl Drop for Databases<'_> {
+    fn drop(&mut self) {
+        for name in std::mem::take(&mut self.names) {
+            self.drop_db(&name);
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot connect to the verification server: {0}")]
+    Server(postgres::Error),
+    #[error("cannot create a scratch database (the role needs the CREATEDB privilege): {0}")]
+    CreateDatabase(postgres::Error),
+    #[error("lost the connection to PostgreSQL: {0}")]
+    Connection(postgres::Error),
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub seed: SeedOptions,
+}
+
+/// What happened to one migration.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationResult {
+    pub id: String,
+    /// The static classification (`reversible`, `irreversible`, `unknown`).
+    pub classified: &'static str,
+    pub outcome: VerifyOutcome,
+    pub failures: Vec<Failure>,
+    /// Data the round trip did not bring back, each marked by whether the classification
+    /// announced it.
+    pub data_lost: Vec<DataChange>,
+    /// The static classification and the round trip disagree (e.g. classified reversible, but
+    /// data was lost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<String>,
+    pub seeded: Vec<(String, u64)>,
+    pub timings_ms: Timings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    /// Up, down and up again ran, schema and data came back.
+    Passed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub up: u64,
+    pub down: u64,
+    pub reapply: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// Nothing to prove: the migration has no down script.
+    NoDown {
+        reason: String,
+    },
+    UpFailed {
+        error: ScriptFailure,
+    },
+    DownFailed {
+        error: ScriptFailure,
+    },
+    /// The down left a different schema than before the up.
+    SchemaNotRestored {
+        diff: String,
+    },
+    /// Data the migration was not classified as destroying did not survive up and down.
+    DataChanged {
+        changes: Vec<DataChange>,
+    },
+    /// Up failed the second time, after down.
+    ReapplyFailed {
+        error: ScriptFailure,
+    },
+    /// Up after down gave a different schema than the first up.
+    ReapplyDiffers {
+        diff: String,
+    },
+    /// An earlier migration failed, so the state this one starts from could not be built.
+    NotReached {
+        because: String,
+    },
+}
+
+/// Progress for long runs.
+pub enum Event<'a> {
+    Applying { id: &'a str },
+    Verifying { id: &'a str },
+    Done { result: &'a MigrationResult },
+}
+
+/// Verifies the checked migrations of `analysis` on `server`. Earlier, unchecked migrations
+/// are applied (up only) to build the state the checked ones start from.
+pub fn verify(
+    analysis: &Analysis,
+    server: &Server,
+    opts: &VerifyOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Vec<MigrationResult>, VerifyError> {
+    let mut dbs = Databases::new(server);
+    let mut template = dbs.create("template0")?;
+    let exclude = Exclude::default();
+    let mut results = Vec::new();
+    let mut broken: Option<String> = None;
+    for m in &analysis.migrations {
+        if let Some(because) = &broken {
+            if m.checked {
+                results.push(not_reached(m, because));
+            }
+            continue;
+        }
+        if !m.checked {
+            progress(Event::Applying {
+                id: &m.migration.id(),
+            });
+            let mut c = server.connect(&template).map_err(VerifyError::Server)?;
+            match exec::run_script(&mut c, &m.up) {
+                Ok(()) => {}
+                Err(ExecError::Statement(f)) => {
+                    broken = Some(format!("{} failed to apply: {f}", m.migration.id()));
+                }
+                Err(ExecError::Connection(e)) => return Err(VerifyError::Connection(e)),
+            }
+            continue;
+        }
+        progress(Event::Verifying {
+            id: &m.migration.id(),
+        });
+        let work = dbs.create(&template)?;
+        let supports_down = analysis.runner.supports_down();
+        let (result, usable) = round_trip(m, server, &work, opts, &exclude, supports_down)?;
+        progress(Event::Done { result: &result });
+        if let Some(Failure::UpFailed { error }) = result.failures.first() {
+            broken = Some(format!("{} failed to apply: {error}", m.migration.id()));
+        }
+        results.push(result);
+        if usable {
+            // The copy, after up again, is the state the next migration starts from.
+            dbs.drop_db(&template);
+            template = work;
+        } else {
+            // Down or the second up failed part way: rebuild the state from the template.
+            dbs.drop_db(&work);
+            if broken.is_none() {
+                let mut c = server.connect(&template).map_err(VerifyError::Server)?;
+                if let Err(ExecError::Statement(f)) = exec::run_script(&mut c, &m.up) {
+                    broken = Some(format!("{} failed to apply: {f}", m.migration.id()));
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+fn not_reached(m: &MigrationAnalysis, because: &str) -> MigrationResult {
+    MigrationResult {
+        id: m.migration.id(),
+        classified: m.reversibility.label(),
+        outcome: VerifyOutcome::Failed,
+        failures: vec![Failure::NotReached {
+            because: because.to_string(),
+        }],
+        data_lost: Vec::new(),
+        disagreement: None,
+        seeded: Vec::new(),
+        timings_ms: Timings::default(),
+    }
+}
+
+/// Up, down, up on `work`. Returns the result and whether `work` ended in the after-up state
+/// (usable as the next template).
+fn round_trip(
+    m: &MigrationAnalysis,
+    server: &Server,
+    work: &str,
+    opts: &VerifyOptions,
+    exclude: &Exclude,
+    supports_down: bool,
+) -> Result<(MigrationResult, bool), VerifyError> {
+    let mut result = MigrationResult {
+        id: m.migration.id(),
+        classified: m.reversibility.label(),
+        outcome: VerifyOutcome::Failed,
+        failures: Vec::new(),
+        data_lost: Vec::new(),
+        disagreement: None,
+        seeded: Vec::new(),
+        timings_ms: Timings::default(),
+    };
+    let mut c = server.connect(work).map_err(VerifyError::Server)?;
+    let SeedSummary { seeded, .. } = seed::seed(&mut c, &opts.seed)?;
+    result.seeded = seeded;
+    let f0 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    let d0 = digest::digest(&mut c).map_err(VerifyError::Connection)?;
+
+    let t = Instant::now();
+    if let Some(error) = run(&mut c, &m.up)? {
+        result.failures.push(Failure::UpFailed { error });
+        return Ok((result, false));
+    }
+    result.timings_ms.up = ms(t.elapsed());
+    let f1 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+
+    let Some(down) = &m.down else {
+        result.failures.push(Failure::NoDown {
+            reason: if supports_down {
+                "the migration has no down script".into()
+            } else {
+                "the runner runs migrations only forward: there is no down script to prove".into()
+            },
+        });
+        return Ok((result, true));
+    };
+    let t = Instant::now();
+    if let Some(error) = run(&mut c, down)? {
+        result.failures.push(Failure::DownFailed { error });
+        return Ok((result, false));
+    }
+    result.timings_ms.down = ms(t.elapsed());
+    let f2 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    if f2 != f0 {
+        result.failures.push(Failure::SchemaNotRestored {
+            diff: fingerprint::diff(&f0, &f2),
+        });
+    }
+    let d2 = digest::digest(&mut c).map_err(VerifyError::Connection)?;
+    let changes = d0.changes(&d2, &destroyed(&m.reversibility));
+    let unannounced: Vec<DataChange> = changes.iter().filter(|c| !c.announced).cloned().collect();
+    if !unannounced.is_empty() {
+        if matches!(m.reversibility, Reversibility::Reversible) {
+            result.disagreement =
+                Some("classified reversible, but data did not survive up and down".to_string());
+        }
+        result.failures.push(Failure::DataChanged {
+            changes: unannounced,
+        });
+    }
+    result.data_lost = changes;
+
+    let t = Instant::now();
+    if let Some(error) = run(&mut c, &m.up)? {
+        result.failures.push(Failure::ReapplyFailed { error });
+        return Ok((result, false));
+    }
+    result.timings_ms.reapply = ms(t.elapsed());
+    let f3: Fingerprint =
+        fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    if f3 != f1 {
+        result.failures.push(Failure::ReapplyDiffers {
+            diff: fingerprint::diff(&f1, &f3),
+        });
+    }
+    if result.failures.is_empty() {
+        result.outcome = VerifyOutcome::Passed;
+    }
+    Ok((result, true))
+}
+
+/// Runs a script; a statement failure is a result, a broken connection an error.
+fn run(
+    c: &mut Client,
+    script: &crate::classify::ScriptAnalysis,
+) -> Result<Option<ScriptFailure>, VerifyError> {
+    match exec::run_script(c, script) {
+        Ok(()) => Ok(None),
+        Err(ExecError::Statement(f)) => Ok(Some(f)),
+        Err(ExecError::Connection(e)) => Err(VerifyError::Connection(e)),
+    }
+}
+
+/// What the static classification says the up destroys.
+fn destroyed(r: &Reversibility) -> Vec<Destroyed> {
+    match r {
+        Reversibility::Irreversible { steps, .. } => steps
+            .iter()
+            .flat_map(|s| s.destroys.iter().cloned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}

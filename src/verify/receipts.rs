@@ -74,3 +74,8 @@ pub fn sha256(text: &str) -> String {
     }
     out
 }
+
+/// The current time, RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    todo!("now_rfc3339")
+}

@@ -1,0 +1,234 @@
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::{ConfigOpts, Outcome, print};
+use crate::lint::{LintOptions, lint};
+use crate::pg::Cluster;
+use crate::verify::receipts::{self, Receipt, Receipts};
+use crate::verify::report::{ProjectResults, VerifyReport};
+use crate::verify::seed::SeedOptions;
+use crate::verify::{self, Event, Server, VerifyOptions, VerifyOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Migrations directories or project roots, as for `migsafe lint` [default: migrations_dir
+    /// from migsafe.toml, else the current directory].
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Verify only migrations added or changed since the merge-base of HEAD and REV.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Run the round trips on this server instead of a scratch cluster: migsafe creates
+    /// throwaway databases there (the role needs CREATEDB) and drops them afterwards. Keep the
+    /// password out of the command line: use the environment variable, or PGPASSWORD.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MIGSAFE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Receipts file: read by --check-receipts, written for every migration that passes.
+    #[arg(long, value_name = "FILE", default_value = receipts::DEFAULT_PATH)]
+    pub receipts: PathBuf,
+    /// Do not run anything: list the checked migrations that lack a valid receipt (exit 1 if
+    /// any). For CI on pull requests, after someone ran `migsafe verify`.
+    #[arg(long)]
+    pub check_receipts: bool,
+    /// PostgreSQL major version receipts must be for, with --check-receipts [default:
+    /// postgres_version from migsafe.toml, else 15].
+    #[arg(long, value_name = "N")]
+    pub postgres_major: Option<u32>,
+    /// SQL run after the synthetic rows, to add realistic data of your own.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Synthetic rows per table.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub rows: usize,
+    /// Leave the scratch cluster running afterwards and print how to connect (debugging).
+    #[arg(long)]
+    pub keep_scratch: bool,
+    #[command(flatten)]
+    pub config: ConfigOpts,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    pub format: VerifyFormat,
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let report = lint(&LintOptions {
+        paths: args.paths.clone(),
+        config: args.config.config.clone(),
+        since: args.since.clone(),
+        stdin: None,
+    })?;
+    if args.check_receipts {
+        return check_receipts(&args, &report);
+    }
+    let progress_on = std::io::stderr().is_terminal();
+    // The cluster must outlive the server handle and every connection.
+    let mut cluster = None;
+    let (server, server_name) = match &args.database_url {
+        Some(url) => {
+            let config = crate::pg::config_from_url(url)?;
+            let server = Server::new(config)
+                .with_context(|| format!("cannot connect to {}", crate::pg::redact_url(url)))?;
+            (server, crate::pg::redact_url(url))
+        }
+        None => {
+            let c = Cluster::start().context("cannot start a scratch PostgreSQL cluster")?;
+            if progress_on {
+                eprintln!(
+                    "scratch PostgreSQL {} ready in {:.1} s",
+                    c.major_version(),
+                    c.started_in().as_secs_f64()
+                );
+            }
+            let server = Server::new(c.config("postgres"))
+                .context("cannot connect to the scratch cluster")?;
+            cluster = Some(c);
+            (server, "a scratch cluster".to_string())
+        }
+    };
+    let opts = VerifyOptions {
+        seed: SeedOptions {
+            rows_per_table: args.rows,
+            seed_file: args.seed.clone(),
+        },
+    };
+    let mut receipts = Receipts::load(&args.receipts)?;
+    let mut written = 0;
+    let mut projects = Vec::new();
+    for p in &report.projects {
+        let mut progress = |e: Event| {
+            if !progress_on {
+                return;
+            }
+            match e {
+                Event::Applying { id } => eprintln!("applying {id}"),
+                Event::Verifying { id } => eprintln!("verifying {id}"),
+                Event::Done { .. } => {}
+            }
+        };
+        let results = verify::verify(&p.analysis, &server, &opts, &mut progress)?;
+        for r in results
+            .iter()
+            .filter(|r| r.outcome == VerifyOutcome::Passed)
+        {
+            let Some(m) = p
+                .analysis
+                .migrations
+                .iter()
+                .find(|m| m.migration.id() == r.id)
+            else {
+                continue;
+            };
+            let Some(down) = &m.down else { continue };
+            receipts.record(Receipt {
+                id: r.id.clone(),
+                up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
+                down_sha256: Some(receipts::sha256(&down.source[down.range.clone()])),
+                postgres_major: server.major_version(),
+                migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
+                verified_at: receipts::now_rfc3339(),
+            });
+            written += 1;
+        }
+        projects.push(ProjectResults {
+            root: p.analysis.root.clone(),
+            runner: p.analysis.runner.to_string(),
+            migrations: results,
+        });
+    }
+    if written > 0 {
+        receipts.save(&args.receipts)?;
+    }
+    let mut out = VerifyReport::new(server_name, server.major_version(), projects);
+    out.summary.receipts_written = written;
+    match args.format {
+        VerifyFormat::Human => print(&crate::verify::report::human(&out, Some(started.elapsed())))?,
+        VerifyFormat::Json => print(&crate::verify::report::json(&out))?,
+    }
+    drop(server);
+    if let Some(c) = cluster.take()
+        && args.keep_scratch
+    {
+        eprintln!("{}", c.keep());
+    }
+    Ok(if out.all_passed() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// Which checked migrations lack a receipt for their exact contents.
+fn check_receipts(args: &VerifyArgs, report: &crate::report::Report) -> anyhow::Result<Outcome> {
+    let receipts = Receipts::load(&args.receipts)?;
+    let major = match args.postgres_major {
+        Some(m) => m,
+        None => match crate::config::Config::find(std::path::Path::new(".")) {
+            Some(p) => crate::config::Config::load(&p)?.postgres_version,
+            None => crate::config::Config::defaults().postgres_version,
+        },
+    };
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for p in &report.projects {
+        for m in p.analysis.migrations.iter().filter(|m| m.checked) {
+            total += 1;
+            let up = receipts::sha256(&m.up.source[m.up.range.clone()]);
+            let down = m
+                .down
+                .as_ref()
+                .map(|d| receipts::sha256(&d.source[d.range.clone()]));
+            if receipts
+                .valid_for(&m.migration.id(), &up, down.as_deref(), major)
+                .is_none()
+            {
+                missing.push(m.migration.id());
+            }
+        }
+    }
+    let mut text = String::new();
+    for id in &missing {
+        text.push_str(&format!("no receipt  {id}\n"));
+    }
+    text.push_str(&format!(
+        "{total} migration{} checked against {}: {} without a valid receipt for PostgreSQL {major}{}\n",
+        if total == 1 { "" } else { "s" },
+        args.receipts.display(),
+        missing.len(),
+        if missing.is_empty() {
+            String::new()
+        } else {
+            "; run `migsafe verify` and commit the receipts file".to_string()
+        }
+    ));
+    if args.format == VerifyFormat::Json {
+        text = serde_json::to_string_pretty(&serde_json::json!({
+            "schema_version": 1,
+            "receipts": args.receipts,
+            "postgres_major": major,
+            "checked": total,
+            "missing": missing,
+        }))? + "\n";
+    }
+    print(&text)?;
+    Ok(if missing.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}

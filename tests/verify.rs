@@ -1,0 +1,386 @@
+//! `migsafe verify` against real PostgreSQL. The commands run with `MIGSAFE_DATABASE_URL`
+//! pointing at this test process's scratch cluster (`migsafe::pg::testing`), so the whole test
+//! run shares one cluster; one test covers the embedded default, which starts its own.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+
+/// A snapshot with run times and the cluster's port masked.
+macro_rules! snap {
+    ($($cmd:tt)*) => {
+        insta::with_settings!({filters => vec![
+            (r"\d+ ms", "[N] ms"),
+            (r"\(\d+\.\d s\)", "([TIME])"),
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        ]}, {
+            assert_cmd_snapshot!($($cmd)*)
+        })
+    };
+}
+
+fn migsafe(dir: &Path) -> Command {
+    let mut c = Command::new(get_cargo_bin("migsafe"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env(
+            "MIGSAFE_DATABASE_URL",
+            migsafe::pg::testing::cluster().url("postgres"),
+        )
+        .env_remove("MIGSAFE_CONFIG")
+        .env_remove("DATABASE_URL");
+    c
+}
+
+fn write(dir: &Path, rel: &str, content: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// A sqlx project whose first migration creates `accounts` (with an enum-typed column), then
+/// the given migrations as (name, up, down).
+fn project(migrations: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "sqlx.toml", "");
+    write(
+        t.path(),
+        "migrations/1_init.up.sql",
+        "CREATE TYPE plan_kind AS ENUM ('free', 'pro');\nCREATE TABLE accounts (\n  id bigint PRIMARY KEY,\n  email varchar(64) NOT NULL UNIQUE,\n  plan text,\n  kind plan_kind NOT NULL DEFAULT 'free'\n);\n",
+    );
+    write(
+        t.path(),
+        "migrations/1_init.down.sql",
+        "DROP TABLE accounts;\nDROP TYPE plan_kind;\n",
+    );
+    for (i, (name, up, down)) in migrations.iter().enumerate() {
+        let v = i + 2;
+        write(t.path(), &format!("migrations/{v}_{name}.up.sql"), up);
+        write(t.path(), &format!("migrations/{v}_{name}.down.sql"), down);
+    }
+    t
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_correct_down_passes_and_gets_a_receipt() {
+    let t = project(&[(
+        "plan_index",
+        "CREATE INDEX accounts_plan_idx ON accounts (plan);\nALTER TABLE accounts ADD COLUMN note text DEFAULT 'n/a';\n",
+        "ALTER TABLE accounts DROP COLUMN note;\nDROP INDEX accounts_plan_idx;\n",
+    )]);
+    snap!(migsafe(t.path()).args(["verify", "migrations"]));
+    let receipts: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.path().join(".migsafe/receipts.json")).unwrap(),
+    )
+    .unwrap();
+    let ids: Vec<&str> = receipts["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1_init", "2_plan_index"]);
+
+    // The receipts now cover every migration …
+    let check = migsafe(t.path())
+        .args(["verify", "--check-receipts", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    // … until a down changes: a receipt for other contents does not count.
+    write(
+        t.path(),
+        "migrations/2_plan_index.down.sql",
+        "DROP INDEX accounts_plan_idx;\nALTER TABLE accounts DROP COLUMN note;\n",
+    );
+    snap!(migsafe(t.path()).args(["verify", "--check-receipts", "migrations"]));
+}
+
+#[test]
+fn a_down_that_forgets_something_fails_naming_it() {
+    let t = project(&[
+        (
+            "forget_index",
+            "CREATE INDEX accounts_plan_idx ON accounts (plan);\n",
+            "SELECT 1;\n",
+        ),
+        (
+            "forget_default",
+            "ALTER TABLE accounts ALTER COLUMN plan SET DEFAULT 'basic';\n",
+            "SELECT 1;\n",
+        ),
+        (
+            "forget_constraint",
+            "ALTER TABLE accounts ADD CONSTRAINT accounts_email_lower CHECK (email = lower(email));\n",
+            "SELECT 1;\n",
+        ),
+        (
+            "forget_enum_value",
+            "ALTER TYPE plan_kind ADD VALUE 'enterprise';\n",
+            "SELECT 1;\n",
+        ),
+    ]);
+    let out = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for needle in [
+        "FAILED   2_forget_index",
+        "accounts_plan_idx",
+        "FAILED   3_forget_default",
+        "'basic'",
+        "FAILED   4_forget_constraint",
+        "accounts_email_lower",
+        "FAILED   5_forget_enum_value",
+        "enterprise",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    assert!(text.contains("passed   1_init"), "{text}");
+    snap!(migsafe(t.path()).args(["verify", "migrations"]));
+}
+
+#[test]
+fn a_down_that_errors_fails_with_its_location() {
+    let t = project(&[(
+        "index",
+        "CREATE INDEX accounts_plan_idx ON accounts (plan);\n",
+        "-- undo\nDROP INDEX accounts_plan_index;\n",
+    )]);
+    snap!(migsafe(t.path()).args(["verify", "migrations"]));
+}
+
+#[test]
+fn an_up_that_errors_fails_with_its_location_and_stops_the_chain() {
+    let t = project(&[
+        (
+            "bad",
+            "ALTER TABLE accounts\n  ADD COLUMN x int REFERENCES nowhere (id);\n",
+            "ALTER TABLE accounts DROP COLUMN x;\n",
+        ),
+        ("later", "SELECT 1;\n", "SELECT 1;\n"),
+    ]);
+    snap!(migsafe(t.path()).args(["verify", "migrations"]));
+}
+
+#[test]
+fn a_dropped_column_is_reported_as_data_lost() {
+    let t = project(&[(
+        "drop_plan",
+        "ALTER TABLE accounts DROP COLUMN plan;\n",
+        "ALTER TABLE accounts ADD COLUMN plan text;\n",
+    )]);
+    let out = migsafe(t.path())
+        .args(["verify", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &doc["projects"][0]["migrations"][1];
+    assert_eq!(m["id"], "2_drop_plan");
+    assert_eq!(m["classified"], "irreversible");
+    let lost = m["data_lost"].as_array().unwrap();
+    assert!(
+        lost.iter()
+            .any(|c| c["column"] == "plan" && c["announced"] == true),
+        "{m:#}"
+    );
+    snap!(migsafe(t.path()).args(["verify", "migrations"]));
+}
+
+#[test]
+fn data_lost_by_a_migration_classified_reversible_is_a_disagreement() {
+    // Renaming is reversible; this down "undoes" it by dropping and re-adding, which loses the
+    // values lint could not know about.
+    let t = project(&[(
+        "rename_plan",
+        "ALTER TABLE accounts RENAME COLUMN plan TO tier;\n",
+        "ALTER TABLE accounts DROP COLUMN tier;\nALTER TABLE accounts ADD COLUMN plan text;\n",
+    )]);
+    let out = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("FAILED   2_rename_plan"), "{text}");
+    assert!(text.contains("disagrees with lint"), "{text}");
+    assert!(
+        text.contains("accounts.plan") || text.contains("public.accounts.plan"),
+        "{text}"
+    );
+}
+
+#[test]
+fn concurrently_runs_where_the_runner_runs_statements_outside_a_transaction() {
+    // golang-migrate sends a one-statement file as a lone simple query: no transaction block.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "migrations/000001_init.up.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);\n",
+    );
+    write(
+        t.path(),
+        "migrations/000001_init.down.sql",
+        "DROP TABLE t;\n",
+    );
+    write(
+        t.path(),
+        "migrations/000002_idx.up.sql",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);\n",
+    );
+    write(
+        t.path(),
+        "migrations/000002_idx.down.sql",
+        "DROP INDEX CONCURRENTLY IF EXISTS t_v_idx;\n",
+    );
+    write(t.path(), "migsafe.toml", "runner = \"golang-migrate\"\n");
+    let out = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // In a runner that wraps each migration in a transaction, the same index fails, located.
+    let t = project(&[(
+        "idx",
+        "CREATE INDEX CONCURRENTLY accounts_plan_idx ON accounts (plan);\n",
+        "DROP INDEX accounts_plan_idx;\n",
+    )]);
+    let out = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("migrations/2_idx.up.sql:1:1: CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_runner_example_verifies() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (example, code) in [
+        ("diesel", 0),
+        ("sqlx", 0),
+        ("golang-migrate", 0),
+        ("goose", 0),
+        ("dbmate", 0),
+        ("flyway", 0),
+        ("sqitch", 0),
+        ("release-20h", 0),
+        // Runners without down scripts: nothing can be proven, and verify says so.
+        ("refinery", 1),
+        ("plain", 1),
+    ] {
+        let receipts = tempfile::tempdir().unwrap();
+        let out = migsafe(repo)
+            .args([
+                "verify",
+                &format!("migrations-examples/{example}"),
+                "--receipts",
+            ])
+            .arg(receipts.path().join("r.json"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{example}:\n{}\n{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if code == 1 {
+            assert!(stdout(&out).contains("not proven"), "{}", stdout(&out));
+        }
+    }
+}
+
+#[test]
+fn without_createdb_the_error_says_so() {
+    let cluster = migsafe::pg::testing::cluster();
+    let role = format!("no_createdb_{}", std::process::id());
+    let mut admin = cluster.connect("postgres").unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN NOCREATEDB"
+        ))
+        .unwrap();
+    let t = project(&[]);
+    let url = format!("postgres://{role}@127.0.0.1:{}/postgres", cluster.port());
+    let out = migsafe(t.path())
+        .env("MIGSAFE_DATABASE_URL", url)
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CREATEDB"), "{err}");
+}
+
+#[test]
+fn passwords_never_appear_in_output() {
+    let cluster = migsafe::pg::testing::cluster();
+    let t = project(&[]);
+    // Trust authentication accepts any password, so this connects, and the password must not
+    // show up anywhere.
+    let url = format!(
+        "postgres://postgres:s3cret-pw@127.0.0.1:{}/postgres",
+        cluster.port()
+    );
+    let out = migsafe(t.path())
+        .env("MIGSAFE_DATABASE_URL", &url)
+        .args(["verify", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("s3cret-pw"), "{all}");
+    let bad = format!("postgres://postgres:s3cret-pw@127.0.0.1:1/postgres");
+    let out = migsafe(t.path())
+        .env("MIGSAFE_DATABASE_URL", &bad)
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("s3cret-pw"), "{all}");
+    assert!(all.contains("***"), "{all}");
+}
+
+#[test]
+fn check_receipts_without_a_receipts_file_lists_every_migration() {
+    let t = project(&[("noop", "SELECT 1;\n", "SELECT 1;\n")]);
+    snap!(migsafe(t.path()).args(["verify", "--check-receipts", "migrations"]));
+}
+
+#[test]
+fn the_embedded_scratch_cluster_is_the_default() {
+    let t = project(&[]);
+    let out = migsafe(t.path())
+        .env_remove("MIGSAFE_DATABASE_URL")
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("a scratch cluster"),
+        "{}",
+        stdout(&out)
+    );
+}
