@@ -345,7 +345,7 @@ fn passwords_never_appear_in_output() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(!all.contains("s3cret-pw"), "{all}");
-    let bad = format!("postgres://postgres:s3cret-pw@127.0.0.1:1/postgres");
+    let bad = "postgres://postgres:s3cret-pw@127.0.0.1:1/postgres".to_string();
     let out = migsafe(t.path())
         .env("MIGSAFE_DATABASE_URL", &bad)
         .args(["verify", "migrations"])
