@@ -161,9 +161,8 @@ impl Receipts {
 
 /// By id, then PostgreSQL major: stable diffs in git whatever order migrations were verified in.
 fn sort(receipts: &mut [Receipt]) {
-    receipts.sort_by(|a, b| {
-        (a.id.as_str(), a.postgres_major).cmp(&(b.id.as_str(), b.postgres_major))
-    });
+    receipts
+        .sort_by(|a, b| (a.id.as_str(), a.postgres_major).cmp(&(b.id.as_str(), b.postgres_major)));
 }
 
 /// The current time as RFC 3339 in UTC, to the second (`2025-01-31T12:00:00Z`).
@@ -284,8 +283,14 @@ mod tests {
         for (text, expect) in [
             ("{not json", "key must be a string"),
             (r#"{"receipts": []}"#, "missing field `schema_version`"),
-            (r#"{"schema_version": 2, "receipts": []}"#, "schema_version 2"),
-            (r#"{"schema_version": 1, "receipts": [{"id": 1}]}"#, "invalid type"),
+            (
+                r#"{"schema_version": 2, "receipts": []}"#,
+                "schema_version 2",
+            ),
+            (
+                r#"{"schema_version": 1, "receipts": [{"id": 1}]}"#,
+                "invalid type",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = Receipts::load(&path).unwrap_err();
