@@ -1,6 +1,12 @@
-//! Down-path receipts (being written).
+//! Down-path receipts: which migrations' down scripts were proven, for exactly which contents and
+//! PostgreSQL major version. Kept in the project (`.migsafe/receipts.json`), committed to git, so
+//! the file is sorted and pretty-printed for stable diffs, and written atomically.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The version of the file format this migsafe reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Evidence that a migration's down-path was proven, keyed by its exact contents.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -16,9 +22,20 @@ pub struct Receipt {
     pub verified_at: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipts {
+    /// Always [`SCHEMA_VERSION`] once loaded; a file with another version is refused.
+    pub schema_version: u32,
     pub receipts: Vec<Receipt>,
+}
+
+impl Default for Receipts {
+    fn default() -> Receipts {
+        Receipts {
+            schema_version: SCHEMA_VERSION,
+            receipts: vec![],
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,27 +59,117 @@ pub const DEFAULT_PATH: &str = ".migsafe/receipts.json";
 
 impl Receipts {
     /// Reads `path`; a missing file is an empty set.
-    pub fn load(_path: &Path) -> Result<Receipts, ReceiptError> {
-        todo!("load")
+    pub fn load(path: &Path) -> Result<Receipts, ReceiptError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Receipts::default()),
+            Err(source) => {
+                return Err(ReceiptError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let invalid = |message: String| ReceiptError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut r: Receipts = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if r.schema_version != SCHEMA_VERSION {
+            return Err(invalid(format!(
+                "schema_version {} is not supported (this migsafe reads {SCHEMA_VERSION})",
+                r.schema_version
+            )));
+        }
+        sort(&mut r.receipts);
+        Ok(r)
     }
-    /// Writes atomically (temp file, fsync, rename).
-    pub fn save(&self, _path: &Path) -> Result<(), ReceiptError> {
-        todo!("save")
+
+    /// Writes atomically: a temp file in the same directory, fsynced, renamed over `path`, and
+    /// the directory fsynced so that the rename itself survives a crash. Creates missing parent
+    /// directories. A reader sees the old file or the new one, never a partial one.
+    pub fn save(&self, path: &Path) -> Result<(), ReceiptError> {
+        let write_err = |source: std::io::Error| ReceiptError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut out = self.clone();
+        out.schema_version = SCHEMA_VERSION;
+        sort(&mut out.receipts);
+        let mut text = serde_json::to_string_pretty(&out).expect("receipts serialize");
+        text.push('\n');
+
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(write_err)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "receipts.json".into());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(write_err)?;
+        tmp.write_all(text.as_bytes()).map_err(write_err)?;
+        // The file is meant to be committed and read by CI: the temp file's 0600 is too tight.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(write_err)?;
+        }
+        tmp.as_file().sync_all().map_err(write_err)?;
+        tmp.persist(path).map_err(|e| write_err(e.error))?;
+        #[cfg(unix)]
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(write_err)?;
+        Ok(())
     }
-    /// The receipt for exactly these contents on this PostgreSQL major version, if any.
+
+    /// The receipt for exactly these contents on this PostgreSQL major version, if any. A
+    /// migration without a down script never has one.
     pub fn valid_for(
         &self,
-        _id: &str,
-        _up_sha256: &str,
-        _down_sha256: Option<&str>,
-        _postgres_major: u32,
+        id: &str,
+        up_sha256: &str,
+        down_sha256: Option<&str>,
+        postgres_major: u32,
     ) -> Option<&Receipt> {
-        todo!("valid_for")
+        let down = down_sha256?;
+        self.receipts.iter().find(|r| {
+            r.id == id
+                && r.up_sha256 == up_sha256
+                && r.down_sha256.as_deref() == Some(down)
+                && r.postgres_major == postgres_major
+        })
     }
-    /// Adds or replaces the receipt for `receipt.id` and the same PostgreSQL major version.
-    pub fn record(&mut self, _receipt: Receipt) {
-        todo!("record")
+
+    /// Adds or replaces the receipt for `receipt.id` and the same PostgreSQL major version
+    /// (receipts for other majors stay: each is evidence for its own version).
+    pub fn record(&mut self, receipt: Receipt) {
+        self.receipts
+            .retain(|r| !(r.id == receipt.id && r.postgres_major == receipt.postgres_major));
+        self.receipts.push(receipt);
+        sort(&mut self.receipts);
     }
+}
+
+/// By id, then PostgreSQL major: stable diffs in git whatever order migrations were verified in.
+fn sort(receipts: &mut [Receipt]) {
+    receipts
+        .sort_by(|a, b| (a.id.as_str(), a.postgres_major).cmp(&(b.id.as_str(), b.postgres_major)));
+}
+
+/// The current time as RFC 3339 in UTC, to the second (`2025-01-31T12:00:00Z`).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// sha256 of a script's text as lowercase hex.
@@ -75,7 +182,130 @@ pub fn sha256(text: &str) -> String {
     out
 }
 
-/// The current time, RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    todo!("now_rfc3339")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(id: &str, up: &str, down: &str, major: u32) -> Receipt {
+        Receipt {
+            id: id.into(),
+            up_sha256: sha256(up),
+            down_sha256: Some(sha256(down)),
+            postgres_major: major,
+            migsafe_version: "0.1.0".into(),
+            verified_at: "2025-01-31T12:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Receipts::load(&dir.path().join("nope.json")).unwrap();
+        assert_eq!(r, Receipts::default());
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn round_trip_sorted_in_a_new_directory_without_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_PATH);
+        let mut r = Receipts::default();
+        r.record(receipt("002_b", "up b", "down b", 15));
+        r.record(receipt("001_a", "up a", "down a", 16));
+        r.record(receipt("001_a", "up a", "down a", 15));
+        r.save(&path).unwrap();
+        let back = Receipts::load(&path).unwrap();
+        assert_eq!(back, r);
+        let ids: Vec<_> = back
+            .receipts
+            .iter()
+            .map(|r| (r.id.as_str(), r.postgres_major))
+            .collect();
+        assert_eq!(ids, [("001_a", 15), ("001_a", 16), ("002_b", 15)]);
+        // Nothing but the receipts file is left in its directory.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["receipts.json"]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn save_replaces_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("receipts.json");
+        std::fs::write(&path, "old").unwrap();
+        let mut r = Receipts::default();
+        r.record(receipt("001_a", "up", "down", 15));
+        r.save(&path).unwrap();
+        assert_eq!(Receipts::load(&path).unwrap(), r);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn valid_only_for_the_exact_contents_and_major() {
+        let mut r = Receipts::default();
+        r.record(receipt("001_a", "up", "down", 15));
+        let (up, down) = (sha256("up"), sha256("down"));
+        assert!(r.valid_for("001_a", &up, Some(&down), 15).is_some());
+        assert!(r.valid_for("001_b", &up, Some(&down), 15).is_none());
+        assert!(
+            r.valid_for("001_a", &sha256("up edited"), Some(&down), 15)
+                .is_none()
+        );
+        assert!(
+            r.valid_for("001_a", &up, Some(&sha256("down edited")), 15)
+                .is_none()
+        );
+        assert!(r.valid_for("001_a", &up, None, 15).is_none());
+        assert!(r.valid_for("001_a", &up, Some(&down), 16).is_none());
+    }
+
+    #[test]
+    fn record_replaces_same_id_and_major_only() {
+        let mut r = Receipts::default();
+        r.record(receipt("001_a", "up v1", "down", 15));
+        r.record(receipt("001_a", "up v1", "down", 16));
+        r.record(receipt("001_a", "up v2", "down", 15));
+        assert_eq!(r.receipts.len(), 2);
+        let (v1, v2, down) = (sha256("up v1"), sha256("up v2"), sha256("down"));
+        assert!(r.valid_for("001_a", &v2, Some(&down), 15).is_some());
+        assert!(r.valid_for("001_a", &v1, Some(&down), 15).is_none());
+        assert!(r.valid_for("001_a", &v1, Some(&down), 16).is_some());
+    }
+
+    #[test]
+    fn invalid_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("receipts.json");
+        for (text, expect) in [
+            ("{not json", "key must be a string"),
+            (r#"{"receipts": []}"#, "missing field `schema_version`"),
+            (
+                r#"{"schema_version": 2, "receipts": []}"#,
+                "schema_version 2",
+            ),
+            (
+                r#"{"schema_version": 1, "receipts": [{"id": 1}]}"#,
+                "invalid type",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Receipts::load(&path).unwrap_err();
+            assert!(matches!(err, ReceiptError::Invalid { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("receipts.json: not a receipts file"), "{msg}");
+            assert!(msg.contains(expect), "{msg}");
+        }
+    }
+
+    #[test]
+    fn now_is_rfc3339_utc() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(now.parse::<jiff::Timestamp>().is_ok());
+    }
 }
