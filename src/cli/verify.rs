@@ -134,11 +134,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             else {
                 continue;
             };
-            let Some(down) = &m.down else { continue };
             receipts.record(Receipt {
                 id: r.id.clone(),
                 up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
-                down_sha256: Some(receipts::sha256(&down.source[down.range.clone()])),
+                // Only a repeatable migration passes without a down.
+                down_sha256: m
+                    .down
+                    .as_ref()
+                    .map(|d| receipts::sha256(&d.source[d.range.clone()])),
                 postgres_major: server.major_version(),
                 migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
                 verified_at: receipts::now_rfc3339(),

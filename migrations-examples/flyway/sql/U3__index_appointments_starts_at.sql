@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS appointments_starts_at_idx;
