@@ -161,6 +161,9 @@ fn type_name(formatted: &str) -> String {
     crate::sql::op::unqualified(&plain).to_string()
 }
 
+/// (not the primary key, key width, index name, columns): sorts the preferred key first.
+type KeyCandidate = (bool, usize, String, Vec<String>);
+
 struct TableInfo {
     oid: Oid,
     schema: String,
@@ -225,7 +228,7 @@ fn digest_pinned(client: &mut postgres::Client) -> Result<DataDigest, postgres::
 
     // Row identity: the primary key, else the narrowest unique index whose key columns are
     // all NOT NULL (no expressions, no predicate), ties broken by index name.
-    let mut candidates: Vec<Vec<(bool, usize, String, Vec<String>)>> = vec![vec![]; tables.len()];
+    let mut candidates: Vec<Vec<KeyCandidate>> = vec![vec![]; tables.len()];
     for r in client.query(
         "SELECT i.indrelid, i.indisprimary, ic.relname::text,
                 ARRAY(SELECT a.attname::text
