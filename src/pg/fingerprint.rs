@@ -231,7 +231,8 @@ impl Entries {
     }
 }
 
-/// Reads the catalogs of the database `client` is connected to.
+/// Reads the catalogs of the database `client` is connected to. Runs in a transaction of its
+/// own, rolled back at the end: call it outside any open transaction.
 pub fn fingerprint(
     client: &mut postgres::Client,
     exclude: &Exclude,
