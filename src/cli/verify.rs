@@ -30,7 +30,8 @@ pub struct VerifyArgs {
     pub since: Option<String>,
     /// Run the round trips on this server instead of a scratch cluster: migsafe creates
     /// throwaway databases there (the role needs CREATEDB) and drops them afterwards. Keep the
-    /// password out of the command line: use the environment variable, or PGPASSWORD.
+    /// password out of the command line: set the environment variable instead. sslmode in the
+    /// URL (disable, prefer, require, verify-ca, verify-full; sslrootcert=FILE) sets TLS.
     #[arg(
         long,
         value_name = "URL",
@@ -81,10 +82,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let mut cluster = None;
     let (server, server_name) = match &args.database_url {
         Some(url) => {
-            let config = crate::pg::config_from_url(url)?;
-            let server = Server::new(config)
-                .with_context(|| format!("cannot connect to {}", crate::pg::redact_url(url)))?;
-            (server, crate::pg::redact_url(url))
+            let target = crate::pg::connect::from_url(url)?;
+            let name = target.redacted();
+            let server = Server::new(target)?;
+            (server, name)
         }
         None => {
             let c = Cluster::start().context("cannot start a scratch PostgreSQL cluster")?;
@@ -95,7 +96,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
                     c.started_in().as_secs_f64()
                 );
             }
-            let server = Server::new(c.config("postgres"))
+            let server = Server::new(crate::pg::connect::from_url(&c.url("postgres"))?)
                 .context("cannot connect to the scratch cluster")?;
             cluster = Some(c);
             (server, "a scratch cluster".to_string())

@@ -20,6 +20,7 @@ use postgres::Client;
 use serde::Serialize;
 
 use crate::classify::{Analysis, Destroyed, MigrationAnalysis, Reversibility};
+use crate::pg::connect::{self, ConnectError, Target};
 use crate::pg::fingerprint::{self, Exclude, Fingerprint};
 use digest::DataChange;
 use exec::{ExecError, ScriptFailure};
@@ -28,21 +29,22 @@ use seed::{SeedOptions, SeedSummary};
 /// A PostgreSQL server migsafe may create and drop databases on: the scratch cluster, or the
 /// user's server given with `--database-url`.
 pub struct Server {
-    base: postgres::Config,
+    target: Target,
     /// The database to connect to for CREATE/DROP DATABASE.
     admin_db: String,
     major: u32,
 }
 
 impl Server {
-    pub fn new(base: postgres::Config) -> Result<Server, postgres::Error> {
-        let admin_db = base.get_dbname().unwrap_or("postgres").to_string();
-        let mut c = base.connect(postgres::NoTls)?;
+    pub fn new(target: Target) -> Result<Server, ConnectError> {
+        let admin_db = target.dbname().unwrap_or("postgres").to_string();
+        let mut c = connect::connect(&target)?;
         let num: i32 = c
-            .query_one("SELECT current_setting('server_version_num')::int", &[])?
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .map_err(|e| ConnectError::Invalid(e.to_string()))?
             .get(0);
         Ok(Server {
-            base,
+            target,
             admin_db,
             major: num as u32 / 10000,
         })
@@ -52,13 +54,16 @@ impl Server {
         self.major
     }
 
-    pub fn connect(&self, db: &str) -> Result<Client, postgres::Error> {
-        let mut c = self.base.clone();
-        c.dbname(db);
-        c.connect(postgres::NoTls)
+    /// The server's URL with the password hidden.
+    pub fn name(&self) -> String {
+        self.target.redacted()
     }
 
-    fn admin(&self) -> Result<Client, postgres::Error> {
+    pub fn connect(&self, db: &str) -> Result<Client, ConnectError> {
+        connect::connect(&self.target.with_dbname(db))
+    }
+
+    fn admin(&self) -> Result<Client, ConnectError> {
         self.connect(&self.admin_db)
     }
 }
@@ -126,7 +131,7 @@ impl Drop for Databases<'_> {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("cannot connect to the verification server: {0}")]
-    Server(postgres::Error),
+    Server(ConnectError),
     #[error("cannot create a scratch database (the role needs the CREATEDB privilege): {0}")]
     CreateDatabase(postgres::Error),
     #[error("lost the connection to PostgreSQL: {0}")]
@@ -319,7 +324,7 @@ fn round_trip(
         let SeedSummary { seeded, .. } = seed::seed(&mut c, &opts.seed)?;
         result.seeded = seeded;
     }
-    let f0 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    let f0 = schema(&mut c, exclude)?;
     let d0 = digest::digest(&mut c).map_err(VerifyError::Connection)?;
 
     let t = Instant::now();
@@ -328,7 +333,7 @@ fn round_trip(
         return Ok((result, false));
     }
     result.timings_ms.up = ms(t.elapsed());
-    let f1 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    let f1 = schema(&mut c, exclude)?;
 
     if m.migration.repeatable {
         // Flyway re-runs a repeatable migration whenever it changes; it has no down. What can
@@ -339,7 +344,7 @@ fn round_trip(
             return Ok((result, false));
         }
         result.timings_ms.reapply = ms(t.elapsed());
-        let f2 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+        let f2 = schema(&mut c, exclude)?;
         if f2 != f1 {
             result.failures.push(Failure::ReapplyDiffers {
                 diff: fingerprint::diff(&f1, &f2),
@@ -365,7 +370,7 @@ fn round_trip(
         return Ok((result, false));
     }
     result.timings_ms.down = ms(t.elapsed());
-    let f2 = fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    let f2 = schema(&mut c, exclude)?;
     if f2 != f0 {
         result.failures.push(Failure::SchemaNotRestored {
             diff: fingerprint::diff(&f0, &f2),
@@ -391,8 +396,7 @@ fn round_trip(
         return Ok((result, false));
     }
     result.timings_ms.reapply = ms(t.elapsed());
-    let f3: Fingerprint =
-        fingerprint::fingerprint(&mut c, exclude).map_err(VerifyError::Connection)?;
+    let f3 = schema(&mut c, exclude)?;
     if f3 != f1 {
         result.failures.push(Failure::ReapplyDiffers {
             diff: fingerprint::diff(&f1, &f3),
@@ -425,6 +429,15 @@ fn destroyed(r: &Reversibility) -> Vec<Destroyed> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The fingerprint without column order: a down that drops and re-adds a column cannot put it
+/// back in place (PostgreSQL has no way to reorder), and queries that name their columns do not
+/// see the difference.
+fn schema(c: &mut Client, exclude: &Exclude) -> Result<Fingerprint, VerifyError> {
+    Ok(fingerprint::fingerprint(c, exclude)
+        .map_err(VerifyError::Connection)?
+        .without_column_order())
 }
 
 fn ms(d: Duration) -> u64 {
