@@ -263,12 +263,12 @@ fn flyway_example() {
     assert_eq!(
         summary(&p),
         [
-            "1_create_patients_and_appointments up=FlywayAuto down=-",
-            // U2 is the undo of V2
+            // Un__ is the undo of Vn__
+            "1_create_patients_and_appointments up=FlywayAuto down=FlywayAuto",
             "2_add_appointments_notes up=FlywayAuto down=FlywayAuto",
-            // V3__….sql.conf: executeInTransaction=false
-            "3_index_appointments_starts_at up=PerStatement down=-",
-            "4_appointment_status_enum up=FlywayAuto down=-",
+            // V3__….sql.conf: executeInTransaction=false (for V3 only; its undo decides alone)
+            "3_index_appointments_starts_at up=PerStatement down=FlywayAuto",
+            "4_appointment_status_enum up=FlywayAuto down=FlywayAuto",
             "R_upcoming_appointments_view up=FlywayAuto down=-",
         ]
     );
