@@ -209,23 +209,27 @@ impl Cluster {
         c
     }
 
+    /// The guardian runs as migsafe's own user, so that it can remove whatever migsafe put in
+    /// the directory; it stops the server with a signal (SIGQUIT: immediate shutdown), which
+    /// root may send to the `postgres` user's server, rather than with pg_ctl, which refuses
+    /// to run as root.
     fn spawn_guardian(&self) -> Result<(Child, ChildStdin)> {
         let mut c = Command::new("/bin/sh");
         c.arg("-c")
             .arg(
                 r#"read what; [ "$what" = keep ] && exit 0
-"$0" -D "$1/data" stop -m immediate -w >/dev/null 2>&1
-rm -rf "$1""#,
+pid=$(head -n 1 "$0/data/postmaster.pid" 2>/dev/null)
+if [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null; then
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+rm -rf "$0""#,
             )
-            .arg(self.bin.join("pg_ctl"))
             .arg(&self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        if let Some((uid, gid)) = self.run_as {
-            c.uid(uid).gid(gid);
-        }
         let mut child = c.spawn().map_err(|source| ClusterError::Io {
             path: PathBuf::from("/bin/sh"),
             source,
@@ -468,10 +472,22 @@ mod tests {
         // the way the kernel would.
         let mut cluster = Cluster::start().unwrap();
         let dir = cluster.dir().to_path_buf();
+        // Something migsafe itself wrote there (as root, when run as root) goes too.
+        std::fs::create_dir(dir.join("client")).unwrap();
+        std::fs::write(dir.join("client/ca.pem"), "x").unwrap();
+        let pid_file = dir.join("data/postmaster.pid");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid: i32 = pid.lines().next().unwrap().trim().parse().unwrap();
         let (mut child, stdin) = cluster.guardian.take().unwrap();
         std::mem::forget(cluster);
         drop(stdin);
         child.wait().unwrap();
         assert!(!dir.exists(), "{} left behind", dir.display());
+        // And the server is gone.
+        assert_ne!(
+            unsafe { libc::kill(pid, 0) },
+            0,
+            "server {pid} still running"
+        );
     }
 }
