@@ -111,16 +111,20 @@ pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_j
                             .collect(),
                     })
                     .collect(),
-                findings: p
-                    .findings
-                    .iter()
-                    .filter(|f| {
-                        !p.analysis
-                            .migrations
-                            .iter()
-                            .any(|m| m.checked && f.migration == m.migration.id())
-                    })
-                    .collect(),
+                findings: {
+                    // Ids built once: findings × migrations string allocations otherwise.
+                    let listed: std::collections::HashSet<String> = p
+                        .analysis
+                        .migrations
+                        .iter()
+                        .filter(|m| m.checked)
+                        .map(|m| m.migration.id())
+                        .collect();
+                    p.findings
+                        .iter()
+                        .filter(|f| !listed.contains(&f.migration))
+                        .collect()
+                },
             })
             .collect(),
         summary: report.summary(),
