@@ -43,6 +43,33 @@ struct Raw {
     #[serde(default)]
     #[schemars(schema_with = "rules_schema")]
     rules: BTreeMap<Spanned<String>, Level>,
+    /// Where snapshots of what irreversible steps destroy are kept.
+    snapshots: Option<RawSnapshots>,
+    /// The databases migsafe snapshots, plans and applies to: one per account, tenant or shard.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawTarget>")]
+    targets: Vec<Spanned<RawTarget>>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawSnapshots {
+    /// A local directory (relative to migsafe.toml); snapshots go to `<store>/<target>/<id>/`.
+    /// It holds production data: keep it on an encrypted, backed-up volume.
+    store: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    /// A short name: letters, digits, `_`, `-`, `.`.
+    name: String,
+    /// Connection URL without a password (use `url_env` or PGPASSWORD / ~/.pgpass for secrets).
+    url: Option<String>,
+    /// The environment variable holding the connection URL.
+    url_env: Option<String>,
+    /// The rollout wave this target belongs to.
+    wave: Option<String>,
 }
 
 /// `[rules]` accepts exactly the rule IDs and names, so editors can complete them.
@@ -83,6 +110,38 @@ pub struct Config {
     pub start_after: Option<String>,
     pub postgres_version: u32,
     pub rules: RuleConfig,
+    /// `[snapshots] store`, resolved against the file's directory.
+    pub snapshot_store: Option<PathBuf>,
+    pub targets: Vec<TargetConfig>,
+}
+
+/// One `[[targets]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub name: String,
+    pub url: TargetUrl,
+    pub wave: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetUrl {
+    Literal(String),
+    Env(String),
+}
+
+impl TargetConfig {
+    /// The connection URL; an unset variable is an error that names it.
+    pub fn url(&self) -> Result<String, String> {
+        match &self.url {
+            TargetUrl::Literal(u) => Ok(u.clone()),
+            TargetUrl::Env(var) => std::env::var(var).map_err(|_| {
+                format!(
+                    "target `{}`: environment variable {var} (url_env) is not set",
+                    self.name
+                )
+            }),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +227,44 @@ impl Config {
             None => 15,
         };
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut targets: Vec<TargetConfig> = vec![];
+        for t in &raw.targets {
+            let span = Some(t.span());
+            let t = t.get_ref();
+            let valid_name = !t.name.is_empty()
+                && !t.name.starts_with(['_', '.'])
+                && t
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid_name {
+                return Err(invalid(
+                    span,
+                    format!(
+                        "target name `{}`: use letters, digits, `_`, `-`, `.` (not starting with `_` or `.`)",
+                        t.name
+                    ),
+                ));
+            }
+            if targets.iter().any(|o| o.name == t.name) {
+                return Err(invalid(span, format!("target `{}` is defined twice", t.name)));
+            }
+            let url = match (&t.url, &t.url_env) {
+                (Some(u), None) => TargetUrl::Literal(u.clone()),
+                (None, Some(e)) => TargetUrl::Env(e.clone()),
+                _ => {
+                    return Err(invalid(
+                        span,
+                        format!("target `{}`: set exactly one of `url` and `url_env`", t.name),
+                    ));
+                }
+            };
+            targets.push(TargetConfig {
+                name: t.name.clone(),
+                url,
+                wave: t.wave.clone(),
+            });
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             runner: raw.runner,
@@ -175,7 +272,13 @@ impl Config {
             start_after: raw.start_after.map(Spanned::into_inner),
             postgres_version,
             rules,
+            snapshot_store: raw.snapshots.map(|s| base.join(s.store)),
+            targets,
         })
+    }
+
+    pub fn target(&self, name: &str) -> Option<&TargetConfig> {
+        self.targets.iter().find(|t| t.name == name)
     }
 
     /// Finds `migsafe.toml` in `dir` or the nearest ancestor.

@@ -10,6 +10,7 @@ pub mod lint;
 pub mod pg;
 pub mod report;
 pub mod rules;
+pub mod snapshot;
 pub mod source;
 pub mod sql;
 pub mod verify;
