@@ -116,6 +116,9 @@ pub struct Object {
     /// Key columns; they are the file's first columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key: Vec<String>,
+    /// Their types (`format_type`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_types: Vec<String>,
     /// The captured columns after the key, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,

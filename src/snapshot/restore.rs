@@ -70,3 +70,29 @@ pub fn restore(
 ) -> Result<RestoreReport, RestoreError> {
     todo!()
 }
+
+/// The result of loading one data file into a scratch database (drills, `verify --deep`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Rehearsal {
+    /// `schema.name` of the captured object.
+    pub object: String,
+    pub kind: String,
+    /// Rows the manifest records, and rows that loaded.
+    pub expected_rows: u64,
+    pub loaded_rows: u64,
+    /// The loaded rows, exported again with `COPY … TO STDOUT`, hash to the file's sha256.
+    pub content_matches: bool,
+    pub elapsed_ms: u64,
+}
+
+/// Loads every data file of a targeted snapshot into plain tables of a scratch database that
+/// `client` is connected to (created under schema `migsafe_drill`), then exports them again and
+/// compares row counts and sha256 with the manifest. Never touches a target.
+pub fn rehearse(
+    _client: &mut postgres::Client,
+    _entry: &Entry,
+    _manifest: &Manifest,
+    _progress: &indicatif::ProgressBar,
+) -> Result<Vec<Rehearsal>, RestoreError> {
+    todo!()
+}
