@@ -233,8 +233,7 @@ impl Config {
             let t = t.get_ref();
             let valid_name = !t.name.is_empty()
                 && !t.name.starts_with(['_', '.'])
-                && t
-                    .name
+                && t.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
             if !valid_name {
@@ -247,7 +246,10 @@ impl Config {
                 ));
             }
             if targets.iter().any(|o| o.name == t.name) {
-                return Err(invalid(span, format!("target `{}` is defined twice", t.name)));
+                return Err(invalid(
+                    span,
+                    format!("target `{}` is defined twice", t.name),
+                ));
             }
             let url = match (&t.url, &t.url_env) {
                 (Some(u), None) => TargetUrl::Literal(u.clone()),
@@ -255,7 +257,10 @@ impl Config {
                 _ => {
                     return Err(invalid(
                         span,
-                        format!("target `{}`: set exactly one of `url` and `url_env`", t.name),
+                        format!(
+                            "target `{}`: set exactly one of `url` and `url_env`",
+                            t.name
+                        ),
                     ));
                 }
             };

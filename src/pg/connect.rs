@@ -125,7 +125,7 @@ impl ConnectError {
 }
 
 /// An error and its causes, joined by ": ".
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -15,6 +15,24 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A client error as one clear line: the server's message with its SQLSTATE, detail and hint,
+/// or the cause chain (`postgres::Error` alone prints only "db error").
+pub fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("; hint: {h}"));
+            }
+            s
+        }
+        None => connect::chain(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::quote_ident;

@@ -16,3 +16,6 @@ pub use store::{Entry, Store, StoreError};
 
 /// The migsafe version recorded in manifests and drill reports.
 pub const MIGSAFE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod tests;

@@ -1,10 +1,15 @@
 //! Targeted restore: put destroyed data back into the current schema, keyed, keeping every row
 //! that exists now. Conflicts are reported, never overwritten.
 
+use std::io::{Read, Write};
+use std::time::Instant;
+
 use serde::Serialize;
 
-use super::manifest::Manifest;
-use super::store::Entry;
+use super::capture::{self, Table};
+use super::manifest::{FileEntry, KeySource, Kind, Manifest, Object, ObjectKind};
+use super::store::{self, Entry};
+use crate::pg::quote_ident;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RestoreOptions {
@@ -51,7 +56,7 @@ pub enum RestoreError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("{0}")]
+    #[error("{}", crate::pg::error_text(.0))]
     Db(#[from] postgres::Error),
     #[error(transparent)]
     Store(#[from] super::StoreError),
@@ -62,13 +67,526 @@ pub enum RestoreError {
 /// Restores a targeted snapshot through `tx`. Files are checked against their sha256 while they
 /// stream; a mismatch fails before `tx` commits, so nothing changes.
 pub fn restore(
-    _tx: &mut postgres::Transaction<'_>,
-    _entry: &Entry,
-    _manifest: &Manifest,
-    _opts: RestoreOptions,
-    _progress: &indicatif::ProgressBar,
+    tx: &mut postgres::Transaction<'_>,
+    entry: &Entry,
+    manifest: &Manifest,
+    opts: RestoreOptions,
+    progress: &indicatif::ProgressBar,
 ) -> Result<RestoreReport, RestoreError> {
-    todo!()
+    let started = Instant::now();
+    if manifest.kind != Kind::Targeted {
+        return Err(RestoreError::Other(format!(
+            "snapshot {} is a full snapshot: it is restored with pg_restore (`migsafe snapshot restore {} --into DB`)",
+            manifest.id, manifest.id
+        )));
+    }
+    capture::pin_settings(tx)?;
+    // Staging tables are temporary: more local buffers keep a large one in memory. The setting
+    // can only change before the session's first temporary table, so failure is fine.
+    let mut sp = tx.savepoint("migsafe_temp_buffers")?;
+    if sp.batch_execute("SET LOCAL temp_buffers = '256MB'").is_ok() {
+        sp.commit()?;
+    } else {
+        drop(sp);
+    }
+    let total: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+    progress.set_length(total);
+    let mut report = RestoreReport {
+        snapshot: manifest.id.clone(),
+        ..Default::default()
+    };
+    for (i, obj) in manifest.objects.iter().enumerate() {
+        progress.set_message(obj.qualified());
+        let r = match obj.kind {
+            ObjectKind::Definition => {
+                let sql = read_checked(entry, manifest, &obj.file)?;
+                let exists: bool = tx
+                    .query_one(
+                        "SELECT to_regclass($1) IS NOT NULL",
+                        &[&format!(
+                            "{}.{}",
+                            quote_ident(&obj.schema),
+                            quote_ident(&obj.name)
+                        )],
+                    )?
+                    .get(0);
+                let mut r = report_for(obj);
+                if !exists {
+                    tx.batch_execute(&sql)?;
+                    r.restored = 1;
+                } else {
+                    r.unchanged = 1;
+                }
+                progress.inc(sql.len() as u64);
+                r
+            }
+            ObjectKind::Sequence => {
+                let sql = read_checked(entry, manifest, &obj.file)?;
+                tx.batch_execute(&sql)?;
+                progress.inc(sql.len() as u64);
+                let mut r = report_for(obj);
+                r.restored = 1;
+                r
+            }
+            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values => {
+                let table = live_table(tx, obj)?;
+                let stage = format!("migsafe_stage_{i}");
+                stage_file(tx, entry, manifest, obj, &stage, progress)?;
+                match obj.kind {
+                    ObjectKind::Rows => restore_rows(tx, obj, &table, &stage)?,
+                    _ => restore_values(tx, obj, &table, &stage, opts)?,
+                }
+            }
+            ObjectKind::Dump => {
+                return Err(RestoreError::Other(format!(
+                    "{}: a pg_dump object inside a targeted snapshot (DROP SCHEMA … CASCADE) is restored with `migsafe snapshot restore {} --into DB`",
+                    obj.qualified(),
+                    manifest.id
+                )));
+            }
+        };
+        report.objects.push(r);
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn report_for(obj: &Object) -> ObjectReport {
+    ObjectReport {
+        object: obj.qualified(),
+        kind: format!("{:?}", obj.kind).to_lowercase(),
+        ..Default::default()
+    }
+}
+
+fn file_entry<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m FileEntry, RestoreError> {
+    manifest
+        .files
+        .iter()
+        .find(|f| f.path == name)
+        .ok_or_else(|| RestoreError::Corrupt {
+            path: name.into(),
+            message: "listed as an object's data file but missing from the manifest's files".into(),
+        })
+}
+
+fn mismatch(entry: &Entry, f: &FileEntry, sha: &str, bytes: u64) -> RestoreError {
+    let message = if bytes != f.bytes {
+        format!(
+            "{bytes} bytes, the manifest says {} (truncated or altered)",
+            f.bytes
+        )
+    } else {
+        format!(
+            "sha256 {sha} does not match the manifest ({}): the file is corrupt",
+            f.sha256
+        )
+    };
+    RestoreError::Corrupt {
+        path: entry.dir.join(&f.path),
+        message,
+    }
+}
+
+/// Reads a small file whole and checks it.
+fn read_checked(entry: &Entry, manifest: &Manifest, name: &str) -> Result<String, RestoreError> {
+    let f = file_entry(manifest, name)?;
+    let mut r = store::open_file(entry, f)?;
+    let mut text = String::new();
+    r.read_to_string(&mut text)
+        .map_err(|e| RestoreError::Corrupt {
+            path: entry.dir.join(&f.path),
+            message: format!("cannot read: {e}"),
+        })?;
+    let (sha, bytes) = r.finish();
+    if sha != f.sha256 || bytes != f.bytes {
+        return Err(mismatch(entry, f, &sha, bytes));
+    }
+    Ok(text)
+}
+
+/// The table as it is now, with the snapshot's columns checked against it.
+fn live_table(tx: &mut postgres::Transaction<'_>, obj: &Object) -> Result<Table, RestoreError> {
+    let name = format!("{}.{}", quote_ident(&obj.schema), quote_ident(&obj.name));
+    let t = capture::resolve_table(tx, &name)?.ok_or_else(|| {
+        RestoreError::Other(format!(
+            "table {} does not exist: run the down migration that recreates it first (or restore into a database where it exists)",
+            obj.qualified()
+        ))
+    })?;
+    for k in &obj.key {
+        if t.column(k).is_none() {
+            return Err(RestoreError::Other(format!(
+                "{}: key column {k} no longer exists, so captured rows cannot be matched",
+                obj.qualified()
+            )));
+        }
+    }
+    Ok(t)
+}
+
+/// Columns of the staging table: key, captured columns, then the statement's new values as
+/// text (they are compared after a cast to the live column's type).
+fn stage_columns(obj: &Object) -> Vec<(String, String)> {
+    let mut cols = vec![];
+    for (k, ty) in obj.key.iter().zip(&obj.key_types) {
+        cols.push((format!("k_{k}"), ty.clone()));
+    }
+    for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
+        if obj.kind == ObjectKind::Rows && obj.key.contains(c) {
+            continue;
+        }
+        cols.push((format!("c_{c}"), ty.clone()));
+    }
+    for a in &obj.after {
+        cols.push((format!("a_{a}"), "text".into()));
+    }
+    cols
+}
+
+/// The file's column order mapped to staging names: Rows files hold `columns` (key included);
+/// others hold key, columns, after.
+fn file_order(obj: &Object) -> Vec<String> {
+    if obj.kind == ObjectKind::Rows {
+        obj.columns
+            .iter()
+            .map(|c| {
+                if obj.key.contains(c) {
+                    format!("k_{c}")
+                } else {
+                    format!("c_{c}")
+                }
+            })
+            .collect()
+    } else {
+        obj.key
+            .iter()
+            .map(|k| format!("k_{k}"))
+            .chain(obj.columns.iter().map(|c| format!("c_{c}")))
+            .chain(obj.after.iter().map(|a| format!("a_{a}")))
+            .collect()
+    }
+}
+
+/// COPYs a data file into a temporary table, hashing it on the way; a mismatch fails the
+/// transaction.
+fn stage_file(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &Entry,
+    manifest: &Manifest,
+    obj: &Object,
+    stage: &str,
+    progress: &indicatif::ProgressBar,
+) -> Result<u64, RestoreError> {
+    let f = file_entry(manifest, &obj.file)?;
+    let defs = stage_columns(obj)
+        .iter()
+        .map(|(c, ty)| format!("{} {ty}", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE {} ({defs}) ON COMMIT DROP",
+        quote_ident(stage)
+    ))?;
+    let order = file_order(obj)
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut reader = store::open_file(entry, f)?;
+    let mut w = tx.copy_in(&format!("COPY {} ({order}) FROM STDIN", quote_ident(stage)))?;
+    let mut buf = vec![0u8; 1 << 18];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| RestoreError::Corrupt {
+            path: entry.dir.join(&f.path),
+            message: format!("cannot read: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        w.write_all(&buf[..n])
+            .map_err(|e| RestoreError::Other(format!("COPY into staging failed: {e}")))?;
+        progress.inc(n as u64);
+    }
+    let (sha, bytes) = reader.finish();
+    if sha != f.sha256 || bytes != f.bytes {
+        // Dropping the writer without finish() aborts the COPY; the caller's transaction
+        // rolls back.
+        return Err(mismatch(entry, f, &sha, bytes));
+    }
+    let rows = w.finish()?;
+    tx.batch_execute(&format!("ANALYZE {}", quote_ident(stage)))?;
+    Ok(rows)
+}
+
+/// `t.k1 = s.k_k1 AND …`; nullable whole-row key columns use IS NOT DISTINCT FROM.
+fn key_match(obj: &Object, t: &Table) -> String {
+    obj.key
+        .iter()
+        .map(|k| {
+            let nullable = t.column(k).is_some_and(|c| !c.not_null);
+            let op = if nullable && obj.key_source == KeySource::WholeRow {
+                "IS NOT DISTINCT FROM"
+            } else {
+                "="
+            };
+            format!(
+                "t.{} {op} s.{}",
+                quote_ident(k),
+                quote_ident(&format!("k_{k}"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn key_text(obj: &Object) -> String {
+    let parts = obj
+        .key
+        .iter()
+        .map(|k| format!("s.{}::text", quote_ident(&format!("k_{k}"))))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("concat_ws(', ', {parts})")
+}
+
+fn sample_conflicts(
+    tx: &mut postgres::Transaction<'_>,
+    query: &str,
+    r: &mut ObjectReport,
+) -> Result<(), postgres::Error> {
+    if r.conflicts > 0 {
+        r.conflict_keys = tx
+            .query(&format!("{query} LIMIT 10"), &[])?
+            .iter()
+            .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+            .collect();
+    }
+    Ok(())
+}
+
+/// Rows: insert captured rows whose key is absent; rows whose key exists with other content are
+/// conflicts (kept as they are); rows equal to the capture are unchanged.
+fn restore_rows(
+    tx: &mut postgres::Transaction<'_>,
+    obj: &Object,
+    t: &Table,
+    stage: &str,
+) -> Result<ObjectReport, RestoreError> {
+    let mut r = report_for(obj);
+    let st = quote_ident(stage);
+    let live: Vec<&String> = obj
+        .columns
+        .iter()
+        .filter(|c| t.column(c).is_some_and(|c| !c.generated))
+        .collect();
+    let src = |c: &String| {
+        if obj.key.contains(c) {
+            format!("s.{}", quote_ident(&format!("k_{c}")))
+        } else {
+            format!("s.{}", quote_ident(&format!("c_{c}")))
+        }
+    };
+    let insert_cols = live
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let select_cols = live.iter().map(|c| src(c)).collect::<Vec<_>>().join(", ");
+    let overriding = if live
+        .iter()
+        .any(|c| t.column(c).is_some_and(|c| c.identity == Some('a')))
+    {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    let target = t.qualified();
+    if obj.key.is_empty() || obj.key_source == KeySource::WholeRow {
+        // No key: restore the multiset difference, so deleted duplicates come back by count.
+        let n = tx.execute(
+            &format!(
+                "INSERT INTO {target} ({insert_cols}){overriding} \
+                 SELECT * FROM (SELECT {select_cols} FROM {st} s EXCEPT ALL SELECT {insert_cols} FROM {target}) x"
+            ),
+            &[],
+        )?;
+        r.restored = n;
+        r.unchanged = obj.rows.saturating_sub(n);
+    } else {
+        let m = key_match(obj, t);
+        let others: Vec<&&String> = live.iter().filter(|c| !obj.key.contains(c)).collect();
+        let differs = if others.is_empty() {
+            "false".to_string()
+        } else {
+            format!(
+                "ROW({}) IS DISTINCT FROM ROW({})",
+                others
+                    .iter()
+                    .map(|c| format!("t.{}", quote_ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                others.iter().map(|c| src(c)).collect::<Vec<_>>().join(", ")
+            )
+        };
+        let row = tx.query_one(
+            &format!(
+                "SELECT count(*) FILTER (WHERE {differs}), count(*) FILTER (WHERE NOT ({differs})) \
+                 FROM {st} s JOIN {target} t ON {m}"
+            ),
+            &[],
+        )?;
+        r.conflicts = row.get::<_, i64>(0) as u64;
+        r.unchanged = row.get::<_, i64>(1) as u64;
+        sample_conflicts(
+            tx,
+            &format!(
+                "SELECT {} FROM {st} s JOIN {target} t ON {m} WHERE {differs}",
+                key_text(obj)
+            ),
+            &mut r,
+        )?;
+        r.restored = tx.execute(
+            &format!(
+                "INSERT INTO {target} ({insert_cols}){overriding} \
+                 SELECT {select_cols} FROM {st} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {m})"
+            ),
+            &[],
+        )?;
+    }
+    advance_sequences(tx, t, &live)?;
+    Ok(r)
+}
+
+/// A recreated table's sequences start again at 1; move each past the restored keys so the
+/// next insert does not collide with a restored row.
+fn advance_sequences(
+    tx: &mut postgres::Transaction<'_>,
+    t: &Table,
+    cols: &[&String],
+) -> Result<(), postgres::Error> {
+    for c in cols {
+        let seq: Option<String> = tx
+            .query_one(
+                "SELECT pg_get_serial_sequence($1, $2)",
+                &[&t.qualified(), c],
+            )?
+            .get(0);
+        let Some(seq) = seq else { continue };
+        let col = quote_ident(c);
+        tx.execute(
+            &format!(
+                "SELECT setval($1::text::regclass, m) FROM (SELECT max({col})::bigint AS m FROM {}) x \
+                 WHERE m IS NOT NULL AND m >= (SELECT last_value FROM {})",
+                t.qualified(),
+                seq
+            ),
+            &[&seq],
+        )?;
+    }
+    Ok(())
+}
+
+/// Columns and Values: write captured values back into rows that still exist.
+/// - Columns (DROP COLUMN): a value goes back where the column holds NULL or its constant
+///   default (what the down's ADD COLUMN left), or always with `overwrite_columns`.
+/// - Values (UPDATE, type change): a value goes back where the column still holds what the
+///   statement wrote; anything else was written since and is a conflict.
+fn restore_values(
+    tx: &mut postgres::Transaction<'_>,
+    obj: &Object,
+    t: &Table,
+    stage: &str,
+    opts: RestoreOptions,
+) -> Result<ObjectReport, RestoreError> {
+    let mut r = report_for(obj);
+    let st = quote_ident(stage);
+    let target = t.qualified();
+    let mut cols = vec![];
+    for c in &obj.columns {
+        match t.column(c) {
+            Some(col) if !col.generated => cols.push(col.clone()),
+            _ => {
+                return Err(RestoreError::Other(format!(
+                    "{}: column {c} does not exist (or is generated) now: run the down migration that re-adds it first",
+                    obj.qualified()
+                )));
+            }
+        }
+    }
+    let m = key_match(obj, t);
+    // Per column: may the captured value replace what is there now?
+    let fresh: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            let tc = format!("t.{}", quote_ident(&c.name));
+            if obj.kind == ObjectKind::Values && !obj.after.is_empty() {
+                let a = format!("s.{}", quote_ident(&format!("a_{}", c.name)));
+                return format!("{tc} IS NOT DISTINCT FROM {a}::{}", c.ty);
+            }
+            if opts.overwrite_columns {
+                return "true".into();
+            }
+            // A constant default (no function call) is what the down's ADD COLUMN wrote.
+            match &c.default {
+                Some(d) if !d.contains('(') => {
+                    format!("({tc} IS NULL OR {tc} IS NOT DISTINCT FROM {d})")
+                }
+                _ => format!("{tc} IS NULL"),
+            }
+        })
+        .collect();
+    let same: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            format!(
+                "t.{} IS NOT DISTINCT FROM s.{}",
+                quote_ident(&c.name),
+                quote_ident(&format!("c_{}", c.name))
+            )
+        })
+        .collect();
+    let all_same = same.join(" AND ");
+    let all_fresh = fresh.join(" AND ");
+    let row = tx.query_one(
+        &format!(
+            "SELECT count(*) FILTER (WHERE t.ctid IS NULL), \
+                    count(*) FILTER (WHERE t.ctid IS NOT NULL AND {all_same}), \
+                    count(*) FILTER (WHERE t.ctid IS NOT NULL AND NOT ({all_same}) AND NOT ({all_fresh})) \
+             FROM {st} s LEFT JOIN {target} t ON {m}"
+        ),
+        &[],
+    )?;
+    r.gone = row.get::<_, i64>(0) as u64;
+    r.unchanged = row.get::<_, i64>(1) as u64;
+    r.conflicts = row.get::<_, i64>(2) as u64;
+    sample_conflicts(
+        tx,
+        &format!(
+            "SELECT {} FROM {st} s JOIN {target} t ON {m} WHERE NOT ({all_same}) AND NOT ({all_fresh})",
+            key_text(obj)
+        ),
+        &mut r,
+    )?;
+    // One set-based UPDATE over the rows that change; rows already equal are not rewritten.
+    let sets = cols
+        .iter()
+        .map(|c| {
+            format!(
+                "{} = s.{}",
+                quote_ident(&c.name),
+                quote_ident(&format!("c_{}", c.name))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    r.restored = tx.execute(
+        &format!(
+            "UPDATE {target} t SET {sets} FROM {st} s WHERE {m} AND NOT ({all_same}) AND {all_fresh}"
+        ),
+        &[],
+    )?;
+    Ok(r)
 }
 
 /// The result of loading one data file into a scratch database (drills, `verify --deep`).
@@ -83,16 +601,157 @@ pub struct Rehearsal {
     /// The loaded rows, exported again with `COPY … TO STDOUT`, hash to the file's sha256.
     pub content_matches: bool,
     pub elapsed_ms: u64,
+    /// What went wrong, when something did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// Loads every data file of a targeted snapshot into plain tables of a scratch database that
 /// `client` is connected to (created under schema `migsafe_drill`), then exports them again and
 /// compares row counts and sha256 with the manifest. Never touches a target.
 pub fn rehearse(
-    _client: &mut postgres::Client,
-    _entry: &Entry,
-    _manifest: &Manifest,
-    _progress: &indicatif::ProgressBar,
+    client: &mut postgres::Client,
+    entry: &Entry,
+    manifest: &Manifest,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Vec<Rehearsal>, RestoreError> {
-    todo!()
+    let mut tx = client.transaction()?;
+    capture::pin_settings(&mut tx)?;
+    tx.batch_execute("CREATE SCHEMA IF NOT EXISTS migsafe_drill")?;
+    progress.set_length(manifest.total_bytes());
+    let mut out = vec![];
+    for (i, obj) in manifest.objects.iter().enumerate() {
+        let started = Instant::now();
+        progress.set_message(obj.qualified());
+        let mut r = Rehearsal {
+            object: obj.qualified(),
+            kind: format!("{:?}", obj.kind).to_lowercase(),
+            expected_rows: obj.rows,
+            loaded_rows: 0,
+            content_matches: false,
+            elapsed_ms: 0,
+            problem: None,
+        };
+        let result = match obj.kind {
+            ObjectKind::Definition | ObjectKind::Sequence => {
+                read_checked(entry, manifest, &obj.file).map(|text| {
+                    progress.inc(text.len() as u64);
+                    r.content_matches = true;
+                })
+            }
+            ObjectKind::Dump => {
+                // A schema dump inside a targeted snapshot: its files are checked by sha256.
+                let prefix = format!("{}/", obj.file);
+                let bad: Vec<String> = manifest
+                    .files
+                    .iter()
+                    .filter(|f| f.path.starts_with(&prefix))
+                    .filter_map(|f| read_and_hash(entry, f).err())
+                    .collect();
+                r.content_matches = bad.is_empty();
+                if !bad.is_empty() {
+                    r.problem = Some(bad.join("; "));
+                }
+                Ok(())
+            }
+            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values => {
+                let mut sp = tx.savepoint("migsafe_rehearse")?;
+                match rehearse_data(&mut sp, entry, manifest, obj, i, progress) {
+                    Ok((rows, matches)) => {
+                        sp.commit()?;
+                        r.loaded_rows = rows;
+                        r.content_matches = matches;
+                        if !matches {
+                            r.problem = Some(
+                                "the loaded rows export to different bytes than the file".into(),
+                            );
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = result {
+            r.problem = Some(e.to_string());
+            r.content_matches = false;
+        }
+        if r.problem.is_none() && r.loaded_rows != r.expected_rows {
+            r.problem = Some(format!(
+                "{} rows loaded, the manifest records {}",
+                r.loaded_rows, r.expected_rows
+            ));
+        }
+        r.elapsed_ms = started.elapsed().as_millis() as u64;
+        out.push(r);
+    }
+    // Nothing of a rehearsal is kept.
+    tx.rollback()?;
+    Ok(out)
+}
+
+fn read_and_hash(entry: &Entry, f: &FileEntry) -> Result<(), String> {
+    let mut r = store::open_file(entry, f).map_err(|e| e.to_string())?;
+    std::io::copy(&mut r, &mut std::io::sink())
+        .map_err(|e| format!("{}: {e}", entry.dir.join(&f.path).display()))?;
+    let (sha, bytes) = r.finish();
+    if sha != f.sha256 || bytes != f.bytes {
+        return Err(mismatch(entry, f, &sha, bytes).to_string());
+    }
+    Ok(())
+}
+
+/// Loads one data file into `migsafe_drill.o<i>` with the captured types (text where a type
+/// does not exist on this server), then exports it again and compares the bytes' sha256.
+fn rehearse_data(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &Entry,
+    manifest: &Manifest,
+    obj: &Object,
+    i: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<(u64, bool), RestoreError> {
+    let f = file_entry(manifest, &obj.file)?;
+    let table = format!("migsafe_drill.{}", quote_ident(&format!("o{i}")));
+    let mut defs = vec![];
+    for (c, ty) in stage_columns(obj) {
+        let known: bool = tx
+            .query_one("SELECT to_regtype($1) IS NOT NULL", &[&ty])?
+            .get(0);
+        let ty = if known { ty } else { "text".into() };
+        defs.push(format!("{} {ty}", quote_ident(&c)));
+    }
+    tx.batch_execute(&format!("CREATE TABLE {table} ({})", defs.join(", ")))?;
+    let order = file_order(obj)
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut reader = store::open_file(entry, f)?;
+    let mut w = tx.copy_in(&format!("COPY {table} ({order}) FROM STDIN"))?;
+    let mut buf = vec![0u8; 1 << 18];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| RestoreError::Corrupt {
+            path: entry.dir.join(&f.path),
+            message: format!("cannot read: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        w.write_all(&buf[..n])
+            .map_err(|e| RestoreError::Other(format!("COPY failed: {e}")))?;
+        progress.inc(n as u64);
+    }
+    let (sha, bytes) = reader.finish();
+    if sha != f.sha256 || bytes != f.bytes {
+        return Err(mismatch(entry, f, &sha, bytes));
+    }
+    let rows = w.finish()?;
+    let mut out = store::HashingWriter::new(std::io::sink());
+    let mut r = tx.copy_out(&format!("COPY (SELECT {order} FROM {table}) TO STDOUT"))?;
+    std::io::copy(&mut r, &mut out)
+        .map_err(|e| RestoreError::Other(format!("COPY out failed: {e}")))?;
+    drop(r);
+    let (_, sha_back, _) = out.finish();
+    Ok((rows, sha_back == f.sha256))
 }

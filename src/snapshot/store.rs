@@ -741,9 +741,13 @@ mod tests {
         let w = store.begin("t").unwrap();
         let dir = w.dir().to_path_buf();
         assert!(store.list(None).unwrap()[0].manifest().is_none());
-        assert!(
-            matches!(&store.list(None).unwrap()[0].state, State::Incomplete { in_progress: true, .. })
-        );
+        assert!(matches!(
+            &store.list(None).unwrap()[0].state,
+            State::Incomplete {
+                in_progress: true,
+                ..
+            }
+        ));
         drop(w);
         assert!(!dir.exists());
         assert!(store.list(None).unwrap().is_empty());
@@ -756,7 +760,9 @@ mod tests {
         let dir = tmp.path().join("t").join("20260101T000000Z-000000");
         fs::create_dir_all(&dir).unwrap();
         let l = store.list(None).unwrap();
-        assert!(matches!(&l[0].state, State::Incomplete { in_progress: false, reason } if reason == "no manifest.json"));
+        assert!(
+            matches!(&l[0].state, State::Incomplete { in_progress: false, reason } if reason == "no manifest.json")
+        );
         assert!(matches!(
             store.find("20260101T000000Z-000000"),
             Err(StoreError::BadManifest { .. })

@@ -110,6 +110,11 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
     }))
 }
 
+/// The ops migsafe's own recognizer finds in a statement sqlparser cannot read.
+pub fn recognized_ops(text: &str) -> Option<Vec<Op>> {
+    recognize::recognize(text)
+}
+
 /// Below this many statements per thread, a script is parsed on one thread.
 const PARALLEL_MIN: usize = 512;
 
