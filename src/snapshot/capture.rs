@@ -6,7 +6,7 @@
 //! and FROM), so the capture selects the same rows the statement will touch. Identifiers migsafe
 //! adds are always quoted.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, AssignmentTarget, FromTable, ObjectName, ObjectType,
@@ -609,24 +609,32 @@ impl Capturer<'_, '_, '_> {
     fn copy_out(&mut self, file: &str, query: &str) -> Result<(String, u64), CaptureError> {
         let mut sink = self.writer.create_file(file)?;
         let mut reader = self.tx.copy_out(&format!("COPY ({query}) TO STDOUT"))?;
-        let mut buf = vec![0u8; 1 << 18];
-        let mut rows = 0u64;
         let write_err = |e: std::io::Error| {
             CaptureError::Other(format!("{file}: cannot write snapshot file: {e}"))
         };
+        let mut rows = 0u64;
+        let mut pending = 0u64;
         loop {
-            let n = reader.read(&mut buf).map_err(|e| match into_db(e) {
+            // The server sends one message per row; take each as it comes (no extra copy).
+            let chunk = reader.fill_buf().map_err(|e| match into_db(e) {
                 Ok(db) => CaptureError::Db(db),
                 Err(e) => CaptureError::Other(format!("COPY failed: {e}")),
             })?;
+            let n = chunk.len();
             if n == 0 {
                 break;
             }
             // COPY text escapes newlines inside values, so each newline ends one row.
-            rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            sink.write_all(&buf[..n]).map_err(write_err)?;
-            self.progress.inc(n as u64);
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            sink.write_all(chunk).map_err(write_err)?;
+            reader.consume(n);
+            pending += n as u64;
+            if pending >= 1 << 20 {
+                self.progress.inc(pending);
+                pending = 0;
+            }
         }
+        self.progress.inc(pending);
         drop(reader);
         self.writer.finish_file(sink)?;
         Ok((file.to_string(), rows))
