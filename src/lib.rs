@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod git;
 pub mod history;
 pub mod lint;

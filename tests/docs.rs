@@ -1,6 +1,6 @@
 //! Generated documentation cannot drift: docs/rules/<ID>-<name>.md and docs/rules/README.md are
 //! regenerated from the rules' doc comments, and docs/schemas/ from the types that serialise
-//! the lint JSON and read migsafe.toml; each is compared with the checked-in file.
+//! the lint JSON, read migsafe.toml and write snapshot manifests; each is compared with the checked-in file.
 //! Run with `MIGSAFE_UPDATE_DOCS=1 cargo test --test docs` to rewrite them.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +40,10 @@ fn schemas() -> Vec<(PathBuf, String)> {
         (
             dir.join("migsafe.toml.schema.json"),
             json(migsafe::config::schema()),
+        ),
+        (
+            dir.join("snapshot-manifest.schema.json"),
+            json(migsafe::snapshot::manifest::schema()),
         ),
     ]
 }

@@ -1,7 +1,9 @@
 //! Command-line interface: clap definitions, reusable option groups, one file per command.
 
+mod drill;
 mod lint;
 mod rule;
+mod snapshot;
 mod verify;
 
 use std::io::Write;
@@ -81,6 +83,41 @@ pub enum Command {
     ///   migsafe verify --check-receipts
     #[command(verbatim_doc_comment)]
     Verify(verify::VerifyArgs),
+    /// Take, list, inspect, check, restore and prune snapshots of data.
+    ///
+    /// A snapshot is a directory in the store (`[snapshots] store` in migsafe.toml, or --store)
+    /// holding what a step destroys (targeted) or a pg_dump of the database (full), with a
+    /// manifest written last: no manifest, no snapshot. Files are 0600, directories 0700.
+    ///
+    /// Exit codes: 0 done, 1 restored with conflicts (or a failed --deep verify), 2 migsafe
+    /// could not do its job (bad input, unreachable database, corrupt snapshot).
+    ///
+    /// Examples:
+    ///   migsafe snapshot create --target acct-1 --table accounts.plan
+    ///   migsafe snapshot create --target acct-1 --for 20240301120000
+    ///   migsafe snapshot list
+    ///   migsafe snapshot verify 20260301T101500Z-3fa9c1
+    ///   migsafe snapshot restore 20260301T101500Z-3fa9c1 --target acct-1
+    ///   migsafe snapshot prune --older-than 30d
+    #[command(verbatim_doc_comment)]
+    Snapshot(snapshot::SnapshotArgs),
+    /// Restore snapshots into a scratch database, verify them, time it, and record a report.
+    ///
+    /// Drills the snapshot given by --snapshot, the newest snapshot of --target, or the newest
+    /// snapshot of every target. Each drill checks the files' sha256, restores into a scratch
+    /// cluster (or a throwaway database on --database-url), compares row counts and content
+    /// with the manifest, and writes its report to <store>/_drills/<target>/<drill-id>.json,
+    /// where `migsafe plan` finds it.
+    ///
+    /// Exit codes: 0 every drill passed, 1 a drill failed, 2 migsafe could not run it.
+    ///
+    /// Examples:
+    ///   migsafe drill
+    ///   migsafe drill --target acct-1
+    ///   migsafe drill --snapshot 20260301T101500Z-3fa9c1 --format json
+    ///   migsafe drill --history --target acct-1
+    #[command(verbatim_doc_comment)]
+    Drill(drill::DrillArgs),
 }
 
 /// Where settings come from.
@@ -126,6 +163,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lint(args) => lint::run(args),
         Command::Rule(args) => rule::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
+        Command::Drill(args) => drill::run(args),
     }
 }
 
