@@ -143,10 +143,18 @@ pub fn dump(
     let started = Instant::now();
     let mut counts = None;
     let (status, stderr) = run(cmd, &pg_dump, progress, &label, Some(&out_dir), |child| {
-        counts = Some(count_rows(&mut tx, &tables, child));
+        let result = count_rows(&mut tx, &tables, child);
+        if result.is_err() {
+            // The snapshot cannot be completed: no point in letting pg_dump finish.
+            let _ = child.kill();
+        }
+        counts = Some(result);
     })?;
-    check_status(status, &stderr, "pg_dump", target)?;
-    let counts = counts.expect("counted").map_err(db_err)?;
+    let counts = counts.expect("counted");
+    if counts.is_ok() || status.success() {
+        check_status(status, &stderr, "pg_dump", target)?;
+    }
+    let counts = counts.map_err(db_err)?;
     // pg_dump is done with the snapshot: the transaction can end.
     drop(tx);
 
