@@ -295,6 +295,7 @@ pub fn run(
                 &full::RestoreOptions {
                     jobs: opts.jobs,
                     clean: false,
+                    no_owner: true,
                     bindir: match &scratch {
                         Scratch::Cluster { cluster, .. } => Some(cluster.bindir().to_path_buf()),
                         Scratch::Server(_) => None,

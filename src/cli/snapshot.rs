@@ -1192,6 +1192,7 @@ fn restore_full(
     let opts = |clean| full::RestoreOptions {
         jobs: args.jobs.unwrap_or(0),
         clean,
+        no_owner: false,
         bindir: None,
     };
     let started = Instant::now();

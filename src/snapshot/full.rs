@@ -271,6 +271,9 @@ pub struct RestoreOptions {
     /// Drop and recreate objects in the database first (`--clean --if-exists`): restoring over
     /// the target.
     pub clean: bool,
+    /// `--no-owner --no-privileges`: for scratch databases (drills), where the source's roles
+    /// do not exist.
+    pub no_owner: bool,
     pub bindir: Option<PathBuf>,
 }
 
@@ -353,6 +356,9 @@ pub fn restore(
         .arg(format!("--dbname=dbname='{}'", conninfo_escape(dbname)));
     if opts.clean {
         cmd.arg("--clean").arg("--if-exists");
+    }
+    if opts.no_owner {
+        cmd.arg("--no-owner").arg("--no-privileges");
     }
     cmd.arg(entry.dir.join(&dump.file));
     let label = format!("pg_restore -j{jobs} into {dbname}");
@@ -611,6 +617,7 @@ mod tests {
         RestoreOptions {
             jobs: 2,
             clean: false,
+            no_owner: false,
             bindir: Some(testing::cluster().bindir().to_path_buf()),
         }
     }

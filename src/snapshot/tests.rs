@@ -429,3 +429,27 @@ fn rehearsal_loads_every_file_and_matches_its_bytes() {
     );
     assert_eq!(r[1].loaded_rows, 50);
 }
+
+#[test]
+fn dropped_schema_is_captured_as_a_dump_of_that_schema() {
+    let mut d = db(
+        "snap_schema",
+        "CREATE SCHEMA legacy; CREATE TABLE legacy.items (id int PRIMARY KEY, v text);
+         INSERT INTO legacy.items SELECT g, 'v' || g FROM generate_series(1, 25) g;
+         CREATE TABLE public.keep (id int);",
+    );
+    let e = d.capture_and_run("DROP SCHEMA legacy CASCADE");
+    let m = e.manifest().unwrap();
+    let dump = m
+        .objects
+        .iter()
+        .find(|o| o.kind == super::manifest::ObjectKind::Dump);
+    assert_eq!(dump.unwrap().schema, "legacy");
+    let items = m.objects.iter().find(|o| o.name == "items").unwrap();
+    assert_eq!(items.rows, 25);
+    assert!(m.objects.iter().all(|o| o.name != "keep"));
+    assert!(m.notes.iter().any(|n| n.contains("pg_dump of the schema")));
+    // A targeted restore says how to restore a schema dump instead of guessing.
+    let err = d.restore(&e, RestoreOptions::default()).unwrap_err();
+    assert!(err.contains("--into DB"), "{err}");
+}
