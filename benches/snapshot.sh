@@ -187,7 +187,7 @@ if [ -n "$HAVE_MIGSAFE" ]; then
         # A copy of src whose note column was dropped and re-added empty (what a down does).
         time_it mig_targeted_restore "$(step dropped_x "$(clone_src x)" \
             "psql -X $Q -v ON_ERROR_STOP=1 -d x -c 'ALTER TABLE orders DROP COLUMN note' -c 'ALTER TABLE orders ADD COLUMN note text'")" \
-            "$MIGSAFE snapshot restore $TID --database-url $(url x) --store $WORK/store"
+            "$MIGSAFE snapshot restore $TID --database-url $(url src) --into x --store $WORK/store"
         # The restore must have put every note back.
         missing=$(psql -X -At -d x -c "SELECT count(*) FROM orders WHERE note IS NULL")
         [ "$missing" = 0 ] || echo "warning: after the targeted restore $missing notes are still NULL" >&2
