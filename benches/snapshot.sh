@@ -13,8 +13,6 @@
 #   MIGSAFE_BIN=path     benchmark another binary (implies BENCH_SKIP_BUILD)
 #   BENCH_STRICT=1       exit 1 when migsafe is unavailable, fails, or is over budget
 #   BENCH_OUT=file       where the JSON results go (default target/bench/snapshot.json)
-#   BENCH_RESTORE_PRECREATE=1  create the empty database before `snapshot restore --into`
-#                        (default: migsafe creates it, and its time counts)
 #
 # Budgets (DESIGN.md, issue 6):
 #   targeted capture of a dropped column   <= 0.35 x pg_dump -Fc of the database
@@ -128,7 +126,6 @@ step() {
     echo "$WORK/$name.sh"
 }
 Q=-q
-fresh_db() { echo "dropdb --if-exists $1 && createdb $1"; }
 clone_src() { echo "dropdb --if-exists $1 && createdb -T src $1"; }
 
 RESULTS=$WORK/results
@@ -155,8 +152,9 @@ time_it ref_dump_fc "$(step noop 'true')" \
 time_it ref_dump_fd "$(step rm_ref_dir "rm -rf $WORK/ref.dir")" \
     "pg_dump -Fd -j $JOBS -f $WORK/ref.dir src"
 [ -d "$WORK/ref.dir" ] || pg_dump -Fd -j "$JOBS" -f "$WORK/ref.dir" src
-time_it ref_restore "$(step fresh_r "$(fresh_db ref_restore)")" \
-    "pg_restore -j $JOBS -d ref_restore $WORK/ref.dir"
+# Restoring into a new database includes creating it, as `migsafe snapshot restore --into` does.
+time_it ref_restore "$(step drop_r "dropdb --if-exists ref_restore")" \
+    "$(step ref_restore_cmd "createdb ref_restore" "pg_restore -j $JOBS -d ref_restore $WORK/ref.dir")"
 
 # migsafe.
 if [ -n "$HAVE_MIGSAFE" ]; then
@@ -172,13 +170,8 @@ if [ -n "$HAVE_MIGSAFE" ]; then
     FID=$("$MIGSAFE" snapshot create --database-url "$(url src)" --store "$WORK/store" \
         --full --jobs "$JOBS" --format json | id_of) || FID=
     if [ -n "$FID" ]; then
-        # "Into a new database": migsafe creates it, unless asked otherwise.
-        if [ -n "${BENCH_RESTORE_PRECREATE:-}" ]; then
-            prep=$(step drop_m "$(fresh_db mig_restore)")
-        else
-            prep=$(step drop_m "dropdb --if-exists mig_restore")
-        fi
-        time_it mig_restore "$prep" \
+        # "Into a new database": migsafe creates it (and refuses an existing one).
+        time_it mig_restore "$(step drop_m "dropdb --if-exists mig_restore")" \
             "$MIGSAFE snapshot restore $FID --database-url $(url src) --into mig_restore --store $WORK/store --jobs $JOBS"
     else
         echo "full snapshot for the restore failed" >&2

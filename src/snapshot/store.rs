@@ -773,6 +773,18 @@ mod tests {
     }
 
     #[test]
+    fn a_store_that_cannot_be_written_is_a_clear_error_and_holds_nothing() {
+        // /proc refuses new directories, even for root (for whom permission bits do not).
+        let store = Store::new("/proc/migsafe-store");
+        let err = store.begin("t").unwrap_err().to_string();
+        assert!(
+            err.starts_with("/proc/migsafe-store/t: cannot create directory"),
+            "{err}"
+        );
+        assert!(store.list(None).unwrap().is_empty());
+    }
+
+    #[test]
     fn bad_target_names_are_refused() {
         let store = Store::new("/nonexistent");
         for bad in ["", "../x", "_drills", ".hidden", "a/b", "a b"] {
