@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -49,7 +50,46 @@ struct Raw {
     #[serde(default)]
     #[schemars(with = "Vec<RawTarget>")]
     targets: Vec<Spanned<RawTarget>>,
+    /// The rollout waves in order, e.g. `["internal", "alpha", "beta", "all"]`: leaking a
+    /// release means applying it to the next wave. When set, every target names one of them.
+    #[schemars(with = "Option<Vec<String>>")]
+    #[schemars(extend("uniqueItems" = true, "minItems" = 1))]
+    waves: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How `migsafe apply` and `migsafe rollback` run statements on a target.
+    apply: Option<RawApply>,
+    /// The restore-drill policy the gate enforces.
+    drill: Option<RawDrill>,
 }
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawApply {
+    /// PostgreSQL `lock_timeout` for each step: how long a statement waits for a lock before it
+    /// fails, so that a step never queues behind a long transaction while blocking everyone
+    /// else. A number with an optional unit `ms` (the default), `s`, `min`, `h` or `d`; `0`
+    /// waits forever.
+    #[schemars(with = "Option<String>", pattern(PG_INTERVAL_PATTERN))]
+    #[schemars(extend("default" = "5s"))]
+    lock_timeout: Option<Spanned<String>>,
+    /// PostgreSQL `statement_timeout` for each step, in the same form as `lock_timeout`; `0`
+    /// (the default) sets no limit.
+    #[schemars(with = "Option<String>", pattern(PG_INTERVAL_PATTERN))]
+    #[schemars(extend("default" = "0"))]
+    statement_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawDrill {
+    /// An irreversible migration is blocked unless a restore drill of the target's snapshot
+    /// store passed within this age: a number and a unit `m` (minutes), `h`, `d` or `w`, e.g.
+    /// `"7d"`. Unset: no drill is required.
+    #[schemars(with = "Option<String>", pattern(DRILL_AGE_PATTERN))]
+    max_age: Option<Spanned<String>>,
+}
+
+const PG_INTERVAL_PATTERN: &str = "^[0-9]+(ms|s|min|h|d)?$";
+const DRILL_AGE_PATTERN: &str = "^[0-9]+(m|h|d|w)$";
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,8 +108,9 @@ struct RawTarget {
     url: Option<String>,
     /// The environment variable holding the connection URL.
     url_env: Option<String>,
-    /// The rollout wave this target belongs to.
-    wave: Option<String>,
+    /// The rollout wave this target belongs to: one of `waves` when that is set.
+    #[schemars(with = "Option<String>")]
+    wave: Option<Spanned<String>>,
 }
 
 /// `[rules]` accepts exactly the rule IDs and names, so editors can complete them.
@@ -113,6 +154,96 @@ pub struct Config {
     /// `[snapshots] store`, resolved against the file's directory.
     pub snapshot_store: Option<PathBuf>,
     pub targets: Vec<TargetConfig>,
+    /// `waves`, in rollout order; empty when not set.
+    pub waves: Vec<String>,
+    pub apply: ApplySettings,
+    /// `[drill] max_age`: a drill older than this does not count.
+    pub drill_max_age: Option<Duration>,
+}
+
+/// `[apply]`: session settings for each step, as PostgreSQL reads them (`SET lock_timeout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySettings {
+    pub lock_timeout: String,
+    pub statement_timeout: String,
+}
+
+impl Default for ApplySettings {
+    fn default() -> Self {
+        ApplySettings {
+            lock_timeout: "5s".into(),
+            statement_timeout: "0".into(),
+        }
+    }
+}
+
+impl ApplySettings {
+    pub fn lock_timeout(&self) -> Duration {
+        pg_interval(&self.lock_timeout).expect("validated when the config was read")
+    }
+
+    /// `None` for `0`, which PostgreSQL reads as no limit.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        Some(pg_interval(&self.statement_timeout).expect("validated when the config was read"))
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// A PostgreSQL time setting as `lock_timeout` takes it: digits and an optional unit, the
+/// default unit being milliseconds. PostgreSQL keeps these in an int of milliseconds, so a
+/// larger value would fail only at apply time; it is refused here instead.
+fn pg_interval(text: &str) -> Option<Duration> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(digits);
+    let n: u64 = n.parse().ok()?;
+    let ms_per = match unit {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    let ms = n.checked_mul(ms_per).filter(|&ms| ms <= i32::MAX as u64)?;
+    Some(Duration::from_millis(ms))
+}
+
+/// A drill age: digits and a required unit (`m`, `h`, `d`, `w`), more than zero.
+fn drill_age(text: &str) -> Option<Duration> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(digits);
+    let n: u64 = n.parse().ok().filter(|&n| n > 0)?;
+    let secs_per = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n.checked_mul(secs_per)?))
+}
+
+/// A wave name that the config does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WaveError {
+    #[error("unknown wave `{wave}`{}", known_list(.known))]
+    Unknown { wave: String, known: Vec<String> },
+    #[error(
+        "migsafe.toml sets no `waves`, so there is no rollout order: add `waves = [\"…\", …]` in order"
+    )]
+    NoOrder,
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        " (migsafe.toml defines no waves)".into()
+    } else {
+        format!(" (known waves: {})", known.join(", "))
+    }
 }
 
 /// One `[[targets]]` entry.
@@ -226,17 +357,43 @@ impl Config {
             Some(v) => *v.get_ref(),
             None => 15,
         };
+        let waves = match &raw.waves {
+            None => None,
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(invalid(
+                    Some(list.span()),
+                    "`waves` is empty: list the rollout waves in order, or remove the key".into(),
+                ));
+            }
+            Some(list) => {
+                let mut names: Vec<String> = vec![];
+                for w in list.get_ref() {
+                    if !valid_name(w.get_ref()) {
+                        return Err(invalid(
+                            Some(w.span()),
+                            format!(
+                                "wave name `{}`: use letters, digits, `_`, `-`, `.` (not starting with `_` or `.`)",
+                                w.get_ref()
+                            ),
+                        ));
+                    }
+                    if names.contains(w.get_ref()) {
+                        return Err(invalid(
+                            Some(w.span()),
+                            format!("wave `{}` is listed twice in `waves`", w.get_ref()),
+                        ));
+                    }
+                    names.push(w.get_ref().clone());
+                }
+                Some(names)
+            }
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         let mut targets: Vec<TargetConfig> = vec![];
         for t in &raw.targets {
             let span = Some(t.span());
             let t = t.get_ref();
-            let valid_name = !t.name.is_empty()
-                && !t.name.starts_with(['_', '.'])
-                && t.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !valid_name {
+            if !valid_name(&t.name) {
                 return Err(invalid(
                     span,
                     format!(
@@ -264,12 +421,81 @@ impl Config {
                     ));
                 }
             };
+            if let Some(waves) = &waves {
+                match &t.wave {
+                    None => {
+                        return Err(invalid(
+                            span,
+                            format!(
+                                "target `{}` has no `wave`: `waves` is set, so every target names one of {}",
+                                t.name,
+                                waves.join(", ")
+                            ),
+                        ));
+                    }
+                    Some(w) if !waves.contains(w.get_ref()) => {
+                        return Err(invalid(
+                            Some(w.span()),
+                            format!(
+                                "target `{}`: wave `{}` is not one of `waves` ({})",
+                                t.name,
+                                w.get_ref(),
+                                waves.join(", ")
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
             targets.push(TargetConfig {
                 name: t.name.clone(),
                 url,
-                wave: t.wave.clone(),
+                wave: t.wave.as_ref().map(|w| w.get_ref().clone()),
             });
         }
+        let apply_setting = |value: &Option<Spanned<String>>, key: &str, default: &str| {
+            let Some(v) = value else {
+                return Ok(default.to_string());
+            };
+            match pg_interval(v.get_ref()) {
+                Some(_) => Ok(v.get_ref().clone()),
+                None => Err(invalid(
+                    Some(v.span()),
+                    format!(
+                        "apply.{key} `{}`: write a whole number with an optional unit ms (default), s, min, h or d, e.g. \"5s\"; at most 2147483647ms",
+                        v.get_ref()
+                    ),
+                )),
+            }
+        };
+        let defaults = ApplySettings::default();
+        let apply = match &raw.apply {
+            None => defaults,
+            Some(a) => ApplySettings {
+                lock_timeout: apply_setting(
+                    &a.lock_timeout,
+                    "lock_timeout",
+                    &defaults.lock_timeout,
+                )?,
+                statement_timeout: apply_setting(
+                    &a.statement_timeout,
+                    "statement_timeout",
+                    &defaults.statement_timeout,
+                )?,
+            },
+        };
+        let drill_max_age = match raw.drill.as_ref().and_then(|d| d.max_age.as_ref()) {
+            None => None,
+            Some(v) => Some(drill_age(v.get_ref()).ok_or_else(|| {
+                invalid(
+                    Some(v.span()),
+                    format!(
+                        "drill.max_age `{}`: write a whole number above 0 and a unit m (minutes), h, d or w, e.g. \"7d\"",
+                        v.get_ref()
+                    ),
+                )
+            })?),
+        };
         Ok(Config {
             path: Some(path.to_path_buf()),
             runner: raw.runner,
@@ -279,11 +505,63 @@ impl Config {
             rules,
             snapshot_store: raw.snapshots.map(|s| base.join(s.store)),
             targets,
+            waves: waves.unwrap_or_default(),
+            apply,
+            drill_max_age,
         })
     }
 
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {
         self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The configured waves in rollout order (empty when `waves` is not set).
+    pub fn waves(&self) -> &[String] {
+        &self.waves
+    }
+
+    /// The targets of one wave, in file order. Without `waves`, the wave names the targets
+    /// carry are the known ones.
+    pub fn targets_in_wave(&self, wave: &str) -> Result<Vec<&TargetConfig>, WaveError> {
+        let known: Vec<String> = if self.waves.is_empty() {
+            let mut seen: Vec<String> = vec![];
+            for w in self.targets.iter().filter_map(|t| t.wave.as_ref()) {
+                if !seen.contains(w) {
+                    seen.push(w.clone());
+                }
+            }
+            seen
+        } else {
+            self.waves.clone()
+        };
+        if !known.iter().any(|w| w == wave) {
+            return Err(WaveError::Unknown {
+                wave: wave.to_string(),
+                known,
+            });
+        }
+        Ok(self
+            .targets
+            .iter()
+            .filter(|t| t.wave.as_deref() == Some(wave))
+            .collect())
+    }
+
+    /// The waves from the first up to and including `wave`: what a release has reached once it
+    /// leaks to `wave`. Needs `waves`, the only source of the order.
+    pub fn waves_up_to(&self, wave: &str) -> Result<&[String], WaveError> {
+        if self.waves.is_empty() {
+            return Err(WaveError::NoOrder);
+        }
+        let at = self
+            .waves
+            .iter()
+            .position(|w| w == wave)
+            .ok_or_else(|| WaveError::Unknown {
+                wave: wave.to_string(),
+                known: self.waves.clone(),
+            })?;
+        Ok(&self.waves[..=at])
     }
 
     /// Finds `migsafe.toml` in `dir` or the nearest ancestor.
@@ -305,6 +583,16 @@ impl Config {
             Some(normalise(&rel.join(FILE_NAME)))
         }
     }
+}
+
+/// Target and wave names appear in paths (`<store>/<target>/`), command lines and JSON output:
+/// a small alphabet keeps them safe in all three.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['_', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Removes `x/..` pairs so that relative paths stay readable.
@@ -378,6 +666,176 @@ mod tests {
         let e = parse("postgres_version = 9\n").unwrap_err().to_string();
         assert!(
             e.starts_with("proj/migsafe.toml:1:20: postgres_version 9"),
+            "{e}"
+        );
+    }
+
+    const WAVES: &str = "waves = [\"internal\", \"alpha\", \"beta\", \"all\"]\n";
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn waves_apply_and_drill_happy_path() {
+        let c = parse(&format!(
+            "{WAVES}[apply]\nlock_timeout = \"250ms\"\nstatement_timeout = \"2min\"\n[drill]\nmax_age = \"7d\"\n\
+             [[targets]]\nname = \"staff\"\nurl = \"postgres://h/staff\"\nwave = \"internal\"\n\
+             [[targets]]\nname = \"acme\"\nurl_env = \"ACME_URL\"\nwave = \"beta\"\n\
+             [[targets]]\nname = \"globex\"\nurl = \"postgres://h/globex\"\nwave = \"beta\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.waves(), ["internal", "alpha", "beta", "all"]);
+        assert_eq!(c.apply.lock_timeout, "250ms");
+        assert_eq!(c.apply.lock_timeout(), Duration::from_millis(250));
+        assert_eq!(c.apply.statement_timeout(), Some(Duration::from_secs(120)));
+        assert_eq!(c.drill_max_age, Some(Duration::from_secs(7 * 86_400)));
+        let names = |ts: Vec<&TargetConfig>| ts.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(c.targets_in_wave("beta").unwrap()),
+            ["acme", "globex"]
+        );
+        assert!(c.targets_in_wave("alpha").unwrap().is_empty());
+        assert_eq!(
+            c.waves_up_to("beta").unwrap(),
+            ["internal", "alpha", "beta"]
+        );
+        assert_eq!(c.waves_up_to("internal").unwrap(), ["internal"]);
+        let unknown = c.targets_in_wave("gamma").unwrap_err().to_string();
+        assert_eq!(
+            unknown,
+            "unknown wave `gamma` (known waves: internal, alpha, beta, all)"
+        );
+        assert_eq!(c.waves_up_to("gamma").unwrap_err().to_string(), unknown);
+    }
+
+    #[test]
+    fn apply_and_drill_defaults() {
+        for c in [parse("").unwrap(), Config::defaults()] {
+            assert_eq!(c.apply.lock_timeout, "5s");
+            assert_eq!(c.apply.lock_timeout(), Duration::from_secs(5));
+            assert_eq!(c.apply.statement_timeout, "0");
+            assert_eq!(c.apply.statement_timeout(), None);
+            assert_eq!(c.drill_max_age, None);
+            assert!(c.waves().is_empty());
+        }
+        let c = parse("[apply]\nstatement_timeout = \"1500\"\n").unwrap();
+        assert_eq!(c.apply.lock_timeout, "5s");
+        assert_eq!(
+            c.apply.statement_timeout(),
+            Some(Duration::from_millis(1500))
+        );
+        for (age, secs) in [("30m", 1_800), ("12h", 43_200), ("2w", 1_209_600)] {
+            let c = parse(&format!("[drill]\nmax_age = \"{age}\"\n")).unwrap();
+            assert_eq!(c.drill_max_age, Some(Duration::from_secs(secs)), "{age}");
+        }
+    }
+
+    #[test]
+    fn without_waves_target_labels_are_the_known_waves_but_have_no_order() {
+        let c = parse(
+            "[[targets]]\nname = \"a\"\nurl = \"postgres://h/a\"\nwave = \"canary\"\n\
+             [[targets]]\nname = \"b\"\nurl = \"postgres://h/b\"\n",
+        )
+        .unwrap();
+        assert!(c.waves().is_empty());
+        assert_eq!(c.targets_in_wave("canary").unwrap().len(), 1);
+        assert_eq!(
+            c.targets_in_wave("all").unwrap_err().to_string(),
+            "unknown wave `all` (known waves: canary)"
+        );
+        assert_eq!(c.waves_up_to("canary").unwrap_err(), WaveError::NoOrder);
+        assert_eq!(
+            parse("")
+                .unwrap()
+                .targets_in_wave("x")
+                .unwrap_err()
+                .to_string(),
+            "unknown wave `x` (migsafe.toml defines no waves)"
+        );
+    }
+
+    #[test]
+    fn duplicate_empty_or_badly_named_waves_are_errors() {
+        assert_eq!(
+            err("waves = [\"alpha\",\n  \"beta\", \"alpha\"]\n"),
+            "proj/migsafe.toml:2:11: wave `alpha` is listed twice in `waves`"
+        );
+        assert_eq!(
+            err("runner = \"sqlx\"\nwaves = []\n"),
+            "proj/migsafe.toml:2:9: `waves` is empty: list the rollout waves in order, or remove the key"
+        );
+        assert_eq!(
+            err("waves = [\"a b\"]\n"),
+            "proj/migsafe.toml:1:10: wave name `a b`: use letters, digits, `_`, `-`, `.` (not starting with `_` or `.`)"
+        );
+    }
+
+    #[test]
+    fn a_target_wave_must_be_one_of_waves() {
+        assert_eq!(
+            err(&format!(
+                "{WAVES}[[targets]]\nname = \"ok\"\nurl = \"postgres://h/ok\"\nwave = \"all\"\n\
+                 [[targets]]\nname = \"acme\"\nurl = \"postgres://h/acme\"\nwave = \"gamma\"\n"
+            )),
+            "proj/migsafe.toml:9:8: target `acme`: wave `gamma` is not one of `waves` (internal, alpha, beta, all)"
+        );
+    }
+
+    #[test]
+    fn a_target_without_a_wave_is_an_error_when_waves_are_set() {
+        let e = err(&format!(
+            "{WAVES}\n[[targets]]\nname = \"acme\"\nurl = \"postgres://h/acme\"\n"
+        ));
+        assert_eq!(
+            e,
+            "proj/migsafe.toml:3:1: target `acme` has no `wave`: `waves` is set, so every target names one of internal, alpha, beta, all"
+        );
+    }
+
+    #[test]
+    fn apply_timeouts_must_be_postgres_intervals() {
+        for bad in ["5 s", "5sec", "-1", "1.5s", "", "s", "3000000000", "25d"] {
+            let e = err(&format!("[apply]\nlock_timeout = \"{bad}\"\n"));
+            assert_eq!(
+                e,
+                format!(
+                    "proj/migsafe.toml:2:16: apply.lock_timeout `{bad}`: write a whole number with an optional unit ms (default), s, min, h or d, e.g. \"5s\"; at most 2147483647ms"
+                )
+            );
+        }
+        let e = err("[apply]\nlock_timeout = \"1s\"\nstatement_timeout = \"1m\"\n");
+        assert!(
+            e.starts_with("proj/migsafe.toml:3:21: apply.statement_timeout `1m`:"),
+            "{e}"
+        );
+        for ok in ["0", "100", "5s", "2min", "1h", "24d"] {
+            let c = parse(&format!("[apply]\nlock_timeout = \"{ok}\"\n")).unwrap();
+            assert_eq!(c.apply.lock_timeout, ok);
+        }
+        let e = err("[apply]\nlock_timeout = 5\n");
+        assert!(e.starts_with("proj/migsafe.toml:2:16: invalid type"), "{e}");
+        let e = err("[apply]\nlock_timeot = \"5s\"\n");
+        assert!(
+            e.starts_with("proj/migsafe.toml:2:1: unknown field `lock_timeot`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn drill_max_age_must_be_a_duration() {
+        for bad in ["7", "0d", "7 d", "1y", "7days", "1.5h"] {
+            let e = err(&format!("[drill]\nmax_age = \"{bad}\"\n"));
+            assert_eq!(
+                e,
+                format!(
+                    "proj/migsafe.toml:2:11: drill.max_age `{bad}`: write a whole number above 0 and a unit m (minutes), h, d or w, e.g. \"7d\""
+                )
+            );
+        }
+        let e = err("[drill]\nmaxage = \"7d\"\n");
+        assert!(
+            e.starts_with("proj/migsafe.toml:2:1: unknown field `maxage`"),
             "{e}"
         );
     }
