@@ -7,6 +7,7 @@ pub mod config;
 pub mod drill;
 pub mod git;
 pub mod history;
+pub mod ledger;
 pub mod lint;
 pub mod pg;
 pub mod report;
