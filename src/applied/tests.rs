@@ -275,6 +275,41 @@ fn refinery_out_of_order_and_checksum_not_compared() {
 }
 
 #[test]
+fn refinery_unversioned_file_may_go_back() {
+    let (tmp, p) = copied(Runner::Refinery);
+    let v3 = &p.migrations[2].up.path;
+    let name = v3
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replacen('V', "U", 1);
+    std::fs::rename(v3, v3.with_file_name(name)).unwrap();
+    let p = source::discover(tmp.path(), Some(Runner::Refinery)).unwrap();
+    let id = ids(&p);
+    let (_, mut c) = testing::fresh_database("applied_refinery_u");
+    c.batch_execute(
+        "CREATE TABLE refinery_schema_history(version INT4 PRIMARY KEY, name VARCHAR(255),
+            applied_on VARCHAR(255), checksum VARCHAR(255));
+        INSERT INTO refinery_schema_history VALUES (4, 'index_clicks_link_id', 'x', '7');",
+    )
+    .unwrap();
+    let s = status_of(&mut c, &p);
+    // V1 and V2 are below the newest too; only the U file may still run.
+    assert_eq!(s.out_of_order, [id[0].clone(), id[1].clone()]);
+    assert_eq!(s.pending, [id[2].clone(), id[4].clone()]);
+}
+
+#[test]
+fn flyway_versions_compare_as_numbers() {
+    let k = |v: &str| key(Runner::Flyway, v);
+    assert_eq!(k("1.0"), k("1"));
+    assert_eq!(k("01.2"), k("1_2"));
+    assert!(k("1.10") > k("1.9"));
+    assert!(k("2") > k("1.99.99"));
+    assert!(key(Runner::GolangMigrate, "000010") > key(Runner::GolangMigrate, "9"));
+}
+
+#[test]
 fn golang_migrate_one_row_model() {
     let p = project(Runner::GolangMigrate);
     let id = ids(&p);
