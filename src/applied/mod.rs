@@ -47,7 +47,8 @@ pub struct History {
     /// The table (or, for sqitch, the registry schema) that was read.
     pub table: String,
     pub exists: bool,
-    /// Applied migrations in the order the runner applied them (golang-migrate: its one row).
+    /// Applied migrations in version order (Flyway: install rank; sqitch: commit order, plus
+    /// one `success = false` row per unresolved failure; golang-migrate: its one row).
     pub applied: Vec<AppliedRow>,
     /// Why the runner would refuse to go on: golang-migrate `dirty`, sqlx/Flyway `success =
     /// false`, sqitch's unresolved `fail` events.
