@@ -1,6 +1,7 @@
 //! migsafe: keeps irreversible PostgreSQL schema migrations from reaching customers without a
 //! way back. Data flows one way: source → sql → classify → rules → report.
 
+pub mod applied;
 pub mod classify;
 pub mod cli;
 pub mod config;
