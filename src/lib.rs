@@ -11,6 +11,7 @@ pub mod history;
 pub mod ledger;
 pub mod lint;
 pub mod pg;
+pub mod plan;
 pub mod report;
 pub mod rules;
 pub mod snapshot;

@@ -42,6 +42,10 @@ fn schemas() -> Vec<(PathBuf, String)> {
             json(migsafe::config::schema()),
         ),
         (
+            dir.join("plan-output.schema.json"),
+            json(migsafe::plan::schema()),
+        ),
+        (
             dir.join("snapshot-manifest.schema.json"),
             json(migsafe::snapshot::manifest::schema()),
         ),

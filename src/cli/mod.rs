@@ -2,6 +2,7 @@
 
 mod drill;
 mod lint;
+mod plan;
 mod rule;
 mod snapshot;
 mod verify;
@@ -118,6 +119,24 @@ pub enum Command {
     ///   migsafe drill --history --target acct-1
     #[command(verbatim_doc_comment)]
     Drill(drill::DrillArgs),
+    /// Say, per target and per wave, whether the pending migrations may be applied.
+    ///
+    /// Each target of migsafe.toml is probed read-only (one READ ONLY transaction: the
+    /// runner's history and migsafe's ledger), up to 8 at a time. Reversible migrations pass;
+    /// an irreversible one passes only with a valid receipt from `migsafe verify`, a writable
+    /// snapshot store and, when `[drill] max_age` is set, a recent passing drill; unknown ones
+    /// are blocked. A target that cannot be read, or whose history is dirty, edited or missing
+    /// files, is blocked. Every blocked verdict names the command that clears it.
+    ///
+    /// Exit codes: 0 nothing blocked, 1 something blocked, 2 bad input (unknown target or
+    /// wave, no targets configured).
+    ///
+    /// Examples:
+    ///   migsafe plan --target acct-1
+    ///   migsafe plan --wave beta --format json
+    ///   migsafe plan --all --receipts .migsafe/receipts.json
+    #[command(verbatim_doc_comment)]
+    Plan(plan::PlanArgs),
 }
 
 /// Where settings come from.
@@ -165,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(args) => verify::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Drill(args) => drill::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }
 

@@ -1,0 +1,126 @@
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use clap::{ArgGroup, Args, ValueEnum};
+
+use super::snapshot::{load_config, unknown_target};
+use super::{ConfigOpts, Outcome, print};
+use crate::config::TargetConfig;
+use crate::lint::{LintOptions, lint};
+use crate::plan::{self, PlanInput};
+use crate::verify::receipts::{self, Receipts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["target", "wave", "all"])))]
+pub struct PlanArgs {
+    /// The migrations directory or project root, as for `migsafe lint` [default: migrations_dir
+    /// from migsafe.toml, else the current directory].
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// Plan one target of migsafe.toml.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Plan every target of one wave, and say whether the release may leak to it.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
+    /// Plan every target, and judge every wave.
+    #[arg(long)]
+    pub all: bool,
+    /// Receipts file written by `migsafe verify`.
+    #[arg(long, value_name = "FILE", default_value = receipts::DEFAULT_PATH)]
+    pub receipts: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigOpts,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.config)?;
+    if config.targets.is_empty() {
+        bail!(
+            "no targets configured: add [[targets]] (name, url or url_env, wave) to {}",
+            config
+                .path
+                .as_ref()
+                .map_or("migsafe.toml".to_string(), |p| p.display().to_string())
+        );
+    }
+    let (targets, waves): (Vec<TargetConfig>, Vec<(String, Vec<String>)>) =
+        if let Some(name) = &args.target {
+            let t = config
+                .target(name)
+                .ok_or_else(|| unknown_target(&config, name))?;
+            (vec![t.clone()], vec![])
+        } else if let Some(wave) = &args.wave {
+            let ts = config.targets_in_wave(wave)?;
+            if ts.is_empty() {
+                bail!("wave `{wave}` has no targets: set `wave = \"{wave}\"` on its [[targets]]");
+            }
+            let names = ts.iter().map(|t| t.name.clone()).collect();
+            (
+                ts.into_iter().cloned().collect(),
+                vec![(wave.clone(), names)],
+            )
+        } else {
+            let mut names: Vec<String> = config.waves().to_vec();
+            for w in config.targets.iter().filter_map(|t| t.wave.as_ref()) {
+                if !names.contains(w) {
+                    names.push(w.clone());
+                }
+            }
+            let waves = names
+                .into_iter()
+                .map(|w| {
+                    let members = config
+                        .targets
+                        .iter()
+                        .filter(|t| t.wave.as_deref() == Some(w.as_str()))
+                        .map(|t| t.name.clone())
+                        .collect();
+                    (w, members)
+                })
+                .collect();
+            (config.targets.clone(), waves)
+        };
+    let report = lint(&LintOptions {
+        paths: args.paths.clone(),
+        config: args.config.config.clone(),
+        since: None,
+        stdin: None,
+    })?;
+    let project = match report.projects.as_slice() {
+        [one] => one,
+        [] => return Err(anyhow!("no migrations project found")),
+        _ => bail!(
+            "plan takes one migrations project; {} given",
+            report.projects.len()
+        ),
+    };
+    let receipts = Receipts::load(&args.receipts)?;
+    let out = plan::plan(&PlanInput {
+        analysis: &project.analysis,
+        targets,
+        waves,
+        receipts: &receipts,
+        receipts_path: &args.receipts,
+        snapshot_store: config.snapshot_store.as_deref(),
+        drill_max_age: config.drill_max_age,
+    });
+    match args.format {
+        PlanFormat::Human => print(&plan::human(&out))?,
+        PlanFormat::Json => print(&plan::json(&out))?,
+    }
+    Ok(if out.blocked() {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
