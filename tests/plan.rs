@@ -350,3 +350,148 @@ fn usage_errors_exit_2() {
     let empty = Project::new("", &[]);
     snap!(empty.cmd().args(["plan", "--all"]));
 }
+
+fn drill(store: &Path, target: &str, id: &str, hours_ago: i64, passed: bool) {
+    use migsafe::drill::{DrillReport, DrillResult};
+    let started = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(hours_ago))
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let report = DrillReport {
+        schema_version: migsafe::drill::SCHEMA_VERSION,
+        id: id.into(),
+        snapshot: "s".into(),
+        target: target.into(),
+        kind: migsafe::snapshot::Kind::Targeted,
+        bytes: 1,
+        rows: 1,
+        started_at: started,
+        phases: vec![],
+        restore_ms: 5,
+        total_ms: 9,
+        result: if passed {
+            DrillResult::Passed
+        } else {
+            DrillResult::Failed
+        },
+        reasons: vec![],
+        objects: vec![],
+        scratch: "scratch cluster".into(),
+        scratch_postgres: None,
+        source_postgres: "15".into(),
+        migsafe_version: "test".into(),
+    };
+    migsafe::drill::save(&migsafe::snapshot::Store::new(store), &report).unwrap();
+}
+
+#[test]
+fn drill_gate_wants_a_recent_passing_drill_per_target() {
+    let (_db1, url1) = fresh();
+    let (_db2, url2) = fresh();
+    let (_db3, url3) = fresh();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n\n[drill]\nmax_age = \"7d\"\n",
+        &[
+            T("acct-1", url1, None),
+            T("acct-2", url2, None),
+            T("acct-3", url3, None),
+        ],
+    );
+    p.write_receipts();
+    let store = p.path().join("store");
+    drill(&store, "acct-1", "20260101T000000Z-000001", 1, true);
+    drill(&store, "acct-2", "20260101T000000Z-000002", 24 * 30, true);
+    drill(&store, "acct-3", "20260101T000000Z-000003", 1, false);
+    let o = run(p.cmd().args(["plan", "--target", "acct-1"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run(p.cmd().args(["plan", "--all", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let j = json_of(&o);
+    let drill_gate = |t: usize| -> serde_json::Value {
+        j["targets"][t]["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["reversibility"] == "irreversible")
+            .unwrap()["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate"] == "drill")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(drill_gate(0)["passed"], true);
+    assert_eq!(drill_gate(1)["passed"], false);
+    assert!(
+        drill_gate(1)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("30d old")
+    );
+    assert_eq!(drill_gate(1)["fix"], "migsafe drill --target acct-2");
+    assert_eq!(drill_gate(2)["passed"], false);
+    assert!(drill_gate(2)["detail"].as_str().unwrap().contains("failed"));
+    assert_eq!(j["targets"][0]["verdict"], "ok");
+}
+
+#[test]
+fn edited_or_deleted_applied_migrations_block_the_target() {
+    let (db, url) = fresh();
+    let p = Project::new("", &[T("acct-1", url, None)]);
+    p.record_applied(&db, 6, false);
+    let m = p.migrations();
+    std::fs::write(
+        m.join("20240902091000_create_users.up.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::remove_file(m.join("20241014091000_normalize_invoice_currency.up.sql")).unwrap();
+    std::fs::remove_file(m.join("20241014091000_normalize_invoice_currency.down.sql")).unwrap();
+    snap!(p.cmd().args(["plan", "--target", "acct-1"]));
+}
+
+#[test]
+fn many_targets_are_probed_and_reported_in_config_order() {
+    let mut targets = vec![];
+    let names: Vec<String> = (0..12).map(|i| format!("t{i:02}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        let url = if i % 5 == 4 {
+            "postgres://postgres@127.0.0.1:1/x?connect_timeout=5".to_string()
+        } else {
+            fresh().1
+        };
+        targets.push(T(n, url, None));
+    }
+    let p = Project::new("", &targets);
+    let o = run(p.cmd().args(["plan", "--all", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let j = json_of(&o);
+    let got: Vec<&str> = j["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
+    for (i, t) in j["targets"].as_array().unwrap().iter().enumerate() {
+        let unreachable = t["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["message"].as_str().unwrap().starts_with("unreachable"));
+        assert_eq!(unreachable, i % 5 == 4, "{t}");
+    }
+}
+
+#[test]
+fn help() {
+    let p = Project::new("", &[]);
+    snap!(p.cmd().args(["plan", "--help"]));
+}
