@@ -451,11 +451,29 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
-    fn key_types(&self) -> Vec<String> {
-        self.key
+    fn types_of(&self, names: &[String]) -> Vec<String> {
+        names
             .iter()
             .map(|k| self.column(k).map_or_else(String::new, |c| c.ty.clone()))
             .collect()
+    }
+    fn key_types(&self) -> Vec<String> {
+        self.types_of(&self.key)
+    }
+    /// The columns rows are matched on when `changed` columns are captured, with their types:
+    /// the key, or without one every other column (the statement leaves them alone).
+    fn match_key(&self, changed: &[String]) -> (Vec<String>, Vec<String>) {
+        let key: Vec<String> = if self.key_source == KeySource::WholeRow {
+            self.storable()
+                .iter()
+                .map(|c| c.name.clone())
+                .filter(|c| !changed.contains(c))
+                .collect()
+        } else {
+            self.key.clone()
+        };
+        let types = self.types_of(&key);
+        (key, types)
     }
     /// Every column that can be inserted (not generated).
     fn storable(&self) -> Vec<&Column> {
@@ -732,20 +750,7 @@ impl Capturer<'_, '_, '_> {
                     }
                 }
                 self.note_key(&t);
-                // Without a key, rows are matched on every column that stays.
-                let key: Vec<String> = if t.key_source == KeySource::WholeRow {
-                    t.storable()
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .filter(|c| !columns.contains(c))
-                        .collect()
-                } else {
-                    t.key.clone()
-                };
-                let key_types = key
-                    .iter()
-                    .map(|k| t.column(k).map_or_else(String::new, |c| c.ty.clone()))
-                    .collect();
+                let (key, key_types) = t.match_key(columns);
                 let cols: Vec<&str> = key
                     .iter()
                     .chain(columns.iter())
@@ -768,10 +773,7 @@ impl Capturer<'_, '_, '_> {
                     key,
                     key_types,
                     columns: columns.clone(),
-                    column_types: columns
-                        .iter()
-                        .map(|c| t.column(c).map_or_else(String::new, |c| c.ty.clone()))
-                        .collect(),
+                    column_types: t.types_of(columns),
                     after: vec![],
                     rows,
                     file,
@@ -924,20 +926,7 @@ impl Capturer<'_, '_, '_> {
         distinct: &str,
     ) -> Result<(), CaptureError> {
         self.note_key(t);
-        let key: Vec<String> = if t.key_source == KeySource::WholeRow {
-            // Without a key, rows are matched on every column the statement leaves alone.
-            t.storable()
-                .iter()
-                .map(|c| c.name.clone())
-                .filter(|c| !cols.contains(c))
-                .collect()
-        } else {
-            t.key.clone()
-        };
-        let key_types = key
-            .iter()
-            .map(|k| t.column(k).map_or_else(String::new, |c| c.ty.clone()))
-            .collect();
+        let (key, key_types) = t.match_key(cols);
         let select: Vec<String> = key
             .iter()
             .chain(cols.iter())
@@ -957,10 +946,7 @@ impl Capturer<'_, '_, '_> {
             key,
             key_types,
             columns: cols.to_vec(),
-            column_types: cols
-                .iter()
-                .map(|c| t.column(c).map_or_else(String::new, |c| c.ty.clone()))
-                .collect(),
+            column_types: t.types_of(cols),
             after: cols.to_vec(),
             rows,
             file,

@@ -288,13 +288,33 @@ fn stage_file(
         "CREATE TEMP TABLE {} ({defs}) ON COMMIT DROP",
         quote_ident(stage)
     ))?;
-    let order = file_order(obj)
+    let rows = copy_file_in(tx, entry, f, &quote_ident(stage), obj, progress)?;
+    tx.batch_execute(&format!("ANALYZE {}", quote_ident(stage)))?;
+    Ok(rows)
+}
+
+/// The file's columns, quoted, in file order.
+fn file_columns(obj: &Object) -> String {
+    file_order(obj)
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// Streams a data file into `table` with one COPY, hashing it on the way. A size or sha256
+/// mismatch fails before the COPY completes (dropping the writer aborts it), so the caller's
+/// transaction rolls back with nothing loaded.
+fn copy_file_in(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &Entry,
+    f: &FileEntry,
+    table: &str,
+    obj: &Object,
+    progress: &indicatif::ProgressBar,
+) -> Result<u64, RestoreError> {
     let mut reader = store::open_file(entry, f)?;
-    let mut w = tx.copy_in(&format!("COPY {} ({order}) FROM STDIN", quote_ident(stage)))?;
+    let mut w = tx.copy_in(&format!("COPY {table} ({}) FROM STDIN", file_columns(obj)))?;
     let mut buf = vec![0u8; 1 << 18];
     loop {
         let n = reader.read(&mut buf).map_err(|e| RestoreError::Corrupt {
@@ -305,18 +325,14 @@ fn stage_file(
             break;
         }
         w.write_all(&buf[..n])
-            .map_err(|e| RestoreError::Other(format!("COPY into staging failed: {e}")))?;
+            .map_err(|e| RestoreError::Other(format!("COPY of {} failed: {e}", f.path)))?;
         progress.inc(n as u64);
     }
     let (sha, bytes) = reader.finish();
     if sha != f.sha256 || bytes != f.bytes {
-        // Dropping the writer without finish() aborts the COPY; the caller's transaction
-        // rolls back.
         return Err(mismatch(entry, f, &sha, bytes));
     }
-    let rows = w.finish()?;
-    tx.batch_execute(&format!("ANALYZE {}", quote_ident(stage)))?;
-    Ok(rows)
+    Ok(w.finish()?)
 }
 
 /// `t.k1 = s.k_k1 AND …`; nullable whole-row key columns use IS NOT DISTINCT FROM.
@@ -837,31 +853,8 @@ fn rehearse_data(
         defs.push(format!("{} {ty}", quote_ident(&c)));
     }
     tx.batch_execute(&format!("CREATE TABLE {table} ({})", defs.join(", ")))?;
-    let order = file_order(obj)
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut reader = store::open_file(entry, f)?;
-    let mut w = tx.copy_in(&format!("COPY {table} ({order}) FROM STDIN"))?;
-    let mut buf = vec![0u8; 1 << 18];
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| RestoreError::Corrupt {
-            path: entry.dir.join(&f.path),
-            message: format!("cannot read: {e}"),
-        })?;
-        if n == 0 {
-            break;
-        }
-        w.write_all(&buf[..n])
-            .map_err(|e| RestoreError::Other(format!("COPY failed: {e}")))?;
-        progress.inc(n as u64);
-    }
-    let (sha, bytes) = reader.finish();
-    if sha != f.sha256 || bytes != f.bytes {
-        return Err(mismatch(entry, f, &sha, bytes));
-    }
-    let rows = w.finish()?;
+    let rows = copy_file_in(tx, entry, f, &table, obj, progress)?;
+    let order = file_columns(obj);
     let mut out = store::HashingWriter::new(std::io::sink());
     let mut r = tx.copy_out(&format!("COPY (SELECT {order} FROM {table}) TO STDOUT"))?;
     std::io::copy(&mut r, &mut out)
