@@ -76,6 +76,13 @@ struct RawApply {
     #[schemars(with = "Option<String>", pattern(PG_INTERVAL_PATTERN))]
     #[schemars(extend("default" = "0"))]
     statement_timeout: Option<Spanned<String>>,
+    /// Apply a plain `ALTER TABLE … DROP COLUMN c` by renaming `c` aside (and dropping its NOT
+    /// NULL) instead of dropping it, when nothing else depends on the column. Rollback renames
+    /// it back in constant time; `migsafe finalise` drops it when the rollback window closes.
+    /// Code that uses `SELECT *` or `INSERT` without a column list sees the extra column: set
+    /// `false` for such applications.
+    #[schemars(extend("default" = true))]
+    soft_drop: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -166,6 +173,8 @@ pub struct Config {
 pub struct ApplySettings {
     pub lock_timeout: String,
     pub statement_timeout: String,
+    /// `[apply] soft_drop`: rename dropped columns aside until finalised.
+    pub soft_drop: bool,
 }
 
 impl Default for ApplySettings {
@@ -173,6 +182,7 @@ impl Default for ApplySettings {
         ApplySettings {
             lock_timeout: "5s".into(),
             statement_timeout: "0".into(),
+            soft_drop: true,
         }
     }
 }
@@ -482,6 +492,7 @@ impl Config {
                     "statement_timeout",
                     &defaults.statement_timeout,
                 )?,
+                soft_drop: a.soft_drop.unwrap_or(defaults.soft_drop),
             },
         };
         let drill_max_age = match raw.drill.as_ref().and_then(|d| d.max_age.as_ref()) {

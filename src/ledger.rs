@@ -22,11 +22,12 @@ use crate::pg::error_text;
 
 /// The layout version this migsafe writes. A database at a newer version is refused rather than
 /// misread.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// `MIGRATIONS[i]` takes the ledger from version `i` to `i + 1`. Append, never edit: databases
 /// in the field are at every version that was ever released.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE SCHEMA IF NOT EXISTS "migsafe";
 CREATE TABLE "migsafe"."schema_version" (
     "singleton" boolean PRIMARY KEY DEFAULT true CHECK ("singleton"),
@@ -57,7 +58,17 @@ CREATE TABLE "migsafe"."events" (
     "target" text NOT NULL,
     "detail" jsonb NOT NULL DEFAULT '{}'
 );
-"#];
+"#,
+    r#"
+ALTER TABLE "migsafe"."steps" ADD COLUMN "deferred" jsonb NOT NULL DEFAULT '[]';
+CREATE TABLE "migsafe"."in_progress" (
+    "migration_id" text PRIMARY KEY,
+    "direction" text NOT NULL CHECK ("direction" IN ('up', 'down')),
+    "started_at" timestamptz NOT NULL DEFAULT clock_timestamp(),
+    "pid" integer NOT NULL DEFAULT pg_backend_pid()
+);
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -162,8 +173,34 @@ pub struct StepRecord {
     /// The runner whose history table was written in the same transaction.
     pub runner: String,
     pub execution_ms: i64,
+    /// Columns an up step renamed aside instead of dropping (`[apply] soft_drop`): rollback
+    /// renames them back, finalising drops them.
+    pub deferred: Vec<Deferred>,
     /// Set when read back; [`finalise`] sets it, [`record_step`] ignores it.
     pub finalised_at: Option<Timestamp>,
+}
+
+/// A column that `DROP COLUMN` would have destroyed, kept under another name until the step is
+/// finalised.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deferred {
+    pub schema: String,
+    pub table: String,
+    /// The column's name before the step.
+    pub column: String,
+    /// The name it was renamed to.
+    pub aside: String,
+    /// It was NOT NULL before the step (the aside column is made nullable so new rows fit).
+    pub not_null: bool,
+}
+
+/// A step that ran outside a transaction and had not finished when last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgress {
+    pub migration_id: String,
+    pub direction: String,
+    pub started_at: String,
+    pub pid: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,9 +288,9 @@ pub fn record_step(tx: &mut Transaction<'_>, step: &StepRecord) -> Result<i64, L
         .query_one(
             r#"INSERT INTO "migsafe"."steps" ("migration_id", "version", "direction",
                    "started_at", "finished_at", "up_sha256", "down_sha256", "snapshot_ids",
-                   "accepted_risk", "runner", "execution_ms")
+                   "accepted_risk", "runner", "execution_ms", "deferred")
                VALUES ($1, $2, $3, $4::text::timestamptz, $5::text::timestamptz, $6, $7, $8,
-                   $9, $10, $11)
+                   $9, $10, $11, $12::text::jsonb)
                RETURNING "id""#,
             &[
                 &step.migration_id,
@@ -267,6 +304,7 @@ pub fn record_step(tx: &mut Transaction<'_>, step: &StepRecord) -> Result<i64, L
                 &step.accepted_risk,
                 &step.runner,
                 &step.execution_ms,
+                &serde_json::to_string(&step.deferred).expect("plain data serialises"),
             ],
         )
         .map_err(db("record a step"))?;
@@ -311,8 +349,10 @@ pub fn applied_steps(client: &mut impl GenericClient) -> Result<Vec<StepRecord>,
                    (extract(epoch FROM "started_at") * 1000000)::int8,
                    (extract(epoch FROM "finished_at") * 1000000)::int8,
                    "up_sha256", "down_sha256", "snapshot_ids", "accepted_risk", "runner",
-                   "execution_ms", (extract(epoch FROM "finalised_at") * 1000000)::int8
-               FROM "migsafe"."steps"
+                   "execution_ms", (extract(epoch FROM "finalised_at") * 1000000)::int8,
+                   -- Version-1 ledgers, not yet upgraded, have no "deferred" column.
+                   COALESCE((to_jsonb(s) -> 'deferred')::text, '[]')
+               FROM "migsafe"."steps" AS s
                WHERE "direction" = 'up' AND "rolled_back_by" IS NULL
                ORDER BY "id""#,
             &[],
@@ -334,6 +374,9 @@ pub fn applied_steps(client: &mut impl GenericClient) -> Result<Vec<StepRecord>,
                 runner: r.get(9),
                 execution_ms: r.get(10),
                 finalised_at: r.get::<_, Option<i64>>(11).map(micros).transpose()?,
+                deferred: serde_json::from_str(r.get::<_, &str>(12)).map_err(|e| {
+                    LedgerError::Corrupt(format!("a step's deferred columns are unreadable: {e}"))
+                })?,
             })
         })
         .collect()
@@ -383,6 +426,71 @@ pub fn finalise(tx: &mut Transaction<'_>, migration_id: &str) -> Result<u64, Led
         &[&migration_id],
     )
     .map_err(db("finalise a migration"))
+}
+
+/// Notes that `migration_id` starts running outside a transaction; commit this before it runs,
+/// and [`clear_in_progress`] in the transaction that records the step. A row left behind tells
+/// the next run that the step was interrupted part way.
+pub fn mark_in_progress(
+    tx: &mut Transaction<'_>,
+    migration_id: &str,
+    direction: Direction,
+) -> Result<(), LedgerError> {
+    tx.execute(
+        r#"INSERT INTO "migsafe"."in_progress" ("migration_id", "direction") VALUES ($1, $2)"#,
+        &[&migration_id, &direction.as_str()],
+    )
+    .map_err(db("note a step in progress"))?;
+    Ok(())
+}
+
+/// Removes the in-progress note of `migration_id`; returns whether there was one.
+pub fn clear_in_progress(
+    tx: &mut Transaction<'_>,
+    migration_id: &str,
+) -> Result<bool, LedgerError> {
+    let n = tx
+        .execute(
+            r#"DELETE FROM "migsafe"."in_progress" WHERE "migration_id" = $1"#,
+            &[&migration_id],
+        )
+        .map_err(db("clear a step in progress"))?;
+    Ok(n > 0)
+}
+
+/// Steps that started outside a transaction and never finished. Empty, and read-only, without
+/// a ledger (or with a version-1 ledger, which had no such steps).
+pub fn in_progress(client: &mut impl GenericClient) -> Result<Vec<InProgress>, LedgerError> {
+    if !readable(client)? {
+        return Ok(vec![]);
+    }
+    let exists: bool = client
+        .query_one(
+            r#"SELECT to_regclass('"migsafe"."in_progress"') IS NOT NULL"#,
+            &[],
+        )
+        .map_err(db("look for steps in progress"))?
+        .get(0);
+    if !exists {
+        return Ok(vec![]);
+    }
+    let rows = client
+        .query(
+            r#"SELECT "migration_id", "direction",
+                   to_char("started_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), "pid"
+               FROM "migsafe"."in_progress" ORDER BY "started_at""#,
+            &[],
+        )
+        .map_err(db("read the steps in progress"))?;
+    Ok(rows
+        .iter()
+        .map(|r| InProgress {
+            migration_id: r.get(0),
+            direction: r.get(1),
+            started_at: r.get(2),
+            pid: r.get(3),
+        })
+        .collect())
 }
 
 /// Records an event and returns its id.

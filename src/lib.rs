@@ -2,6 +2,7 @@
 //! way back. Data flows one way: source → sql → classify → rules → report.
 
 pub mod applied;
+pub mod apply;
 pub mod classify;
 pub mod cli;
 pub mod config;

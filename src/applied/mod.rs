@@ -18,6 +18,7 @@ use crate::source::{Migration, Project, Runner};
 
 #[cfg(test)]
 mod tests;
+pub mod write;
 
 /// One row of a runner's history, normalised across runners.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

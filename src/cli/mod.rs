@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, reusable option groups, one file per command.
 
+mod apply;
 mod drill;
 mod lint;
 mod plan;
@@ -137,6 +138,54 @@ pub enum Command {
     ///   migsafe plan --all --receipts .migsafe/receipts.json
     #[command(verbatim_doc_comment)]
     Plan(plan::PlanArgs),
+    /// Apply pending migrations to a target or a wave, with a way back for every step.
+    ///
+    /// Per target: takes the database's migsafe lock, judges the gates of `migsafe plan`
+    /// (a blocked migration is refused unless --accept-risk records why), then runs each
+    /// migration in its runner's mode. Immediately before each statement that destroys data,
+    /// inside the same transaction, migsafe captures what it destroys into the snapshot store;
+    /// a plain `DROP COLUMN` is applied by renaming the column aside (`[apply] soft_drop`). The
+    /// runner's history row and migsafe's ledger row commit with the step, so a crash leaves
+    /// the target before or after each whole step. `[apply] lock_timeout` (default 5s) and
+    /// `statement_timeout` bound every statement.
+    ///
+    /// Exit codes: 0 applied (or nothing pending), 1 blocked (nothing applied to that target),
+    /// 2 a step failed or migsafe could not run.
+    ///
+    /// Examples:
+    ///   migsafe apply --target acct-1 --dry-run
+    ///   migsafe apply --target acct-1 --to 20241014090000
+    ///   migsafe apply --wave alpha --parallel 4 --format json
+    ///   migsafe apply --target acct-1 --accept-risk "INC-812: column unused since 2023"
+    #[command(verbatim_doc_comment)]
+    Apply(apply::ApplyArgs),
+    /// Roll a target back to a version, keeping what users wrote since the upgrade.
+    ///
+    /// For each migration applied after --to, newest first, in one transaction per migration:
+    /// captures what its down destroys, runs the down, puts soft-dropped columns back, restores
+    /// the snapshots apply took (destroyed values come back for rows that still exist, deleted
+    /// rows come back, rows written since stay; rows changed since are kept and reported as
+    /// conflicts), and records the down in the runner's history and migsafe's ledger.
+    ///
+    /// Exit codes: 0 rolled back, 1 refused (nothing changed) or rows in conflict, 2 failed.
+    ///
+    /// Examples:
+    ///   migsafe rollback --target acct-1 --to 20240930110000 --dry-run
+    ///   migsafe rollback --target acct-1 --to 20240930110000
+    #[command(verbatim_doc_comment)]
+    Rollback(apply::RollbackArgs),
+    /// Close the rollback window: drop soft-dropped columns and release snapshots.
+    ///
+    /// For the applied migrations up to --to (default: all), drops the columns apply kept
+    /// aside, marks the steps final in the ledger and unpins their snapshots, so that
+    /// `snapshot prune` may remove them. After this the steps can only be rolled back without
+    /// their data.
+    ///
+    /// Examples:
+    ///   migsafe finalise --target acct-1 --dry-run
+    ///   migsafe finalise --target acct-1 --to 20241014090000
+    #[command(verbatim_doc_comment)]
+    Finalise(apply::FinaliseArgs),
 }
 
 /// Where settings come from.
@@ -185,6 +234,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run_apply(args),
+        Command::Rollback(args) => apply::run_rollback(args),
+        Command::Finalise(args) => apply::run_finalise(args),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::pg::quote_ident;
 use crate::snapshot::capture::{self, CaptureError, Request};
 use crate::snapshot::manifest::{DatabaseIdentity, Guard, Object, ObjectKind};
 use crate::snapshot::store::{Entry, State};
-use crate::snapshot::{Kind, MIGSAFE_VERSION, Manifest, Store, full, restore};
+use crate::snapshot::{Kind, Manifest, Store, full, restore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum SnapFormat {
@@ -581,21 +581,7 @@ fn new_manifest(
     notes: Vec<String>,
     capture_ms: u64,
 ) -> Manifest {
-    Manifest {
-        schema_version: crate::snapshot::manifest::SCHEMA_VERSION,
-        // The writer sets id, target and files.
-        id: String::new(),
-        kind,
-        target: String::new(),
-        database,
-        guards,
-        objects,
-        files: vec![],
-        created_at: crate::drill::now_rfc3339(),
-        capture_ms,
-        migsafe_version: MIGSAFE_VERSION.to_string(),
-        notes,
-    }
+    Manifest::new(kind, database, guards, objects, notes, capture_ms)
 }
 
 fn collapse(s: &str) -> String {

@@ -43,6 +43,7 @@ fn step(migration_id: &str, direction: Direction, snapshots: &[&str]) -> StepRec
         accepted_risk: None,
         runner: "sqlx".into(),
         execution_ms: 2377,
+        deferred: vec![],
         finalised_at: None,
     }
 }

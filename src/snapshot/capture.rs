@@ -155,7 +155,7 @@ fn quote_dotted(name: &str) -> String {
         .join(".")
 }
 
-fn fold(i: &sqlparser::ast::Ident) -> String {
+pub(crate) fn fold(i: &sqlparser::ast::Ident) -> String {
     if i.quote_style.is_some() {
         i.value.clone()
     } else {

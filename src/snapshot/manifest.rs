@@ -172,6 +172,31 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest for a new snapshot; the store's writer sets id, target and files at commit.
+    pub fn new(
+        kind: Kind,
+        database: DatabaseIdentity,
+        guards: Option<Guard>,
+        objects: Vec<Object>,
+        notes: Vec<String>,
+        capture_ms: u64,
+    ) -> Manifest {
+        Manifest {
+            schema_version: SCHEMA_VERSION,
+            id: String::new(),
+            kind,
+            target: String::new(),
+            database,
+            guards,
+            objects,
+            files: vec![],
+            created_at: crate::drill::now_rfc3339(),
+            capture_ms,
+            migsafe_version: super::MIGSAFE_VERSION.to_string(),
+            notes,
+        }
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
     }

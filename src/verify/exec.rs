@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use postgres::Client;
 use postgres::error::ErrorPosition;
+use postgres::{Client, GenericClient};
 
 use crate::classify::{ScriptAnalysis, Step};
 use crate::source::ExecMode;
@@ -113,7 +113,13 @@ fn single_query(client: &mut Client, script: &ScriptAnalysis) -> Result<(), Exec
     Err(failure(script, script.range.start, e))
 }
 
-fn execute(client: &mut Client, script: &ScriptAnalysis, step: &Step) -> Result<(), ExecError> {
+/// Runs one statement of `script` on `client` (a session or a transaction), locating an error
+/// in the file.
+pub fn execute(
+    client: &mut impl GenericClient,
+    script: &ScriptAnalysis,
+    step: &Step,
+) -> Result<(), ExecError> {
     let text = script.text(step);
     client.batch_execute(text).map_err(|e| {
         let offset = match e.as_db_error().and_then(|d| d.position()) {
