@@ -230,7 +230,7 @@ fn the_release_20h_story() {
         .batch_execute(
             "INSERT INTO accounts (name, plan) VALUES ('new 1', 'pro'), ('new 2', 'starter');
              INSERT INTO invoices (account_id, amount_cents, currency)
-                 SELECT id, 4200, 'EUR' FROM accounts WHERE name LIKE 'new %';
+                 SELECT id, 4201, 'EUR' FROM accounts WHERE name LIKE 'new %';
              UPDATE accounts SET name = name || ' (renamed)' WHERE id IN (1, 2, 4);
              UPDATE invoices SET amount_cents = amount_cents + 1 WHERE id IN (1, 2, 3, 5);
              DELETE FROM invoices WHERE id IN (8, 9);",
@@ -311,7 +311,7 @@ fn the_release_20h_story() {
     assert_eq!(
         rows(
             alpha1,
-            "SELECT count(*)::text FROM invoices WHERE amount_cents = 4200"
+            "SELECT count(*)::text FROM invoices WHERE amount_cents = 4201"
         ),
         ["2"],
         "invoices written after the upgrade are kept"

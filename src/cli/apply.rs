@@ -151,13 +151,13 @@ fn finish(command: &str, format: RunFormat, reports: &[TargetReport]) -> anyhow:
         RunFormat::Human => print(&report::human(command, reports))?,
         RunFormat::Json => print(&report::json(command, reports))?,
     }
-    let failed: Vec<&str> = reports
+    let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.outcome == report::Outcome::Failed)
-        .map(|r| r.target.as_str())
+        .map(|r| format!("{}: {}", r.target, r.error.as_deref().unwrap_or("")))
         .collect();
     if !failed.is_empty() {
-        bail!("{command} failed on {}", failed.join(", "));
+        bail!("{command} failed on {}", failed.join("\n"));
     }
     let attention = reports
         .iter()
