@@ -11,13 +11,30 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use insta_cmd::get_cargo_bin;
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use migsafe::pg::fingerprint::{Exclude, fingerprint};
 use migsafe::pg::testing;
 
 /// The version before the release's two irreversible migrations.
 const PREVIOUS: &str = "20240930110000";
 const DROP_PLAN: &str = "20241014090000";
+
+/// Snapshot of a command's output with run-specific parts masked.
+macro_rules! snap {
+    ($name:expr, $cmd:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+            (r"apply_\d+_\d+", "[DB]"),
+            (r"\d{8}T\d{6}Z-[0-9a-f]+", "[SNAPSHOT]"),
+            (r"in \d+ ms", "in [N] ms"),
+            (r#""execution_ms": \d+"#, r#""execution_ms": [N]"#),
+            (r#""ledger_step": \d+"#, r#""ledger_step": [N]"#),
+            (r"about \d+\.\d s", "about [N] s"),
+        ]}, {
+            assert_cmd_snapshot!($name, $cmd)
+        })
+    };
+}
 
 struct Project {
     dir: tempfile::TempDir,
@@ -600,4 +617,52 @@ fn an_interrupted_step_outside_a_transaction_blocks_until_resolved() {
     assert!(out.contains("was interrupted"), "{out}");
     assert!(out.contains("DELETE FROM"), "the way out is named: {out}");
     assert_eq!(applied(db).len(), 4);
+}
+
+#[test]
+fn rendered_output() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    seed(db);
+    snap!(
+        "apply_dry_run",
+        p.cmd(&[
+            "apply",
+            "--target",
+            "acct",
+            "--dry-run",
+            "--accept-risk",
+            "t"
+        ])
+    );
+    snap!("apply_blocked", p.cmd(&["apply", "--target", "acct"]));
+    snap!(
+        "apply_json",
+        p.cmd(&[
+            "apply",
+            "--target",
+            "acct",
+            "--accept-risk",
+            "t",
+            "--format",
+            "json",
+            "-q"
+        ])
+    );
+    snap!(
+        "rollback_dry_run",
+        p.cmd(&[
+            "rollback",
+            "--target",
+            "acct",
+            "--to",
+            PREVIOUS,
+            "--dry-run"
+        ])
+    );
+    snap!(
+        "rollback",
+        p.cmd(&["rollback", "--target", "acct", "--to", PREVIOUS])
+    );
 }

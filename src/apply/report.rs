@@ -143,6 +143,8 @@ pub struct PlannedRestore {
     pub objects: Vec<String>,
     pub bytes: u64,
     pub estimated_seconds: f64,
+    /// Only needed if a kept column cannot be put back (soft drop).
+    pub fallback: bool,
 }
 
 /// What `script` would do, statement by statement, without changing anything.
@@ -267,7 +269,7 @@ pub fn human(command: &str, reports: &[TargetReport]) -> String {
         for b in &r.blocked {
             let _ = writeln!(s, "  {} is blocked:", b.migration);
             for g in &b.gates {
-                let _ = write!(s, "    {:?}: {}", g.gate, g.detail);
+                let _ = write!(s, "    {}: {}", serde_label(&g.gate), g.detail);
                 if let Some(fix) = &g.fix {
                     let _ = write!(s, " -> {fix}");
                 }
@@ -287,6 +289,14 @@ pub fn human(command: &str, reports: &[TargetReport]) -> String {
         }
     }
     s
+}
+
+/// A unit enum's name as its JSON spells it.
+pub(crate) fn serde_label(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn step_text(s: &mut String, step: &StepReport) {
@@ -319,6 +329,11 @@ fn step_text(s: &mut String, step: &StepReport) {
     for d in &step.deferred {
         let _ = match step.direction {
             "finalise" => writeln!(s, "    dropped {}.{}.{}", d.schema, d.table, d.aside),
+            "down" => writeln!(
+                s,
+                "    {}.{}.{} comes back from the kept column {} (constant time)",
+                d.schema, d.table, d.column, d.aside
+            ),
             _ => writeln!(
                 s,
                 "    {}.{}.{} kept as {} until `migsafe finalise`",
@@ -359,7 +374,12 @@ fn step_text(s: &mut String, step: &StepReport) {
     for r in &step.restores {
         let _ = writeln!(
             s,
-            "    restore snapshot {} ({}; {} bytes, about {:.1} s)",
+            "    {} snapshot {} ({}; {} bytes, about {:.1} s)",
+            if r.fallback {
+                "if the kept column cannot be put back, restore"
+            } else {
+                "restore"
+            },
             r.snapshot,
             r.objects.join(", "),
             r.bytes,

@@ -215,32 +215,22 @@ fn dry_run(
                 continue;
             };
             let bytes = manifest.total_bytes();
-            // A column kept aside comes back in constant time.
+            // A column kept aside comes back in constant time; its snapshot is the fallback.
             let swapped = manifest.objects.iter().all(|o| covered_by(o, &s.deferred));
             step.restores.push(PlannedRestore {
                 snapshot: sid.clone(),
                 objects: manifest
                     .objects
                     .iter()
-                    .map(|o| format!("{} {}", kind_label(o.kind), o.qualified()))
+                    .map(|o| format!("{} {}", report::serde_label(&o.kind), o.qualified()))
                     .collect(),
                 bytes,
-                estimated_seconds: if swapped {
-                    0.0
-                } else {
-                    bytes as f64 / RESTORE_BYTES_PER_SEC
-                },
+                estimated_seconds: bytes as f64 / RESTORE_BYTES_PER_SEC,
+                fallback: swapped,
             });
         }
     }
     Ok(step)
-}
-
-fn kind_label(k: ObjectKind) -> String {
-    serde_json::to_value(k)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Whether a snapshot object is the column a deferred drop kept in the database.
