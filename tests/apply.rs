@@ -666,3 +666,107 @@ fn rendered_output() {
         p.cmd(&["rollback", "--target", "acct", "--to", PREVIOUS])
     );
 }
+
+#[test]
+fn a_failing_statement_rolls_its_step_back_and_names_the_line() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    seed(db);
+    p.add_migration(
+        "20241014092000_broken",
+        "DELETE FROM invoices WHERE amount_cents < 100;\nUPDATE invoices SET nope = 1;\n",
+        "SELECT 1;\n",
+    );
+    let before = rows(db, INVOICES);
+    let (out, err) = expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        2,
+    );
+    assert!(
+        err.contains("20241014092000_broken.up.sql:2:"),
+        "file and line: {err}"
+    );
+    assert!(
+        err.contains("nope") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(
+        out.contains("FAILED after 2 steps"),
+        "the two before it stay: {out}"
+    );
+    assert_eq!(applied(db).len(), 6);
+    // The failed step's DELETE rolled back, and its snapshot was not kept.
+    assert_eq!(rows(db, INVOICES).len(), before.len());
+    let (list, _) = expect(
+        &p.run(&["snapshot", "list", "--target", "acct", "--format", "json"]),
+        0,
+    );
+    let n = serde_json::from_str::<serde_json::Value>(&list).unwrap()["snapshots"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(
+        n, 2,
+        "one per destroying statement of the applied steps: {list}"
+    );
+}
+
+#[test]
+fn lock_timeout_from_the_config_bounds_each_statement() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "[apply]\nlock_timeout = \"200ms\"\n");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    // A long transaction reading accounts blocks the DROP COLUMN's ACCESS EXCLUSIVE lock.
+    let mut reader = connect(db);
+    let mut tx = reader.transaction().unwrap();
+    tx.query("SELECT * FROM accounts", &[]).unwrap();
+    let started = Instant::now();
+    let (_, err) = expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        2,
+    );
+    assert!(err.contains("lock timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    tx.rollback().unwrap();
+    assert_eq!(applied(db).len(), 4);
+    expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        0,
+    );
+}
+
+#[test]
+fn a_failed_step_outside_a_transaction_is_remembered() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    p.add_migration(
+        "20241014092000_index_missing",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY nope_idx ON nope (x);\n",
+        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS nope_idx;\n",
+    );
+    let (_, err) = expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        2,
+    );
+    assert!(
+        err.contains("20241014092000_index_missing.up.sql:2:"),
+        "{err}"
+    );
+    // sqlx's own marker and migsafe's note both say it stopped part way.
+    assert_eq!(
+        rows(
+            db,
+            "SELECT version || ':' || success FROM _sqlx_migrations WHERE version = 20241014092000"
+        ),
+        ["20241014092000:false"]
+    );
+    let (out, _) = expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        1,
+    );
+    assert!(
+        out.contains("20241014092000_index_missing (up) was interrupted"),
+        "{out}"
+    );
+}

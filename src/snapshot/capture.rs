@@ -378,9 +378,13 @@ pub fn capture_with(
     };
     let result = requests.iter().try_for_each(|r| c.one(r, target));
     let out = c.out;
-    // Leave the session as the migration had it, even after a failed capture.
-    settings.restore(tx)?;
-    result.map(|()| out)
+    // Leave the session as the migration had it, even after a failed capture. After a database
+    // error the transaction is aborted and this fails too: the capture's error is the one to
+    // report.
+    let restored = settings.restore(tx);
+    result?;
+    restored?;
+    Ok(out)
 }
 
 /// Output settings that make COPY text portable (ISO dates, exact floats, hex bytea). They are
