@@ -239,15 +239,7 @@ pub fn record_up(
         Runner::Goose => {
             let version = int_version(m, &table)?;
             // goose's table has no unique version; its latest row decides.
-            let latest = tx
-                .query_opt(
-                    &format!(
-                        "SELECT is_applied FROM {t} WHERE version_id = $1 ORDER BY id DESC LIMIT 1"
-                    ),
-                    &[&version],
-                )
-                .map_err(|e| db(runner, &table, "reading the version", e))?;
-            if latest.is_some_and(|r| r.get::<_, bool>(0)) {
+            if goose_applied(tx, &table, &t, version)? {
                 return Err(unexpected(
                     &table,
                     format!("version {version} is already recorded as applied"),
@@ -347,12 +339,18 @@ pub fn record_down(
             .map_err(failed)?,
         // goose v3 deletes every row of the version (older goose inserted is_applied = false;
         // `read` understands both).
-        Runner::Goose => tx
-            .execute(
-                &format!("DELETE FROM {t} WHERE version_id = $1"),
-                &[&int_version(m, &table)?],
-            )
-            .map_err(failed)?,
+        Runner::Goose => {
+            let version = int_version(m, &table)?;
+            if goose_applied(tx, &table, &t, version)? {
+                tx.execute(
+                    &format!("DELETE FROM {t} WHERE version_id = $1"),
+                    &[&version],
+                )
+                .map_err(failed)?
+            } else {
+                0
+            }
+        }
         Runner::GolangMigrate => {
             let version = int_version(m, &table)?;
             golang_expect_current(tx, &table, &t, |current| match current {
@@ -507,6 +505,22 @@ fn sqlx_checksum_bytes(m: &Migration, table: &str) -> Result<Vec<u8>, AppliedErr
     let bytes = std::fs::read(&m.up.path)
         .map_err(|e| unexpected(table, format!("{}: {e}", m.up.path.display())))?;
     Ok(Sha384::digest(bytes).to_vec())
+}
+
+/// goose: whether the version's latest row (by id) says applied, as `read` decides.
+fn goose_applied(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    t: &str,
+    version: i64,
+) -> Result<bool, AppliedError> {
+    let latest = tx
+        .query_opt(
+            &format!("SELECT is_applied FROM {t} WHERE version_id = $1 ORDER BY id DESC LIMIT 1"),
+            &[&version],
+        )
+        .map_err(|e| db(Runner::Goose, table, "reading the version", e))?;
+    Ok(latest.is_some_and(|r| r.get::<_, bool>(0)))
 }
 
 /// Checks golang-migrate's one row `(version, dirty)` before replacing it.

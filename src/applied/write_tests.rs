@@ -472,6 +472,32 @@ fn goose_rows_as_goose_writes_them() {
         .collect();
     let v0: i64 = p.migrations[0].version.parse().unwrap();
     assert_eq!(rows, [(0, true), (v0, true)]);
+
+    // Older goose recorded a down as an is_applied = false row: that version is not applied,
+    // so it can be applied again but not rolled back.
+    let v1: i64 = p.migrations[1].version.parse().unwrap();
+    c.execute(
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true), ($1, false)",
+        &[&v1],
+    )
+    .unwrap();
+    let mut tx = c.transaction().unwrap();
+    let e = record_down(
+        &mut tx,
+        Runner::Goose,
+        None,
+        &p.migrations[1],
+        Some(&p.migrations[0]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not recorded as applied"), "{e}");
+    drop(tx);
+    committed(&mut c, |tx| {
+        record_up(tx, Runner::Goose, None, &p.migrations[1], 1)
+    })
+    .unwrap();
+    let s = status(&mut c, &p, None);
+    assert_eq!(s.pending, ids(&p)[2..]);
 }
 
 /// golang-migrate: one row throughout; rolling back the first migration leaves none.
