@@ -16,6 +16,8 @@ use serde::Serialize;
 
 use crate::source::{Migration, Project, Runner};
 
+pub mod write;
+
 #[cfg(test)]
 mod tests;
 pub mod write;

@@ -8,7 +8,7 @@ use super::*;
 use crate::pg::testing;
 use crate::source::{self, Project, Runner};
 
-fn example(runner: Runner) -> PathBuf {
+pub(super) fn example(runner: Runner) -> PathBuf {
     let dir = match runner {
         Runner::Diesel => "diesel",
         Runner::Sqlx => "sqlx",
@@ -26,12 +26,12 @@ fn example(runner: Runner) -> PathBuf {
 }
 
 /// The bundled example, loaded as `lint` loads a directory.
-fn project(runner: Runner) -> Project {
+pub(super) fn project(runner: Runner) -> Project {
     source::discover(&example(runner), Some(runner)).expect("load the example project")
 }
 
 /// A copy of the example that a test may edit.
-fn copied(runner: Runner) -> (tempfile::TempDir, Project) {
+pub(super) fn copied(runner: Runner) -> (tempfile::TempDir, Project) {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {
@@ -84,23 +84,12 @@ fn edited_ids(s: &Status) -> Vec<String> {
     s.edited.iter().map(|(id, _)| id.clone()).collect()
 }
 
-const FLYWAY_DDL: &str = r#"
-CREATE TABLE "public"."flyway_schema_history" (
-    "installed_rank" INT NOT NULL,
-    "version" VARCHAR(50),
-    "description" VARCHAR(200) NOT NULL,
-    "type" VARCHAR(20) NOT NULL,
-    "script" VARCHAR(1000) NOT NULL,
-    "checksum" INTEGER,
-    "installed_by" VARCHAR(100) NOT NULL,
-    "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
-    "execution_time" INTEGER NOT NULL,
-    "success" BOOLEAN NOT NULL
-);
-ALTER TABLE "public"."flyway_schema_history"
-    ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
-CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" ("success");
-"#;
+/// The runner's own DDL, as the writer creates it.
+fn create(c: &mut postgres::Client, runner: Runner) {
+    let table = default_table(runner).unwrap();
+    c.batch_execute(&write::ddl(runner, None, table).unwrap())
+        .unwrap();
+}
 
 const SQITCH_DDL: &str = r#"
 CREATE SCHEMA sqitch;
@@ -149,12 +138,9 @@ fn diesel_pending_and_missing() {
     let p = project(Runner::Diesel);
     let id = ids(&p);
     let (_, mut c) = testing::fresh_database("applied_diesel");
+    create(&mut c, Runner::Diesel);
     c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
-            version VARCHAR(50) PRIMARY KEY NOT NULL,
-            run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-        );
-        INSERT INTO __diesel_schema_migrations (version)
+        "INSERT INTO __diesel_schema_migrations (version)
             VALUES ('00000000000000'), ('20240318093000'), ('20990101000000');",
     )
     .unwrap();
@@ -174,17 +160,7 @@ fn sqlx_edited_pending_and_dirty() {
     let (_tmp, p) = copied(Runner::Sqlx);
     let id = ids(&p);
     let (_, mut c) = testing::fresh_database("applied_sqlx");
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
-            version BIGINT PRIMARY KEY,
-            description TEXT NOT NULL,
-            installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
-            success BOOLEAN NOT NULL,
-            checksum BYTEA NOT NULL,
-            execution_time BIGINT NOT NULL
-        );",
-    )
-    .unwrap();
+    create(&mut c, Runner::Sqlx);
     // The checksum is computed by PostgreSQL's sha384(), not by the code under test.
     for (i, success) in [(0, true), (1, true), (2, true), (3, false)] {
         let m = &p.migrations[i];
@@ -223,12 +199,7 @@ fn sqlx_ignored_chars_is_not_guessed() {
     )
     .unwrap();
     let (_, mut c) = testing::fresh_database("applied_sqlx_ignored");
-    c.batch_execute(
-        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
-            installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL,
-            checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL);",
-    )
-    .unwrap();
+    create(&mut c, Runner::Sqlx);
     let v: i64 = p.migrations[0].version.parse().unwrap();
     c.execute(
         "INSERT INTO _sqlx_migrations VALUES ($1, 'x', now(), true, '\\x00', 1)",
@@ -314,11 +285,9 @@ fn golang_migrate_one_row_model() {
     let p = project(Runner::GolangMigrate);
     let id = ids(&p);
     let (_, mut c) = testing::fresh_database("applied_golang");
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, dirty boolean not null);
-         INSERT INTO schema_migrations (version, dirty) VALUES (3, false);",
-    )
-    .unwrap();
+    create(&mut c, Runner::GolangMigrate);
+    c.batch_execute("INSERT INTO schema_migrations (version, dirty) VALUES (3, false);")
+        .unwrap();
     let s = status_of(&mut c, &p);
     assert_eq!(s.pending, [id[3].clone(), id[4].clone()]);
     assert!(s.missing_on_disk.is_empty() && s.out_of_order.is_empty());
@@ -355,16 +324,8 @@ fn goose_latest_row_decides() {
         .map(|m| m.version.parse().unwrap())
         .collect();
     let (_, mut c) = testing::fresh_database("applied_goose");
-    c.batch_execute(
-        "CREATE TABLE goose_db_version (
-            id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
-            version_id bigint NOT NULL,
-            is_applied boolean NOT NULL,
-            tstamp timestamp NOT NULL DEFAULT now()
-        );
-        INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);",
-    )
-    .unwrap();
+    // goose's DDL includes the version-0 row it writes on creation.
+    create(&mut c, Runner::Goose);
     // v2 applied then rolled back (down writes is_applied = false); v4 applied; 2099… unknown.
     for (version, applied) in [
         (v[0], true),
@@ -402,10 +363,7 @@ fn dbmate_any_order_and_not_golang_migrate() {
     let p = project(Runner::Dbmate);
     let id = ids(&p);
     let (_, mut c) = testing::fresh_database("applied_dbmate");
-    c.batch_execute(
-        "create table if not exists schema_migrations (version varchar(128) primary key)",
-    )
-    .unwrap();
+    create(&mut c, Runner::Dbmate);
     for i in [0, 3] {
         c.execute(
             "insert into schema_migrations (version) values ($1)",
@@ -418,8 +376,7 @@ fn dbmate_any_order_and_not_golang_migrate() {
     assert!(s.out_of_order.is_empty() && s.missing_on_disk.is_empty());
 
     let (_, mut c) = testing::fresh_database("applied_dbmate_golang");
-    c.batch_execute("CREATE TABLE schema_migrations (version bigint not null primary key, dirty boolean not null)")
-        .unwrap();
+    create(&mut c, Runner::GolangMigrate);
     let e = read_ro(&mut c, Runner::Dbmate, None).unwrap_err();
     assert!(e.to_string().contains("golang-migrate"), "{e}");
 }
@@ -466,7 +423,7 @@ fn flyway_versions_repeatables_and_undo() {
     let (_, r, rc) = v(4);
     assert!(p.migrations[4].repeatable);
     let (_, mut c) = testing::fresh_database("applied_flyway");
-    c.batch_execute(FLYWAY_DDL).unwrap();
+    create(&mut c, Runner::Flyway);
     flyway_insert(&mut c, 1, Some(&v1), "SQL", &s1, Some(c1), true);
     flyway_insert(&mut c, 2, Some(&v2), "SQL", &s2, Some(12345), true);
     flyway_insert(&mut c, 3, Some(&v4), "SQL", &s4, Some(c4), true);
@@ -496,7 +453,7 @@ fn flyway_baseline_and_failure() {
     let p = project(Runner::Flyway);
     let id = ids(&p);
     let (_, mut c) = testing::fresh_database("applied_flyway_baseline");
-    c.batch_execute(FLYWAY_DDL).unwrap();
+    create(&mut c, Runner::Flyway);
     flyway_insert(
         &mut c,
         1,
@@ -626,13 +583,9 @@ fn missing_table_means_everything_pending() {
 fn custom_table_name_and_schema() {
     let p = project(Runner::Sqlx);
     let (_, mut c) = testing::fresh_database("applied_custom");
-    c.batch_execute(
-        "CREATE SCHEMA ops;
-         CREATE TABLE ops.migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
-            installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL,
-            checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL);",
-    )
-    .unwrap();
+    c.batch_execute("CREATE SCHEMA ops;").unwrap();
+    c.batch_execute(&write::ddl(Runner::Sqlx, Some("ops"), "migrations").unwrap())
+        .unwrap();
     let h = read_ro(&mut c, Runner::Sqlx, None).unwrap();
     assert!(!h.exists);
     let h = read_ro(&mut c, Runner::Sqlx, Some("ops.migrations")).unwrap();
@@ -667,7 +620,7 @@ fn unexpected_columns_fail_closed() {
     );
 
     let (_, mut c) = testing::fresh_database("applied_flyway_kind");
-    c.batch_execute(FLYWAY_DDL).unwrap();
+    create(&mut c, Runner::Flyway);
     flyway_insert(&mut c, 1, Some("1"), "MYSTERY", "V1__x.sql", None, true);
     let e = read_ro(&mut c, Runner::Flyway, None)
         .unwrap_err()

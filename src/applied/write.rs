@@ -1,81 +1,693 @@
-//! TEMPORARY STUB (sqlx only): replaced by the hist-writers branch.
+//! Writing a runner's own history table, as the runner itself does, inside the caller's
+//! transaction: `apply` and `rollback` run a migration, its history row and migsafe's ledger row
+//! in one transaction, so that all three commit together or not at all.
+//!
+//! Every write goes to the runner's table (or the override `read` accepts, possibly
+//! schema-qualified), after checking its shape as `read` does; values are bound parameters and
+//! identifiers are quoted. The DDL here is the runner's own and is shared with the reader's tests.
+//!
+//! Per runner (see the research notes §A2 for the layouts):
+//! * diesel: `INSERT (version)` / `DELETE … WHERE version`; `run_on` takes its default.
+//! * sqlx: `(version, description, success, checksum = SHA-384 of the up file, execution_time
+//!   in ns)`; down deletes the row. No-transaction marker: a row with `success = false`
+//!   (sqlx reads it as dirty and refuses to go on).
+//! * golang-migrate: exactly one row `(version, dirty)`, replaced on every change (its
+//!   `SetVersion`); marker: `(V, dirty = true)`; down sets the previous version or no row.
+//! * goose: `INSERT (version_id, is_applied = true)`; down deletes the version's rows (goose v3).
+//! * dbmate: `INSERT (version)` / `DELETE … WHERE version`.
+//! * Flyway: a row at `installed_rank = max + 1` with type `SQL`, the script's file name, its
+//!   CRC32 checksum, `installed_by = current_user` and the time in ms; marker: the row with
+//!   `success = false` (what Flyway leaves after a failed non-transactional script); down: an
+//!   `UNDO_SQL` row for the `U` script, as Flyway Teams' `undo` writes.
+//!
+//! Refused: refinery (checksum not reproducible), sqitch (change ids not computed), plain (no
+//! table).
+
+use std::path::Path;
+
 use postgres::Transaction;
 
-use super::AppliedError;
+use super::{
+    AppliedError, default_table, expected_columns, flyway_checksum, probe, quote_ident,
+    sqlx_ignored_chars,
+};
 use crate::source::{Migration, Runner};
 
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod write_tests;
+
+/// Whether migsafe can write this runner's history; `Err(reason)` when it cannot. Writing a row
+/// the runner would read differently from its own is worse than writing none, so the runners
+/// whose rows migsafe cannot reproduce exactly are refused.
 pub fn writable(runner: Runner) -> Result<(), String> {
     match runner {
-        Runner::Sqlx => Ok(()),
-        _ => Err("not yet".into()),
+        Runner::Diesel
+        | Runner::Sqlx
+        | Runner::GolangMigrate
+        | Runner::Goose
+        | Runner::Dbmate
+        | Runner::Flyway => Ok(()),
+        Runner::Refinery => Err(
+            "refinery stores a SipHash-1-3 checksum whose byte encoding migsafe does not reproduce; \
+             a row with a different checksum would make refinery abort the next run as divergent"
+                .into(),
+        ),
+        Runner::Sqitch => Err(
+            "sqitch identifies a deployed change by a change_id (SHA-1 over the plan entry's \
+             project, name, parent, planner, planned date, dependencies and note) that migsafe does \
+             not compute; a row with another id would be a different change to sqitch"
+                .into(),
+        ),
+        Runner::Plain => Err(
+            "plain SQL files have no history table; nothing records what a database applied"
+                .into(),
+        ),
     }
 }
 
-fn db(e: postgres::Error) -> AppliedError {
-    AppliedError::Unexpected {
-        table: "_sqlx_migrations".into(),
-        message: crate::pg::error_text(&e),
-    }
+/// The runner's own `CREATE TABLE` for its history (`schema` and `name` are raw identifiers,
+/// quoted here), as one batch; goose also records its version-0 row, as goose does on creation.
+/// `None` for runners without a table migsafe creates. Shared with the reader's tests so that
+/// what they read is what the writer creates.
+pub(crate) fn ddl(runner: Runner, schema: Option<&str>, name: &str) -> Option<String> {
+    let t = match schema {
+        Some(s) => format!("{}.{}", quote_ident(s), quote_ident(name)),
+        None => quote_ident(name),
+    };
+    Some(match runner {
+        Runner::Diesel => format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                version VARCHAR(50) PRIMARY KEY NOT NULL,
+                run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+            );"
+        ),
+        Runner::Sqlx => format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                version BIGINT PRIMARY KEY,
+                description TEXT NOT NULL,
+                installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+                success BOOLEAN NOT NULL,
+                checksum BYTEA NOT NULL,
+                execution_time BIGINT NOT NULL
+            );"
+        ),
+        Runner::GolangMigrate => format!(
+            "CREATE TABLE IF NOT EXISTS {t} (version bigint not null primary key, dirty boolean not null);"
+        ),
+        Runner::Goose => format!(
+            "CREATE TABLE {t} (
+                id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+                version_id bigint NOT NULL,
+                is_applied boolean NOT NULL,
+                tstamp timestamp NOT NULL DEFAULT now()
+            );
+            INSERT INTO {t} (version_id, is_applied) VALUES (0, true);"
+        ),
+        Runner::Dbmate => {
+            format!("CREATE TABLE IF NOT EXISTS {t} (version varchar(128) primary key);")
+        }
+        Runner::Flyway => {
+            let pk = quote_ident(&format!("{name}_pk"));
+            let idx = quote_ident(&format!("{name}_s_idx"));
+            format!(
+                r#"CREATE TABLE {t} (
+                    "installed_rank" INT NOT NULL,
+                    "version" VARCHAR(50),
+                    "description" VARCHAR(200) NOT NULL,
+                    "type" VARCHAR(20) NOT NULL,
+                    "script" VARCHAR(1000) NOT NULL,
+                    "checksum" INTEGER,
+                    "installed_by" VARCHAR(100) NOT NULL,
+                    "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
+                    "execution_time" INTEGER NOT NULL,
+                    "success" BOOLEAN NOT NULL
+                );
+                ALTER TABLE {t} ADD CONSTRAINT {pk} PRIMARY KEY ("installed_rank");
+                CREATE INDEX {idx} ON {t} ("success");"#
+            )
+        }
+        Runner::Refinery | Runner::Sqitch | Runner::Plain => return None,
+    })
 }
 
+/// Creates the history table if missing, with the runner's own DDL, so that the first `apply`
+/// leaves a table the runner itself accepts. An existing table must have the runner's shape
+/// (as `read` checks); it is never altered. A schema-qualified name creates its schema if
+/// needed, as the runners do for a qualified table.
 pub fn ensure_table(
     tx: &mut Transaction<'_>,
-    _runner: Runner,
-    _table: Option<&str>,
+    runner: Runner,
+    table: Option<&str>,
 ) -> Result<(), AppliedError> {
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
-         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL,
-         checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
-    )
-    .map_err(db)
+    let table = table_name(runner, table)?;
+    if existing(tx, runner, &table)?.is_some() {
+        return Ok(());
+    }
+    let parts: Vec<String> = tx
+        .query_one("SELECT parse_ident($1)", &[&table])
+        .map_err(|e| db(runner, &table, "parsing the table name", e))?
+        .get(0);
+    let (schema, name) = match parts.as_slice() {
+        [name] => (None, name.as_str()),
+        [schema, name] => (Some(schema.as_str()), name.as_str()),
+        _ => {
+            return Err(AppliedError::Unexpected {
+                table,
+                message: "expected `table` or `schema.table`".into(),
+            });
+        }
+    };
+    let mut sql = String::new();
+    if let Some(schema) = schema {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            quote_ident(schema)
+        ));
+    }
+    sql.push_str(&ddl(runner, schema, name).expect("writable runners have DDL"));
+    tx.batch_execute(&sql)
+        .map_err(|e| db(runner, &table, "creating the history table", e))
 }
 
-fn row(
-    tx: &mut Transaction<'_>,
-    m: &Migration,
-    success: bool,
-    ms: i64,
-) -> Result<(), AppliedError> {
-    let v: i64 = m.version.parse().unwrap();
-    let sum = super::sqlx_checksum(&m.up.path).unwrap();
-    tx.execute(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES ($1, $2, $3, decode($4, 'hex'), $5)
-         ON CONFLICT (version) DO UPDATE SET success = EXCLUDED.success, execution_time = EXCLUDED.execution_time",
-        &[&v, &m.name.replace('_', " "), &success, &sum, &(ms * 1_000_000)],
-    )
-    .map_err(db)?;
-    Ok(())
-}
-
+/// Before running a migration outside a transaction, writes the runner's own "in progress"
+/// marker, which the caller commits in its own transaction first: if migsafe dies part-way, the
+/// runner (and `read`) then sees a dirty or failed migration instead of a clean history that
+/// lies. Returns whether a marker was written: sqlx (`success = false`: current sqlx inserts
+/// its row only after the script, but refuses to run past such a row, its `dirty_version`),
+/// golang-migrate (`dirty = true`, as its own `SetVersion(V, true)` before running) and Flyway
+/// (`success = false`, the row Flyway leaves for a failed non-transactional script, needing
+/// `flyway repair`); diesel, goose and dbmate have no such state, so nothing is written.
 pub fn mark_started(
     tx: &mut Transaction<'_>,
-    _runner: Runner,
-    _table: Option<&str>,
+    runner: Runner,
+    table: Option<&str>,
     m: &Migration,
 ) -> Result<bool, AppliedError> {
-    row(tx, m, false, 0)?;
-    Ok(true)
+    let (table, t) = resolve(tx, runner, table)?;
+    match runner {
+        Runner::Sqlx => {
+            let checksum = sqlx_checksum_bytes(m, &table)?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {t} (version, description, success, checksum, execution_time) \
+                     VALUES ($1, $2, FALSE, $3, -1)"
+                ),
+                &[&int_version(m, &table)?, &sqlx_description(m), &checksum],
+            )
+            .map_err(|e| db(runner, &table, "marking the migration started", e))?;
+            Ok(true)
+        }
+        Runner::GolangMigrate => {
+            golang_expect_current(tx, &table, &t, |current| match current {
+                Some((_, true)) => Err("is dirty".into()),
+                _ => Ok(()),
+            })?;
+            golang_set(tx, &table, &t, Some(int_version(m, &table)?), true)?;
+            Ok(true)
+        }
+        Runner::Flyway => {
+            flyway_refuse_applied(tx, &table, m)?;
+            flyway_insert(tx, &table, &t, &flyway_up_row(m, &table)?, 0, false)?;
+            Ok(true)
+        }
+        Runner::Diesel | Runner::Goose | Runner::Dbmate => Ok(false),
+        Runner::Refinery | Runner::Sqitch | Runner::Plain => unreachable!("refused by resolve"),
+    }
 }
+
+/// Records `m` as applied, completing a `mark_started` marker if there is one, with the runner's
+/// own columns; `execution_ms` is the migration's run time. Recording a migration that is
+/// already recorded as applied is an error (the unique key or an explicit check refuses it).
 pub fn record_up(
     tx: &mut Transaction<'_>,
-    _runner: Runner,
-    _table: Option<&str>,
+    runner: Runner,
+    table: Option<&str>,
     m: &Migration,
     execution_ms: i64,
 ) -> Result<(), AppliedError> {
-    row(tx, m, true, execution_ms)
+    let (table, t) = resolve(tx, runner, table)?;
+    let failed = |e| db(runner, &table, "recording the migration", e);
+    match runner {
+        Runner::Diesel | Runner::Dbmate => {
+            tx.execute(
+                &format!("INSERT INTO {t} (version) VALUES ($1)"),
+                &[&m.version],
+            )
+            .map_err(failed)?;
+        }
+        Runner::Goose => {
+            let version = int_version(m, &table)?;
+            // goose's table has no unique version; its latest row decides.
+            if goose_applied(tx, &table, &t, version)? {
+                return Err(unexpected(
+                    &table,
+                    format!("version {version} is already recorded as applied"),
+                ));
+            }
+            tx.execute(
+                &format!("INSERT INTO {t} (version_id, is_applied) VALUES ($1, true)"),
+                &[&version],
+            )
+            .map_err(failed)?;
+        }
+        Runner::Sqlx => {
+            let version = int_version(m, &table)?;
+            let checksum = sqlx_checksum_bytes(m, &table)?;
+            // sqlx stores nanoseconds.
+            let ns = execution_ms.saturating_mul(1_000_000);
+            let completed = tx
+                .execute(
+                    &format!(
+                        "UPDATE {t} SET success = TRUE, description = $2, checksum = $3, \
+                         execution_time = $4 WHERE version = $1 AND NOT success"
+                    ),
+                    &[&version, &sqlx_description(m), &checksum, &ns],
+                )
+                .map_err(failed)?;
+            if completed == 0 {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {t} (version, description, success, checksum, execution_time) \
+                         VALUES ($1, $2, TRUE, $3, $4)"
+                    ),
+                    &[&version, &sqlx_description(m), &checksum, &ns],
+                )
+                .map_err(failed)?;
+            }
+        }
+        Runner::GolangMigrate => {
+            let version = int_version(m, &table)?;
+            golang_expect_current(tx, &table, &t, |current| match current {
+                Some((v, true)) if v != version => Err("is dirty".into()),
+                Some((v, false)) if v >= version => Err(format!(
+                    "is already at or past {version}; golang-migrate would not run it"
+                )),
+                _ => Ok(()),
+            })?;
+            golang_set(tx, &table, &t, Some(version), false)?;
+        }
+        Runner::Flyway => {
+            let row = flyway_up_row(m, &table)?;
+            let ms = i32::try_from(execution_ms.max(0)).unwrap_or(i32::MAX);
+            // Complete the marker: the latest row, if it is this script's failed one.
+            let completed = tx
+                .execute(
+                    &format!(
+                        "UPDATE {t} SET success = TRUE, execution_time = $3, checksum = $4 \
+                         WHERE installed_rank = (SELECT max(installed_rank) FROM {t}) \
+                         AND NOT success AND script = $1 AND version IS NOT DISTINCT FROM $2"
+                    ),
+                    &[&row.script, &row.version, &ms, &row.checksum],
+                )
+                .map_err(failed)?;
+            if completed == 0 {
+                flyway_refuse_applied(tx, &table, m)?;
+                flyway_insert(tx, &table, &t, &row, ms, true)?;
+            }
+        }
+        Runner::Refinery | Runner::Sqitch | Runner::Plain => unreachable!("refused by resolve"),
+    }
+    Ok(())
 }
+
+/// Records `m` as rolled back, as the runner's own down/undo does, so that the runner (and
+/// `read`) sees it pending again. `previous` is the migration before `m` in apply order:
+/// golang-migrate keeps only the current version, which becomes `previous` (no row when none).
+/// Rolling back a migration not recorded as applied is an error.
 pub fn record_down(
     tx: &mut Transaction<'_>,
-    _runner: Runner,
-    _table: Option<&str>,
+    runner: Runner,
+    table: Option<&str>,
     m: &Migration,
-    _previous: Option<&Migration>,
+    previous: Option<&Migration>,
 ) -> Result<(), AppliedError> {
-    let v: i64 = m.version.parse().unwrap();
-    tx.execute("DELETE FROM _sqlx_migrations WHERE version = $1", &[&v])
-        .map_err(db)?;
+    let (table, t) = resolve(tx, runner, table)?;
+    let failed = |e| db(runner, &table, "recording the rollback", e);
+    let deleted = match runner {
+        Runner::Diesel | Runner::Dbmate => tx
+            .execute(
+                &format!("DELETE FROM {t} WHERE version = $1"),
+                &[&m.version],
+            )
+            .map_err(failed)?,
+        Runner::Sqlx => tx
+            .execute(
+                &format!("DELETE FROM {t} WHERE version = $1 AND success"),
+                &[&int_version(m, &table)?],
+            )
+            .map_err(failed)?,
+        // goose v3 deletes every row of the version (older goose inserted is_applied = false;
+        // `read` understands both).
+        Runner::Goose => {
+            let version = int_version(m, &table)?;
+            if goose_applied(tx, &table, &t, version)? {
+                tx.execute(
+                    &format!("DELETE FROM {t} WHERE version_id = $1"),
+                    &[&version],
+                )
+                .map_err(failed)?
+            } else {
+                0
+            }
+        }
+        Runner::GolangMigrate => {
+            let version = int_version(m, &table)?;
+            golang_expect_current(tx, &table, &t, |current| match current {
+                Some((v, false)) if v == version => Ok(()),
+                _ => Err(format!("is not at version {version} (clean)")),
+            })?;
+            let previous = previous.map(|p| int_version(p, &table)).transpose()?;
+            if previous.is_some_and(|p| p >= version) {
+                return Err(AppliedError::Unexpected {
+                    table,
+                    message: format!("the previous version must be below {version}"),
+                });
+            }
+            golang_set(tx, &table, &t, previous, false)?;
+            1
+        }
+        Runner::Flyway => {
+            if m.repeatable {
+                return Err(AppliedError::Unexpected {
+                    table,
+                    message: format!(
+                        "{}: Flyway cannot undo a repeatable migration",
+                        m.up.path.display()
+                    ),
+                });
+            }
+            let Some(down) = &m.down else {
+                return Err(AppliedError::Unexpected {
+                    table,
+                    message: format!(
+                        "version {}: no U script; Flyway's undo needs one",
+                        m.version
+                    ),
+                });
+            };
+            if !flyway_applied(tx, &table, m)? {
+                0
+            } else {
+                let row = FlywayRow {
+                    version: Some(m.version.clone()),
+                    description: flyway_description(&down.path, &m.name),
+                    kind: "UNDO_SQL",
+                    script: abbreviate(file_name(&down.path), 1000, true),
+                    checksum: Some(
+                        flyway_checksum(&down.path)
+                            .map_err(|message| unexpected(&table, message))?,
+                    ),
+                };
+                flyway_insert(tx, &table, &t, &row, 0, true)?;
+                1
+            }
+        }
+        Runner::Refinery | Runner::Sqitch | Runner::Plain => unreachable!("refused by resolve"),
+    };
+    if deleted == 0 {
+        return Err(AppliedError::Unexpected {
+            table,
+            message: format!(
+                "{} is not recorded as applied; nothing to roll back",
+                m.id()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The table name to use: the override or the runner's default; refuses unwritable runners.
+fn table_name(runner: Runner, table: Option<&str>) -> Result<String, AppliedError> {
+    let Some(default) = default_table(runner) else {
+        return Err(AppliedError::NoHistory { runner });
+    };
+    let table = table.unwrap_or(default).to_string();
+    writable(runner).map_err(|message| AppliedError::Unexpected {
+        table: table.clone(),
+        message: format!("migsafe does not write {runner}'s history: {message}"),
+    })?;
+    Ok(table)
+}
+
+/// The quoted, qualified name of an existing table of the runner's shape, or `None`.
+fn existing(
+    tx: &mut Transaction<'_>,
+    runner: Runner,
+    table: &str,
+) -> Result<Option<String>, AppliedError> {
+    let Some((qualified, columns)) = probe(tx, runner, table, expected_columns(runner))? else {
+        return Ok(None);
+    };
+    if runner == Runner::Dbmate && columns.contains("dirty") {
+        return Err(AppliedError::Shape {
+            runner,
+            table: table.to_string(),
+            problem: "it has a `dirty` column, so it is golang-migrate's table".into(),
+        });
+    }
+    Ok(Some(qualified))
+}
+
+/// `(table as given, quoted qualified name)` of the existing history table to write.
+fn resolve(
+    tx: &mut Transaction<'_>,
+    runner: Runner,
+    table: Option<&str>,
+) -> Result<(String, String), AppliedError> {
+    let table = table_name(runner, table)?;
+    match existing(tx, runner, &table)? {
+        Some(t) => Ok((table, t)),
+        None => Err(unexpected(
+            &table,
+            format!("{runner}'s history table does not exist (ensure_table creates it)"),
+        )),
+    }
+}
+
+fn unexpected(table: &str, message: String) -> AppliedError {
+    AppliedError::Unexpected {
+        table: table.to_string(),
+        message,
+    }
+}
+
+fn db(runner: Runner, table: &str, doing: &str, e: postgres::Error) -> AppliedError {
+    let detail = match e.as_db_error() {
+        Some(d) => format!("{}: {} ({})", d.severity(), d.message(), d.code().code()),
+        None => e.to_string(),
+    };
+    unexpected(table, format!("{doing} in {runner}'s history: {detail}"))
+}
+
+/// Integer versions (sqlx, golang-migrate, goose store them as `bigint`).
+fn int_version(m: &Migration, table: &str) -> Result<i64, AppliedError> {
+    m.version.parse().map_err(|_| {
+        unexpected(
+            table,
+            format!("version `{}` is not a 64-bit integer", m.version),
+        )
+    })
+}
+
+/// sqlx's description: the file name's description with `_` turned into spaces.
+fn sqlx_description(m: &Migration) -> String {
+    m.name.replace('_', " ")
+}
+
+/// sqlx's checksum: SHA-384 of the up file's bytes. With `ignored-chars` configured sqlx hashes
+/// something else, so migsafe refuses rather than store a checksum sqlx would call a mismatch.
+fn sqlx_checksum_bytes(m: &Migration, table: &str) -> Result<Vec<u8>, AppliedError> {
+    use sha2::{Digest, Sha384};
+    if let Some(why) = m.up.path.parent().and_then(sqlx_ignored_chars) {
+        return Err(unexpected(table, why));
+    }
+    let bytes = std::fs::read(&m.up.path)
+        .map_err(|e| unexpected(table, format!("{}: {e}", m.up.path.display())))?;
+    Ok(Sha384::digest(bytes).to_vec())
+}
+
+/// goose: whether the version's latest row (by id) says applied, as `read` decides.
+fn goose_applied(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    t: &str,
+    version: i64,
+) -> Result<bool, AppliedError> {
+    let latest = tx
+        .query_opt(
+            &format!("SELECT is_applied FROM {t} WHERE version_id = $1 ORDER BY id DESC LIMIT 1"),
+            &[&version],
+        )
+        .map_err(|e| db(Runner::Goose, table, "reading the version", e))?;
+    Ok(latest.is_some_and(|r| r.get::<_, bool>(0)))
+}
+
+/// Checks golang-migrate's one row `(version, dirty)` before replacing it.
+fn golang_expect_current(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    t: &str,
+    check: impl FnOnce(Option<(i64, bool)>) -> Result<(), String>,
+) -> Result<(), AppliedError> {
+    let rows = tx
+        .query(&format!("SELECT version, dirty FROM {t}"), &[])
+        .map_err(|e| {
+            db(
+                Runner::GolangMigrate,
+                table,
+                "reading the current version",
+                e,
+            )
+        })?;
+    if rows.len() > 1 {
+        return Err(unexpected(
+            table,
+            format!("{} rows, but golang-migrate keeps exactly one", rows.len()),
+        ));
+    }
+    let current = rows.first().map(|r| (r.get(0), r.get(1)));
+    check(current).map_err(|why| {
+        let at = match current {
+            Some((v, d)) => format!("version {v}{}", if d { " (dirty)" } else { "" }),
+            None => "no version".into(),
+        };
+        unexpected(table, format!("the database {why}: it is at {at}"))
+    })
+}
+
+/// golang-migrate's `SetVersion`: empty the table, then write the one row; no version and not
+/// dirty leaves it empty, no version and dirty writes -1.
+fn golang_set(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    t: &str,
+    version: Option<i64>,
+    dirty: bool,
+) -> Result<(), AppliedError> {
+    let failed = |e| db(Runner::GolangMigrate, table, "setting the version", e);
+    tx.execute(&format!("DELETE FROM {t}"), &[])
+        .map_err(failed)?;
+    if version.is_some() || dirty {
+        tx.execute(
+            &format!("INSERT INTO {t} (version, dirty) VALUES ($1, $2)"),
+            &[&version.unwrap_or(-1), &dirty],
+        )
+        .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// Whether Flyway's history (replayed as `read` does) has versioned `m` applied.
+fn flyway_applied(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    m: &Migration,
+) -> Result<bool, AppliedError> {
+    if m.repeatable {
+        return Ok(false);
+    }
+    let key = super::flyway_key(&m.version);
+    Ok(super::read(tx, Runner::Flyway, Some(table))?
+        .applied
+        .iter()
+        .any(|a| !a.repeatable && super::flyway_key(&a.version) == key))
+}
+
+/// Flyway's table has no unique version: applying a version twice must be refused here.
+fn flyway_refuse_applied(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    m: &Migration,
+) -> Result<(), AppliedError> {
+    if flyway_applied(tx, table, m)? {
+        return Err(unexpected(
+            table,
+            format!("version {} is already recorded as applied", m.version),
+        ));
+    }
+    Ok(())
+}
+
+/// Flyway shortens what does not fit its columns: a description to 197 characters plus `...`,
+/// a script to `...` plus its last 997 characters.
+fn abbreviate(text: String, max: usize, keep_end: bool) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text;
+    }
+    if keep_end {
+        let tail: String = text.chars().skip(n - (max - 3)).collect();
+        format!("...{tail}")
+    } else {
+        let head: String = text.chars().take(max - 3).collect();
+        format!("{head}...")
+    }
+}
+
+struct FlywayRow {
+    /// `None` for a repeatable.
+    version: Option<String>,
+    description: String,
+    kind: &'static str,
+    script: String,
+    checksum: Option<i32>,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Flyway's description: the part of the file name after `__`, without `.sql`, `_` → space.
+fn flyway_description(path: &Path, fallback: &str) -> String {
+    let name = file_name(path);
+    let desc = name
+        .split_once("__")
+        .map(|(_, d)| d.strip_suffix(".sql").unwrap_or(d))
+        .unwrap_or(fallback);
+    abbreviate(desc.replace('_', " "), 200, false)
+}
+
+fn flyway_up_row(m: &Migration, table: &str) -> Result<FlywayRow, AppliedError> {
+    Ok(FlywayRow {
+        version: (!m.repeatable).then(|| m.version.clone()),
+        description: flyway_description(&m.up.path, &m.name),
+        kind: "SQL",
+        script: abbreviate(file_name(&m.up.path), 1000, true),
+        checksum: Some(flyway_checksum(&m.up.path).map_err(|message| unexpected(table, message))?),
+    })
+}
+
+/// Appends a row at `max(installed_rank) + 1`, installed by the session's user (Flyway's default
+/// when no `installedBy` is configured).
+fn flyway_insert(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    t: &str,
+    row: &FlywayRow,
+    execution_ms: i32,
+    success: bool,
+) -> Result<(), AppliedError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {t} (installed_rank, version, description, type, script, checksum, \
+             installed_by, execution_time, success) \
+             SELECT coalesce(max(installed_rank), 0) + 1, $1::varchar, $2::varchar, $3::varchar, \
+             $4::varchar, $5::int4, current_user, $6::int4, $7::bool \
+             FROM {t}"
+        ),
+        &[
+            &row.version,
+            &row.description,
+            &row.kind,
+            &row.script,
+            &row.checksum,
+            &execution_ms,
+            &success,
+        ],
+    )
+    .map_err(|e| db(Runner::Flyway, table, "writing a history row", e))?;
     Ok(())
 }
