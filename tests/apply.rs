@@ -770,3 +770,174 @@ fn a_failed_step_outside_a_transaction_is_remembered() {
         "{out}"
     );
 }
+
+/// A copy of a bundled example with a migsafe.toml naming one fresh target.
+fn example(dir: &str, runner: &str) -> (tempfile::TempDir, String) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations-examples")
+            .join(dir),
+        tmp.path(),
+    );
+    let (db, _) = testing::fresh_database("apply");
+    std::fs::write(
+        tmp.path().join("migsafe.toml"),
+        format!(
+            "runner = \"{runner}\"\n[snapshots]\nstore = \"store\"\n[[targets]]\nname = \"t\"\nurl = \"{}\"\n",
+            testing::cluster().url(&db)
+        ),
+    )
+    .unwrap();
+    (tmp, db)
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(get_cargo_bin("migsafe"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("MIGSAFE_CONFIG")
+        .env_remove("MIGSAFE_SNAPSHOT_STORE")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// What the runner's own history says is pending, read as plan reads it.
+fn pending(dir: &Path, runner: migsafe::source::Runner, db: &str) -> usize {
+    let project = migsafe::source::discover(dir, Some(runner)).unwrap();
+    let history = migsafe::applied::read(&mut connect(db), runner, None).unwrap();
+    let status = migsafe::applied::compare(&project, &history);
+    assert!(status.dirty.is_none(), "{status:?}");
+    assert!(status.edited.is_empty(), "{status:?}");
+    status.pending.len()
+}
+
+#[test]
+fn every_runner_with_a_history_table_applies_and_rolls_back() {
+    use migsafe::source::Runner;
+    // Flyway keeps V1: its undo would drop the tables the repeatable R__ view reads, and
+    // repeatables are not rolled back (Flyway has no undo for them either).
+    for (dir, runner, r, to, kept) in [
+        ("diesel", "diesel", Runner::Diesel, "0", 0),
+        ("sqlx", "sqlx", Runner::Sqlx, "0", 0),
+        (
+            "golang-migrate",
+            "golang-migrate",
+            Runner::GolangMigrate,
+            "0",
+            0,
+        ),
+        ("goose", "goose", Runner::Goose, "0", 0),
+        ("dbmate", "dbmate", Runner::Dbmate, "0", 0),
+        ("flyway", "flyway", Runner::Flyway, "1", 2),
+    ] {
+        let (tmp, db) = example(dir, runner);
+        let empty = schema(&db);
+        let total = pending(tmp.path(), r, &db);
+        assert!(total >= 2, "{dir}");
+        let (out, _) = expect(
+            &run_in(
+                tmp.path(),
+                &["apply", "--target", "t", "--accept-risk", "test"],
+            ),
+            0,
+        );
+        assert!(
+            out.contains(&format!("applied {total} migrations")),
+            "{dir}: {out}"
+        );
+        assert_eq!(
+            pending(tmp.path(), r, &db),
+            0,
+            "{dir}: the runner sees them applied"
+        );
+        let (out, _) = expect(
+            &run_in(
+                tmp.path(),
+                &[
+                    "rollback",
+                    "--target",
+                    "t",
+                    "--to",
+                    to,
+                    "--accept-risk",
+                    "test",
+                ],
+            ),
+            0,
+        );
+        let rolled = total - kept;
+        assert!(
+            out.contains(&format!("rolled back {rolled} migrations")),
+            "{dir}: {out}"
+        );
+        assert_eq!(pending(tmp.path(), r, &db), rolled, "{dir}: pending again");
+        if kept > 0 {
+            continue;
+        }
+        let after = schema(&db);
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.contains("migsafe") && !history_object(l))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(&after),
+            strip(&empty),
+            "{dir}: back to an empty schema"
+        );
+    }
+}
+
+/// Lines of a fingerprint that belong to a runner's history table.
+fn history_object(line: &str) -> bool {
+    [
+        "__diesel_schema_migrations",
+        "_sqlx_migrations",
+        "schema_migrations",
+        "goose_db_version",
+        "flyway_schema_history",
+    ]
+    .iter()
+    .any(|t| line.contains(t))
+}
+
+#[test]
+fn runners_without_a_writable_history_are_refused() {
+    for (dir, runner, why) in [
+        ("refinery", "refinery", "checksum"),
+        ("sqitch", "sqitch", "sqitch"),
+        ("plain", "plain", "plain"),
+    ] {
+        let (tmp, db) = example(dir, runner);
+        let (out, _) = expect(&run_in(tmp.path(), &["apply", "--target", "t"]), 2);
+        assert!(
+            out.contains(&format!("migsafe cannot apply {runner} migrations")),
+            "{out}"
+        );
+        assert!(out.to_lowercase().contains(why), "{dir}: {out}");
+        assert_eq!(
+            rows(
+                &db,
+                "SELECT count(*)::text FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+            ),
+            ["0"],
+            "{dir}: nothing created"
+        );
+    }
+}

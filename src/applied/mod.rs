@@ -20,7 +20,6 @@ pub mod write;
 
 #[cfg(test)]
 mod tests;
-pub mod write;
 
 /// One row of a runner's history, normalised across runners.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -68,11 +68,13 @@ fn rollback_locked(
         )));
     }
     let not_applied: Vec<&String> = status.pending.iter().chain(&status.out_of_order).collect();
+    // Flyway repeatables have no version and no undo: they stay (a down that conflicts with
+    // one fails and says so).
     let applied: Vec<&MigrationAnalysis> = opts
         .analysis
         .migrations
         .iter()
-        .filter(|m| !not_applied.contains(&&m.migration.id()))
+        .filter(|m| !m.migration.repeatable && !not_applied.contains(&&m.migration.id()))
         .collect();
     let keep = if to == "0" {
         0
