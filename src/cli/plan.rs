@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::snapshot::{load_config, unknown_target};
+use super::snapshot::{StoreOpts, load_config, unknown_target};
 use super::{ConfigOpts, Outcome, print};
 use crate::config::TargetConfig;
 use crate::lint::{LintOptions, lint};
@@ -35,6 +35,8 @@ pub struct PlanArgs {
     /// Receipts file written by `migsafe verify`.
     #[arg(long, value_name = "FILE", default_value = receipts::DEFAULT_PATH)]
     pub receipts: PathBuf,
+    #[command(flatten)]
+    pub store: StoreOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format.
@@ -111,7 +113,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         waves,
         receipts: &receipts,
         receipts_path: &args.receipts,
-        snapshot_store: config.snapshot_store.as_deref(),
+        snapshot_store: args
+            .store
+            .store
+            .as_deref()
+            .or(config.snapshot_store.as_deref()),
         drill_max_age: config.drill_max_age,
     });
     match args.format {
