@@ -78,6 +78,23 @@ pub struct PlanReport {
     /// Present with --wave and --all: may the release leak to each wave?
     pub waves: Vec<WavePlan>,
     pub summary: Summary,
+    /// Where the time went (not part of the JSON; printed with `MIGSAFE_PLAN_TIMINGS=1`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub timings: Timings,
+}
+
+/// Wall times of plan's phases, for benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// The slowest target's connection (TCP, TLS, authentication).
+    pub connect_max: Duration,
+    /// The slowest target's read (history, ledger, estimates) after connecting.
+    pub read_max: Duration,
+    /// Probing every target, connections included.
+    pub probes: Duration,
+    /// The whole of [`plan()`].
+    pub total: Duration,
 }
 
 /// Whether irreversible migrations could be snapshotted before they run.
@@ -252,6 +269,7 @@ pub struct PlanInput<'a> {
 
 /// Probes every target and applies the gates.
 pub fn plan(input: &PlanInput<'_>) -> PlanReport {
+    let started = std::time::Instant::now();
     let analysis = input.analysis;
     let project = Project {
         runner: analysis.runner,
@@ -275,7 +293,16 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         .filter(|m| matches!(m.reversibility, Reversibility::Irreversible { .. }))
         .map(|m| (m.migration.id(), (m, OnceLock::new())))
         .collect();
+    let probes_started = std::time::Instant::now();
     let probes = probe_all(&input.targets, &project, &captures);
+    let mut timings = Timings {
+        probes: probes_started.elapsed(),
+        ..Timings::default()
+    };
+    for p in &probes {
+        timings.connect_max = timings.connect_max.max(p.connect);
+        timings.read_max = timings.read_max.max(p.read);
+    }
     let root = analysis.root.display().to_string();
     let verify_fix = if input.receipts_path == Path::new(receipts::DEFAULT_PATH) {
         format!("migsafe verify {root}")
@@ -344,6 +371,10 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         targets,
         waves,
         summary,
+        timings: Timings {
+            total: started.elapsed(),
+            ..timings
+        },
     }
 }
 
@@ -370,6 +401,8 @@ struct Probe {
     database: Option<String>,
     postgres_major: Option<u32>,
     result: Result<Read, String>,
+    connect: Duration,
+    read: Duration,
 }
 
 #[derive(Debug)]
@@ -382,8 +415,46 @@ struct Read {
     estimate_error: Option<String>,
 }
 
+/// What the probes of one plan share.
+struct Shared<'a> {
+    captures: &'a CaptureMap<'a>,
+    /// `applied::compare` by history (its sha256, `applied_at` left out).
+    statuses: Mutex<HashMap<[u8; 32], std::sync::Arc<OnceLock<Status>>>>,
+}
+
+impl Shared<'_> {
+    /// `applied::compare` reads and hashes the file of every applied migration (sqlx and
+    /// Flyway checksums): 990 files per target in the 1,000-migration benchmark. Targets with
+    /// the same history (a fleet on one release) share one comparison. `applied_at` is the only
+    /// field compare does not read, so it is left out of the key.
+    fn compare(&self, project: &Project, history: &applied::History) -> Status {
+        use sha2::Digest;
+        let mut keyed = history.clone();
+        for r in &mut keyed.applied {
+            r.applied_at = None;
+        }
+        let key: [u8; 32] = match serde_json::to_vec(&keyed) {
+            Ok(json) => sha2::Sha256::digest(&json).into(),
+            Err(_) => return applied::compare(project, history),
+        };
+        let cell = self
+            .statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| applied::compare(project, history))
+            .clone()
+    }
+}
+
 /// Probes the targets concurrently, at most [`MAX_PROBES`] at a time; results in input order.
 fn probe_all(targets: &[TargetConfig], project: &Project, captures: &CaptureMap<'_>) -> Vec<Probe> {
+    let shared = Shared {
+        captures,
+        statuses: Mutex::new(HashMap::new()),
+    };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Probe>>> = Mutex::new((0..targets.len()).map(|_| None).collect());
     let workers = targets.len().clamp(1, MAX_PROBES);
@@ -393,7 +464,7 @@ fn probe_all(targets: &[TargetConfig], project: &Project, captures: &CaptureMap<
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(t) = targets.get(i) else { break };
-                    let probe = probe(t, project, captures);
+                    let probe = probe(t, project, &shared);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(probe);
                 }
             });
@@ -409,11 +480,13 @@ fn probe_all(targets: &[TargetConfig], project: &Project, captures: &CaptureMap<
 
 /// Reads the runner's history, the ledger and the statistics of the tables the pending
 /// irreversible migrations destroy, in one READ ONLY transaction.
-fn probe(target: &TargetConfig, project: &Project, captures: &CaptureMap<'_>) -> Probe {
+fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe {
     let mut probe = Probe {
         database: None,
         postgres_major: None,
         result: Err(String::new()),
+        connect: Duration::ZERO,
+        read: Duration::ZERO,
     };
     let url = match target.url() {
         Ok(u) => u,
@@ -430,13 +503,17 @@ fn probe(target: &TargetConfig, project: &Project, captures: &CaptureMap<'_>) ->
         }
     };
     probe.database = Some(conn.redacted());
-    let mut client = match crate::pg::connect::connect(&conn) {
+    let connect_started = std::time::Instant::now();
+    let connected = crate::pg::connect::connect(&conn);
+    probe.connect = connect_started.elapsed();
+    let mut client = match connected {
         Ok(c) => c,
         Err(e) => {
             probe.result = Err(format!("unreachable: {e}"));
             return probe;
         }
     };
+    let read_started = std::time::Instant::now();
     let read = (|| -> Result<(u32, Read), String> {
         let mut tx = client
             .build_transaction()
@@ -449,14 +526,14 @@ fn probe(target: &TargetConfig, project: &Project, captures: &CaptureMap<'_>) ->
             .get(0);
         let major = num.parse::<u32>().map(|n| n / 10_000).unwrap_or(0);
         let history = applied::read(&mut tx, project.runner, None).map_err(|e| e.to_string())?;
-        let status = applied::compare(project, &history);
+        let status = shared.compare(project, &history);
         let steps = ledger::applied_steps(&mut tx).map_err(|e| e.to_string())?;
         // Last, so that a failing catalog query (it aborts the transaction) loses nothing else.
         let mut estimates = HashMap::new();
         let mut estimate_error = None;
         let mut est = Estimator::new(&mut tx);
         for id in &status.pending {
-            let Some(c) = captures_for(captures, id) else {
+            let Some(c) = captures_for(shared.captures, id) else {
                 continue;
             };
             match est.estimate(&c.requests) {
@@ -484,6 +561,7 @@ fn probe(target: &TargetConfig, project: &Project, captures: &CaptureMap<'_>) ->
             },
         ))
     })();
+    probe.read = read_started.elapsed();
     probe.result = match read {
         Ok((major, read)) => {
             probe.postgres_major = Some(major);

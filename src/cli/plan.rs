@@ -45,6 +45,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let config = load_config(&args.config)?;
     if config.targets.is_empty() {
         bail!(
@@ -106,6 +107,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             report.projects.len()
         ),
     };
+    let analysed = started.elapsed();
     let receipts = Receipts::load(&args.receipts)?;
     let out = plan::plan(&PlanInput {
         analysis: &project.analysis,
@@ -123,6 +125,20 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     match args.format {
         PlanFormat::Human => print(&plan::human(&out))?,
         PlanFormat::Json => print(&plan::json(&out))?,
+    }
+    // For benches/plan.sh: where the time went, on stderr.
+    if std::env::var_os("MIGSAFE_PLAN_TIMINGS").is_some() {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let t = out.timings;
+        eprintln!(
+            "plan timings: total {:.1} ms, config+lint {:.1} ms, probes {:.1} ms (slowest connect {:.1} ms, slowest read {:.1} ms), gates+output {:.1} ms",
+            ms(started.elapsed()),
+            ms(analysed),
+            ms(t.probes),
+            ms(t.connect_max),
+            ms(t.read_max),
+            ms(started.elapsed().saturating_sub(analysed + t.probes)),
+        );
     }
     Ok(if out.blocked() {
         Outcome::Findings
