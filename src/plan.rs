@@ -7,10 +7,12 @@
 //! blocked. A target whose history cannot be trusted (unreachable, dirty, edited, missing on
 //! disk) is blocked as a whole: plan fails closed.
 
+mod estimate;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -22,6 +24,16 @@ use crate::ledger;
 use crate::snapshot::Store;
 use crate::source::Project;
 use crate::verify::receipts::{self, Receipts};
+
+pub use estimate::{
+    CAPTURE_BYTES_PER_SECOND, EstimatedObject, SnapshotEstimate, human_bytes, seconds_for,
+};
+use estimate::{Captures, Estimator};
+
+/// Test hook: when set, the free space of the snapshot store (bytes) instead of `statvfs`.
+/// Free space cannot be faked on a real filesystem, so tests of the "no room" gate use this;
+/// it is read only by [`check_store`] and is not a user setting.
+pub const TEST_FREE_BYTES_ENV: &str = "MIGSAFE_TEST_STORE_FREE_BYTES";
 
 /// The version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -66,6 +78,23 @@ pub struct PlanReport {
     /// Present with --wave and --all: may the release leak to each wave?
     pub waves: Vec<WavePlan>,
     pub summary: Summary,
+    /// Where the time went (not part of the JSON; printed with `MIGSAFE_PLAN_TIMINGS=1`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub timings: Timings,
+}
+
+/// Wall times of plan's phases, for benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// The slowest target's connection (TCP, TLS, authentication).
+    pub connect_max: Duration,
+    /// The slowest target's read (history, ledger, estimates) after connecting.
+    pub read_max: Duration,
+    /// Probing every target, connections included.
+    pub probes: Duration,
+    /// The whole of [`plan()`].
+    pub total: Duration,
 }
 
 /// Whether irreversible migrations could be snapshotted before they run.
@@ -76,6 +105,9 @@ pub struct StoreCheck {
     pub ok: bool,
     /// Why not, when not ok.
     pub problem: Option<String>,
+    /// Free space for this user on the store's filesystem (or its nearest existing ancestor's),
+    /// in bytes; each target's snapshot estimates must fit in it.
+    pub free_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -95,6 +127,24 @@ pub struct TargetPlan {
     pub applied: usize,
     /// Migrations the runner would apply, in its order.
     pub pending: Vec<PendingMigration>,
+    /// The sum of the pending migrations' snapshot estimates, in bytes: what the store must
+    /// have room for.
+    pub snapshot_bytes: u64,
+    /// The target's latest restore drill in the snapshot store, if any.
+    pub drill: Option<DrillInfo>,
+}
+
+/// The latest restore drill of a target.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DrillInfo {
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub passed: bool,
+    /// Seconds since it started (null when `started_at` cannot be read).
+    pub age_seconds: Option<u64>,
+    /// Time of its restore phase: what a real restore of that snapshot took.
+    pub restore_seconds: f64,
 }
 
 /// A reason that blocks, and what clears it.
@@ -133,7 +183,9 @@ pub enum GateName {
     Reversibility,
     /// A valid down-path receipt.
     Receipt,
-    /// A configured, writable snapshot store.
+    /// Every destroying statement can be captured by a targeted snapshot.
+    Capture,
+    /// A configured, writable snapshot store with room for the estimated snapshots.
     SnapshotStore,
     /// A passing restore drill within `[drill] max_age`.
     Drill,
@@ -169,6 +221,9 @@ pub struct PendingMigration {
     pub receipt: ReceiptStatus,
     /// True for irreversible migrations: a snapshot is taken before their destructive steps.
     pub snapshot_required: bool,
+    /// For irreversible migrations reached on the target: the snapshot's estimated size and
+    /// capture time, from the target's table statistics.
+    pub snapshot_estimate: Option<SnapshotEstimate>,
     pub verdict: Verdict,
     /// The conditions checked (none for a reversible migration).
     pub gates: Vec<Gate>,
@@ -214,6 +269,7 @@ pub struct PlanInput<'a> {
 
 /// Probes every target and applies the gates.
 pub fn plan(input: &PlanInput<'_>) -> PlanReport {
+    let started = std::time::Instant::now();
     let analysis = input.analysis;
     let project = Project {
         runner: analysis.runner,
@@ -225,12 +281,28 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
             .collect(),
     };
     let store = check_store(input.snapshot_store);
-    let probes = probe_all(&input.targets, &project);
     let by_id: HashMap<String, &MigrationAnalysis> = analysis
         .migrations
         .iter()
         .map(|m| (m.migration.id(), m))
         .collect();
+    // What each irreversible migration captures: parsed once, on first use by any target.
+    let captures: HashMap<String, (&MigrationAnalysis, OnceLock<Captures>)> = analysis
+        .migrations
+        .iter()
+        .filter(|m| matches!(m.reversibility, Reversibility::Irreversible { .. }))
+        .map(|m| (m.migration.id(), (m, OnceLock::new())))
+        .collect();
+    let probes_started = std::time::Instant::now();
+    let probes = probe_all(&input.targets, &project, &captures);
+    let mut timings = Timings {
+        probes: probes_started.elapsed(),
+        ..Timings::default()
+    };
+    for p in &probes {
+        timings.connect_max = timings.connect_max.max(p.connect);
+        timings.read_max = timings.read_max.max(p.read);
+    }
     let root = analysis.root.display().to_string();
     let verify_fix = if input.receipts_path == Path::new(receipts::DEFAULT_PATH) {
         format!("migsafe verify {root}")
@@ -252,7 +324,7 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         .targets
         .iter()
         .zip(probes)
-        .map(|(t, probe)| target_plan(t, probe, &by_id, &ctx))
+        .map(|(t, probe)| target_plan(t, probe, &by_id, &captures, &ctx))
         .collect();
     let waves = input
         .waves
@@ -299,6 +371,10 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         targets,
         waves,
         summary,
+        timings: Timings {
+            total: started.elapsed(),
+            ..timings
+        },
     }
 }
 
@@ -311,16 +387,74 @@ struct Ctx<'a> {
     root: &'a str,
 }
 
+type CaptureMap<'a> = HashMap<String, (&'a MigrationAnalysis, OnceLock<Captures>)>;
+
+fn captures_for<'c>(captures: &'c CaptureMap<'_>, id: &str) -> Option<&'c Captures> {
+    captures
+        .get(id)
+        .map(|(m, once)| once.get_or_init(|| estimate::captures_of(m)))
+}
+
 /// What one read-only probe of a target found.
 #[derive(Debug)]
 struct Probe {
     database: Option<String>,
     postgres_major: Option<u32>,
-    result: Result<(Status, Vec<ledger::StepRecord>), String>,
+    result: Result<Read, String>,
+    connect: Duration,
+    read: Duration,
+}
+
+#[derive(Debug)]
+struct Read {
+    status: Status,
+    steps: Vec<ledger::StepRecord>,
+    /// Snapshot estimates of the pending irreversible migrations, by migration id.
+    estimates: HashMap<String, SnapshotEstimate>,
+    /// Why the estimates could not be read (blocks the target: the store gate cannot be judged).
+    estimate_error: Option<String>,
+}
+
+/// What the probes of one plan share.
+struct Shared<'a> {
+    captures: &'a CaptureMap<'a>,
+    /// `applied::compare` by history (its sha256, `applied_at` left out).
+    statuses: Mutex<HashMap<[u8; 32], std::sync::Arc<OnceLock<Status>>>>,
+}
+
+impl Shared<'_> {
+    /// `applied::compare` reads and hashes the file of every applied migration (sqlx and
+    /// Flyway checksums): 990 files per target in the 1,000-migration benchmark. Targets with
+    /// the same history (a fleet on one release) share one comparison. `applied_at` is the only
+    /// field compare does not read, so it is left out of the key.
+    fn compare(&self, project: &Project, history: &applied::History) -> Status {
+        use sha2::Digest;
+        let mut keyed = history.clone();
+        for r in &mut keyed.applied {
+            r.applied_at = None;
+        }
+        let key: [u8; 32] = match serde_json::to_vec(&keyed) {
+            Ok(json) => sha2::Sha256::digest(&json).into(),
+            Err(_) => return applied::compare(project, history),
+        };
+        let cell = self
+            .statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| applied::compare(project, history))
+            .clone()
+    }
 }
 
 /// Probes the targets concurrently, at most [`MAX_PROBES`] at a time; results in input order.
-fn probe_all(targets: &[TargetConfig], project: &Project) -> Vec<Probe> {
+fn probe_all(targets: &[TargetConfig], project: &Project, captures: &CaptureMap<'_>) -> Vec<Probe> {
+    let shared = Shared {
+        captures,
+        statuses: Mutex::new(HashMap::new()),
+    };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Probe>>> = Mutex::new((0..targets.len()).map(|_| None).collect());
     let workers = targets.len().clamp(1, MAX_PROBES);
@@ -330,7 +464,7 @@ fn probe_all(targets: &[TargetConfig], project: &Project) -> Vec<Probe> {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(t) = targets.get(i) else { break };
-                    let probe = probe(t, project);
+                    let probe = probe(t, project, &shared);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(probe);
                 }
             });
@@ -344,12 +478,15 @@ fn probe_all(targets: &[TargetConfig], project: &Project) -> Vec<Probe> {
         .collect()
 }
 
-/// Reads the runner's history and the ledger in one READ ONLY transaction.
-fn probe(target: &TargetConfig, project: &Project) -> Probe {
+/// Reads the runner's history, the ledger and the statistics of the tables the pending
+/// irreversible migrations destroy, in one READ ONLY transaction.
+fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe {
     let mut probe = Probe {
         database: None,
         postgres_major: None,
         result: Err(String::new()),
+        connect: Duration::ZERO,
+        read: Duration::ZERO,
     };
     let url = match target.url() {
         Ok(u) => u,
@@ -366,14 +503,18 @@ fn probe(target: &TargetConfig, project: &Project) -> Probe {
         }
     };
     probe.database = Some(conn.redacted());
-    let mut client = match crate::pg::connect::connect(&conn) {
+    let connect_started = std::time::Instant::now();
+    let connected = crate::pg::connect::connect(&conn);
+    probe.connect = connect_started.elapsed();
+    let mut client = match connected {
         Ok(c) => c,
         Err(e) => {
             probe.result = Err(format!("unreachable: {e}"));
             return probe;
         }
     };
-    let read = (|| -> Result<(u32, Status, Vec<ledger::StepRecord>), String> {
+    let read_started = std::time::Instant::now();
+    let read = (|| -> Result<(u32, Read), String> {
         let mut tx = client
             .build_transaction()
             .read_only(true)
@@ -385,15 +526,46 @@ fn probe(target: &TargetConfig, project: &Project) -> Probe {
             .get(0);
         let major = num.parse::<u32>().map(|n| n / 10_000).unwrap_or(0);
         let history = applied::read(&mut tx, project.runner, None).map_err(|e| e.to_string())?;
-        let status = applied::compare(project, &history);
+        let status = shared.compare(project, &history);
         let steps = ledger::applied_steps(&mut tx).map_err(|e| e.to_string())?;
-        tx.rollback().map_err(|e| crate::pg::error_text(&e))?;
-        Ok((major, status, steps))
+        // Last, so that a failing catalog query (it aborts the transaction) loses nothing else.
+        let mut estimates = HashMap::new();
+        let mut estimate_error = None;
+        let mut est = Estimator::new(&mut tx);
+        for id in &status.pending {
+            let Some(c) = captures_for(shared.captures, id) else {
+                continue;
+            };
+            match est.estimate(&c.requests) {
+                Ok(e) => {
+                    estimates.insert(id.clone(), e);
+                }
+                Err(e) => {
+                    estimate_error = Some(format!(
+                        "cannot estimate the snapshot of {id}: {}",
+                        crate::pg::error_text(&e)
+                    ));
+                    break;
+                }
+            }
+        }
+        // A failed query leaves the transaction aborted; ending it either way changes nothing.
+        let _ = tx.rollback();
+        Ok((
+            major,
+            Read {
+                status,
+                steps,
+                estimates,
+                estimate_error,
+            },
+        ))
     })();
+    probe.read = read_started.elapsed();
     probe.result = match read {
-        Ok((major, status, steps)) => {
+        Ok((major, read)) => {
             probe.postgres_major = Some(major);
-            Ok((status, steps))
+            Ok(read)
         }
         Err(e) => Err(format!("cannot read what was applied: {e}")),
     };
@@ -404,8 +576,12 @@ fn target_plan(
     t: &TargetConfig,
     probe: Probe,
     by_id: &HashMap<String, &MigrationAnalysis>,
+    captures: &CaptureMap<'_>,
     ctx: &Ctx<'_>,
 ) -> TargetPlan {
+    let latest_drill = ctx
+        .store_path
+        .and_then(|store| crate::drill::latest(&Store::new(store), &t.name));
     let mut plan = TargetPlan {
         name: t.name.clone(),
         wave: t.wave.clone(),
@@ -416,8 +592,21 @@ fn target_plan(
         warnings: vec![],
         applied: 0,
         pending: vec![],
+        snapshot_bytes: 0,
+        drill: latest_drill.as_ref().map(|r| DrillInfo {
+            id: r.id.clone(),
+            started_at: r.started_at.clone(),
+            passed: r.passed(),
+            age_seconds: age_of(&r.started_at),
+            restore_seconds: r.restore_ms as f64 / 1000.0,
+        }),
     };
-    let (status, steps) = match probe.result {
+    let Read {
+        status,
+        steps,
+        mut estimates,
+        estimate_error,
+    } = match probe.result {
         Ok(r) => r,
         Err(message) => {
             plan.problems.push(Problem { message, fix: None });
@@ -469,6 +658,9 @@ fn target_plan(
             None,
         ));
     }
+    if let Some(e) = estimate_error {
+        plan.problems.push(problem(e, None));
+    }
     for (id, why) in &status.unverified {
         plan.warnings.push(format!(
             "applied migration {id} not checked for edits: {why}"
@@ -478,6 +670,18 @@ fn target_plan(
         .len()
         .saturating_sub(status.pending.len() + status.out_of_order.len());
     let major = plan.postgres_major.unwrap_or(0);
+    plan.snapshot_bytes = status
+        .pending
+        .iter()
+        .filter_map(|id| estimates.get(id))
+        .map(|e| e.bytes)
+        .sum();
+    let target = TargetCtx {
+        name: &t.name,
+        major,
+        snapshot_bytes: plan.snapshot_bytes,
+        drill: latest_drill.as_ref(),
+    };
     for id in &status.pending {
         let Some(m) = by_id.get(id) else {
             plan.problems.push(problem(
@@ -486,7 +690,10 @@ fn target_plan(
             ));
             continue;
         };
-        plan.pending.push(pending(m, &t.name, major, ctx));
+        let estimate = estimates.remove(id);
+        let capture = captures_for(captures, id);
+        plan.pending
+            .push(pending(m, &target, estimate, capture, ctx));
     }
     plan.verdict =
         if plan.problems.is_empty() && plan.pending.iter().all(|m| m.verdict == Verdict::Ok) {
@@ -516,7 +723,23 @@ fn receipt_status(receipts: &Receipts, m: &MigrationAnalysis, major: u32) -> Rec
     }
 }
 
-fn pending(m: &MigrationAnalysis, target: &str, major: u32, ctx: &Ctx<'_>) -> PendingMigration {
+/// What the gates of one target's migrations need to know about the target.
+struct TargetCtx<'a> {
+    name: &'a str,
+    major: u32,
+    /// The sum of the target's snapshot estimates.
+    snapshot_bytes: u64,
+    drill: Option<&'a crate::drill::DrillReport>,
+}
+
+fn pending(
+    m: &MigrationAnalysis,
+    target: &TargetCtx<'_>,
+    estimate: Option<SnapshotEstimate>,
+    capture: Option<&Captures>,
+    ctx: &Ctx<'_>,
+) -> PendingMigration {
+    let major = target.major;
     let receipt = receipt_status(ctx.receipts, m, major);
     let mut out = PendingMigration {
         id: m.migration.id(),
@@ -524,6 +747,7 @@ fn pending(m: &MigrationAnalysis, target: &str, major: u32, ctx: &Ctx<'_>) -> Pe
         irreversible_steps: vec![],
         receipt,
         snapshot_required: false,
+        snapshot_estimate: None,
         verdict: Verdict::Ok,
         gates: vec![],
     };
@@ -572,23 +796,16 @@ fn pending(m: &MigrationAnalysis, target: &str, major: u32, ctx: &Ctx<'_>) -> Pe
                 },
                 fix: (receipt != ReceiptStatus::Valid).then(|| ctx.verify_fix.to_string()),
             });
-            out.gates.push(Gate {
-                gate: GateName::SnapshotStore,
-                passed: ctx.store.ok,
-                detail: match &ctx.store.problem {
-                    None => format!(
-                        "store {} is writable",
-                        ctx.store.path.as_deref().unwrap_or("")
-                    ),
-                    Some(p) => p.clone(),
-                },
-                fix: (!ctx.store.ok).then(|| match &ctx.store.path {
-                    None => "set [snapshots] store in migsafe.toml".to_string(),
-                    Some(p) => format!("make {p} a directory this user can write to"),
-                }),
-            });
+            out.gates.push(capture_gate(capture, target.name));
+            out.snapshot_estimate = estimate;
+            out.gates.push(store_gate(ctx.store, target.snapshot_bytes));
             if let Some(max_age) = ctx.drill_max_age {
-                out.gates.push(drill_gate(ctx.store_path, target, max_age));
+                out.gates.push(drill_gate(
+                    ctx.store_path,
+                    target.drill,
+                    target.name,
+                    max_age,
+                ));
             }
         }
     }
@@ -598,7 +815,99 @@ fn pending(m: &MigrationAnalysis, target: &str, major: u32, ctx: &Ctx<'_>) -> Pe
     out
 }
 
-fn drill_gate(store: Option<&Path>, target: &str, max_age: Duration) -> Gate {
+/// Every destroying statement must be capturable (fail closed).
+fn capture_gate(capture: Option<&Captures>, target: &str) -> Gate {
+    match capture {
+        Some(c) if c.failures.is_empty() => Gate {
+            gate: GateName::Capture,
+            passed: true,
+            detail: format!(
+                "a targeted snapshot captures {} object{}",
+                c.requests.len(),
+                if c.requests.len() == 1 { "" } else { "s" }
+            ),
+            fix: None,
+        },
+        Some(c) => Gate {
+            gate: GateName::Capture,
+            passed: false,
+            detail: c.failures.join("; "),
+            fix: Some(format!(
+                "rewrite the statement so that migsafe can capture what it destroys, or take a full snapshot first: migsafe snapshot create --target {target} --full"
+            )),
+        },
+        None => Gate {
+            gate: GateName::Capture,
+            passed: false,
+            detail: "migsafe does not know what this migration's snapshot captures".into(),
+            fix: None,
+        },
+    }
+}
+
+/// A configured, writable store with room for every snapshot the target will take.
+fn store_gate(store: &StoreCheck, need: u64) -> Gate {
+    let path = store.path.as_deref().unwrap_or("");
+    if let Some(p) = &store.problem {
+        return Gate {
+            gate: GateName::SnapshotStore,
+            passed: false,
+            detail: p.clone(),
+            fix: Some(match &store.path {
+                None => "set [snapshots] store in migsafe.toml or pass --store DIR".to_string(),
+                Some(p) => format!("make {p} a directory this user can write to"),
+            }),
+        };
+    }
+    match store.free_bytes {
+        None => Gate {
+            gate: GateName::SnapshotStore,
+            passed: false,
+            detail: format!("cannot tell how much space is free in store {path}"),
+            fix: Some(format!("check that {path} is on a mounted filesystem")),
+        },
+        Some(free) if free < need => Gate {
+            gate: GateName::SnapshotStore,
+            passed: false,
+            detail: format!(
+                "store {path} has {} free, but this target's snapshots are estimated at {} ({} bytes needed, {} free)",
+                human_bytes(free),
+                human_bytes(need),
+                need,
+                free
+            ),
+            fix: Some(format!(
+                "free at least {} in {path} (migsafe snapshot prune), or point --store / [snapshots] store at a larger disk",
+                human_bytes(need - free)
+            )),
+        },
+        Some(free) => Gate {
+            gate: GateName::SnapshotStore,
+            passed: true,
+            detail: format!(
+                "store {path} is writable and has {} free for an estimated {}",
+                human_bytes(free),
+                human_bytes(need)
+            ),
+            fix: None,
+        },
+    }
+}
+
+/// Seconds since an RFC 3339 time, when it can be read.
+fn age_of(started_at: &str) -> Option<u64> {
+    started_at.parse::<jiff::Timestamp>().ok().and_then(|t| {
+        let secs = jiff::Timestamp::now().as_second() - t.as_second();
+        u64::try_from(secs.max(0)).ok()
+    })
+}
+
+fn drill_gate(
+    store: Option<&Path>,
+    latest: Option<&crate::drill::DrillReport>,
+    target: &str,
+    max_age: Duration,
+) -> Gate {
     let fix = Some(format!("migsafe drill --target {target}"));
     let failed = |detail: String| Gate {
         gate: GateName::Drill,
@@ -606,24 +915,16 @@ fn drill_gate(store: Option<&Path>, target: &str, max_age: Duration) -> Gate {
         detail,
         fix: fix.clone(),
     };
-    let Some(store) = store else {
+    if store.is_none() {
         return failed("no snapshot store, so no drill".into());
-    };
-    let Some(report) = crate::drill::latest(&Store::new(store), target) else {
+    }
+    let Some(report) = latest else {
         return failed(format!("no restore drill recorded for {target}"));
     };
     if !report.passed() {
         return failed(format!("the latest drill ({}) failed", report.id));
     }
-    let age = report
-        .started_at
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|t| {
-            let secs = jiff::Timestamp::now().as_second() - t.as_second();
-            u64::try_from(secs.max(0)).ok()
-        });
-    match age {
+    match age_of(&report.started_at) {
         None => failed(format!(
             "the latest drill ({}) has no readable start time",
             report.id
@@ -660,6 +961,7 @@ pub fn check_store(path: Option<&Path>) -> StoreCheck {
             path: None,
             ok: false,
             problem: Some("no snapshot store configured".into()),
+            free_bytes: None,
         };
     };
     let shown = path.display().to_string();
@@ -667,8 +969,31 @@ pub fn check_store(path: Option<&Path>) -> StoreCheck {
     StoreCheck {
         path: Some(shown),
         ok: problem.is_none(),
+        free_bytes: if problem.is_none() {
+            free_bytes(path)
+        } else {
+            None
+        },
         problem,
     }
+}
+
+/// Space available to this user on the filesystem that holds `path` (or would: its nearest
+/// existing ancestor), from `statvfs`. [`TEST_FREE_BYTES_ENV`] overrides it for tests.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    if let Ok(v) = std::env::var(TEST_FREE_BYTES_ENV) {
+        return v.trim().parse().ok();
+    }
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = abs.ancestors().find(|a| a.exists())?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized, writable buffer.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 fn writable_problem(path: &Path) -> Option<String> {
@@ -751,6 +1076,17 @@ pub fn human(report: &PlanReport) -> String {
         for w in &t.warnings {
             out.push_str(&format!("  warning: {w}\n"));
         }
+        if let Some(d) = &t.drill {
+            out.push_str(&format!(
+                "  latest drill: {} {}{}, restore took {:.2} s\n",
+                d.id,
+                if d.passed { "passed" } else { "failed" },
+                d.age_seconds
+                    .map(|a| format!(" {} ago", human_age(a)))
+                    .unwrap_or_default(),
+                d.restore_seconds
+            ));
+        }
         if !t.pending.is_empty() {
             out.push_str(&format!("  {} pending:\n", t.pending.len()));
         } else if t.problems.is_empty() {
@@ -775,6 +1111,26 @@ pub fn human(report: &PlanReport) -> String {
                         what.join(", ")
                     }
                 ));
+            }
+            if let Some(e) = &m.snapshot_estimate {
+                out.push_str(&format!(
+                    "           snapshot ≈ {}, ≈ {:.2} s to capture\n",
+                    human_bytes(e.bytes),
+                    e.seconds
+                ));
+                for o in &e.objects {
+                    out.push_str(&format!(
+                        "             {}: {}{}\n",
+                        o.object,
+                        human_bytes(o.bytes),
+                        o.rows
+                            .map(|r| format!(", {r} row{}", if r == 1 { "" } else { "s" }))
+                            .unwrap_or_default()
+                    ));
+                    if let Some(n) = &o.note {
+                        out.push_str(&format!("               note: {n}\n"));
+                    }
+                }
             }
             for g in m.gates.iter().filter(|g| !g.passed) {
                 out.push_str(&format!(
@@ -822,6 +1178,7 @@ fn gate_label(g: GateName) -> &'static str {
     match g {
         GateName::Reversibility => "reversibility",
         GateName::Receipt => "receipt",
+        GateName::Capture => "capture",
         GateName::SnapshotStore => "snapshot store",
         GateName::Drill => "drill",
     }
@@ -854,6 +1211,36 @@ mod tests {
         let f = t.path().join("store");
         std::fs::write(&f, "x").unwrap();
         assert!(!check_store(Some(&f)).ok);
+    }
+
+    #[test]
+    fn store_gate_compares_free_space_with_the_estimates() {
+        let store = StoreCheck {
+            path: Some("s".into()),
+            ok: true,
+            problem: None,
+            free_bytes: Some(1_000),
+        };
+        let g = store_gate(&store, 1_000);
+        assert!(g.passed, "{g:?}");
+        let g = store_gate(&store, 5_000);
+        assert!(!g.passed);
+        assert!(g.detail.contains("5000 bytes needed, 1000 free"), "{g:?}");
+        assert!(g.fix.unwrap().contains("free at least 4.0 kB in s"));
+        let unknown = StoreCheck {
+            free_bytes: None,
+            ..store
+        };
+        assert!(!store_gate(&unknown, 0).passed);
+    }
+
+    #[test]
+    fn free_space_of_a_store_that_does_not_exist_yet_is_its_ancestors() {
+        if std::env::var_os(TEST_FREE_BYTES_ENV).is_some() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        assert!(free_bytes(&t.path().join("a/b")).is_some_and(|f| f > 0));
     }
 
     #[test]

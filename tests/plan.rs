@@ -70,12 +70,36 @@ impl Project {
             .env_remove("MIGSAFE_DATABASE_URL")
             .env_remove("MIGSAFE_FORMAT")
             .env_remove("DATABASE_URL")
+            .env_remove("MIGSAFE_SNAPSHOT_STORE")
+            .env_remove(migsafe::plan::TEST_FREE_BYTES_ENV)
             .stdin(Stdio::null());
         c
     }
 
     fn migrations(&self) -> PathBuf {
         self.path().join("migrations")
+    }
+
+    /// The up scripts, in order.
+    fn ups(&self) -> Vec<PathBuf> {
+        let mut ups: Vec<PathBuf> = std::fs::read_dir(self.migrations())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".up.sql"))
+            .collect();
+        ups.sort();
+        ups
+    }
+
+    /// Runs the first `n` up scripts on `db` and records them as applied: a real history.
+    fn apply(&self, db: &str, n: usize) {
+        let mut c = migsafe::pg::testing::cluster().connect(db).unwrap();
+        for up in self.ups().iter().take(n) {
+            c.batch_execute(&std::fs::read_to_string(up).unwrap())
+                .unwrap();
+        }
+        self.record_applied(db, n, false);
     }
 
     /// Valid receipts for every migration, for the test cluster's PostgreSQL major version.
@@ -113,14 +137,7 @@ impl Project {
              checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
         )
         .unwrap();
-        let mut ups: Vec<PathBuf> = std::fs::read_dir(self.migrations())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".up.sql"))
-            .collect();
-        ups.sort();
-        for (i, up) in ups.iter().take(n).enumerate() {
+        for (i, up) in self.ups().iter().take(n).enumerate() {
             let file = up.file_name().unwrap().to_string_lossy().into_owned();
             let (version, rest) = file.split_once('_').unwrap();
             let version: i64 = version.parse().unwrap();
@@ -303,6 +320,299 @@ fn a_wave_with_one_blocked_target_may_not_leak() {
     );
 }
 
+/// Validates a plan document against the generated schema.
+fn validate(doc: &serde_json::Value) {
+    let schema = serde_json::to_value(migsafe::plan::schema()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("urn:plan", schema).unwrap();
+    let index = compiler.compile("urn:plan", &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(doc, index) {
+        panic!("{e:#}");
+    }
+}
+
+/// The pending migration `id` of target `t` in a plan document.
+fn pending_of(j: &serde_json::Value, t: usize, id: &str) -> serde_json::Value {
+    j["targets"][t]["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not pending in {j}"))
+        .clone()
+}
+
+fn gate(m: &serde_json::Value, name: &str) -> serde_json::Value {
+    m["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == name)
+        .unwrap_or_else(|| panic!("no gate {name} in {m}"))
+        .clone()
+}
+
+const DROP_LEGACY: &str = "20241014090000_drop_accounts_legacy_plan";
+const NORMALIZE: &str = "20241014091000_normalize_invoice_currency";
+
+/// A target with the first four migrations really applied, 10,000 accounts with a 16-character
+/// legacy_plan, 500 invoices, and fresh statistics.
+fn target_with_rows() -> (String, String) {
+    let (db, url) = fresh();
+    let mut c = migsafe::pg::testing::cluster().connect(&db).unwrap();
+    let p = Project::new("", &[]);
+    p.apply(&db, 4);
+    c.batch_execute(
+        "INSERT INTO accounts (name, legacy_plan)
+           SELECT 'account ' || i, 'legacy-plan-' || lpad(i::text, 4, '0')
+           FROM generate_series(0, 9999) i;
+         INSERT INTO invoices (account_id, amount_cents, currency)
+           SELECT (SELECT min(id) FROM accounts), i, CASE WHEN i % 2 = 0 THEN 'DEM' END
+           FROM generate_series(1, 500) i;
+         ANALYZE accounts; ANALYZE invoices;",
+    )
+    .unwrap();
+    (db, url)
+}
+
+#[test]
+fn snapshot_estimates_come_from_table_statistics() {
+    let (_db, url) = target_with_rows();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    p.write_receipts();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let j = json_of(&o);
+    validate(&j);
+    let drop = pending_of(&j, 0, DROP_LEGACY);
+    let e = &drop["snapshot_estimate"];
+    let objects = e["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{e}");
+    assert_eq!(objects[0]["object"], "column public.accounts.legacy_plan");
+    assert_eq!(objects[0]["rows"], 10_000);
+    assert!(objects[0]["note"].is_null(), "{e}");
+    // id (bigint, 8) and legacy_plan (16 characters + a varlena byte), one separator each:
+    // 27 bytes a row; the real COPY text is 4–5 digits + tab + 16 + newline ≈ 22.
+    let bytes = e["bytes"].as_u64().unwrap();
+    assert!((200_000..=400_000).contains(&bytes), "{e}");
+    assert_eq!(objects[0]["bytes"].as_u64().unwrap(), bytes);
+    let secs = e["seconds"].as_f64().unwrap();
+    assert!((secs - bytes as f64 / 120e6).abs() < 0.001, "{e}");
+    assert_eq!(gate(&drop, "capture")["passed"], true);
+    // An UPDATE with a WHERE: the whole table is the upper bound, and the note says so.
+    let norm = pending_of(&j, 0, NORMALIZE);
+    let o = &norm["snapshot_estimate"]["objects"][0];
+    assert_eq!(o["object"], "values of public.invoices.currency");
+    assert_eq!(o["rows"], 500);
+    assert!(o["note"].as_str().unwrap().contains("upper bound"), "{o}");
+    assert!(o["bytes"].as_u64().unwrap() > 0);
+    // The target needs both; the store gate says how much.
+    let total = bytes + o["bytes"].as_u64().unwrap();
+    assert_eq!(j["targets"][0]["snapshot_bytes"], total);
+    assert!(
+        gate(&drop, "snapshot_store")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("free for an estimated"),
+    );
+    snap!(p.cmd().args(["plan", "--target", "acct-1"]));
+}
+
+#[test]
+fn a_store_without_room_for_the_estimates_blocks() {
+    let (_db, url) = target_with_rows();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    p.write_receipts();
+    let o = run(p
+        .cmd()
+        .env(migsafe::plan::TEST_FREE_BYTES_ENV, "1000")
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let j = json_of(&o);
+    validate(&j);
+    assert_eq!(j["snapshot_store"]["free_bytes"], 1000);
+    let need = j["targets"][0]["snapshot_bytes"].as_u64().unwrap();
+    for id in [DROP_LEGACY, NORMALIZE] {
+        let g = gate(&pending_of(&j, 0, id), "snapshot_store");
+        assert_eq!(g["passed"], false, "{g}");
+        let detail = g["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("{need} bytes needed, 1000 free")),
+            "{g}"
+        );
+        assert!(
+            g["fix"]
+                .as_str()
+                .unwrap()
+                .contains("migsafe snapshot prune"),
+            "{g}"
+        );
+    }
+    snap!(
+        p.cmd()
+            .env(migsafe::plan::TEST_FREE_BYTES_ENV, "1000")
+            .args(["plan", "--target", "acct-1"])
+    );
+    // Exactly enough room passes.
+    let o = run(p
+        .cmd()
+        .env(migsafe::plan::TEST_FREE_BYTES_ENV, need.to_string())
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn store_flag_and_env_override_the_config() {
+    let (_db, url) = fresh();
+    // The configured store is a file: unusable.
+    let p = Project::new(
+        "[snapshots]\nstore = \"not-a-dir\"\n",
+        &[T("acct-1", url, None)],
+    );
+    std::fs::write(p.path().join("not-a-dir"), "x").unwrap();
+    p.write_receipts();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_of(&o)["snapshot_store"]["path"], "not-a-dir");
+    let o = run(p.cmd().args([
+        "plan",
+        "--target",
+        "acct-1",
+        "--format",
+        "json",
+        "--store",
+        "elsewhere",
+    ]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(json_of(&o)["snapshot_store"]["path"], "elsewhere");
+    let o = run(p
+        .cmd()
+        .env("MIGSAFE_SNAPSHOT_STORE", "from-env")
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_of(&o)["snapshot_store"]["path"], "from-env");
+    // Nothing was created by the checks.
+    assert!(!p.path().join("elsewhere").exists());
+    assert!(!p.path().join("from-env").exists());
+}
+
+#[test]
+fn a_statement_migsafe_cannot_capture_blocks_its_migration() {
+    let (_db, url) = fresh();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    let m = p.migrations();
+    std::fs::write(
+        m.join("20241101000000_zero_bad_invoices.up.sql"),
+        "UPDATE invoices SET (amount_cents, currency) = (0, 'EUR') WHERE id < 0;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("20241101000000_zero_bad_invoices.down.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    p.write_receipts();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let j = json_of(&o);
+    validate(&j);
+    let z = pending_of(&j, 0, "20241101000000_zero_bad_invoices");
+    assert_eq!(z["verdict"], "blocked");
+    let g = gate(&z, "capture");
+    assert_eq!(g["passed"], false);
+    assert!(g["detail"].as_str().unwrap().contains("SET (a, b)"), "{g}");
+    assert!(g["fix"].as_str().unwrap().contains("--full"), "{g}");
+    // The others still pass: tables that do not exist yet estimate 0, with a note.
+    let drop = pending_of(&j, 0, DROP_LEGACY);
+    assert_eq!(drop["verdict"], "ok");
+    assert_eq!(drop["snapshot_estimate"]["bytes"], 0);
+    assert!(
+        drop["snapshot_estimate"]["objects"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not on the target yet")
+    );
+}
+
+#[test]
+fn a_ledger_step_missing_from_the_runner_history_blocks_the_target() {
+    let (db, url) = fresh();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    p.write_receipts();
+    p.record_applied(&db, 4, false);
+    let mut c = migsafe::pg::testing::cluster().connect(&db).unwrap();
+    let mut tx = c.transaction().unwrap();
+    migsafe::ledger::ensure(&mut tx).unwrap();
+    let at: jiff::Timestamp = "2026-11-01T10:00:00Z".parse().unwrap();
+    migsafe::ledger::record_step(
+        &mut tx,
+        &migsafe::ledger::StepRecord {
+            id: None,
+            migration_id: DROP_LEGACY.into(),
+            version: "20241014090000".into(),
+            direction: migsafe::ledger::Direction::Up,
+            started_at: at,
+            finished_at: at,
+            up_sha256: "ab".repeat(32),
+            down_sha256: Some("cd".repeat(32)),
+            snapshot_ids: vec![],
+            accepted_risk: None,
+            runner: "sqlx".into(),
+            execution_ms: 1,
+            finalised_at: None,
+        },
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let j = json_of(&o);
+    assert_eq!(j["targets"][0]["verdict"], "blocked");
+    let problems = j["targets"][0]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0]["message"],
+        format!("the migsafe ledger records {DROP_LEGACY} as applied but sqlx's history does not")
+    );
+    snap!(p.cmd().args(["plan", "--target", "acct-1"]));
+}
+
 #[test]
 fn json_validates_against_the_generated_schema() {
     let (db1, url1) = fresh();
@@ -324,14 +634,12 @@ fn json_validates_against_the_generated_schema() {
     assert_eq!(o.status.code(), Some(1));
     let doc = json_of(&o);
     assert_eq!(doc["schema_version"], 1);
+    validate(&doc);
     let schema = serde_json::to_value(migsafe::plan::schema()).unwrap();
     let mut schemas = boon::Schemas::new();
     let mut compiler = boon::Compiler::new();
     compiler.add_resource("urn:plan", schema).unwrap();
     let index = compiler.compile("urn:plan", &mut schemas).unwrap();
-    if let Err(e) = schemas.validate(&doc, index) {
-        panic!("{e:#}");
-    }
     let mut broken = doc.clone();
     broken.as_object_mut().unwrap().remove("summary");
     assert!(schemas.validate(&broken, index).is_err());
@@ -439,6 +747,16 @@ fn drill_gate_wants_a_recent_passing_drill_per_target() {
     assert_eq!(drill_gate(2)["passed"], false);
     assert!(drill_gate(2)["detail"].as_str().unwrap().contains("failed"));
     assert_eq!(j["targets"][0]["verdict"], "ok");
+    // Each target carries its latest drill: age and restore time.
+    let d = &j["targets"][1]["drill"];
+    assert_eq!(d["id"], "20260101T000000Z-000002");
+    assert_eq!(d["passed"], true);
+    assert_eq!(d["restore_seconds"], 0.005);
+    let age = d["age_seconds"].as_u64().unwrap();
+    assert!((30 * 86_400 - 60..30 * 86_400 + 600).contains(&age), "{d}");
+    assert_eq!(j["targets"][2]["drill"]["passed"], false);
+    validate(&j);
+    snap!(p.cmd().args(["plan", "--target", "acct-2"]));
 }
 
 #[test]
@@ -494,4 +812,106 @@ fn many_targets_are_probed_and_reported_in_config_order() {
 fn help() {
     let p = Project::new("", &[]);
     snap!(p.cmd().args(["plan", "--help"]));
+}
+
+#[test]
+fn estimates_cover_every_kind_of_capture() {
+    let (db, url) = fresh();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    p.apply(&db, 6);
+    let mut c = migsafe::pg::testing::cluster().connect(&db).unwrap();
+    c.batch_execute(
+        "CREATE TABLE parent (id int PRIMARY KEY, v text);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent (id), w text);
+         INSERT INTO parent SELECT i, 'p' || i FROM generate_series(1, 200) i;
+         INSERT INTO child SELECT i, 1 + i % 200, 'c' || i FROM generate_series(1, 300) i;
+         CREATE TABLE events (at date NOT NULL, what text) PARTITION BY RANGE (at);
+         CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         INSERT INTO events SELECT '2024-06-01'::date + i, 'e' || i FROM generate_series(0, 399) i;
+         CREATE TABLE raw (v text) WITH (autovacuum_enabled = false);
+         INSERT INTO raw SELECT i::text FROM generate_series(1, 1000) i;
+         CREATE SEQUENCE ticket_seq;
+         CREATE SCHEMA scratch; CREATE TABLE scratch.tmp AS SELECT i FROM generate_series(1, 100) i;
+         ANALYZE parent; ANALYZE child; ANALYZE events; ANALYZE scratch.tmp;",
+    )
+    .unwrap();
+    let m = p.migrations();
+    let pending = [
+        (
+            "20250101000001_truncate_parent",
+            "TRUNCATE parent CASCADE;\n",
+        ),
+        ("20250101000002_drop_events", "DROP TABLE events;\n"),
+        ("20250101000003_drop_seq", "DROP SEQUENCE ticket_seq;\n"),
+        (
+            "20250101000004_drop_scratch",
+            "DROP SCHEMA scratch CASCADE;\n",
+        ),
+        (
+            "20250101000005_delete_raw",
+            "DELETE FROM raw WHERE v LIKE '1%';\n",
+        ),
+        (
+            "20250101000006_retype_child",
+            "ALTER TABLE child ALTER COLUMN w TYPE varchar(2);\n",
+        ),
+    ];
+    for (id, up) in pending {
+        std::fs::write(m.join(format!("{id}.up.sql")), up).unwrap();
+        std::fs::write(m.join(format!("{id}.down.sql")), "SELECT 1;\n").unwrap();
+    }
+    p.write_receipts();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    let j = json_of(&o);
+    validate(&j);
+    assert!(
+        j["targets"][0]["problems"].as_array().unwrap().is_empty(),
+        "{j}"
+    );
+    let objects = |id: &str| -> Vec<(String, u64, Option<u64>, String)> {
+        let m = pending_of(&j, 0, id);
+        assert_eq!(m["reversibility"], "irreversible", "{m}");
+        m["snapshot_estimate"]["objects"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{m}"))
+            .iter()
+            .map(|o| {
+                (
+                    o["object"].as_str().unwrap().to_string(),
+                    o["bytes"].as_u64().unwrap(),
+                    o["rows"].as_u64(),
+                    o["note"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let t = objects("20250101000001_truncate_parent");
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert_eq!(t[0].0, "rows of public.parent");
+    assert_eq!(t[0].2, Some(200));
+    assert_eq!(t[1].0, "rows of public.child");
+    assert_eq!(t[1].2, Some(300));
+    assert!(t.iter().all(|o| o.1 > 0), "{t:?}");
+    let e = objects("20250101000002_drop_events");
+    assert_eq!(e[0].0, "table public.events");
+    assert_eq!(e[0].2, Some(400), "{e:?}");
+    assert!(e[0].1 > 0);
+    let s = objects("20250101000003_drop_seq");
+    assert_eq!((s[0].1, s[0].2), (100, Some(1)), "{s:?}");
+    let sc = objects("20250101000004_drop_scratch");
+    assert_eq!(sc[0].2, Some(100), "{sc:?}");
+    assert!(sc[0].1 > 0 && sc[0].3.contains("pg_dump"), "{sc:?}");
+    // Never analysed: its size on disk, rows unknown, and the note says why.
+    let r = objects("20250101000005_delete_raw");
+    assert_eq!(r[0].2, None, "{r:?}");
+    assert!(r[0].1 > 0 && r[0].3.contains("never analysed"), "{r:?}");
+    let c = objects("20250101000006_retype_child");
+    assert_eq!(c[0].0, "values of public.child.w", "{c:?}");
+    assert_eq!(c[0].2, Some(300));
 }

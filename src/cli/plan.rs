@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::snapshot::{load_config, unknown_target};
+use super::snapshot::{StoreOpts, load_config, unknown_target};
 use super::{ConfigOpts, Outcome, print};
 use crate::config::TargetConfig;
 use crate::lint::{LintOptions, lint};
@@ -36,6 +36,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE", default_value = receipts::DEFAULT_PATH)]
     pub receipts: PathBuf,
     #[command(flatten)]
+    pub store: StoreOpts,
+    #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
@@ -43,6 +45,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let config = load_config(&args.config)?;
     if config.targets.is_empty() {
         bail!(
@@ -104,6 +107,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             report.projects.len()
         ),
     };
+    let analysed = started.elapsed();
     let receipts = Receipts::load(&args.receipts)?;
     let out = plan::plan(&PlanInput {
         analysis: &project.analysis,
@@ -111,12 +115,30 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         waves,
         receipts: &receipts,
         receipts_path: &args.receipts,
-        snapshot_store: config.snapshot_store.as_deref(),
+        snapshot_store: args
+            .store
+            .store
+            .as_deref()
+            .or(config.snapshot_store.as_deref()),
         drill_max_age: config.drill_max_age,
     });
     match args.format {
         PlanFormat::Human => print(&plan::human(&out))?,
         PlanFormat::Json => print(&plan::json(&out))?,
+    }
+    // For benches/plan.sh: where the time went, on stderr.
+    if std::env::var_os("MIGSAFE_PLAN_TIMINGS").is_some() {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let t = out.timings;
+        eprintln!(
+            "plan timings: total {:.1} ms, config+lint {:.1} ms, probes {:.1} ms (slowest connect {:.1} ms, slowest read {:.1} ms), gates+output {:.1} ms",
+            ms(started.elapsed()),
+            ms(analysed),
+            ms(t.probes),
+            ms(t.connect_max),
+            ms(t.read_max),
+            ms(started.elapsed().saturating_sub(analysed + t.probes)),
+        );
     }
     Ok(if out.blocked() {
         Outcome::Findings
