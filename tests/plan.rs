@@ -593,6 +593,7 @@ fn a_ledger_step_missing_from_the_runner_history_blocks_the_target() {
             accepted_risk: None,
             runner: "sqlx".into(),
             execution_ms: 1,
+            deferred: vec![],
             finalised_at: None,
         },
     )
