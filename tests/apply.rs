@@ -941,3 +941,23 @@ fn runners_without_a_writable_history_are_refused() {
         );
     }
 }
+
+#[test]
+fn applied_steps_pin_their_snapshots_until_unpinned() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    seed(db);
+    expect(&p.run(&["apply", "--target", "acct", "--accept-risk", "t"]), 0);
+    let ids = rows(db, "SELECT unnest(snapshot_ids) FROM migsafe.steps ORDER BY id");
+    assert_eq!(ids.len(), 2);
+    let (out, _) = expect(
+        &p.run(&["snapshot", "prune", "--keep-last", "0", "--target", "acct", "--dry-run"]),
+        0,
+    );
+    assert!(out.contains("pinned"), "prune keeps them: {out}");
+    let (out, _) = expect(&p.run(&["snapshot", "unpin", &ids[0]]), 0);
+    assert!(out.contains("unpinned (was: step"), "{out}");
+    let (out, _) = expect(&p.run(&["snapshot", "unpin", &ids[0]]), 0);
+    assert!(out.contains("was not pinned"), "{out}");
+}

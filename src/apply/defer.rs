@@ -46,6 +46,16 @@ pub fn candidate(sql: &str) -> Option<(String, String)> {
     Some((at.name.to_string(), fold(column)))
 }
 
+/// Whether anything but the column's own default depends on column `a` of table `c` (indexes,
+/// constraints, views, policies, statistics, owned sequences, generated columns).
+const DEPENDED_ON: &str = "EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_depend d
+                 WHERE d.refclassid = 'pg_catalog.pg_class'::regclass
+                   AND d.refobjid = c.oid AND d.refobjsubid = a.attnum
+                   AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
+                            AND d.objid IN (SELECT ad.oid FROM pg_catalog.pg_attrdef ad
+                                            WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum)))";
+
 /// What the catalog says about a column that may be deferred.
 struct Eligible {
     schema: String,
@@ -64,22 +74,28 @@ fn eligible(
 ) -> Result<Option<Eligible>, postgres::Error> {
     // to_regclass would raise on malformed names; a NULL simply means "not eligible".
     let row = tx.query_opt(
-        r#"SELECT n.nspname::text, c.relname::text, a.attnotnull
+        &format!(
+            r#"SELECT n.nspname::text, c.relname::text, a.attnotnull
            FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
            WHERE c.oid = pg_catalog.to_regclass($1) AND a.attname = $2
              AND a.attnum > 0 AND NOT a.attisdropped
              AND c.relkind = 'r' AND a.attidentity = '' AND a.attgenerated = ''
+             -- A domain's NOT NULL or CHECK would still reject the new code's rows.
+             AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid) <> 'd'
+             -- Column privileges would stay on the kept column.
+             AND a.attacl IS NULL
              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
                              WHERE i.inhrelid = c.oid OR i.inhparent = c.oid)
-             AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_depend d
-                 WHERE d.refclassid = 'pg_catalog.pg_class'::regclass
-                   AND d.refobjid = c.oid AND d.refobjsubid = a.attnum
-                   AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass
-                            AND d.objid IN (SELECT ad.oid FROM pg_catalog.pg_attrdef ad
-                                            WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum)))"#,
+             -- Subscribers would keep receiving the column.
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr WHERE pr.prrelid = c.oid)
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication p WHERE p.puballtables)
+             -- Trigger functions may read the row as a whole (NEW.*, to_jsonb(NEW)).
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
+                             WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal)
+             AND NOT {DEPENDED_ON}"#
+        ),
         &[&table, &column],
     )?;
     Ok(row.map(|r| Eligible {
@@ -253,6 +269,8 @@ pub fn swap_back(tx: &mut Transaction<'_>, d: &Deferred) -> Result<SwapBack, pos
             "table {qualified} no longer exists"
         )));
     }
+    // No writer may fill the re-created column between the checks and the swap.
+    tx.batch_execute(&format!("LOCK TABLE {qualified} IN ACCESS EXCLUSIVE MODE"))?;
     let Some(kept) = column_def(tx, &qualified, &d.aside)? else {
         return Ok(SwapBack::FromSnapshot(format!(
             "the kept column {} is gone",
@@ -285,34 +303,39 @@ pub fn swap_back(tx: &mut Transaction<'_>, d: &Deferred) -> Result<SwapBack, pos
         why = Some(format!("the down re-creates {} differently", d.column));
     }
     if why.is_none() {
-        // Values other than the default mean the down filled the column itself.
-        let filled = match &new.default {
-            None => format!(
-                "SELECT EXISTS (SELECT 1 FROM {qualified} WHERE {} IS NOT NULL)",
-                quote_ident(&d.column)
-            ),
-            Some(expr) => format!(
-                "SELECT EXISTS (SELECT 1 FROM {qualified} WHERE {} IS DISTINCT FROM ({expr}))",
-                quote_ident(&d.column)
-            ),
-        };
-        let mut sp = tx.savepoint("migsafe_swap_check")?;
-        match sp.query_one(filled.as_str(), &[]) {
-            Ok(r) if !r.get::<_, bool>(0) => {
-                sp.commit()?;
-            }
-            Ok(_) => {
-                sp.commit()?;
-                why = Some(format!("the down writes values into {}", d.column));
-            }
-            Err(e) => {
-                drop(sp);
-                why = Some(format!(
-                    "cannot compare {} with its default: {}",
-                    d.column,
-                    crate::pg::error_text(&e)
-                ));
-            }
+        let depended: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT {DEPENDED_ON} FROM pg_catalog.pg_class c
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+                     WHERE c.oid = pg_catalog.to_regclass($1) AND a.attname = $2"
+                ),
+                &[&qualified, &d.column],
+            )?
+            .get(0);
+        if depended {
+            // DROP COLUMN would take the down's indexes or constraints on it along.
+            why = Some(format!(
+                "the down builds indexes, constraints or views on {}",
+                d.column
+            ));
+        }
+    }
+    if why.is_none() {
+        // After ADD COLUMN every row holds the same value (NULL or a constant default);
+        // anything else means the down filled the column itself.
+        let c = quote_ident(&d.column);
+        let filled: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {qualified}
+                     WHERE {c} IS DISTINCT FROM (SELECT {c} FROM {qualified} LIMIT 1))"
+                ),
+                &[],
+            )?
+            .get(0);
+        if filled {
+            why = Some(format!("the down writes values into {}", d.column));
         }
     }
     if let Some(why) = why {

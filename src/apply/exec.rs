@@ -84,8 +84,9 @@ pub fn run_autocommit(
                 step.start.line
             )));
         }
+        let before = out.snapshots.len();
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
-        run_statement(
+        let result = run_statement(
             &mut tx,
             ctx,
             migration_id,
@@ -94,8 +95,14 @@ pub fn run_autocommit(
             step,
             false,
             out,
-        )?;
-        tx.commit().map_err(ApplyError::db("commit"))?;
+        )
+        .and_then(|()| tx.commit().map_err(ApplyError::db("commit")));
+        if let Err(e) = result {
+            // The statement rolled back with its capture: that snapshot protects nothing.
+            super::discard(ctx, &out.snapshots[before..]);
+            out.snapshots.truncate(before);
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -130,13 +137,23 @@ fn run_statement(
                         .unprotected
                         .push(format!("{location}: no snapshot store configured")),
                     None => {
-                        return Err(ApplyError::Blocked(format!(
+                        return Err(ApplyError::Unsupported(format!(
                             "{location}: this statement destroys data and no snapshot store is configured: set [snapshots] store or pass --store"
                         )));
                     }
                 },
             },
-            Ok(_) => {}
+            // lint says it destroys data, yet there is nothing to capture: fail closed.
+            Ok(_) => match ctx.accept_risk {
+                Some(_) => out
+                    .unprotected
+                    .push(format!("{location}: migsafe does not know what to capture")),
+                None => {
+                    return Err(ApplyError::Unsupported(format!(
+                        "{location}: this statement destroys data and migsafe does not know what to capture for it; take a full snapshot (`migsafe snapshot create --full`) and apply with --accept-risk"
+                    )));
+                }
+            },
             Err(e) => match ctx.accept_risk {
                 Some(_) => out.unprotected.push(format!("{location}: {e}")),
                 None => return Err(ApplyError::Capture(location, e)),

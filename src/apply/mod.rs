@@ -179,7 +179,11 @@ pub(crate) fn check_in_progress(client: &mut Client, target: &str) -> Result<(),
     };
     Err(ApplyError::Blocked(format!(
         "migration {} ({}) was interrupted at {} while running outside a transaction (pid {}): part of it may have run. Check {target}, finish or undo it by hand, record the outcome in the runner's history, then clear the note: DELETE FROM \"migsafe\".\"in_progress\" WHERE \"migration_id\" = '{}'",
-        p.migration_id, p.direction, p.started_at, p.pid, p.migration_id
+        p.migration_id,
+        p.direction,
+        p.started_at,
+        p.pid,
+        p.migration_id.replace('\'', "''")
     )))
 }
 
@@ -344,9 +348,12 @@ fn apply_one(
             .map_err(ApplyError::db("note the step in progress"))?;
         let result = exec::run_autocommit(client, ctx, &id, &version, &m.up, &mut run);
         // Whatever ran is committed: its snapshots protect committed changes.
-        pin(ctx, &run.snapshots, &format!("interrupted step {id}"));
+        pin_or_warn(ctx, &run.snapshots, &format!("interrupted step {id}"));
         result?;
     }
+    // Until COMMIT is sent a failure leaves nothing behind; after, its outcome is unknown.
+    let mut committing = false;
+    let mut superseded: Vec<String> = vec![];
     let result = (|| -> Result<i64, ApplyError> {
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         if transactional {
@@ -386,6 +393,24 @@ fn apply_one(
             deferred: run.deferred.clone(),
             finalised_at: None,
         };
+        // An earlier up step of this migration that was never rolled back through migsafe
+        // (the runner rolled it back itself) no longer describes the database.
+        superseded = ledger::applied_steps(&mut tx)?
+            .into_iter()
+            .filter(|s| s.migration_id == id && s.finalised_at.is_none())
+            .flat_map(|s| s.snapshot_ids)
+            .collect();
+        if ledger::finalise(&mut tx, &id)? > 0 {
+            ledger::record_event(
+                &mut tx,
+                EventKind::Finalise,
+                ctx.target_name,
+                &serde_json::json!({
+                    "migration": id,
+                    "reason": "superseded: applied again after a rollback outside migsafe",
+                }),
+            )?;
+        }
         let step_id = ledger::record_step(&mut tx, &step)?;
         if let Some(reason) = &accepted_risk {
             let failed: Vec<serde_json::Value> = gates
@@ -414,10 +439,14 @@ fn apply_one(
         )?;
         // Pinned before the commit: a crash in between leaves a pinned orphan, never a
         // committed step whose snapshot prune may delete.
-        pin(ctx, &run.snapshots, &format!("step {step_id}: {id}"));
+        pin(ctx, &run.snapshots, &format!("step {step_id}: {id}"))?;
+        committing = true;
         tx.commit().map_err(ApplyError::db("commit the step"))?;
         Ok(step_id)
     })();
+    if result.is_ok() {
+        unpin(ctx, &superseded);
+    }
     match result {
         Ok(step_id) => Ok(StepReport {
             migration: id,
@@ -432,22 +461,43 @@ fn apply_one(
             ..Default::default()
         }),
         Err(e) => {
-            if transactional {
+            if transactional && !committing {
                 // The transaction rolled back: nothing refers to these snapshots.
                 discard(ctx, &run.snapshots);
+            } else if committing {
+                ctx.note(&format!(
+                    "the commit of {id} did not answer: it may or may not have committed; its snapshots stay pinned. Run `migsafe plan --target {}` to see which",
+                    ctx.target_name
+                ));
             }
             Err(e)
         }
     }
 }
 
-/// Pins snapshots an applied step depends on, so `snapshot prune` keeps them.
-pub(crate) fn pin(ctx: &Ctx<'_>, ids: &[String], reason: &str) {
-    let Some(store) = ctx.store else { return };
+/// Pins snapshots an applied step depends on, so `snapshot prune` keeps them. Called before
+/// the step commits: a snapshot that cannot be pinned fails the step rather than leave a
+/// committed step whose snapshot prune may delete.
+pub(crate) fn pin(ctx: &Ctx<'_>, ids: &[String], reason: &str) -> Result<(), ApplyError> {
+    let Some(store) = ctx.store else {
+        return Ok(());
+    };
     for id in ids {
-        if let Err(e) = store.find(id).and_then(|e| store.pin(&e, reason)) {
-            ctx.note(&format!("warning: cannot pin snapshot {id}: {e}"));
-        }
+        store
+            .find(id)
+            .and_then(|e| store.pin(&e, reason))
+            .map_err(ApplyError::Store)?;
+    }
+    Ok(())
+}
+
+/// [`pin`] where the changes are already committed: failing would protect nothing, so it warns.
+pub(crate) fn pin_or_warn(ctx: &Ctx<'_>, ids: &[String], reason: &str) {
+    if let Err(e) = pin(ctx, ids, reason) {
+        ctx.note(&format!(
+            "WARNING: cannot pin snapshots {}: {e}; `snapshot prune` could remove them",
+            ids.join(", ")
+        ));
     }
 }
 
@@ -501,10 +551,16 @@ fn finalise_locked(
     client: &mut Client,
     target: &Target,
 ) -> Result<(), ApplyError> {
+    check_in_progress(client, &t.name)?;
     let steps: Vec<StepRecord> = ledger::applied_steps(client)?
         .into_iter()
         .filter(|s| s.finalised_at.is_none())
         .collect();
+    if opts.store.is_none() && steps.iter().any(|s| !s.snapshot_ids.is_empty()) {
+        return Err(ApplyError::Unsupported(
+            "finalising releases snapshots, and no snapshot store is configured: set [snapshots] store or pass --store".into(),
+        ));
+    }
     let upto = match to {
         None => steps.len(),
         Some(v) => {

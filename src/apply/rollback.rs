@@ -110,6 +110,14 @@ fn rollback_locked(
         .collect();
     // Everything is checked before anything changes.
     let mut problems = vec![];
+    for v in &status.missing_on_disk {
+        if opts.accept_risk.is_none() {
+            problems.push(format!(
+                "applied migration {v} has no file in {}: its down cannot run (restore the file)",
+                opts.analysis.root.display()
+            ));
+        }
+    }
     for m in &to_roll {
         let id = m.migration.id();
         if m.down.is_none() {
@@ -119,6 +127,17 @@ fn rollback_locked(
             problems.push(format!("{id} was edited since it was applied: {detail}"));
         }
         let step = steps.get(&id);
+        if let Some(s) = step
+            && opts.accept_risk.is_none()
+        {
+            let up = receipts::sha256(m.migration.up.text());
+            let down = m.migration.down.as_ref().map(|d| receipts::sha256(d.text()));
+            if s.up_sha256 != up || (s.down_sha256.is_some() && s.down_sha256 != down) {
+                problems.push(format!(
+                    "{id} changed on disk since migsafe applied it (sha256 differs from the ledger): the down may not fit what ran"
+                ));
+            }
+        }
         let destroyed = !matches!(m.reversibility, crate::classify::Reversibility::Reversible);
         match step {
             None if destroyed && opts.accept_risk.is_none() => problems.push(format!(
@@ -271,13 +290,10 @@ fn rollback_one(
         tx.commit()
             .map_err(ApplyError::db("note the step in progress"))?;
         let result = exec::run_autocommit(client, ctx, &id, &m.migration.version, down, &mut run);
-        super::pin(
-            ctx,
-            &run.snapshots,
-            &format!("interrupted rollback of {id}"),
-        );
+        super::pin_or_warn(ctx, &run.snapshots, &format!("interrupted rollback of {id}"));
         result?;
     }
+    let mut committing = false;
     let result = (|| -> Result<(), ApplyError> {
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         ledger::ensure(&mut tx)?;
@@ -295,7 +311,7 @@ fn rollback_one(
             ledger::clear_in_progress(&mut tx, &id)?;
         }
         if let Some(up) = up_step {
-            restore_step(&mut tx, ctx, up, &mut out)?;
+            restore_step(&mut tx, ctx, up, transactional, &mut out)?;
         }
         let execution_ms = t0.elapsed().as_millis() as i64;
         write::record_down(&mut tx, runner, None, &m.migration, previous)?;
@@ -337,14 +353,15 @@ fn rollback_one(
             ctx,
             &run.snapshots,
             &format!("values written before rollback step {down_id}: {id}"),
-        );
+        )?;
+        committing = true;
         tx.commit()
             .map_err(ApplyError::db("commit the rollback step"))?;
         out.ledger_step = Some(down_id);
         Ok(())
     })();
     if let Err(e) = result {
-        if transactional {
+        if transactional && !committing {
             super::discard(ctx, &run.snapshots);
         }
         return Err(e);
@@ -365,6 +382,7 @@ fn restore_step(
     tx: &mut Transaction<'_>,
     ctx: &Ctx<'_>,
     up: &StepRecord,
+    transactional: bool,
     out: &mut StepReport,
 ) -> Result<(), ApplyError> {
     let mut swapped = vec![];
@@ -403,7 +421,11 @@ fn restore_step(
             &entry,
             &manifest,
             RestoreOptions {
-                overwrite_columns: true,
+                // A dropped column did not exist for users between the up and the down, so
+                // when the down ran in this transaction nobody else wrote into the re-created
+                // column: what it holds is the down's. A down outside a transaction may have
+                // let writers in: then only NULLs and constant defaults are filled.
+                overwrite_columns: transactional,
             },
             ctx.progress.unwrap_or(&ProgressBar::hidden()),
         )

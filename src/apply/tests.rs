@@ -58,6 +58,18 @@ fn columns_something_depends_on_are_not_deferred() {
             "generated column",
         ),
         ("CREATE TABLE t_child () INHERITS (t)", "inheritance"),
+        (
+            "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+             CREATE TRIGGER t_audit BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION audit()",
+            "trigger",
+        ),
+        ("CREATE PUBLICATION p FOR TABLE t", "publication"),
+        ("GRANT SELECT (a) ON t TO PUBLIC", "column privilege"),
+        (
+            "CREATE DOMAIN short AS text CHECK (length(VALUE) < 100);
+             ALTER TABLE t ALTER COLUMN a TYPE short",
+            "domain",
+        ),
     ] {
         let mut c = db(&format!("{TABLE} {setup};"));
         let mut tx = c.transaction().unwrap();
@@ -140,6 +152,13 @@ fn a_down_that_differs_falls_back_to_the_snapshot() {
     assert!(
         matches!(&outcome, SwapBack::FromSnapshot(w) if w.contains("writes values")),
         "{outcome:?}"
+    );
+    let (_, outcome) = swap(
+        "ALTER TABLE t ADD COLUMN a text NOT NULL DEFAULT 'x'; CREATE INDEX t_a ON t (a)",
+    );
+    assert!(
+        matches!(&outcome, SwapBack::FromSnapshot(w) if w.contains("indexes")),
+        "the down's index must survive: {outcome:?}"
     );
     let (_, outcome) = swap("ALTER TABLE t ADD COLUMN a text DEFAULT 'x'");
     assert!(outcome.needs_snapshot(), "NOT NULL differs: {outcome:?}");

@@ -157,7 +157,7 @@ fn finish(command: &str, format: RunFormat, reports: &[TargetReport]) -> anyhow:
         .map(|r| format!("{}: {}", r.target, r.error.as_deref().unwrap_or("")))
         .collect();
     if !failed.is_empty() {
-        bail!("{command} failed on {}", failed.join("\n"));
+        bail!("{command} failed on {}", failed.join("\n  and on "));
     }
     let attention = reports
         .iter()

@@ -291,6 +291,16 @@ pub enum SnapshotCommand {
     ///   migsafe snapshot prune --older-than 30d --target acct-1 --dry-run
     #[command(verbatim_doc_comment)]
     Prune(PruneArgs),
+    /// Release a snapshot that `migsafe apply` or `rollback` pinned, so `prune` may remove it.
+    ///
+    /// Apply pins each step's snapshots until the step is rolled back or finalised; rollback
+    /// pins what its downs captured. Unpin one by hand once you no longer need it (for example,
+    /// after restoring a rollback's capture into the re-applied release).
+    ///
+    /// Examples:
+    ///   migsafe snapshot unpin 20260301T101500Z-3fa9c1
+    #[command(verbatim_doc_comment)]
+    Unpin(UnpinArgs),
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +361,16 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: SnapFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpinArgs {
+    /// The snapshot id.
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreOpts,
+    #[command(flatten)]
+    pub config: ConfigOpts,
 }
 
 #[derive(Debug, Args)]
@@ -478,6 +498,7 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<Outcome> {
         SnapshotCommand::Verify(a) => verify(a),
         SnapshotCommand::Restore(a) => restore_cmd(a),
         SnapshotCommand::Prune(a) => prune(a),
+        SnapshotCommand::Unpin(a) => unpin(a),
     }
 }
 
@@ -936,6 +957,20 @@ fn table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // show
+
+fn unpin(args: UnpinArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.config)?;
+    let store = args.store.open(&config)?;
+    let entry = store.find(&args.id)?;
+    match &entry.pinned {
+        None => print(&format!("{} was not pinned\n", entry.id))?,
+        Some(reason) => {
+            store.unpin(&entry)?;
+            print(&format!("{} unpinned (was: {})\n", entry.id, reason.trim()))?;
+        }
+    }
+    Ok(Outcome::Clean)
+}
 
 fn show(args: ShowArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
