@@ -948,11 +948,25 @@ fn applied_steps_pin_their_snapshots_until_unpinned() {
     let db = &dbs[0];
     expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
     seed(db);
-    expect(&p.run(&["apply", "--target", "acct", "--accept-risk", "t"]), 0);
-    let ids = rows(db, "SELECT unnest(snapshot_ids) FROM migsafe.steps ORDER BY id");
+    expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        0,
+    );
+    let ids = rows(
+        db,
+        "SELECT unnest(snapshot_ids) FROM migsafe.steps ORDER BY id",
+    );
     assert_eq!(ids.len(), 2);
     let (out, _) = expect(
-        &p.run(&["snapshot", "prune", "--keep-last", "0", "--target", "acct", "--dry-run"]),
+        &p.run(&[
+            "snapshot",
+            "prune",
+            "--keep-last",
+            "0",
+            "--target",
+            "acct",
+            "--dry-run",
+        ]),
         0,
     );
     assert!(out.contains("pinned"), "prune keeps them: {out}");

@@ -131,7 +131,11 @@ fn rollback_locked(
             && opts.accept_risk.is_none()
         {
             let up = receipts::sha256(m.migration.up.text());
-            let down = m.migration.down.as_ref().map(|d| receipts::sha256(d.text()));
+            let down = m
+                .migration
+                .down
+                .as_ref()
+                .map(|d| receipts::sha256(d.text()));
             if s.up_sha256 != up || (s.down_sha256.is_some() && s.down_sha256 != down) {
                 problems.push(format!(
                     "{id} changed on disk since migsafe applied it (sha256 differs from the ledger): the down may not fit what ran"
@@ -290,7 +294,11 @@ fn rollback_one(
         tx.commit()
             .map_err(ApplyError::db("note the step in progress"))?;
         let result = exec::run_autocommit(client, ctx, &id, &m.migration.version, down, &mut run);
-        super::pin_or_warn(ctx, &run.snapshots, &format!("interrupted rollback of {id}"));
+        super::pin_or_warn(
+            ctx,
+            &run.snapshots,
+            &format!("interrupted rollback of {id}"),
+        );
         result?;
     }
     let mut committing = false;

@@ -153,9 +153,8 @@ fn a_down_that_differs_falls_back_to_the_snapshot() {
         matches!(&outcome, SwapBack::FromSnapshot(w) if w.contains("writes values")),
         "{outcome:?}"
     );
-    let (_, outcome) = swap(
-        "ALTER TABLE t ADD COLUMN a text NOT NULL DEFAULT 'x'; CREATE INDEX t_a ON t (a)",
-    );
+    let (_, outcome) =
+        swap("ALTER TABLE t ADD COLUMN a text NOT NULL DEFAULT 'x'; CREATE INDEX t_a ON t (a)");
     assert!(
         matches!(&outcome, SwapBack::FromSnapshot(w) if w.contains("indexes")),
         "the down's index must survive: {outcome:?}"
