@@ -975,3 +975,29 @@ fn applied_steps_pin_their_snapshots_until_unpinned() {
     let (out, _) = expect(&p.run(&["snapshot", "unpin", &ids[0]]), 0);
     assert!(out.contains("was not pinned"), "{out}");
 }
+
+#[test]
+fn each_step_starts_from_a_fresh_session() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    // A migration that leaves its session pointing nowhere must not break the next one.
+    p.add_migration(
+        "20241014092000_session_state",
+        "SET search_path = nowhere;\nCREATE TEMP TABLE scratch (x int);\n",
+        "SELECT 1;\n",
+    );
+    p.add_migration(
+        "20241014093000_after",
+        "CREATE TABLE audit_log (id bigint PRIMARY KEY);\n",
+        "DROP TABLE audit_log;\n",
+    );
+    expect(
+        &p.run(&["apply", "--target", "acct", "--accept-risk", "t"]),
+        0,
+    );
+    assert_eq!(
+        rows(db, "SELECT to_regclass('public.audit_log')::text"),
+        ["audit_log"]
+    );
+}

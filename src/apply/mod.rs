@@ -142,16 +142,27 @@ pub(crate) fn open(t: &TargetConfig, opts: &Options<'_>) -> Result<(Target, Clie
     let url = t.url().map_err(ApplyError::Unsupported)?;
     let target = connect::from_url(&url)
         .map_err(|e| ApplyError::Unsupported(format!("target `{}`: invalid url: {e}", t.name)))?;
-    let mut client = connect::connect(&target)
-        .map_err(|e| ApplyError::Unsupported(format!("target `{}`: {e}", t.name)))?;
-    let s = opts.settings;
+    let client = session(&t.name, &target, opts.settings)?;
+    Ok((target, client))
+}
+
+/// A new connection with the `[apply]` session settings. Each step runs on its own, so that
+/// session state one migration leaves behind (`SET search_path`, temporary tables, prepared
+/// statements) cannot make the next one pass or fail; the run's lock stays on the first.
+pub(crate) fn session(
+    name: &str,
+    target: &Target,
+    settings: &ApplySettings,
+) -> Result<Client, ApplyError> {
+    let mut client = connect::connect(target)
+        .map_err(|e| ApplyError::Unsupported(format!("target `{name}`: {e}")))?;
     client
         .execute(
             "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
-            &[&s.lock_timeout, &s.statement_timeout],
+            &[&settings.lock_timeout, &settings.statement_timeout],
         )
         .map_err(ApplyError::db("set lock_timeout and statement_timeout"))?;
-    Ok((target, client))
+    Ok(client)
 }
 
 /// Runs `f` on a connection to `t` holding the target's migsafe lock (no lock for dry runs,
@@ -316,7 +327,8 @@ fn apply_locked(
                 .to_string()
         });
         ctx.note(&format!("applying {}", p.id));
-        let step = apply_one(client, &ctx, opts, m, accepted, &p.gates)?;
+        let mut step_client = session(&t.name, target, opts.settings)?;
+        let step = apply_one(&mut step_client, &ctx, opts, m, accepted, &p.gates)?;
         report.steps.push(step);
     }
     Ok(())
@@ -338,12 +350,14 @@ fn apply_one(
     let t0 = Instant::now();
     let transactional = exec::transactional(&m.up);
     let mut run = exec::ScriptRun::default();
+    let mut history = None;
     if !transactional {
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         ledger::ensure(&mut tx)?;
         write::ensure_table(&mut tx, runner, None)?;
+        history = history_table(&mut tx, runner)?;
         ledger::mark_in_progress(&mut tx, &id, Direction::Up)?;
-        write::mark_started(&mut tx, runner, None, &m.migration)?;
+        write::mark_started(&mut tx, runner, history.as_deref(), &m.migration)?;
         tx.commit()
             .map_err(ApplyError::db("note the step in progress"))?;
         let result = exec::run_autocommit(client, ctx, &id, &version, &m.up, &mut run);
@@ -359,6 +373,7 @@ fn apply_one(
         if transactional {
             ledger::ensure(&mut tx)?;
             write::ensure_table(&mut tx, runner, None)?;
+            history = history_table(&mut tx, runner)?;
             exec::run_in_tx(
                 &mut tx,
                 ctx,
@@ -372,7 +387,13 @@ fn apply_one(
             ledger::clear_in_progress(&mut tx, &id)?;
         }
         let execution_ms = t0.elapsed().as_millis() as i64;
-        write::record_up(&mut tx, runner, None, &m.migration, execution_ms)?;
+        write::record_up(
+            &mut tx,
+            runner,
+            history.as_deref(),
+            &m.migration,
+            execution_ms,
+        )?;
         let step = StepRecord {
             id: None,
             migration_id: id.clone(),
@@ -473,6 +494,27 @@ fn apply_one(
             Err(e)
         }
     }
+}
+
+/// The runner's history table, schema-qualified, resolved before a migration runs: a migration
+/// may change `search_path` in its session, and the history row must still go where the
+/// runner keeps it.
+pub(crate) fn history_table(
+    tx: &mut postgres::Transaction<'_>,
+    runner: crate::source::Runner,
+) -> Result<Option<String>, ApplyError> {
+    let Some(name) = crate::applied::default_table(runner) else {
+        return Ok(None);
+    };
+    tx.query_one(
+        "SELECT (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.oid = pg_catalog.to_regclass($1))",
+        &[&name],
+    )
+    .map(|r| r.get(0))
+    .map_err(ApplyError::db("find the runner's history table"))
 }
 
 /// Pins snapshots an applied step depends on, so `snapshot prune` keeps them. Called before

@@ -210,7 +210,8 @@ fn rollback_locked(
             continue;
         }
         ctx.note(&format!("rolling back {id}"));
-        let step = rollback_one(client, &ctx, opts, m, previous, up_step)?;
+        let mut step_client = super::session(&t.name, target, opts.settings)?;
+        let step = rollback_one(&mut step_client, &ctx, opts, m, previous, up_step)?;
         report.steps.push(step);
     }
     Ok(())
@@ -281,6 +282,7 @@ fn rollback_one(
     let t0 = Instant::now();
     let transactional = exec::transactional(down);
     let mut run = exec::ScriptRun::default();
+    let mut history = None;
     let mut out = StepReport {
         migration: id.clone(),
         direction: "down",
@@ -290,6 +292,7 @@ fn rollback_one(
     if !transactional {
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         ledger::ensure(&mut tx)?;
+        history = super::history_table(&mut tx, runner)?;
         ledger::mark_in_progress(&mut tx, &id, Direction::Down)?;
         tx.commit()
             .map_err(ApplyError::db("note the step in progress"))?;
@@ -306,6 +309,7 @@ fn rollback_one(
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         ledger::ensure(&mut tx)?;
         if transactional {
+            history = super::history_table(&mut tx, runner)?;
             exec::run_in_tx(
                 &mut tx,
                 ctx,
@@ -322,7 +326,7 @@ fn rollback_one(
             restore_step(&mut tx, ctx, up, transactional, &mut out)?;
         }
         let execution_ms = t0.elapsed().as_millis() as i64;
-        write::record_down(&mut tx, runner, None, &m.migration, previous)?;
+        write::record_down(&mut tx, runner, history.as_deref(), &m.migration, previous)?;
         let record = StepRecord {
             id: None,
             migration_id: id.clone(),
