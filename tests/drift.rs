@@ -260,3 +260,41 @@ fn help_names_the_exit_codes() {
     assert!(o.contains("Exit codes: 0 no drift, 1 drift"), "{o}");
     assert!(o.contains("migsafe drift --wave beta --format json"), "{o}");
 }
+
+/// A role that may only connect and read (SELECT on the tables, USAGE on the schema) is enough.
+#[test]
+fn a_read_only_role_is_enough() {
+    // Its grants are drift too (the migrations do not make them): accepted here.
+    let p = Project::new(
+        &["t"],
+        "[drift]\nignore = [{ object = \"grant * to drift_reader_*\", reason = \"the drift job's role\" }]\n",
+    );
+    set_up(&p, "t");
+    let db = &p.dbs[0];
+    let role = format!("drift_reader_{}", std::process::id());
+    connect(db)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+             GRANT CONNECT ON DATABASE {db} TO {role};
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};"
+        ))
+        .unwrap();
+    let url = testing::cluster()
+        .url(db)
+        .replacen("postgres@", &format!("{role}@"), 1);
+    let toml = p.path().join("migsafe.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace(&testing::cluster().url(db), &url)).unwrap();
+    let before = state(db);
+    let (out, _) = expect(&p.drift(&["--target", "t"]), 0);
+    assert!(out.contains(&format!("{role}@")), "{out}");
+    assert!(out.contains(": in step (4 applied"), "{out}");
+    assert!(
+        out.contains(&format!("  ignored extra grant USAGE on schema public to {role} (`grant * to drift_reader_*`): the drift job's role\n")),
+        "{out}"
+    );
+    assert_eq!(state(db), before, "drift must not write to the target");
+}
