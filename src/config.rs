@@ -59,6 +59,31 @@ struct Raw {
     apply: Option<RawApply>,
     /// The restore-drill policy the gate enforces.
     drill: Option<RawDrill>,
+    /// How `migsafe drift` compares a target's schema with what its history says it applied.
+    drift: Option<RawDrift>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawDrift {
+    /// Differences `migsafe drift` does not report (it lists them with their reason), e.g.
+    /// objects an extension or an operator manages outside the migrations.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawDriftIgnore>")]
+    ignore: Vec<Spanned<RawDriftIgnore>>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawDriftIgnore {
+    /// The object as `migsafe drift` names it (`index public.accounts_name_idx`,
+    /// `column public.accounts.plan`, `migration 20240902090000`), or a pattern where `*`
+    /// matches any text (`index public.*_tmp`). The kind may be left out (`public.audit_*`).
+    #[schemars(length(min = 1))]
+    object: String,
+    /// Why the difference is accepted; shown in every report.
+    #[schemars(length(min = 1))]
+    reason: String,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -166,6 +191,16 @@ pub struct Config {
     pub apply: ApplySettings,
     /// `[drill] max_age`: a drill older than this does not count.
     pub drill_max_age: Option<Duration>,
+    /// `[drift] ignore`: differences `migsafe drift` leaves out, with their reasons.
+    pub drift_ignore: Vec<DriftIgnore>,
+}
+
+/// One `[drift] ignore` entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DriftIgnore {
+    /// An object name or a pattern with `*`.
+    pub object: String,
+    pub reason: String,
 }
 
 /// `[apply]`: session settings for each step, as PostgreSQL reads them (`SET lock_timeout`).
@@ -507,6 +542,30 @@ impl Config {
                 )
             })?),
         };
+        let mut drift_ignore: Vec<DriftIgnore> = vec![];
+        for entry in raw.drift.iter().flat_map(|d| &d.ignore) {
+            let span = Some(entry.span());
+            let e = entry.get_ref();
+            if e.object.trim().is_empty() {
+                return Err(invalid(
+                    span,
+                    "drift.ignore: `object` is empty: name the object, e.g. \"index public.accounts_name_idx\"".into(),
+                ));
+            }
+            if e.reason.trim().is_empty() {
+                return Err(invalid(
+                    span,
+                    format!(
+                        "drift.ignore `{}`: give the `reason` the difference is accepted",
+                        e.object.trim()
+                    ),
+                ));
+            }
+            drift_ignore.push(DriftIgnore {
+                object: e.object.trim().to_string(),
+                reason: e.reason.trim().to_string(),
+            });
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             runner: raw.runner,
@@ -519,6 +578,7 @@ impl Config {
             waves: waves.unwrap_or_default(),
             apply,
             drill_max_age,
+            drift_ignore,
         })
     }
 
@@ -831,6 +891,32 @@ mod tests {
             e.starts_with("proj/migsafe.toml:2:1: unknown field `lock_timeot`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn drift_ignore_needs_an_object_and_a_reason() {
+        let c = parse(
+            "[drift]\nignore = [\n  { object = \"index public.*_tmp\", reason = \"ops build these\" },\n]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.drift_ignore,
+            vec![DriftIgnore {
+                object: "index public.*_tmp".into(),
+                reason: "ops build these".into()
+            }]
+        );
+        assert_eq!(
+            err("[drift]\nignore = [\n  { object = \"x\", reason = \" \" },\n]\n"),
+            "proj/migsafe.toml:3:3: drift.ignore `x`: give the `reason` the difference is accepted"
+        );
+        let e = err("[drift]\nignore = [{ object = \"x\" }]\n");
+        assert!(e.starts_with("proj/migsafe.toml:2:"), "{e}");
+        assert!(e.contains("reason"), "{e}");
+        let e = err("[drift]\nignored = []\n");
+        assert!(e.starts_with("proj/migsafe.toml:2:1:"), "{e}");
+        let e = err("[drift]\nignore = [{ object = \"\", reason = \"r\" }]\n");
+        assert!(e.contains("`object` is empty"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod drift;
 pub mod drill;
 pub mod git;
 pub mod history;

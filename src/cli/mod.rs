@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, reusable option groups, one file per command.
 
 mod apply;
+mod drift;
 mod drill;
 mod lint;
 mod plan;
@@ -138,6 +139,26 @@ pub enum Command {
     ///   migsafe plan --all --receipts .migsafe/receipts.json
     #[command(verbatim_doc_comment)]
     Plan(plan::PlanArgs),
+    /// Compare each target's schema with what its applied migrations build: find drift.
+    ///
+    /// Per target, read-only: reads the runner's history and a fingerprint of the schema
+    /// (tables, columns, indexes, constraints, functions …). On a scratch database (a cluster
+    /// started for the run, or --database-url) it applies exactly the migrations the history
+    /// says are applied and fingerprints that; targets on the same release share one. Each
+    /// difference is reported per object as extra, missing or changed, with a diff; applied
+    /// migrations whose file was edited since are reported too. `[drift] ignore` in
+    /// migsafe.toml leaves out objects (exact name or `*` pattern) with a reason. Nothing is
+    /// ever written to a target.
+    ///
+    /// Exit codes: 0 no drift, 1 drift (or a target could not be compared while others
+    /// could), 2 migsafe could not run (bad input, no target could be compared).
+    ///
+    /// Examples:
+    ///   migsafe drift --target acct-1
+    ///   migsafe drift --wave beta --format json
+    ///   migsafe drift --all --database-url postgres://ci@db/postgres
+    #[command(verbatim_doc_comment)]
+    Drift(drift::DriftArgs),
     /// Apply pending migrations to a target or a wave, with a way back for every step.
     ///
     /// Per target: takes the database's migsafe lock, judges the gates of `migsafe plan`
@@ -234,6 +255,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Drift(args) => drift::run(args),
         Command::Apply(args) => apply::run_apply(args),
         Command::Rollback(args) => apply::run_rollback(args),
         Command::Finalise(args) => apply::run_finalise(args),
