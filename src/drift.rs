@@ -140,6 +140,9 @@ struct Read {
     database: String,
     status: Status,
     actual: Fingerprint,
+    /// Columns `migsafe apply` renamed aside (soft drop) and left out of `actual`.
+    kept: usize,
+    notes: Vec<String>,
     exclude: Exclude,
 }
 
@@ -179,6 +182,13 @@ pub fn drift(input: &DriftInput<'_>, scratch: &mut dyn Scratch) -> DriftReport {
             }
         };
         let applied = applied_migrations(analysis, &read.status);
+        report.notes.extend(read.notes.iter().cloned());
+        if read.kept > 0 {
+            report.notes.push(format!(
+                "{} column(s) kept aside by `migsafe apply` until `migsafe finalise` are not counted",
+                read.kept
+            ));
+        }
         report.applied = applied.len();
         report.last_applied = applied.last().map(|m| m.migration.id());
         if let Some(d) = &read.status.dirty {
@@ -290,9 +300,18 @@ fn read_target(
             .map_err(|e| crate::pg::error_text(&e))?;
         let h = applied::read(&mut tx, project.runner, None)
             .map_err(|e| format!("cannot read what was applied: {e}"))?;
+        let kept = kept_columns(&mut tx);
         let _ = tx.rollback();
-        h
+        (h, kept)
     };
+    let (history, kept) = history;
+    let mut notes = vec![];
+    let kept = kept.unwrap_or_else(|e| {
+        notes.push(format!(
+            "cannot read migsafe's ledger ({e}): columns `migsafe apply` kept aside would show as drift"
+        ));
+        vec![]
+    });
     let status = applied::compare(project, &history);
     let mut exclude = Exclude {
         objects: vec!["migsafe.*".into()],
@@ -307,9 +326,59 @@ fn read_target(
     Ok(Read {
         database: target.redacted(),
         status,
-        actual,
+        actual: hide_kept(actual, &kept),
+        kept: kept.len(),
+        notes,
         exclude,
     })
+}
+
+/// Leaves out the columns `migsafe apply` kept aside instead of dropping them (soft drop, until
+/// `migsafe finalise`): the migration dropped them, and migsafe knows why they are still there.
+fn hide_kept(actual: Fingerprint, kept: &[(String, String)]) -> Fingerprint {
+    if kept.is_empty() {
+        return actual;
+    }
+    let mut text = String::with_capacity(actual.text.len());
+    for line in actual.text.lines() {
+        let mut line = line.to_string();
+        let mut skip = false;
+        for (table, aside) in kept {
+            if line.starts_with(&format!("column {table}.{aside}:")) {
+                skip = true;
+            }
+            let order = format!("table {table} column order: ");
+            if let Some(cols) = line.strip_prefix(&order) {
+                let cols: Vec<&str> = cols.split(", ").filter(|c| c != aside).collect();
+                line = format!("{order}{}", cols.join(", "));
+            }
+        }
+        if !skip {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    Fingerprint { text }
+}
+
+/// The kept columns of unfinalised steps, as the fingerprint names them (`%I.%I`, `%I`).
+fn kept_columns(tx: &mut postgres::Transaction<'_>) -> Result<Vec<(String, String)>, String> {
+    let steps = crate::ledger::applied_steps(tx).map_err(|e| e.to_string())?;
+    let mut out = vec![];
+    for d in steps
+        .into_iter()
+        .filter(|s| s.finalised_at.is_none())
+        .flat_map(|s| s.deferred)
+    {
+        let r = tx
+            .query_one(
+                "SELECT pg_catalog.format('%I.%I', $1::text, $2::text), pg_catalog.format('%I', $3::text)",
+                &[&d.schema, &d.table, &d.aside],
+            )
+            .map_err(|e| crate::pg::error_text(&e))?;
+        out.push((r.get(0), r.get(1)));
+    }
+    Ok(out)
 }
 
 /// The fingerprint of a scratch database on which exactly `applied` ran.

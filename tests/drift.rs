@@ -298,3 +298,21 @@ fn a_read_only_role_is_enough() {
     );
     assert_eq!(state(db), before, "drift must not write to the target");
 }
+
+#[test]
+fn columns_kept_aside_by_apply_are_not_drift() {
+    let p = Project::new(&["t"], "");
+    set_up(&p, "t");
+    // The release, applied with the soft drop of accounts.legacy_plan.
+    expect(
+        &p.run(&["apply", "--target", "t", "--accept-risk", "test", "-q"]),
+        0,
+    );
+    let (out, _) = expect(&p.drift(&["--target", "t"]), 0);
+    assert!(out.contains("in step (6 applied"), "{out}");
+    assert!(out.contains("1 column(s) kept aside"), "{out}");
+    // After finalise the column is gone for good, and still nothing drifts.
+    expect(&p.run(&["finalise", "--target", "t", "-q"]), 0);
+    let (out, _) = expect(&p.drift(&["--target", "t"]), 0);
+    assert!(!out.contains("kept aside"), "{out}");
+}
