@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::snapshot::{StoreOpts, load_config, parse_duration, unknown_target};
@@ -13,7 +13,6 @@ use super::{ConfigOpts, Outcome, print};
 use crate::apply::{self, Options, TargetReport, report};
 use crate::classify::Analysis;
 use crate::config::{Config, TargetConfig};
-use crate::lint::{LintOptions, lint};
 use crate::verify::receipts::{self, Receipts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -116,19 +115,8 @@ fn non_empty(s: &str) -> Result<String, String> {
 }
 
 /// The one migrations project the command works on.
-fn analysis(run: &RunOpts) -> anyhow::Result<Analysis> {
-    let report = lint(&LintOptions {
-        paths: run.paths.clone(),
-        config: run.config.config.clone(),
-        since: None,
-        stdin: None,
-    })?;
-    let mut projects = report.projects;
-    match projects.len() {
-        0 => Err(anyhow!("no migrations project found")),
-        1 => Ok(projects.remove(0).analysis),
-        n => bail!("give one migrations project; {n} found"),
-    }
+fn analysis(command: &str, run: &RunOpts) -> anyhow::Result<Analysis> {
+    super::one_project(command, &run.paths, &run.config)
 }
 
 fn target<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c TargetConfig> {
@@ -182,7 +170,7 @@ pub fn run_apply(args: ApplyArgs) -> anyhow::Result<Outcome> {
         }
         (None, None) => unreachable!("clap requires one"),
     };
-    let analysis = analysis(&args.run)?;
+    let analysis = analysis("apply", &args.run)?;
     let receipts = Receipts::load(&args.receipts)?;
     let store = args.run.store.open(&config).ok();
     let log = log_fn(args.run.quiet);
@@ -250,35 +238,35 @@ fn for_each_target(
 }
 
 pub fn run_rollback(args: RollbackArgs) -> anyhow::Result<Outcome> {
-    let config = load_config(&args.run.config)?;
-    let t = target(&config, &args.target)?.clone();
-    let analysis = analysis(&args.run)?;
-    let receipts = Receipts::default();
-    let store = args.run.store.open(&config).ok();
-    let log = log_fn(args.run.quiet);
-    let opts = Options {
-        analysis: &analysis,
-        settings: &config.apply,
-        store: store.as_ref(),
-        receipts: &receipts,
-        receipts_path: std::path::Path::new(receipts::DEFAULT_PATH),
-        drill_max_age: None,
-        accept_risk: args.accept_risk.as_deref(),
-        wait: args.run.wait.map(Duration::from_secs),
-        dry_run: args.run.dry_run,
-        log: &log,
-    };
-    let r = apply::rollback::rollback_target(&opts, &t, &args.to);
-    finish("rollback", args.run.format, &[r])
+    one_target(
+        "rollback",
+        &args.target,
+        &args.run,
+        args.accept_risk.as_deref(),
+        |o, t| apply::rollback::rollback_target(o, t, &args.to),
+    )
 }
 
 pub fn run_finalise(args: FinaliseArgs) -> anyhow::Result<Outcome> {
-    let config = load_config(&args.run.config)?;
-    let t = target(&config, &args.target)?.clone();
-    let analysis = analysis(&args.run)?;
+    one_target("finalise", &args.target, &args.run, None, |o, t| {
+        apply::finalise_target(o, t, args.to.as_deref())
+    })
+}
+
+/// Rollback and finalise: one target, no gates (so no receipts or drill policy).
+fn one_target(
+    command: &str,
+    name: &str,
+    run: &RunOpts,
+    accept_risk: Option<&str>,
+    f: impl FnOnce(&Options<'_>, &TargetConfig) -> TargetReport,
+) -> anyhow::Result<Outcome> {
+    let config = load_config(&run.config)?;
+    let t = target(&config, name)?.clone();
+    let analysis = analysis(command, run)?;
     let receipts = Receipts::default();
-    let store = args.run.store.open(&config).ok();
-    let log = log_fn(args.run.quiet);
+    let store = run.store.open(&config).ok();
+    let log = log_fn(run.quiet);
     let opts = Options {
         analysis: &analysis,
         settings: &config.apply,
@@ -286,11 +274,11 @@ pub fn run_finalise(args: FinaliseArgs) -> anyhow::Result<Outcome> {
         receipts: &receipts,
         receipts_path: std::path::Path::new(receipts::DEFAULT_PATH),
         drill_max_age: None,
-        accept_risk: None,
-        wait: args.run.wait.map(Duration::from_secs),
-        dry_run: args.run.dry_run,
+        accept_risk,
+        wait: run.wait.map(Duration::from_secs),
+        dry_run: run.dry_run,
         log: &log,
     };
-    let r = apply::finalise_target(&opts, &t, args.to.as_deref());
-    finish("finalise", args.run.format, &[r])
+    let r = f(&opts, &t);
+    finish(command, run.format, &[r])
 }

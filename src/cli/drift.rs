@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::{ArgGroup, Args};
 
 use super::apply::RunFormat;
@@ -10,7 +10,6 @@ use super::snapshot::{load_config, unknown_target};
 use super::{ConfigOpts, Outcome, print};
 use crate::config::TargetConfig;
 use crate::drift::{self, DriftInput, Scratch};
-use crate::lint::{LintOptions, lint};
 use crate::pg::cluster::Cluster;
 use crate::pg::connect::{self, Target};
 
@@ -101,20 +100,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<Outcome> {
     } else {
         config.targets.clone()
     };
-    let report = lint(&LintOptions {
-        paths: args.paths.clone(),
-        config: args.config.config.clone(),
-        since: None,
-        stdin: None,
-    })?;
-    let project = match report.projects.as_slice() {
-        [one] => one,
-        [] => return Err(anyhow!("no migrations project found")),
-        _ => bail!(
-            "drift takes one migrations project; {} given",
-            report.projects.len()
-        ),
-    };
+    let analysis = super::one_project("drift", &args.paths, &args.config)?;
     let mut server = Server {
         url: args.database_url.clone(),
         cluster: None,
@@ -122,7 +108,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<Outcome> {
     };
     let out = drift::drift(
         &DriftInput {
-            analysis: &project.analysis,
+            analysis: &analysis,
             targets: &targets,
             ignore: &config.drift_ignore,
         },

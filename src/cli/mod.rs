@@ -262,6 +262,27 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The one migrations project a target command (plan, apply, rollback, drift …) works on,
+/// read and classified as `migsafe lint` does.
+pub(crate) fn one_project(
+    command: &str,
+    paths: &[PathBuf],
+    config: &ConfigOpts,
+) -> anyhow::Result<crate::classify::Analysis> {
+    let report = crate::lint::lint(&crate::lint::LintOptions {
+        paths: paths.to_vec(),
+        config: config.config.clone(),
+        since: None,
+        stdin: None,
+    })?;
+    let mut projects = report.projects;
+    match projects.len() {
+        0 => anyhow::bail!("no migrations project found"),
+        1 => Ok(projects.remove(0).analysis),
+        n => anyhow::bail!("{command} takes one migrations project; {n} given"),
+    }
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();

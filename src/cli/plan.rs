@@ -1,12 +1,11 @@
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::snapshot::{StoreOpts, load_config, unknown_target};
 use super::{ConfigOpts, Outcome, print};
 use crate::config::TargetConfig;
-use crate::lint::{LintOptions, lint};
 use crate::plan::{self, PlanInput};
 use crate::verify::receipts::{self, Receipts};
 
@@ -93,24 +92,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
                 .collect();
             (config.targets.clone(), waves)
         };
-    let report = lint(&LintOptions {
-        paths: args.paths.clone(),
-        config: args.config.config.clone(),
-        since: None,
-        stdin: None,
-    })?;
-    let project = match report.projects.as_slice() {
-        [one] => one,
-        [] => return Err(anyhow!("no migrations project found")),
-        _ => bail!(
-            "plan takes one migrations project; {} given",
-            report.projects.len()
-        ),
-    };
+    let analysis = super::one_project("plan", &args.paths, &args.config)?;
     let analysed = started.elapsed();
     let receipts = Receipts::load(&args.receipts)?;
     let out = plan::plan(&PlanInput {
-        analysis: &project.analysis,
+        analysis: &analysis,
         targets,
         waves,
         receipts: &receipts,
