@@ -71,6 +71,10 @@ struct RawDrift {
     #[serde(default)]
     #[schemars(with = "Vec<RawDriftIgnore>")]
     ignore: Vec<Spanned<RawDriftIgnore>>,
+    /// Whether `migsafe plan` and `migsafe apply` block an irreversible migration on a target
+    /// whose schema is not the one its down-path was proven on (drifted, or not known): a
+    /// snapshot and a down proven on another schema are no proof for this one. Default true.
+    blocks: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -193,6 +197,9 @@ pub struct Config {
     pub drill_max_age: Option<Duration>,
     /// `[drift] ignore`: differences `migsafe drift` leaves out, with their reasons.
     pub drift_ignore: Vec<DriftIgnore>,
+    /// `[drift] blocks` (default true): an irreversible migration whose receipt was not proven
+    /// on the target's own schema is blocked.
+    pub drift_blocks: bool,
 }
 
 /// One `[drift] ignore` entry.
@@ -340,6 +347,7 @@ impl Config {
     pub fn defaults() -> Config {
         Config {
             postgres_version: 15,
+            drift_blocks: true,
             ..Config::default()
         }
     }
@@ -579,6 +587,7 @@ impl Config {
             apply,
             drill_max_age,
             drift_ignore,
+            drift_blocks: raw.drift.as_ref().and_then(|d| d.blocks).unwrap_or(true),
         })
     }
 
@@ -917,6 +926,16 @@ mod tests {
         assert!(e.starts_with("proj/migsafe.toml:2:1:"), "{e}");
         let e = err("[drift]\nignore = [{ object = \"\", reason = \"r\" }]\n");
         assert!(e.contains("`object` is empty"), "{e}");
+    }
+
+    #[test]
+    fn drift_blocks_by_default() {
+        assert!(parse("").unwrap().drift_blocks);
+        assert!(Config::defaults().drift_blocks);
+        assert!(parse("[drift]\nblocks = true\n").unwrap().drift_blocks);
+        assert!(!parse("[drift]\nblocks = false\n").unwrap().drift_blocks);
+        let e = err("[drift]\nblocks = \"no\"\n");
+        assert!(e.starts_with("proj/migsafe.toml:2:"), "{e}");
     }
 
     #[test]

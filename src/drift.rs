@@ -267,7 +267,10 @@ pub fn drift(input: &DriftInput<'_>, scratch: &mut dyn Scratch) -> DriftReport {
 }
 
 /// The project's migrations the history counts as applied, in apply order.
-fn applied_migrations<'a>(analysis: &'a Analysis, status: &Status) -> Vec<&'a MigrationAnalysis> {
+pub(crate) fn applied_migrations<'a>(
+    analysis: &'a Analysis,
+    status: &Status,
+) -> Vec<&'a MigrationAnalysis> {
     analysis
         .migrations
         .iter()
@@ -335,7 +338,7 @@ fn read_target(
 
 /// Leaves out the columns `migsafe apply` kept aside instead of dropping them (soft drop, until
 /// `migsafe finalise`): the migration dropped them, and migsafe knows why they are still there.
-fn hide_kept(actual: Fingerprint, kept: &[(String, String)]) -> Fingerprint {
+pub(crate) fn hide_kept(actual: Fingerprint, kept: &[(String, String)]) -> Fingerprint {
     if kept.is_empty() {
         return actual;
     }
@@ -362,7 +365,9 @@ fn hide_kept(actual: Fingerprint, kept: &[(String, String)]) -> Fingerprint {
 }
 
 /// The kept columns of unfinalised steps, as the fingerprint names them (`%I.%I`, `%I`).
-fn kept_columns(tx: &mut postgres::Transaction<'_>) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn kept_columns(
+    tx: &mut postgres::Transaction<'_>,
+) -> Result<Vec<(String, String)>, String> {
     let steps = crate::ledger::applied_steps(tx).map_err(|e| e.to_string())?;
     let mut out = vec![];
     for d in steps
@@ -412,6 +417,56 @@ fn build(
     })?;
     let _ = db.remove();
     Ok(f)
+}
+
+/// The identity of a schema for proofs (receipts, plan): sha256 of its fingerprint without
+/// column order (a rolled-back column comes back at the end), leaving out the entries of the
+/// objects `[drift] ignore` covers, so an accepted difference does not make two schemas differ.
+pub fn schema_id(f: &Fingerprint, ignore: &[DriftIgnore]) -> String {
+    let f = f.without_column_order();
+    let mut text = String::with_capacity(f.text.len());
+    for (object, entries) in objects(&f) {
+        if ignore.iter().any(|i| ignores(&i.object, &object)) {
+            continue;
+        }
+        for e in entries {
+            text.push_str(&e);
+            text.push('\n');
+        }
+    }
+    crate::verify::receipts::sha256(&text)
+}
+
+/// The identity of an applied set, to find the schema it builds: sha256 over the runner and
+/// each applied migration's id and up script, in apply order.
+pub fn applied_id(runner: Runner, applied: &[&MigrationAnalysis]) -> String {
+    let mut text = format!("{runner}\n");
+    for m in applied {
+        let up = crate::verify::receipts::sha256(&m.up.source[m.up.range.clone()]);
+        text.push_str(&format!("{} {up}\n", m.migration.id()));
+    }
+    crate::verify::receipts::sha256(&text)
+}
+
+/// `applied_id` of every prefix of the project's migrations, from none to all (`n + 1` ids),
+/// hashing each script once.
+pub fn prefix_ids(analysis: &Analysis) -> Vec<String> {
+    let mut text = format!("{}\n", analysis.runner);
+    let mut out = vec![crate::verify::receipts::sha256(&text)];
+    for m in &analysis.migrations {
+        let up = crate::verify::receipts::sha256(&m.up.source[m.up.range.clone()]);
+        text.push_str(&format!("{} {up}\n", m.migration.id()));
+        out.push(crate::verify::receipts::sha256(&text));
+    }
+    out
+}
+
+/// The `[drift] ignore` objects, as receipts record them.
+pub fn ignore_patterns(ignore: &[DriftIgnore]) -> Vec<String> {
+    let mut v: Vec<String> = ignore.iter().map(|i| i.object.clone()).collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Fingerprint entries (a line and its continuation lines) grouped by the object they describe.

@@ -122,6 +122,10 @@ impl Project {
                 postgres_major: major,
                 migsafe_version: "test".into(),
                 verified_at: receipts::now_rfc3339(),
+                schema_before: None,
+                schema_after: None,
+                proven_on: None,
+                drift_ignore: vec![],
             });
         }
         r.save(&self.path().join(receipts::DEFAULT_PATH)).unwrap();

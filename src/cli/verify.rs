@@ -77,6 +77,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     if args.check_receipts {
         return check_receipts(&args, &report);
     }
+    let config = super::snapshot::load_config(&args.config)?;
+    let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
     let progress_on = std::io::stderr().is_terminal();
     // The cluster must outlive the server handle and every connection.
     let mut cluster = None;
@@ -107,10 +109,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             rows_per_table: args.rows,
             seed_file: args.seed.clone(),
         },
+        ignore: config.drift_ignore.clone(),
+        ..VerifyOptions::default()
     };
     let mut receipts = Receipts::load(&args.receipts)?;
     let mut written = 0;
     let mut projects = Vec::new();
+    let mut keep = std::collections::HashSet::new();
     for p in &report.projects {
         let mut progress = |e: Event| {
             if !progress_on {
@@ -123,6 +128,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             }
         };
         let results = verify::verify(&p.analysis, &server, &opts, &mut progress)?;
+        record_schemas(
+            &mut receipts,
+            &p.analysis,
+            &results,
+            server.major_version(),
+            &ignore,
+            &mut keep,
+        );
         for r in results
             .iter()
             .filter(|r| r.outcome == VerifyOutcome::Passed)
@@ -146,6 +159,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
                 postgres_major: server.major_version(),
                 migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
                 verified_at: receipts::now_rfc3339(),
+                schema_before: r.schema_before.clone(),
+                schema_after: r.schema_after.clone(),
+                proven_on: Some("replay".into()),
+                drift_ignore: ignore.clone(),
             });
             written += 1;
         }
@@ -155,7 +172,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             migrations: results,
         });
     }
-    if written > 0 {
+    receipts.prune_schemas(&keep);
+    if written > 0 || !receipts.schemas.is_empty() {
         receipts.save(&args.receipts)?;
     }
     let mut out = VerifyReport::new(server_name, server.major_version(), projects);
@@ -175,6 +193,43 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Findings
     })
+}
+
+/// Records which schema each prefix of the migrations builds, as the replay found it (before
+/// and after each round trip), for plan's drift status. `keep` collects every prefix of the
+/// project: the others (an edited or removed migration) are forgotten afterwards.
+fn record_schemas(
+    receipts: &mut Receipts,
+    analysis: &crate::classify::Analysis,
+    results: &[verify::MigrationResult],
+    major: u32,
+    ignore: &[String],
+    keep: &mut std::collections::HashSet<String>,
+) {
+    let prefixes = crate::drift::prefix_ids(analysis);
+    for (i, m) in analysis.migrations.iter().enumerate() {
+        let id = m.migration.id();
+        let Some(r) = results.iter().find(|r| r.id == id) else {
+            continue;
+        };
+        let ids = analysis.migrations[..=i]
+            .iter()
+            .map(|m| m.migration.id())
+            .collect::<Vec<_>>();
+        for (n, schema) in [(i, &r.schema_before), (i + 1, &r.schema_after)] {
+            if let Some(schema) = schema {
+                receipts.record_schema(receipts::ExpectedSchema {
+                    applied_sha256: prefixes[n].clone(),
+                    last_applied: ids[..n].last().cloned(),
+                    applied: n,
+                    postgres_major: major,
+                    schema: schema.clone(),
+                    drift_ignore: ignore.to_vec(),
+                });
+            }
+        }
+    }
+    keep.extend(prefixes);
 }
 
 /// Which checked migrations lack a receipt for their exact contents.

@@ -14,6 +14,7 @@ pub mod receipts;
 pub mod report;
 pub mod seed;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -148,9 +149,22 @@ pub enum VerifyError {
     Seed(#[from] seed::SeedError),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     pub seed: SeedOptions,
+    /// The database to start from (copied, never changed): `migsafe verify --target` restores
+    /// the target's schema into it. `None` starts from an empty database.
+    pub base: Option<String>,
+    /// Migrations already in `base`: neither applied nor verified.
+    pub already_applied: HashSet<String>,
+    /// Left out of every fingerprint (the runner's history table and migsafe's schema when
+    /// `base` is a copy of a target).
+    pub exclude: Exclude,
+    /// `[drift] ignore`: left out of the schema ids receipts record.
+    pub ignore: Vec<crate::config::DriftIgnore>,
+    /// Session settings (`search_path`, `role`, …) set on every connection that runs a
+    /// migration, as the target's sessions have them.
+    pub settings: Vec<(String, String)>,
 }
 
 /// What happened to one migration.
@@ -170,6 +184,12 @@ pub struct MigrationResult {
     pub disagreement: Option<String>,
     pub seeded: Vec<(String, u64)>,
     pub timings_ms: Timings,
+    /// The schema the round trip started from, and the one the up left (`drift::schema_id`):
+    /// receipts record them so plan can tell on which schema the down was proven.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -241,16 +261,16 @@ pub fn verify(
     // Round trips that pass end where they started plus the migration, so they run in place;
     // a copy of the state is taken every CHECKPOINT_EVERY migrations, and a failed round trip
     // is recovered from the latest copy by applying the ups since (never from zero).
-    let mut current = dbs.create("template0")?;
+    let mut current = dbs.create(opts.base.as_deref().unwrap_or("template0"))?;
     let mut checkpoint: Option<String> = None;
     let mut since: Vec<&MigrationAnalysis> = Vec::new();
-    let exclude = Exclude::default();
+    let exclude = &opts.exclude;
     let mut results = Vec::new();
     let mut broken: Option<String> = None;
     // The schema after the last passing round trip: the next one starts from it.
     let mut known: Option<Fingerprint> = None;
     let apply = |db: &str, m: &MigrationAnalysis| -> Result<Option<String>, VerifyError> {
-        let mut c = server.connect(db).map_err(VerifyError::Server)?;
+        let mut c = session(server, db, opts)?;
         match exec::run_script(&mut c, &m.up) {
             Ok(()) => Ok(None),
             Err(ExecError::Statement(f)) => {
@@ -260,6 +280,9 @@ pub fn verify(
         }
     };
     for m in &analysis.migrations {
+        if opts.already_applied.contains(&m.migration.id()) {
+            continue;
+        }
         if let Some(because) = &broken {
             if m.checked {
                 results.push(not_reached(m, because));
@@ -291,7 +314,7 @@ pub fn verify(
             server,
             &current,
             opts,
-            &exclude,
+            exclude,
             supports_down,
             known.take(),
         )?;
@@ -306,7 +329,11 @@ pub fn verify(
             // Down or the second up failed part way: rebuild the state after this migration
             // from the checkpoint.
             dbs.drop_db(&current);
-            current = dbs.create(checkpoint.as_deref().unwrap_or("template0"))?;
+            current = dbs.create(
+                checkpoint
+                    .as_deref()
+                    .unwrap_or(opts.base.as_deref().unwrap_or("template0")),
+            )?;
             for earlier in &since {
                 if let Some(b) = apply(&current, earlier)? {
                     broken = Some(b);
@@ -338,12 +365,29 @@ fn not_reached(m: &MigrationAnalysis, because: &str) -> MigrationResult {
         disagreement: None,
         seeded: Vec::new(),
         timings_ms: Timings::default(),
+        schema_before: None,
+        schema_after: None,
     }
+}
+
+/// A new session on `db` for one phase, with the target's settings: state a phase leaves in
+/// its session (a `SET`, a temporary table, a prepared statement) cannot help the next pass.
+fn session(server: &Server, db: &str, opts: &VerifyOptions) -> Result<Client, VerifyError> {
+    let mut c = server.connect(db).map_err(VerifyError::Server)?;
+    for (name, value) in &opts.settings {
+        c.execute(
+            "SELECT pg_catalog.set_config($1, $2, false)",
+            &[name, value],
+        )
+        .map_err(VerifyError::Connection)?;
+    }
+    Ok(c)
 }
 
 /// Up, down, up on `work`. Returns the result and, when `work` ended in the after-up state
 /// (so the next migration can start there), `Some` with that schema's fingerprint if known.
-/// `before` is the fingerprint of `work` as it is now, when the caller knows it.
+/// `before` is the fingerprint of `work` as it is now, when the caller knows it. Each phase
+/// runs on a session of its own ([`session`]); fingerprints and digests are read on another.
 fn round_trip(
     m: &MigrationAnalysis,
     server: &Server,
@@ -362,6 +406,8 @@ fn round_trip(
         disagreement: None,
         seeded: Vec::new(),
         timings_ms: Timings::default(),
+        schema_before: None,
+        schema_after: None,
     };
     let mut c = server.connect(work).map_err(VerifyError::Server)?;
     if opts.seed.rows_per_table > 0 || opts.seed.seed_file.is_some() {
@@ -374,21 +420,28 @@ fn round_trip(
         Some(f) if opts.seed.seed_file.is_none() => f,
         _ => schema(&mut c, exclude)?,
     };
+    result.schema_before = Some(crate::drift::schema_id(&f0, &opts.ignore));
     let d0 = digest::digest(&mut c).map_err(VerifyError::Connection)?;
+    let phase =
+        |script: &crate::classify::ScriptAnalysis| -> Result<Option<ScriptFailure>, VerifyError> {
+            let mut s = session(server, work, opts)?;
+            run(&mut s, script)
+        };
 
     let t = Instant::now();
-    if let Some(error) = run(&mut c, &m.up)? {
+    if let Some(error) = phase(&m.up)? {
         result.failures.push(Failure::UpFailed { error });
         return Ok((result, None));
     }
     result.timings_ms.up = ms(t.elapsed());
     let f1 = schema(&mut c, exclude)?;
+    result.schema_after = Some(crate::drift::schema_id(&f1, &opts.ignore));
 
     if m.migration.repeatable {
         // Flyway re-runs a repeatable migration whenever it changes; it has no down. What can
         // be proven is that running it again over itself gives the same schema.
         let t = Instant::now();
-        if let Some(error) = run(&mut c, &m.up)? {
+        if let Some(error) = phase(&m.up)? {
             result.failures.push(Failure::ReapplyFailed { error });
             return Ok((result, None));
         }
@@ -414,7 +467,7 @@ fn round_trip(
         return Ok((result, Some(Some(f1))));
     };
     let t = Instant::now();
-    if let Some(error) = run(&mut c, down)? {
+    if let Some(error) = phase(down)? {
         result.failures.push(Failure::DownFailed { error });
         return Ok((result, None));
     }
@@ -446,7 +499,7 @@ fn round_trip(
     }
 
     let t = Instant::now();
-    if let Some(error) = run(&mut c, &m.up)? {
+    if let Some(error) = phase(&m.up)? {
         result.failures.push(Failure::ReapplyFailed { error });
         return Ok((result, None));
     }

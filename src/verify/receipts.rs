@@ -1,6 +1,11 @@
 //! Down-path receipts: which migrations' down scripts were proven, for exactly which contents and
 //! PostgreSQL major version. Kept in the project (`.migsafe/receipts.json`), committed to git, so
 //! the file is sorted and pretty-printed for stable diffs, and written atomically.
+//!
+//! Each receipt also names the schema it was proven on (`schema_before`, a
+//! [`crate::drift::schema_id`]) and the one its up left (`schema_after`): plan follows that
+//! chain from a target's live schema to tell "proven on this schema" from "proven elsewhere".
+//! `schemas` records which schema an applied set of migrations builds, for plan's drift status.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,36 @@ pub struct Receipt {
     pub migsafe_version: String,
     /// RFC 3339, UTC.
     pub verified_at: String,
+    /// The schema the round trip started from (a `drift::schema_id`); absent in receipts of
+    /// migsafe before 0.2, which count as proven elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_before: Option<String>,
+    /// The schema after the up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_after: Option<String>,
+    /// Where that schema came from: `replay` (the repository's migrations on an empty
+    /// database) or `target NAME` (`migsafe verify --target`, from the target's own schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_on: Option<String>,
+    /// The `[drift] ignore` objects left out of the schema ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift_ignore: Vec<String>,
+}
+
+/// The schema an applied set of migrations builds, as `migsafe verify` (replaying them) or
+/// `migsafe drift` (building them) found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExpectedSchema {
+    /// `drift::applied_id` of the applied set.
+    pub applied_sha256: String,
+    /// The newest migration of the set, and how many there are (for people reading the file).
+    pub last_applied: Option<String>,
+    pub applied: usize,
+    pub postgres_major: u32,
+    /// The `drift::schema_id` those migrations build.
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift_ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -27,6 +62,8 @@ pub struct Receipts {
     /// Always [`SCHEMA_VERSION`] once loaded; a file with another version is refused.
     pub schema_version: u32,
     pub receipts: Vec<Receipt>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemas: Vec<ExpectedSchema>,
 }
 
 impl Default for Receipts {
@@ -34,6 +71,7 @@ impl Default for Receipts {
         Receipts {
             schema_version: SCHEMA_VERSION,
             receipts: vec![],
+            schemas: vec![],
         }
     }
 }
@@ -82,6 +120,7 @@ impl Receipts {
             )));
         }
         sort(&mut r.receipts);
+        sort_schemas(&mut r.schemas);
         Ok(r)
     }
 
@@ -96,6 +135,7 @@ impl Receipts {
         let mut out = self.clone();
         out.schema_version = SCHEMA_VERSION;
         sort(&mut out.receipts);
+        sort_schemas(&mut out.schemas);
         let mut text = serde_json::to_string_pretty(&out).expect("receipts serialize");
         text.push('\n');
 
@@ -149,20 +189,99 @@ impl Receipts {
         })
     }
 
-    /// Adds or replaces the receipt for `receipt.id` and the same PostgreSQL major version
-    /// (receipts for other majors stay: each is evidence for its own version).
+    /// Every receipt for exactly these contents on this PostgreSQL major version (one per
+    /// schema proven on).
+    pub fn all_valid_for<'a>(
+        &'a self,
+        id: &'a str,
+        up_sha256: &'a str,
+        down_sha256: Option<&'a str>,
+        postgres_major: u32,
+    ) -> impl Iterator<Item = &'a Receipt> + 'a {
+        self.receipts.iter().filter(move |r| {
+            down_sha256.is_some()
+                && r.id == id
+                && r.up_sha256 == up_sha256
+                && r.down_sha256.as_deref() == down_sha256
+                && r.postgres_major == postgres_major
+        })
+    }
+
+    /// Adds a receipt. It replaces the receipts of the same id and PostgreSQL major version
+    /// proven on the same schema, and those for other contents (no longer evidence for
+    /// anything); receipts proven on other schemas stay, each evidence for its own.
     pub fn record(&mut self, receipt: Receipt) {
-        self.receipts
-            .retain(|r| !(r.id == receipt.id && r.postgres_major == receipt.postgres_major));
+        self.receipts.retain(|r| {
+            !(r.id == receipt.id
+                && r.postgres_major == receipt.postgres_major
+                && (r.schema_before == receipt.schema_before
+                    || r.up_sha256 != receipt.up_sha256
+                    || r.down_sha256 != receipt.down_sha256))
+        });
         self.receipts.push(receipt);
         sort(&mut self.receipts);
     }
+
+    /// The schema `applied_sha256` builds on this major, recorded with these ignore patterns.
+    pub fn expected_schema(
+        &self,
+        applied_sha256: &str,
+        postgres_major: u32,
+        drift_ignore: &[String],
+    ) -> Option<&ExpectedSchema> {
+        self.schemas.iter().find(|s| {
+            s.applied_sha256 == applied_sha256
+                && s.postgres_major == postgres_major
+                && s.drift_ignore == drift_ignore
+        })
+    }
+
+    /// Adds or replaces what an applied set builds.
+    pub fn record_schema(&mut self, schema: ExpectedSchema) {
+        self.schemas.retain(|s| {
+            !(s.applied_sha256 == schema.applied_sha256
+                && s.postgres_major == schema.postgres_major
+                && s.drift_ignore == schema.drift_ignore)
+        });
+        self.schemas.push(schema);
+        sort_schemas(&mut self.schemas);
+    }
+
+    /// Leaves out the expected schemas of applied sets no longer in the project (`keep`): a
+    /// migration was edited or removed since, so nothing will look them up again.
+    pub fn prune_schemas(&mut self, keep: &std::collections::HashSet<String>) {
+        self.schemas.retain(|s| keep.contains(&s.applied_sha256));
+    }
 }
 
-/// By id, then PostgreSQL major: stable diffs in git whatever order migrations were verified in.
+/// By id, then PostgreSQL major, then schema: stable diffs in git whatever order migrations
+/// were verified in.
 fn sort(receipts: &mut [Receipt]) {
-    receipts
-        .sort_by(|a, b| (a.id.as_str(), a.postgres_major).cmp(&(b.id.as_str(), b.postgres_major)));
+    receipts.sort_by(|a, b| {
+        (a.id.as_str(), a.postgres_major, &a.schema_before).cmp(&(
+            b.id.as_str(),
+            b.postgres_major,
+            &b.schema_before,
+        ))
+    });
+}
+
+/// By how many migrations are applied, then the rest, for stable diffs.
+fn sort_schemas(schemas: &mut [ExpectedSchema]) {
+    schemas.sort_by(|a, b| {
+        (
+            a.applied,
+            &a.applied_sha256,
+            a.postgres_major,
+            &a.drift_ignore,
+        )
+            .cmp(&(
+                b.applied,
+                &b.applied_sha256,
+                b.postgres_major,
+                &b.drift_ignore,
+            ))
+    });
 }
 
 /// The current time as RFC 3339 in UTC, to the second (`2025-01-31T12:00:00Z`).
@@ -194,6 +313,10 @@ mod tests {
             postgres_major: major,
             migsafe_version: "0.1.0".into(),
             verified_at: "2025-01-31T12:00:00Z".into(),
+            schema_before: None,
+            schema_after: None,
+            proven_on: None,
+            drift_ignore: vec![],
         }
     }
 

@@ -29,7 +29,7 @@ use postgres::types::Oid;
 
 use super::digest::{is_excluded, quote_ident};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SeedOptions {
     /// Rows to insert into each table that has none yet (into each partition of a
     /// partitioned table).
