@@ -316,14 +316,7 @@ fn read_target(
         vec![]
     });
     let status = applied::compare(project, &history);
-    let mut exclude = Exclude {
-        objects: vec!["migsafe.*".into()],
-    };
-    if project.runner == Runner::Sqitch {
-        exclude.objects.push(format!("{}.*", history.table));
-    } else {
-        exclude.objects.push(history.table.clone());
-    }
+    let exclude = exclude_for(project.runner, &history.table);
     let actual = fingerprint::fingerprint(&mut client, &exclude)
         .map_err(|e| format!("cannot read the schema: {}", crate::pg::error_text(&e)))?;
     Ok(Read {
@@ -334,6 +327,20 @@ fn read_target(
         notes,
         exclude,
     })
+}
+
+/// What a target's fingerprint leaves out: migsafe's own schema and the runner's history
+/// (sqitch keeps a whole schema of its own).
+pub fn exclude_for(runner: Runner, history_table: &str) -> Exclude {
+    let mut exclude = Exclude {
+        objects: vec!["migsafe.*".into()],
+    };
+    if runner == Runner::Sqitch {
+        exclude.objects.push(format!("{history_table}.*"));
+    } else {
+        exclude.objects.push(history_table.to_string());
+    }
+    exclude
 }
 
 /// Leaves out the columns `migsafe apply` kept aside instead of dropping them (soft drop, until
@@ -369,11 +376,19 @@ pub(crate) fn kept_columns(
     tx: &mut postgres::Transaction<'_>,
 ) -> Result<Vec<(String, String)>, String> {
     let steps = crate::ledger::applied_steps(tx).map_err(|e| e.to_string())?;
+    kept_of(tx, &steps)
+}
+
+/// The kept columns of the unfinalised `steps`, named as the fingerprint names them.
+pub(crate) fn kept_of(
+    tx: &mut postgres::Transaction<'_>,
+    steps: &[crate::ledger::StepRecord],
+) -> Result<Vec<(String, String)>, String> {
     let mut out = vec![];
     for d in steps
-        .into_iter()
+        .iter()
         .filter(|s| s.finalised_at.is_none())
-        .flat_map(|s| s.deferred)
+        .flat_map(|s| &s.deferred)
     {
         let r = tx
             .query_one(
@@ -437,26 +452,32 @@ pub fn schema_id(f: &Fingerprint, ignore: &[DriftIgnore]) -> String {
     crate::verify::receipts::sha256(&text)
 }
 
-/// The identity of an applied set, to find the schema it builds: sha256 over the runner and
-/// each applied migration's id and up script, in apply order.
+/// The identity of an applied set, to find the schema it builds: a hash chain over the runner
+/// and each applied migration's id and up script, in apply order (so every prefix of a
+/// project is found in one pass, [`prefix_ids`]).
 pub fn applied_id(runner: Runner, applied: &[&MigrationAnalysis]) -> String {
-    let mut text = format!("{runner}\n");
+    let mut id = chain_start(runner);
     for m in applied {
-        let up = crate::verify::receipts::sha256(&m.up.source[m.up.range.clone()]);
-        text.push_str(&format!("{} {up}\n", m.migration.id()));
+        id = chain_next(&id, m);
     }
-    crate::verify::receipts::sha256(&text)
+    id
 }
 
-/// `applied_id` of every prefix of the project's migrations, from none to all (`n + 1` ids),
-/// hashing each script once.
+fn chain_start(runner: Runner) -> String {
+    crate::verify::receipts::sha256(&format!("{runner}\n"))
+}
+
+fn chain_next(id: &str, m: &MigrationAnalysis) -> String {
+    let up = crate::verify::receipts::sha256(&m.up.source[m.up.range.clone()]);
+    crate::verify::receipts::sha256(&format!("{id} {} {up}\n", m.migration.id()))
+}
+
+/// `applied_id` of every prefix of the project's migrations, from none to all (`n + 1` ids).
 pub fn prefix_ids(analysis: &Analysis) -> Vec<String> {
-    let mut text = format!("{}\n", analysis.runner);
-    let mut out = vec![crate::verify::receipts::sha256(&text)];
+    let mut out = vec![chain_start(analysis.runner)];
     for m in &analysis.migrations {
-        let up = crate::verify::receipts::sha256(&m.up.source[m.up.range.clone()]);
-        text.push_str(&format!("{} {up}\n", m.migration.id()));
-        out.push(crate::verify::receipts::sha256(&text));
+        let next = chain_next(out.last().expect("starts with one"), m);
+        out.push(next);
     }
     out
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::applied::{self, Status};
 use crate::classify::{Analysis, Destroyed, MigrationAnalysis, Reversibility};
-use crate::config::TargetConfig;
+use crate::config::{DriftIgnore, TargetConfig};
 use crate::ledger;
 use crate::snapshot::Store;
 use crate::source::Project;
@@ -125,6 +125,8 @@ pub struct TargetPlan {
     pub warnings: Vec<String>,
     /// How many migrations the runner's history records as applied.
     pub applied: usize,
+    /// Whether its schema is the one its applied migrations build.
+    pub drift: DriftStatus,
     /// Migrations the runner would apply, in its order.
     pub pending: Vec<PendingMigration>,
     /// The sum of the pending migrations' snapshot estimates, in bytes: what the store must
@@ -176,6 +178,64 @@ impl ReceiptStatus {
     }
 }
 
+/// How a target's schema compares with the one its applied migrations build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftState {
+    /// The same schema (`[drift] ignore`d objects and kept columns left out).
+    InStep,
+    /// A different one: `migsafe drift --target` lists the differences.
+    Drift,
+    /// Not known: the schema could not be read, or no schema is recorded for the applied set.
+    Unknown,
+}
+
+impl DriftState {
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftState::InStep => "in step",
+            DriftState::Drift => "drifted",
+            DriftState::Unknown => "unknown",
+        }
+    }
+}
+
+/// A target's drift status, from schema ids (`drift::schema_id`): the target's own, read now,
+/// and the one `migsafe verify` recorded for its applied set.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DriftStatus {
+    pub status: DriftState,
+    /// The target's schema id, when it could be read.
+    pub schema: Option<String>,
+    /// The schema id its applied migrations build, when recorded in the receipts file.
+    pub expected: Option<String>,
+    pub detail: String,
+}
+
+/// On which schema a migration's down-path was proven, relative to this target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    /// On the schema this target will have when the migration runs (its own schema now, plus
+    /// the pending ups before it).
+    ThisSchema,
+    /// Only on other schemas: a replay of a schema this target drifted from, or another
+    /// target's.
+    Elsewhere,
+    /// No receipt for these contents.
+    None,
+}
+
+impl Proof {
+    pub fn label(self) -> &'static str {
+        match self {
+            Proof::ThisSchema => "proven on this schema",
+            Proof::Elsewhere => "proven elsewhere",
+            Proof::None => "not proven",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateName {
@@ -189,6 +249,8 @@ pub enum GateName {
     SnapshotStore,
     /// A passing restore drill within `[drill] max_age`.
     Drill,
+    /// `[drift] blocks`: the down-path was proven on this target's own schema.
+    Drift,
 }
 
 /// One condition of the gate, checked for one migration on one target.
@@ -219,6 +281,11 @@ pub struct PendingMigration {
     /// The irreversible steps, with what each destroys.
     pub irreversible_steps: Vec<DestructiveStep>,
     pub receipt: ReceiptStatus,
+    /// Whether the receipt was proven on this target's schema.
+    pub proof: Proof,
+    /// Where the receipt used was proven: `replay` or `target NAME` (null for receipts that
+    /// do not say, and when there is none).
+    pub proven_on: Option<String>,
     /// True for irreversible migrations: a snapshot is taken before their destructive steps.
     pub snapshot_required: bool,
     /// For irreversible migrations reached on the target: the snapshot's estimated size and
@@ -265,6 +332,10 @@ pub struct PlanInput<'a> {
     pub receipts_path: &'a Path,
     pub snapshot_store: Option<&'a Path>,
     pub drill_max_age: Option<Duration>,
+    /// `[drift] ignore`: objects left out of schema ids.
+    pub drift_ignore: &'a [DriftIgnore],
+    /// `[drift] blocks`: irreversible migrations need a down proven on the target's schema.
+    pub drift_blocks: bool,
 }
 
 /// Probes every target and applies the gates.
@@ -294,7 +365,7 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         .map(|m| (m.migration.id(), (m, OnceLock::new())))
         .collect();
     let probes_started = std::time::Instant::now();
-    let probes = probe_all(&input.targets, &project, &captures);
+    let probes = probe_all(&input.targets, &project, &captures, input.drift_ignore);
     let mut timings = Timings {
         probes: probes_started.elapsed(),
         ..Timings::default()
@@ -319,6 +390,10 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         drill_max_age: input.drill_max_age,
         verify_fix: &verify_fix,
         root: &root,
+        analysis,
+        prefixes: crate::drift::prefix_ids(analysis),
+        ignore: crate::drift::ignore_patterns(input.drift_ignore),
+        drift_blocks: input.drift_blocks,
     };
     let targets: Vec<TargetPlan> = input
         .targets
@@ -385,6 +460,12 @@ struct Ctx<'a> {
     drill_max_age: Option<Duration>,
     verify_fix: &'a str,
     root: &'a str,
+    analysis: &'a Analysis,
+    /// `drift::applied_id` of every prefix of the project.
+    prefixes: Vec<String>,
+    /// `[drift] ignore` patterns, as receipts record them.
+    ignore: Vec<String>,
+    drift_blocks: bool,
 }
 
 type CaptureMap<'a> = HashMap<String, (&'a MigrationAnalysis, OnceLock<Captures>)>;
@@ -413,11 +494,14 @@ struct Read {
     estimates: HashMap<String, SnapshotEstimate>,
     /// Why the estimates could not be read (blocks the target: the store gate cannot be judged).
     estimate_error: Option<String>,
+    /// The target's schema id (`drift::schema_id`), or why it could not be read.
+    schema: Result<String, String>,
 }
 
 /// What the probes of one plan share.
 struct Shared<'a> {
     captures: &'a CaptureMap<'a>,
+    ignore: &'a [DriftIgnore],
     /// `applied::compare` by history (its sha256, `applied_at` left out).
     statuses: Mutex<HashMap<[u8; 32], std::sync::Arc<OnceLock<Status>>>>,
 }
@@ -450,9 +534,15 @@ impl Shared<'_> {
 }
 
 /// Probes the targets concurrently, at most [`MAX_PROBES`] at a time; results in input order.
-fn probe_all(targets: &[TargetConfig], project: &Project, captures: &CaptureMap<'_>) -> Vec<Probe> {
+fn probe_all(
+    targets: &[TargetConfig],
+    project: &Project,
+    captures: &CaptureMap<'_>,
+    ignore: &[DriftIgnore],
+) -> Vec<Probe> {
     let shared = Shared {
         captures,
+        ignore,
         statuses: Mutex::new(HashMap::new()),
     };
     let next = AtomicUsize::new(0);
@@ -528,6 +618,7 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
         let history = applied::read(&mut tx, project.runner, None).map_err(|e| e.to_string())?;
         let status = shared.compare(project, &history);
         let steps = ledger::applied_steps(&mut tx).map_err(|e| e.to_string())?;
+        let kept = crate::drift::kept_of(&mut tx, &steps);
         // Last, so that a failing catalog query (it aborts the transaction) loses nothing else.
         let mut estimates = HashMap::new();
         let mut estimate_error = None;
@@ -551,6 +642,15 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
         }
         // A failed query leaves the transaction aborted; ending it either way changes nothing.
         let _ = tx.rollback();
+        let schema = kept.and_then(|kept| {
+            let exclude = crate::drift::exclude_for(project.runner, &history.table);
+            let f = crate::pg::fingerprint::fingerprint(&mut client, &exclude)
+                .map_err(|e| crate::pg::error_text(&e))?;
+            Ok(crate::drift::schema_id(
+                &crate::drift::hide_kept(f, &kept),
+                shared.ignore,
+            ))
+        });
         Ok((
             major,
             Read {
@@ -558,6 +658,7 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
                 steps,
                 estimates,
                 estimate_error,
+                schema: schema.map_err(|e| format!("cannot read the schema: {e}")),
             },
         ))
     })();
@@ -591,6 +692,12 @@ fn target_plan(
         problems: vec![],
         warnings: vec![],
         applied: 0,
+        drift: DriftStatus {
+            status: DriftState::Unknown,
+            schema: None,
+            expected: None,
+            detail: "the target could not be read".into(),
+        },
         pending: vec![],
         snapshot_bytes: 0,
         drill: latest_drill.as_ref().map(|r| DrillInfo {
@@ -606,6 +713,7 @@ fn target_plan(
         steps,
         mut estimates,
         estimate_error,
+        schema,
     } = match probe.result {
         Ok(r) => r,
         Err(message) => {
@@ -676,24 +784,45 @@ fn target_plan(
         .filter_map(|id| estimates.get(id))
         .map(|e| e.bytes)
         .sum();
+    let prefix = applied_prefix(ctx.analysis, &status);
+    plan.drift = drift_status(&t.name, schema, &status, prefix, major, ctx);
     let target = TargetCtx {
         name: &t.name,
         major,
         snapshot_bytes: plan.snapshot_bytes,
         drill: latest_drill.as_ref(),
+        drift: &plan.drift,
     };
-    for id in &status.pending {
+    // The schema each pending migration will meet, followed from the target's own: through
+    // the receipt proven on it (its `schema_after`), or the replay's recorded schemas.
+    let mut meets = plan.drift.schema.clone();
+    for (n, id) in status.pending.iter().enumerate() {
         let Some(m) = by_id.get(id) else {
             plan.problems.push(problem(
                 format!("pending migration {id} is not in the analysed project"),
                 None,
             ));
+            meets = None;
             continue;
         };
         let estimate = estimates.remove(id);
         let capture = captures_for(captures, id);
-        plan.pending
-            .push(pending(m, &target, estimate, capture, ctx));
+        let p = pending(m, &target, meets.as_deref(), estimate, capture, ctx);
+        meets = p.1.or_else(|| {
+            // Along the replay: only while the target is a prefix of the project.
+            let at = prefix? + n;
+            let before = ctx
+                .receipts
+                .expected_schema(ctx.prefixes.get(at)?, major, &ctx.ignore)?;
+            if Some(&before.schema) != meets.as_ref() {
+                return None;
+            }
+            let after =
+                ctx.receipts
+                    .expected_schema(ctx.prefixes.get(at + 1)?, major, &ctx.ignore)?;
+            Some(after.schema.clone())
+        });
+        plan.pending.push(p.0);
     }
     plan.verdict =
         if plan.problems.is_empty() && plan.pending.iter().all(|m| m.verdict == Verdict::Ok) {
@@ -702,6 +831,94 @@ fn target_plan(
             Verdict::Blocked
         };
     plan
+}
+
+/// How many migrations are applied when they are exactly the project's first ones, in order
+/// (the usual case; only then do the replay's recorded schemas describe the target).
+fn applied_prefix(analysis: &Analysis, status: &Status) -> Option<usize> {
+    let not_applied = |m: &MigrationAnalysis| {
+        let id = m.migration.id();
+        status.pending.contains(&id) || status.out_of_order.contains(&id)
+    };
+    let k = analysis
+        .migrations
+        .iter()
+        .position(not_applied)
+        .unwrap_or(analysis.migrations.len());
+    analysis.migrations[k..]
+        .iter()
+        .all(not_applied)
+        .then_some(k)
+}
+
+/// Compares the target's schema id with the one its applied set builds, as recorded.
+fn drift_status(
+    target: &str,
+    schema: Result<String, String>,
+    status: &Status,
+    prefix: Option<usize>,
+    major: u32,
+    ctx: &Ctx<'_>,
+) -> DriftStatus {
+    let applied_id = match prefix {
+        Some(k) => ctx.prefixes[k].clone(),
+        None => crate::drift::applied_id(
+            ctx.analysis.runner,
+            &crate::drift::applied_migrations(ctx.analysis, status),
+        ),
+    };
+    let expected = ctx
+        .receipts
+        .expected_schema(&applied_id, major, &ctx.ignore)
+        .map(|e| e.schema.clone());
+    let applied = ctx.analysis.migrations.len() - status.pending.len() - status.out_of_order.len();
+    let schema = match schema {
+        Ok(s) => s,
+        Err(e) => {
+            return DriftStatus {
+                status: DriftState::Unknown,
+                schema: None,
+                expected,
+                detail: e,
+            };
+        }
+    };
+    let (state, detail) = match &expected {
+        None => (
+            DriftState::Unknown,
+            format!(
+                "no schema recorded for its {applied} applied migration{} on PostgreSQL {major}{}: `migsafe verify {}` records it",
+                if applied == 1 { "" } else { "s" },
+                if ctx.ignore.is_empty() {
+                    String::new()
+                } else {
+                    " with the current [drift] ignore".to_string()
+                },
+                ctx.root
+            ),
+        ),
+        Some(e) if *e == schema => (
+            DriftState::InStep,
+            match applied {
+                0 => "nothing applied, and nothing else there".to_string(),
+                1 => "the schema its 1 applied migration builds".to_string(),
+                n => format!("the schema its {n} applied migrations build"),
+            },
+        ),
+        Some(_) => (
+            DriftState::Drift,
+            format!(
+                "not the schema its {applied} applied migration{} build: `migsafe drift --target {target}` lists the differences",
+                if applied == 1 { "" } else { "s" }
+            ),
+        ),
+    };
+    DriftStatus {
+        status: state,
+        schema: Some(schema),
+        expected,
+        detail,
+    }
 }
 
 fn receipt_status(receipts: &Receipts, m: &MigrationAnalysis, major: u32) -> ReceiptStatus {
@@ -730,22 +947,50 @@ struct TargetCtx<'a> {
     /// The sum of the target's snapshot estimates.
     snapshot_bytes: u64,
     drill: Option<&'a crate::drill::DrillReport>,
+    drift: &'a DriftStatus,
 }
 
+/// The gates of one pending migration, which will meet the schema `meets` (a schema id, when
+/// known). Also returns the schema its up leaves, when its receipt proven on `meets` says.
 fn pending(
     m: &MigrationAnalysis,
     target: &TargetCtx<'_>,
+    meets: Option<&str>,
     estimate: Option<SnapshotEstimate>,
     capture: Option<&Captures>,
     ctx: &Ctx<'_>,
-) -> PendingMigration {
+) -> (PendingMigration, Option<String>) {
     let major = target.major;
     let receipt = receipt_status(ctx.receipts, m, major);
+    let id = m.migration.id();
+    let up = receipts::sha256(&m.up.source[m.up.range.clone()]);
+    let down = m
+        .down
+        .as_ref()
+        .map(|d| receipts::sha256(&d.source[d.range.clone()]));
+    let valid: Vec<&receipts::Receipt> = ctx
+        .receipts
+        .all_valid_for(&id, &up, down.as_deref(), major)
+        .collect();
+    let here = meets.and_then(|s| {
+        valid
+            .iter()
+            .find(|r| r.schema_before.as_deref() == Some(s) && r.drift_ignore == ctx.ignore)
+    });
+    let proof = match (here, valid.is_empty()) {
+        (Some(_), _) => Proof::ThisSchema,
+        (None, false) => Proof::Elsewhere,
+        (None, true) => Proof::None,
+    };
+    let proven_on = here.or(valid.first()).and_then(|r| r.proven_on.clone());
+    let after = here.and_then(|r| r.schema_after.clone());
     let mut out = PendingMigration {
-        id: m.migration.id(),
+        id,
         reversibility: m.reversibility.label().to_string(),
         irreversible_steps: vec![],
         receipt,
+        proof,
+        proven_on,
         snapshot_required: false,
         snapshot_estimate: None,
         verdict: Verdict::Ok,
@@ -796,6 +1041,13 @@ fn pending(
                 },
                 fix: (receipt != ReceiptStatus::Valid).then(|| ctx.verify_fix.to_string()),
             });
+            // Without a receipt the receipt gate already says what to run; a drifted target
+            // also needs to know that a replay's receipt will not be enough.
+            if ctx.drift_blocks
+                && (receipt == ReceiptStatus::Valid || target.drift.status == DriftState::Drift)
+            {
+                out.gates.push(drift_gate(&out, target, ctx));
+            }
             out.gates.push(capture_gate(capture, target.name));
             out.snapshot_estimate = estimate;
             out.gates.push(store_gate(ctx.store, target.snapshot_bytes));
@@ -812,7 +1064,58 @@ fn pending(
     if out.gates.iter().any(|g| !g.passed) {
         out.verdict = Verdict::Blocked;
     }
-    out
+    (out, after)
+}
+
+/// `[drift] blocks`: a down proven on another schema is no proof for this one.
+fn drift_gate(m: &PendingMigration, target: &TargetCtx<'_>, ctx: &Ctx<'_>) -> Gate {
+    let name = target.name;
+    let on = m
+        .proven_on
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    if m.proof == Proof::ThisSchema {
+        return Gate {
+            gate: GateName::Drift,
+            passed: true,
+            detail: format!("down-path proven on the schema it will meet on {name}{on}"),
+            fix: None,
+        };
+    }
+    let prove_here = format!("migsafe verify {} --target {name}", ctx.root);
+    let (detail, fix) = match target.drift.status {
+        DriftState::Drift => (
+            format!(
+                "{name}'s schema drifted from what its applied migrations build; the down-path was not proven on it"
+            ),
+            format!(
+                "`migsafe drift --target {name}` lists the differences: remove them, or accept them in [drift] ignore with a reason, or prove the down on {name}'s schema: {prove_here}"
+            ),
+        ),
+        DriftState::Unknown => (
+            format!(
+                "{name}'s schema is not known to be one the down-path was proven on: {}",
+                target.drift.detail
+            ),
+            format!(
+                "{}, or prove the down on {name}'s schema: {prove_here}",
+                ctx.verify_fix
+            ),
+        ),
+        DriftState::InStep => (
+            format!(
+                "the down-path was proven on another schema{on}, not on the one it will meet on {name}"
+            ),
+            ctx.verify_fix.to_string(),
+        ),
+    };
+    Gate {
+        gate: GateName::Drift,
+        passed: false,
+        detail,
+        fix: Some(fix),
+    }
 }
 
 /// Every destroying statement must be capturable (fail closed).
@@ -1087,6 +1390,18 @@ pub fn human(report: &PlanReport) -> String {
                 d.restore_seconds
             ));
         }
+        if t.database.is_some() && t.postgres_major.is_some() {
+            out.push_str(&format!(
+                "  drift: {}{} ({})\n",
+                t.drift.status.label(),
+                t.drift
+                    .schema
+                    .as_deref()
+                    .map(|s| format!(", schema {}", &s[..s.len().min(12)]))
+                    .unwrap_or_default(),
+                t.drift.detail
+            ));
+        }
         if !t.pending.is_empty() {
             out.push_str(&format!("  {} pending:\n", t.pending.len()));
         } else if t.problems.is_empty() {
@@ -1094,11 +1409,22 @@ pub fn human(report: &PlanReport) -> String {
         }
         for m in &t.pending {
             out.push_str(&format!(
-                "  {:<7}  {}  {}, receipt {}\n",
+                "  {:<7}  {}  {}, receipt {}{}\n",
                 m.verdict.label(),
                 m.id,
                 m.reversibility,
-                m.receipt.label()
+                m.receipt.label(),
+                match m.proof {
+                    Proof::None => String::new(),
+                    p => format!(
+                        " ({}{})",
+                        p.label(),
+                        m.proven_on
+                            .as_deref()
+                            .map(|o| format!(": {o}"))
+                            .unwrap_or_default()
+                    ),
+                }
             ));
             for s in &m.irreversible_steps {
                 let what: Vec<String> = s.destroys.iter().map(describe).collect();
@@ -1181,6 +1507,7 @@ fn gate_label(g: GateName) -> &'static str {
         GateName::Capture => "capture",
         GateName::SnapshotStore => "snapshot store",
         GateName::Drill => "drill",
+        GateName::Drift => "drift",
     }
 }
 

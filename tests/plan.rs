@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-use migsafe::verify::receipts::{self, Receipt, Receipts};
 
 macro_rules! snap {
     ($($cmd:tt)*) => {
@@ -102,33 +101,19 @@ impl Project {
         self.record_applied(db, n, false);
     }
 
-    /// Valid receipts for every migration, for the test cluster's PostgreSQL major version.
+    /// Receipts for every migration from a real `migsafe verify` on the test cluster: each
+    /// names the schema it was proven on, and the replay's schemas are recorded.
     fn write_receipts(&self) {
-        let report = migsafe::lint::lint(&migsafe::lint::LintOptions {
-            paths: vec![self.migrations()],
-            ..Default::default()
-        })
-        .unwrap();
-        let major = migsafe::pg::testing::cluster().major_version();
-        let mut r = Receipts::default();
-        for m in &report.projects[0].analysis.migrations {
-            r.record(Receipt {
-                id: m.migration.id(),
-                up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
-                down_sha256: m
-                    .down
-                    .as_ref()
-                    .map(|d| receipts::sha256(&d.source[d.range.clone()])),
-                postgres_major: major,
-                migsafe_version: "test".into(),
-                verified_at: receipts::now_rfc3339(),
-                schema_before: None,
-                schema_after: None,
-                proven_on: None,
-                drift_ignore: vec![],
-            });
-        }
-        r.save(&self.path().join(receipts::DEFAULT_PATH)).unwrap();
+        let admin = migsafe::pg::testing::cluster().url("postgres");
+        let out = run(self
+            .cmd()
+            .args(["verify", "migrations", "--database-url", &admin]));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     /// Records the first `n` migrations in `db`'s `_sqlx_migrations`, the last one failed when
@@ -869,7 +854,6 @@ fn estimates_cover_every_kind_of_capture() {
         std::fs::write(m.join(format!("{id}.up.sql")), up).unwrap();
         std::fs::write(m.join(format!("{id}.down.sql")), "SELECT 1;\n").unwrap();
     }
-    p.write_receipts();
     let o = run(p
         .cmd()
         .args(["plan", "--target", "acct-1", "--format", "json"]));
@@ -919,4 +903,115 @@ fn estimates_cover_every_kind_of_capture() {
     let c = objects("20250101000006_retype_child");
     assert_eq!(c[0].0, "values of public.child.w", "{c:?}");
     assert_eq!(c[0].2, Some(300));
+}
+
+#[test]
+fn drift_blocks_irreversible_migrations_on_the_drifted_target_only() {
+    let (clean_db, clean_url) = fresh();
+    let (drift_db, drift_url) = fresh();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[
+            T("clean", clean_url, Some("beta")),
+            T("drifted", drift_url, Some("beta")),
+        ],
+    );
+    p.apply(&clean_db, 4);
+    p.apply(&drift_db, 4);
+    // A hot fix made by hand in production and never pushed back.
+    migsafe::pg::testing::cluster()
+        .connect(&drift_db)
+        .unwrap()
+        .batch_execute("CREATE INDEX invoices_hotfix_idx ON invoices (currency)")
+        .unwrap();
+    p.write_receipts();
+    let plan = |p: &Project| {
+        let o = run(p.cmd().args(["plan", "--wave", "beta", "--format", "json"]));
+        let j = json_of(&o);
+        validate(&j);
+        (o.status.code(), j)
+    };
+    let (code, j) = plan(&p);
+    assert_eq!(code, Some(1), "{j}");
+    let clean = &j["targets"][0];
+    assert_eq!(clean["drift"]["status"], "in_step", "{clean}");
+    assert_eq!(clean["drift"]["schema"], clean["drift"]["expected"]);
+    assert_eq!(clean["verdict"], "ok", "{clean}");
+    for m in clean["pending"].as_array().unwrap() {
+        assert_eq!(m["proof"], "this_schema", "{m}");
+        assert_eq!(m["proven_on"], "replay", "{m}");
+        assert!(gate(m, "drift")["passed"].as_bool().unwrap(), "{m}");
+    }
+    let drifted = &j["targets"][1];
+    assert_eq!(drifted["drift"]["status"], "drift", "{drifted}");
+    assert_eq!(drifted["drift"]["expected"], clean["drift"]["schema"]);
+    assert_eq!(drifted["verdict"], "blocked");
+    assert_eq!(drifted["pending"].as_array().unwrap().len(), 2);
+    for m in drifted["pending"].as_array().unwrap() {
+        assert_eq!(m["reversibility"], "irreversible");
+        assert_eq!(m["receipt"], "valid");
+        assert_eq!(m["proof"], "elsewhere", "{m}");
+        assert_eq!(m["verdict"], "blocked");
+        let g = gate(m, "drift");
+        assert_eq!(g["passed"], false);
+        let fix = g["fix"].as_str().unwrap();
+        assert!(fix.contains("migsafe drift --target drifted"), "{fix}");
+        assert!(fix.contains("--target drifted"), "{fix}");
+        // Every other gate passes: drift alone blocks.
+        assert!(
+            m["gates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| g["gate"] == "drift" || g["passed"] == true),
+            "{m}"
+        );
+    }
+    assert_eq!(j["waves"][0]["may_leak"], false);
+    assert_eq!(
+        j["waves"][0]["blocked_targets"],
+        serde_json::json!(["drifted"])
+    );
+    // `migsafe drift` names the difference plan only counts.
+    let o = run(p.cmd().args(["drift", "--target", "drifted"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("index public.invoices_hotfix_idx"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // Accepting the hot fix in [drift] ignore (and proving again under that rule) unblocks it.
+    let toml = p.path().join("migsafe.toml");
+    let base = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "{base}\n[drift]\nignore = [{{ object = \"index public.invoices_hotfix_idx\", reason = \"hot fix of incident 42\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let (code, j) = plan(&p);
+    assert_eq!(
+        code,
+        Some(1),
+        "receipts proven under other ignore rules do not count: {j}"
+    );
+    assert_eq!(j["targets"][1]["pending"][0]["proof"], "elsewhere");
+    p.write_receipts();
+    let (code, j) = plan(&p);
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!(j["targets"][1]["drift"]["status"], "in_step");
+    assert_eq!(j["targets"][1]["pending"][0]["proof"], "this_schema");
+
+    // `[drift] blocks = false` shows where the down was proven and lets it pass.
+    std::fs::write(&toml, format!("{base}\n[drift]\nblocks = false\n")).unwrap();
+    let o = run(p.cmd().args(["plan", "--target", "drifted"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("drift: drifted"), "{text}");
+    assert!(
+        text.contains("receipt valid (proven elsewhere: replay)"),
+        "{text}"
+    );
 }

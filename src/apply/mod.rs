@@ -108,6 +108,9 @@ pub struct Options<'a> {
     pub receipts: &'a Receipts,
     pub receipts_path: &'a Path,
     pub drill_max_age: Option<Duration>,
+    /// `[drift] ignore` and `[drift] blocks`, for the gates.
+    pub drift_ignore: &'a [crate::config::DriftIgnore],
+    pub drift_blocks: bool,
     pub accept_risk: Option<&'a str>,
     /// How long to wait for another run's lock; `None` fails at once.
     pub wait: Option<Duration>,
@@ -239,6 +242,8 @@ fn apply_locked(
         receipts_path: opts.receipts_path,
         snapshot_store: opts.store.map(Store::root),
         drill_max_age: opts.drill_max_age,
+        drift_ignore: opts.drift_ignore,
+        drift_blocks: opts.drift_blocks,
     });
     let tp = plan.targets.into_iter().next().expect("one target planned");
     report.database = tp.database.clone();

@@ -107,6 +107,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             .as_deref()
             .or(config.snapshot_store.as_deref()),
         drill_max_age: config.drill_max_age,
+        drift_ignore: &config.drift_ignore,
+        drift_blocks: config.drift_blocks,
     });
     match args.format {
         PlanFormat::Human => print(&plan::human(&out))?,
