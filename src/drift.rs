@@ -748,6 +748,37 @@ mod tests {
     }
 
     #[test]
+    fn schema_ids_ignore_column_order_and_ignored_objects_only() {
+        let base = "column public.a.x: integer\ntable public.a column order: x, y\ncolumn public.a.y: text\n";
+        let id = schema_id(&fp(base), &[]);
+        assert_eq!(id.len(), 64);
+        let reordered = "column public.a.x: integer\ntable public.a column order: y, x\ncolumn public.a.y: text\n";
+        assert_eq!(
+            schema_id(&fp(reordered), &[]),
+            id,
+            "column order is left out"
+        );
+        let extra =
+            format!("{base}index public.a_tmp_idx: CREATE INDEX a_tmp_idx ON public.a (x)\n");
+        assert_ne!(
+            schema_id(&fp(&extra), &[]),
+            id,
+            "an extra index is another schema"
+        );
+        let ignore = [DriftIgnore {
+            object: "index public.*_tmp_idx".into(),
+            reason: "ops".into(),
+        }];
+        assert_eq!(schema_id(&fp(&extra), &ignore), id, "unless it is ignored");
+        let changed = base.replace("integer", "bigint");
+        assert_ne!(schema_id(&fp(&changed), &ignore), id);
+        assert_eq!(
+            super::ignore_patterns(&[ignore[0].clone(), ignore[0].clone()]),
+            ["index public.*_tmp_idx"]
+        );
+    }
+
+    #[test]
     fn objects_are_kind_and_name() {
         for (entry, object) in [
             (

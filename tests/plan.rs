@@ -972,6 +972,18 @@ fn drift_blocks_irreversible_migrations_on_the_drifted_target_only() {
         j["waves"][0]["blocked_targets"],
         serde_json::json!(["drifted"])
     );
+    // apply judges the same gates after taking its lock: nothing is applied.
+    let o = run(p.cmd().args(["apply", "--target", "drifted"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("drift: drifted's schema drifted"), "{text}");
+    let history: i64 = migsafe::pg::testing::cluster()
+        .connect(&drift_db)
+        .unwrap()
+        .query_one("SELECT count(*) FROM _sqlx_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(history, 4);
     // `migsafe drift` names the difference plan only counts.
     let o = run(p.cmd().args(["drift", "--target", "drifted"]));
     assert_eq!(o.status.code(), Some(1));

@@ -384,3 +384,85 @@ fn the_embedded_scratch_cluster_is_the_default() {
         stdout(&out)
     );
 }
+
+#[test]
+fn each_phase_runs_on_a_session_of_its_own() {
+    // The up leaves its session on search_path `app`; in production the down runs in another
+    // session, where the unqualified name does not resolve. Verify must see that, not pass.
+    let t = project(&[(
+        "app_schema",
+        "CREATE SCHEMA app;\nSET search_path = app;\nCREATE TABLE widgets (id int);\n",
+        "DROP TABLE widgets;\nDROP SCHEMA app;\n",
+    )]);
+    let o = migsafe(t.path())
+        .args(["verify", "migrations", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = &j["projects"][0]["migrations"][1];
+    assert_eq!(m["id"], "2_app_schema");
+    assert_eq!(m["failures"][0]["kind"], "down_failed", "{m}");
+    assert!(
+        m["failures"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"widgets\" does not exist"),
+        "{m}"
+    );
+}
+
+#[test]
+fn receipts_name_the_schemas_of_the_replay() {
+    let t = project(&[(
+        "note",
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+        "ALTER TABLE accounts DROP COLUMN note;\n",
+    )]);
+    let o = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.path().join(".migsafe/receipts.json")).unwrap(),
+    )
+    .unwrap();
+    let receipts = r["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2);
+    // A chain: each round trip starts from the schema the previous up left.
+    assert_eq!(receipts[1]["schema_before"], receipts[0]["schema_after"]);
+    assert_ne!(receipts[0]["schema_before"], receipts[0]["schema_after"]);
+    assert!(receipts.iter().all(|r| r["proven_on"] == "replay"));
+    // And the schema each prefix builds: nothing, 1_init, both.
+    let schemas = r["schemas"].as_array().unwrap();
+    let applied: Vec<u64> = schemas
+        .iter()
+        .map(|s| s["applied"].as_u64().unwrap())
+        .collect();
+    assert_eq!(applied, [0, 1, 2]);
+    assert_eq!(schemas[0]["schema"], receipts[0]["schema_before"]);
+    assert_eq!(schemas[1]["schema"], receipts[0]["schema_after"]);
+    assert_eq!(schemas[2]["schema"], receipts[1]["schema_after"]);
+    assert_eq!(schemas[2]["last_applied"], "2_note");
+    // Editing a migration forgets the schemas of the prefixes through it.
+    write(
+        t.path(),
+        "migrations/2_note.up.sql",
+        "ALTER TABLE accounts ADD COLUMN note varchar(10);\n",
+    );
+    let o = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let r2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.path().join(".migsafe/receipts.json")).unwrap(),
+    )
+    .unwrap();
+    let s2 = r2["schemas"].as_array().unwrap();
+    assert_eq!(s2.len(), 3, "{s2:?}");
+    assert_eq!(s2[1], schemas[1]);
+    assert_ne!(s2[2]["applied_sha256"], schemas[2]["applied_sha256"]);
+    assert_ne!(s2[2]["schema"], schemas[2]["schema"]);
+}

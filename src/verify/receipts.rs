@@ -399,6 +399,80 @@ mod tests {
         assert!(r.valid_for("001_a", &v1, Some(&down), 16).is_some());
     }
 
+    fn on(mut r: Receipt, before: &str) -> Receipt {
+        r.schema_before = Some(before.into());
+        r.schema_after = Some(format!("{before}+"));
+        r.proven_on = Some(format!("target {before}"));
+        r
+    }
+
+    #[test]
+    fn one_receipt_per_schema_proven_on_and_edits_forget_them_all() {
+        let mut r = Receipts::default();
+        r.record(on(receipt("001_a", "up", "down", 15), "s1"));
+        r.record(on(receipt("001_a", "up", "down", 15), "s2"));
+        r.record(on(receipt("001_a", "up", "down", 15), "s1"));
+        let (up, down) = (sha256("up"), sha256("down"));
+        let befores = |r: &Receipts, up: &str| -> Vec<String> {
+            r.all_valid_for("001_a", up, Some(&down), 15)
+                .filter_map(|r| r.schema_before.clone())
+                .collect()
+        };
+        assert_eq!(befores(&r, &up), ["s1", "s2"]);
+        assert_eq!(r.all_valid_for("001_a", &up, None, 15).count(), 0);
+        // New contents: the receipts for the old ones are evidence for nothing.
+        r.record(on(receipt("001_a", "up v2", "down", 15), "s1"));
+        assert!(befores(&r, &up).is_empty());
+        assert_eq!(befores(&r, &sha256("up v2")), ["s1"]);
+    }
+
+    #[test]
+    fn expected_schemas_by_applied_set_major_and_ignore_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("receipts.json");
+        let schema =
+            |applied: &str, n: usize, major: u32, ignore: &[&str], id: &str| ExpectedSchema {
+                applied_sha256: applied.into(),
+                last_applied: None,
+                applied: n,
+                postgres_major: major,
+                schema: id.into(),
+                drift_ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            };
+        let mut r = Receipts::default();
+        r.record_schema(schema("p2", 2, 15, &[], "x2"));
+        r.record_schema(schema("p1", 1, 15, &[], "x1"));
+        r.record_schema(schema("p1", 1, 15, &[], "x1b"));
+        r.record_schema(schema("p1", 1, 16, &[], "y1"));
+        r.record_schema(schema("p1", 1, 15, &["index *"], "z1"));
+        assert_eq!(r.schemas.len(), 4);
+        assert_eq!(r.expected_schema("p1", 15, &[]).unwrap().schema, "x1b");
+        assert_eq!(r.expected_schema("p1", 16, &[]).unwrap().schema, "y1");
+        assert_eq!(
+            r.expected_schema("p1", 15, &["index *".to_string()])
+                .unwrap()
+                .schema,
+            "z1"
+        );
+        assert!(r.expected_schema("p3", 15, &[]).is_none());
+        r.save(&path).unwrap();
+        let back = Receipts::load(&path).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.schemas[0].applied, 1, "sorted by applied count");
+        r.prune_schemas(&["p2".to_string()].into_iter().collect());
+        assert_eq!(r.schemas.len(), 1);
+        // A file without schemas (and receipts without schema ids) still loads.
+        std::fs::write(
+            &path,
+            r#"{"schema_version": 1, "receipts": [{"id": "001_a", "up_sha256": "u", "down_sha256": "d",
+                "postgres_major": 15, "migsafe_version": "0.1.0", "verified_at": "2025-01-31T12:00:00Z"}]}"#,
+        )
+        .unwrap();
+        let old = Receipts::load(&path).unwrap();
+        assert!(old.schemas.is_empty());
+        assert_eq!(old.receipts[0].schema_before, None);
+    }
+
     #[test]
     fn invalid_files_are_errors_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
