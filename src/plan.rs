@@ -836,6 +836,9 @@ fn target_plan(
 /// How many migrations are applied when they are exactly the project's first ones, in order
 /// (the usual case; only then do the replay's recorded schemas describe the target).
 fn applied_prefix(analysis: &Analysis, status: &Status) -> Option<usize> {
+    if !status.out_of_order.is_empty() {
+        return None;
+    }
     let not_applied = |m: &MigrationAnalysis| {
         let id = m.migration.id();
         status.pending.contains(&id) || status.out_of_order.contains(&id)
@@ -871,7 +874,11 @@ fn drift_status(
         .receipts
         .expected_schema(&applied_id, major, &ctx.ignore)
         .map(|e| e.schema.clone());
-    let applied = ctx.analysis.migrations.len() - status.pending.len() - status.out_of_order.len();
+    let applied = ctx
+        .analysis
+        .migrations
+        .len()
+        .saturating_sub(status.pending.len() + status.out_of_order.len());
     let schema = match schema {
         Ok(s) => s,
         Err(e) => {
