@@ -136,14 +136,20 @@ pub struct DriftInput<'a> {
 }
 
 /// What was read from one target.
-struct Read {
-    database: String,
-    status: Status,
-    actual: Fingerprint,
+pub(crate) struct Read {
+    pub(crate) database: String,
+    pub(crate) status: Status,
+    /// The schema, without the kept columns.
+    pub(crate) actual: Fingerprint,
     /// Columns `migsafe apply` renamed aside (soft drop) and left out of `actual`.
-    kept: usize,
-    notes: Vec<String>,
-    exclude: Exclude,
+    pub(crate) kept: usize,
+    /// Those columns, as `hide_kept` takes them.
+    pub(crate) kept_columns: Vec<(String, String)>,
+    pub(crate) notes: Vec<String>,
+    /// migsafe's schema and the runner's history table.
+    pub(crate) exclude: Exclude,
+    /// The connection the target was read through.
+    pub(crate) target: Target,
 }
 
 /// Compares every target with the schema its applied migrations build.
@@ -287,6 +293,16 @@ fn read_target(
     project: &Project,
     database: &mut Option<String>,
 ) -> Result<Read, String> {
+    read_target_session(t, project, database).map(|(read, _)| read)
+}
+
+/// [`read_target`], also returning the read-only session it used (every transaction of it is
+/// read-only) for callers that read more (`migsafe verify --target`).
+pub(crate) fn read_target_session(
+    t: &TargetConfig,
+    project: &Project,
+    database: &mut Option<String>,
+) -> Result<(Read, postgres::Client), String> {
     let url = t.url()?;
     let target = connect::from_url(&url).map_err(|e| format!("invalid url: {e}"))?;
     *database = Some(target.redacted());
@@ -319,14 +335,19 @@ fn read_target(
     let exclude = exclude_for(project.runner, &history.table);
     let actual = fingerprint::fingerprint(&mut client, &exclude)
         .map_err(|e| format!("cannot read the schema: {}", crate::pg::error_text(&e)))?;
-    Ok(Read {
-        database: target.redacted(),
-        status,
-        actual: hide_kept(actual, &kept),
-        kept: kept.len(),
-        notes,
-        exclude,
-    })
+    Ok((
+        Read {
+            database: target.redacted(),
+            status,
+            actual: hide_kept(actual, &kept),
+            kept_columns: kept.clone(),
+            kept: kept.len(),
+            notes,
+            exclude,
+            target,
+        },
+        client,
+    ))
 }
 
 /// What a target's fingerprint leaves out: migsafe's own schema and the runner's history

@@ -84,6 +84,13 @@ pub enum Command {
     ///   migsafe verify --since origin/main --seed db/seed.sql
     ///   MIGSAFE_DATABASE_URL=postgres://ci@db/postgres migsafe verify
     ///   migsafe verify --check-receipts
+    ///   migsafe verify --target prod --sample-rows 100
+    ///
+    /// With --target NAME, the round trips start from that target's own schema instead of a
+    /// replay: migsafe reads the target read-only (its history and a pg_dump --schema-only),
+    /// restores the schema on the scratch cluster and round-trips only the migrations the
+    /// target has not applied. A down that fails only on production's schema (a view made by
+    /// hand on a column the down drops) fails here, before it meets production.
     #[command(verbatim_doc_comment)]
     Verify(verify::VerifyArgs),
     /// Take, list, inspect, check, restore and prune snapshots of data.

@@ -28,6 +28,19 @@ pub struct VerifyArgs {
     /// Verify only migrations added or changed since the merge-base of HEAD and REV.
     #[arg(long, value_name = "REV")]
     pub since: Option<String>,
+    /// Start from the schema of this target of migsafe.toml ([[targets]] name) instead of a
+    /// replay of the migrations: its schema is read read-only (pg_dump --schema-only) and
+    /// restored on the scratch cluster, and the migrations the target has not applied are
+    /// round-tripped on it. Receipts say `proven_on: target NAME`. Example: `migsafe verify
+    /// --target prod`.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["check_receipts", "since"])]
+    pub target: Option<String>,
+    /// With --target: copy up to N rows per table from the target into the restored scratch
+    /// database (rows that then break a foreign key are deleted) instead of only synthetic
+    /// rows. The rows leave the target only into the scratch database, which is dropped
+    /// afterwards. Example: `migsafe verify --target prod --sample-rows 100`.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "target")]
+    pub sample_rows: usize,
     /// Run the round trips on this server instead of a scratch cluster: migsafe creates
     /// throwaway databases there (the role needs CREATEDB) and drops them afterwards. Keep the
     /// password out of the command line: set the environment variable instead. sslmode in the
@@ -78,6 +91,16 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         return check_receipts(&args, &report);
     }
     let config = super::snapshot::load_config(&args.config)?;
+    // An unknown target is a usage error: before any cluster starts.
+    let target = match &args.target {
+        Some(name) => Some(
+            config
+                .target(name)
+                .ok_or_else(|| super::snapshot::unknown_target(&config, name))?
+                .clone(),
+        ),
+        None => None,
+    };
     let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
     let progress_on = std::io::stderr().is_terminal();
     // The cluster must outlive the server handle and every connection.
@@ -104,11 +127,31 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             (server, "a scratch cluster".to_string())
         }
     };
+    let seed = SeedOptions {
+        rows_per_table: args.rows,
+        seed_file: args.seed.clone(),
+    };
+    if let Some(t) = &target {
+        let outcome = on_target(
+            &args,
+            &report,
+            &config,
+            t,
+            &server,
+            server_name,
+            seed,
+            started,
+        );
+        drop(server);
+        if let Some(c) = cluster.take()
+            && args.keep_scratch
+        {
+            eprintln!("{}", c.keep());
+        }
+        return outcome;
+    }
     let opts = VerifyOptions {
-        seed: SeedOptions {
-            rows_per_table: args.rows,
-            seed_file: args.seed.clone(),
-        },
+        seed,
         ignore: config.drift_ignore.clone(),
         ..VerifyOptions::default()
     };
@@ -148,22 +191,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             else {
                 continue;
             };
-            receipts.record(Receipt {
-                id: r.id.clone(),
-                up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
-                // Only a repeatable migration passes without a down.
-                down_sha256: m
-                    .down
-                    .as_ref()
-                    .map(|d| receipts::sha256(&d.source[d.range.clone()])),
-                postgres_major: server.major_version(),
-                migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
-                verified_at: receipts::now_rfc3339(),
-                schema_before: r.schema_before.clone(),
-                schema_after: r.schema_after.clone(),
-                proven_on: Some("replay".into()),
-                drift_ignore: ignore.clone(),
-            });
+            receipts.record(receipt(
+                m,
+                r,
+                server.major_version(),
+                "replay".into(),
+                &ignore,
+            ));
             written += 1;
         }
         projects.push(ProjectResults {
@@ -193,6 +227,163 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Findings
     })
+}
+
+/// `migsafe verify --target NAME`: the pending migrations' round trips on a restored copy of
+/// the target's schema. Records receipts (`proven_on: target NAME`), never expected schemas:
+/// those describe what a replay of the repository builds.
+#[allow(clippy::too_many_arguments)]
+fn on_target(
+    args: &VerifyArgs,
+    report: &crate::report::Report,
+    config: &crate::config::Config,
+    t: &crate::config::TargetConfig,
+    server: &Server,
+    server_name: String,
+    seed: SeedOptions,
+    started: Instant,
+) -> anyhow::Result<Outcome> {
+    let p = match report.projects.as_slice() {
+        [p] => p,
+        [] => anyhow::bail!("no migrations project found"),
+        ps => anyhow::bail!(
+            "verify --target takes one migrations project; {} given",
+            ps.len()
+        ),
+    };
+    let progress_on = std::io::stderr().is_terminal();
+    if progress_on {
+        eprintln!("reading target {} (read-only)", t.name);
+    }
+    let prepared = verify::target::prepare(
+        t,
+        &p.analysis,
+        server,
+        &verify::target::TargetOptions {
+            ignore: &config.drift_ignore,
+            sample_rows: args.sample_rows,
+            drop_roles: args.database_url.is_some(),
+        },
+    )?;
+    if let Some(diff) = &prepared.schema_diff {
+        eprintln!(
+            "warning: the schema restored from target {} differs from the target's own (schema {} there, {} restored); receipts name the restored one, which plan shows as proven elsewhere (- target, + restored):",
+            t.name,
+            verify::target::short(&prepared.live_schema),
+            verify::target::short(&prepared.restored_schema)
+        );
+        for l in diff.lines() {
+            eprintln!("    {l}");
+        }
+    }
+    let mut analysis = p.analysis.clone();
+    for m in &mut analysis.migrations {
+        m.checked = prepared.pending.contains(&m.migration.id());
+    }
+    let opts = VerifyOptions {
+        seed,
+        base: Some(prepared.database_name().to_string()),
+        already_applied: prepared.applied.iter().cloned().collect(),
+        exclude: prepared.exclude.clone(),
+        ignore: config.drift_ignore.clone(),
+        settings: prepared.settings.clone(),
+    };
+    let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
+    let mut progress = |e: Event| {
+        if !progress_on {
+            return;
+        }
+        match e {
+            Event::Applying { id } => eprintln!("applying {id}"),
+            Event::Verifying { id } => eprintln!("verifying {id}"),
+            Event::Done { .. } => {}
+        }
+    };
+    let results = verify::verify(&analysis, server, &opts, &mut progress)?;
+    let mut receipts = Receipts::load(&args.receipts)?;
+    let mut written = 0;
+    for r in results
+        .iter()
+        .filter(|r| r.outcome == VerifyOutcome::Passed)
+    {
+        let Some(m) = analysis
+            .migrations
+            .iter()
+            .find(|m| m.migration.id() == r.id)
+        else {
+            continue;
+        };
+        receipts.record(receipt(
+            m,
+            r,
+            server.major_version(),
+            format!("target {}", t.name),
+            &ignore,
+        ));
+        written += 1;
+    }
+    if written > 0 {
+        receipts.save(&args.receipts)?;
+    }
+    let base = crate::verify::report::Base {
+        target: prepared.name.clone(),
+        database: prepared.database.clone(),
+        applied: prepared.applied.len(),
+        schema: prepared.live_schema.clone(),
+        restored_schema: prepared
+            .schema_diff
+            .is_some()
+            .then(|| prepared.restored_schema.clone()),
+        sampled: prepared.sampled.clone(),
+        notes: prepared.notes.clone(),
+    };
+    drop(prepared);
+    let mut out = VerifyReport::new(
+        server_name,
+        server.major_version(),
+        vec![ProjectResults {
+            root: analysis.root.clone(),
+            runner: analysis.runner.to_string(),
+            migrations: results,
+        }],
+    );
+    out.base = Some(base);
+    out.summary.receipts_written = written;
+    match args.format {
+        VerifyFormat::Human => print(&crate::verify::report::human(&out, Some(started.elapsed())))?,
+        VerifyFormat::Json => print(&crate::verify::report::json(&out))?,
+    }
+    Ok(if out.all_passed() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// The receipt for a migration that passed.
+fn receipt(
+    m: &crate::classify::MigrationAnalysis,
+    r: &verify::MigrationResult,
+    major: u32,
+    proven_on: String,
+    ignore: &[String],
+) -> Receipt {
+    Receipt {
+        id: r.id.clone(),
+        up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
+        // Only a repeatable migration passes without a down.
+        down_sha256: m
+            .down
+            .as_ref()
+            .map(|d| receipts::sha256(&d.source[d.range.clone()])),
+        postgres_major: major,
+        migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
+        verified_at: receipts::now_rfc3339(),
+        schema_before: r.schema_before.clone(),
+        schema_after: r.schema_after.clone(),
+        proven_on: Some(proven_on),
+        drift_ignore: ignore.to_vec(),
+    }
 }
 
 /// Records which schema each prefix of the migrations builds, as the replay found it (before

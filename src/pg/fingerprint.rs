@@ -89,7 +89,7 @@ pub struct Exclude {
 
 impl Exclude {
     /// (schema, table) pairs for the queries: `None` is a wildcard.
-    fn pairs(&self) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    pub(crate) fn pairs(&self) -> (Vec<Option<String>>, Vec<Option<String>>) {
         let mut schemas = Vec::new();
         let mut tables = Vec::new();
         for entry in &self.objects {

@@ -377,7 +377,10 @@ fn jobs(jobs: usize) -> usize {
 
 /// `program` from `bindir`, else next to initdb (the newest installed PostgreSQL), else from
 /// PATH (client-only installs have pg_dump without initdb).
-fn find_program(bindir: Option<&Path>, program: &'static str) -> Result<PathBuf, FullError> {
+pub(crate) fn find_program(
+    bindir: Option<&Path>,
+    program: &'static str,
+) -> Result<PathBuf, FullError> {
     if let Some(dir) = bindir {
         let p = dir.join(program);
         return if p.is_file() {
@@ -406,7 +409,7 @@ fn find_program(bindir: Option<&Path>, program: &'static str) -> Result<PathBuf,
 }
 
 /// `pg_dump --version` → `pg_dump (PostgreSQL) 15.18 (Debian 15.18-1)` → 15.
-fn tool_major(program: &Path) -> Result<u32, FullError> {
+pub(crate) fn tool_major(program: &Path) -> Result<u32, FullError> {
     let out = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
@@ -432,7 +435,7 @@ fn parse_major(version: &str) -> Option<u32> {
 }
 
 /// A command for a libpq tool connecting to `target` through the environment only.
-fn tool_command(program: &Path, target: &Target) -> Command {
+pub(crate) fn tool_command(program: &Path, target: &Target) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PG") {
@@ -494,7 +497,7 @@ fn run(
     Ok((status, String::from_utf8_lossy(&err).trim().to_string()))
 }
 
-fn check_status(
+pub(crate) fn check_status(
     status: ExitStatus,
     stderr: &str,
     program: &str,
@@ -548,7 +551,7 @@ fn db_error(target: &Target, e: &postgres::Error) -> FullError {
 }
 
 /// libpq conninfo value quoting: inside single quotes, `\` and `'` are escaped with `\`.
-fn conninfo_escape(s: &str) -> String {
+pub(crate) fn conninfo_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 

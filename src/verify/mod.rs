@@ -13,6 +13,7 @@ pub mod exec;
 pub mod receipts;
 pub mod report;
 pub mod seed;
+pub mod target;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,8 +66,14 @@ impl Server {
         connect::connect(&self.target.with_dbname(db))
     }
 
-    fn admin(&self) -> Result<Client, ConnectError> {
+    /// A session on the database used for CREATE/DROP DATABASE.
+    pub(crate) fn admin(&self) -> Result<Client, ConnectError> {
         self.connect(&self.admin_db)
+    }
+
+    /// How migsafe connects to the server (for libpq tools: `Target::pg_env`).
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
     }
 }
 

@@ -23,8 +23,45 @@ pub struct VerifyReport {
     /// Where the round trips ran: `scratch` or the redacted URL of the user's server.
     pub server: String,
     pub postgres_major: u32,
+    /// What the round trips started from, with `migsafe verify --target`: the target's own
+    /// schema. Absent when they replayed the repository's migrations from an empty database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
     pub projects: Vec<ProjectResults>,
     pub summary: Summary,
+}
+
+/// The target whose schema the round trips started from.
+#[derive(Debug, Serialize)]
+pub struct Base {
+    /// The target's name in migsafe.toml.
+    pub target: String,
+    /// Its URL, the password hidden.
+    pub database: String,
+    /// Migrations its history counts as applied (not verified: they are in its schema).
+    pub applied: usize,
+    /// Its live schema id (`drift::schema_id`).
+    pub schema: String,
+    /// The id of the restored copy, when it differs (receipts then name this one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_schema: Option<String>,
+    /// Rows copied from the target per table (`--sample-rows`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sampled: Vec<super::target::Sampled>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Base {
+    /// `on the schema of target prod (3 applied, schema 0123456789ab)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "on the schema of target {} ({} applied, schema {})",
+            self.target,
+            self.applied,
+            super::target::short(&self.schema)
+        )
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -51,6 +88,7 @@ impl VerifyReport {
             migsafe_version: env!("CARGO_PKG_VERSION"),
             server,
             postgres_major,
+            base: None,
             projects,
             summary,
         }
@@ -70,14 +108,34 @@ pub fn json(report: &VerifyReport) -> String {
 pub fn human(report: &VerifyReport, elapsed: Option<std::time::Duration>) -> String {
     let mut out = String::new();
     for p in &report.projects {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{} ({}, PostgreSQL {} on {})",
+            "{} ({}, PostgreSQL {} on {}",
             p.root.display(),
             p.runner,
             report.postgres_major,
             report.server
         );
+        match &report.base {
+            Some(b) => {
+                let _ = writeln!(out, ", {})", b.describe());
+                if !b.sampled.is_empty() {
+                    let copied: u64 = b.sampled.iter().map(|s| s.copied).sum();
+                    let removed: u64 = b.sampled.iter().map(|s| s.removed).sum();
+                    let _ = writeln!(
+                        out,
+                        "  sample: {copied} row{} copied from {} table{}, {removed} removed for foreign keys",
+                        plural(copied as usize),
+                        b.sampled.len(),
+                        plural(b.sampled.len())
+                    );
+                }
+                for n in &b.notes {
+                    let _ = writeln!(out, "  note: {n}");
+                }
+            }
+            None => out.push_str(")\n"),
+        }
         for m in &p.migrations {
             let label = match m.outcome {
                 VerifyOutcome::Passed => "passed",
@@ -201,5 +259,57 @@ fn write_failure(out: &mut String, f: &Failure) {
         Failure::NotReached { because } => {
             let _ = writeln!(out, "      not verified: {because}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_target_the_round_trips_started_from() {
+        let mut r = VerifyReport::new(
+            "a scratch cluster".into(),
+            16,
+            vec![ProjectResults {
+                root: "migrations".into(),
+                runner: "sqlx".into(),
+                migrations: vec![],
+            }],
+        );
+        r.base = Some(Base {
+            target: "prod".into(),
+            database: "postgres://app@db/app".into(),
+            applied: 12,
+            schema: "0123456789abcdef0123".into(),
+            restored_schema: None,
+            sampled: vec![
+                crate::verify::target::Sampled {
+                    table: "public.accounts".into(),
+                    copied: 5,
+                    removed: 0,
+                },
+                crate::verify::target::Sampled {
+                    table: "public.orders".into(),
+                    copied: 5,
+                    removed: 2,
+                },
+            ],
+            notes: vec!["something limits the result".into()],
+        });
+        insta::assert_snapshot!(human(&r, None), @r"
+        migrations (sqlx, PostgreSQL 16 on a scratch cluster, on the schema of target prod (12 applied, schema 0123456789ab))
+          sample: 10 rows copied from 2 tables, 2 removed for foreign keys
+          note: something limits the result
+
+        0 migrations verified: 0 passed, 0 failed
+        ");
+        let text = json(&r);
+        assert!(
+            text.contains("\"base\": {\n    \"target\": \"prod\""),
+            "{text}"
+        );
+        r.base = None;
+        assert!(!json(&r).contains("\"base\""));
     }
 }
