@@ -1026,4 +1026,41 @@ fn drift_blocks_irreversible_migrations_on_the_drifted_target_only() {
         text.contains("receipt valid (proven elsewhere: replay)"),
         "{text}"
     );
+
+    // Without the ignore rule, proving the downs on the drifted target's own schema unblocks
+    // it: the receipts now name that schema, and plan follows them.
+    std::fs::write(&toml, &base).unwrap();
+    assert_eq!(plan(&p).0, Some(1));
+    let admin = migsafe::pg::testing::cluster().url("postgres");
+    let o = run(p.cmd().args([
+        "verify",
+        "migrations",
+        "--target",
+        "drifted",
+        "--database-url",
+        &admin,
+    ]));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (code, j) = plan(&p);
+    assert_eq!(code, Some(0), "{j}");
+    let drifted = &j["targets"][1];
+    assert_eq!(
+        drifted["drift"]["status"], "drift",
+        "still drifted: {drifted}"
+    );
+    for m in drifted["pending"].as_array().unwrap() {
+        assert_eq!(m["proof"], "this_schema", "{m}");
+        assert_eq!(m["proven_on"], "target drifted", "{m}");
+        assert!(gate(m, "drift")["passed"].as_bool().unwrap(), "{m}");
+    }
+    // The replay's proof still serves the clean target.
+    for m in j["targets"][0]["pending"].as_array().unwrap() {
+        assert_eq!(m["proven_on"], "replay", "{m}");
+    }
 }

@@ -208,13 +208,15 @@ impl Receipts {
     }
 
     /// Adds a receipt. It replaces the receipts of the same id and PostgreSQL major version
-    /// proven on the same schema, and those for other contents (no longer evidence for
-    /// anything); receipts proven on other schemas stay, each evidence for its own.
+    /// proven on the same schema under the same `[drift] ignore` rules, and those for other
+    /// contents (no longer evidence for anything); receipts proven on other schemas, or under
+    /// other ignore rules, stay, each evidence for its own.
     pub fn record(&mut self, receipt: Receipt) {
         self.receipts.retain(|r| {
             !(r.id == receipt.id
                 && r.postgres_major == receipt.postgres_major
-                && (r.schema_before == receipt.schema_before
+                && ((r.schema_before == receipt.schema_before
+                    && r.drift_ignore == receipt.drift_ignore)
                     || r.up_sha256 != receipt.up_sha256
                     || r.down_sha256 != receipt.down_sha256))
         });
@@ -420,6 +422,11 @@ mod tests {
         };
         assert_eq!(befores(&r, &up), ["s1", "s2"]);
         assert_eq!(r.all_valid_for("001_a", &up, None, 15).count(), 0);
+        // The same schema under other [drift] ignore rules is other evidence: both stay.
+        let mut ignoring = on(receipt("001_a", "up", "down", 15), "s1");
+        ignoring.drift_ignore = vec!["index public.hotfix".into()];
+        r.record(ignoring);
+        assert_eq!(befores(&r, &up), ["s1", "s1", "s2"]);
         // New contents: the receipts for the old ones are evidence for nothing.
         r.record(on(receipt("001_a", "up v2", "down", 15), "s1"));
         assert!(befores(&r, &up).is_empty());
