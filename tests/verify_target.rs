@@ -477,3 +477,57 @@ fn unknown_and_unreachable_targets_and_conflicts_exit_2() {
     let (_, err) = expect(&p.verify(&["verify", "--sample-rows", "5"]), 2);
     assert!(err.contains("--target <NAME>"), "{err}");
 }
+
+/// A column `migsafe apply` kept aside on the target is restored with the rest, and left out
+/// of the copy's schema ids as plan leaves it out of the target's: the receipts verify
+/// --target writes prove the next migration on the very schema plan sees.
+#[test]
+fn columns_kept_aside_by_apply_keep_the_targets_schema_id() {
+    const DROP_NOTE: (&str, &str, &str) = (
+        "3_drop_note",
+        "ALTER TABLE accounts DROP COLUMN note;\n",
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+    );
+    const DROP_TOTAL: (&str, &str, &str) = (
+        "4_drop_total",
+        "ALTER TABLE orders DROP COLUMN total;\n",
+        "ALTER TABLE orders ADD COLUMN total int;\n",
+    );
+    let p = Project::new(&[INIT, ADD_NOTE, DROP_NOTE, DROP_TOTAL], &["prod"]);
+    expect(
+        &p.run(&[
+            "apply",
+            "--target",
+            "prod",
+            "--to",
+            "3",
+            "--accept-risk",
+            "test",
+            "-q",
+        ]),
+        0,
+    );
+    let (out, _) = expect(&p.run(&["drift", "--target", "prod"]), 0);
+    assert!(out.contains("1 column(s) kept aside"), "{out}");
+    let before = state(&p.dbs[0]);
+
+    let (out, err) = expect(
+        &p.verify(&["verify", "--target", "prod", "--format", "json"]),
+        0,
+    );
+    assert!(!err.contains("differs"), "{err}");
+    let v = json(&out);
+    assert!(v["base"]["restored_schema"].is_null(), "{v}");
+    let r = receipt(&p.receipts(), "4_drop_total").clone();
+    assert_eq!(r["proven_on"], "target prod", "{r}");
+
+    let o = p.run(&["plan", "--target", "prod", "--format", "json"]);
+    let plan = json(&text(&o.stdout));
+    let t = &plan["targets"][0];
+    assert_eq!(r["schema_before"], t["drift"]["schema"], "{t}");
+    let m = &t["pending"][0];
+    assert_eq!(m["id"], "4_drop_total");
+    assert_eq!(m["proof"], "this_schema", "{m}");
+    assert_eq!(m["proven_on"], "target prod", "{m}");
+    assert_eq!(state(&p.dbs[0]), before, "verify --target changed the target");
+}

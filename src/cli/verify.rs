@@ -287,6 +287,7 @@ fn on_target(
         exclude: prepared.exclude.clone(),
         ignore: config.drift_ignore.clone(),
         settings: prepared.settings.clone(),
+        kept: prepared.kept.clone(),
     };
     let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
     let mut progress = |e: Event| {

@@ -169,6 +169,9 @@ pub struct VerifyOptions {
     pub exclude: Exclude,
     /// `[drift] ignore`: left out of the schema ids receipts record.
     pub ignore: Vec<crate::config::DriftIgnore>,
+    /// Columns kept aside by `migsafe apply` in `base` (`table`, `column`), left out of the
+    /// schema ids as plan leaves them out of the target's.
+    pub kept: Vec<(String, String)>,
     /// Session settings (`search_path`, `role`, …) set on every connection that runs a
     /// migration, as the target's sessions have them.
     pub settings: Vec<(String, String)>,
@@ -427,7 +430,14 @@ fn round_trip(
         Some(f) if opts.seed.seed_file.is_none() => f,
         _ => schema(&mut c, exclude)?,
     };
-    result.schema_before = Some(crate::drift::schema_id(&f0, &opts.ignore));
+    let id = |f: &Fingerprint| match opts.kept.is_empty() {
+        true => crate::drift::schema_id(f, &opts.ignore),
+        false => crate::drift::schema_id(
+            &crate::drift::hide_kept(f.clone(), &opts.kept),
+            &opts.ignore,
+        ),
+    };
+    result.schema_before = Some(id(&f0));
     let d0 = digest::digest(&mut c).map_err(VerifyError::Connection)?;
     let phase =
         |script: &crate::classify::ScriptAnalysis| -> Result<Option<ScriptFailure>, VerifyError> {
@@ -442,7 +452,7 @@ fn round_trip(
     }
     result.timings_ms.up = ms(t.elapsed());
     let f1 = schema(&mut c, exclude)?;
-    result.schema_after = Some(crate::drift::schema_id(&f1, &opts.ignore));
+    result.schema_after = Some(id(&f1));
 
     if m.migration.repeatable {
         // Flyway re-runs a repeatable migration whenever it changes; it has no down. What can

@@ -74,6 +74,9 @@ pub struct Prepared<'a> {
     pub exclude: Exclude,
     /// The target's session settings (`search_path`) for every phase of a round trip.
     pub settings: Vec<(String, String)>,
+    /// Columns `migsafe apply` kept aside on the target (`table`, `column`): in the restored
+    /// copy too, and left out of its schema ids as they are out of the target's.
+    pub kept: Vec<(String, String)>,
     /// Rows copied per table (`sample_rows`).
     pub sampled: Vec<Sampled>,
     /// What limits the result.
@@ -361,6 +364,7 @@ pub fn prepare<'a>(
         schema_diff,
         exclude: read.exclude.clone(),
         settings: vec![("search_path".into(), search_path)],
+        kept: read.kept_columns.clone(),
         sampled,
         notes,
         cleanup,
