@@ -147,6 +147,12 @@ struct RawTarget {
     /// The rollout wave this target belongs to: one of `waves` when that is set.
     #[schemars(with = "Option<String>")]
     wave: Option<Spanned<String>>,
+    /// PostgreSQL settings of the sessions the runner uses on this target, set on every
+    /// session migsafe runs a migration step on (`migsafe apply`, `rollback`, and the round
+    /// trips of `migsafe verify --target`), e.g. `{ search_path = "app, public", role =
+    /// "migrator" }`. lock_timeout and statement_timeout belong in `[apply]`.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    session: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// `[rules]` accepts exactly the rule IDs and names, so editors can complete them.
@@ -304,6 +310,9 @@ pub struct TargetConfig {
     pub name: String,
     pub url: TargetUrl,
     pub wave: Option<String>,
+    /// Settings for every session a migration step runs on (`session` in migsafe.toml), in
+    /// name order.
+    pub session: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +321,61 @@ pub enum TargetUrl {
     Env(String),
 }
 
+/// A target's `session` settings, checked: names as PostgreSQL spells settings, and none that
+/// migsafe sets itself.
+fn session_settings(
+    target: &str,
+    settings: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, String> {
+    for name in settings.keys() {
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !ok {
+            return Err(format!(
+                "target `{target}`: session setting `{name}` is not a PostgreSQL setting name (letters, digits, `_`, `.`)"
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "lock_timeout" | "statement_timeout" | "default_transaction_read_only"
+        ) {
+            return Err(format!(
+                "target `{target}`: session setting `{name}` is set by migsafe; lock_timeout and statement_timeout go in [apply]"
+            ));
+        }
+    }
+    Ok(settings
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect())
+}
+
 impl TargetConfig {
+    /// The `search_path` of `session`, alone: what read-only sessions set so that they find
+    /// the runner's history where the runner's sessions do (without switching role, so a
+    /// role that can only read is enough for them).
+    pub fn read_settings(&self) -> &[(String, String)] {
+        match self.session.iter().position(|(k, _)| k == "search_path") {
+            Some(i) => &self.session[i..=i],
+            None => &[],
+        }
+    }
+
+    /// The message for a `session` setting PostgreSQL refused.
+    pub fn session_error(&self, (name, value, e): (&str, &str, postgres::Error)) -> String {
+        format!(
+            "target `{}`: cannot set session setting {name} = '{value}': {}",
+            self.name,
+            crate::pg::error_text(&e)
+        )
+    }
+
     /// The connection URL; an unset variable is an error that names it.
     pub fn url(&self) -> Result<String, String> {
         match &self.url {
@@ -500,10 +563,16 @@ impl Config {
                     Some(_) => {}
                 }
             }
+            let session = match &t.session {
+                None => vec![],
+                Some(s) => session_settings(&t.name, s.get_ref())
+                    .map_err(|m| invalid(Some(s.span()), m))?,
+            };
             targets.push(TargetConfig {
                 name: t.name.clone(),
                 url,
                 wave: t.wave.as_ref().map(|w| w.get_ref().clone()),
+                session,
             });
         }
         let apply_setting = |value: &Option<Spanned<String>>, key: &str, default: &str| {
@@ -936,6 +1005,38 @@ mod tests {
         assert!(!parse("[drift]\nblocks = false\n").unwrap().drift_blocks);
         let e = err("[drift]\nblocks = \"no\"\n");
         assert!(e.starts_with("proj/migsafe.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn target_session_settings_are_checked_names() {
+        let c = parse(
+            "[[targets]]\nname = \"prod\"\nurl = \"postgres://h/db\"\nsession = { search_path = \"app, public\", Role = \"migrator\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.targets[0].session,
+            [
+                ("role".to_string(), "migrator".to_string()),
+                ("search_path".to_string(), "app, public".to_string())
+            ]
+        );
+        let target = |session: &str| {
+            err(&format!(
+                "[[targets]]\nname = \"prod\"\nurl = \"postgres://h/db\"\nsession = {session}\n"
+            ))
+        };
+        let e = target("{ \"search path\" = \"app\" }");
+        assert_eq!(
+            e,
+            "proj/migsafe.toml:4:11: target `prod`: session setting `search path` is not a PostgreSQL setting name (letters, digits, `_`, `.`)"
+        );
+        let e = target("{ lock_timeout = \"1s\" }");
+        assert!(
+            e.ends_with("session setting `lock_timeout` is set by migsafe; lock_timeout and statement_timeout go in [apply]"),
+            "{e}"
+        );
+        let e = target("{ role = 1 }");
+        assert!(e.starts_with("proj/migsafe.toml:4:"), "{e}");
     }
 
     #[test]

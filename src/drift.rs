@@ -307,6 +307,7 @@ pub(crate) fn read_target_session(
     let target = connect::from_url(&url).map_err(|e| format!("invalid url: {e}"))?;
     *database = Some(target.redacted());
     let mut client = connect::connect(&target).map_err(|e| format!("unreachable: {e}"))?;
+    connect::set_session(&mut client, t.read_settings()).map_err(|e| t.session_error(e))?;
     // Belt and braces: every transaction of this session is read-only.
     client
         .batch_execute("SET default_transaction_read_only = on")

@@ -605,6 +605,8 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
     };
     let read_started = std::time::Instant::now();
     let read = (|| -> Result<(u32, Read), String> {
+        crate::pg::connect::set_session(&mut client, target.read_settings())
+            .map_err(|e| target.session_error(e))?;
         let mut tx = client
             .build_transaction()
             .read_only(true)

@@ -1001,3 +1001,82 @@ fn each_step_starts_from_a_fresh_session() {
         ["audit_log"]
     );
 }
+
+/// A target's `session` settings (here the runner's search_path and role) are set on the
+/// session of every step, apply's and rollback's alike, as the runner would have them.
+#[test]
+fn target_session_settings_reach_every_step() {
+    let (p, dbs) = Project::new(&[("acct", "all")], "");
+    let db = &dbs[0];
+    expect(&p.run(&["apply", "--target", "acct", "--to", PREVIOUS]), 0);
+    let role = format!("migrator_{db}");
+    connect(db)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} NOLOGIN;
+             CREATE SCHEMA app AUTHORIZATION {role};
+             GRANT ALL ON _sqlx_migrations TO {role};
+             GRANT USAGE ON SCHEMA migsafe TO {role};
+             GRANT ALL ON ALL TABLES IN SCHEMA migsafe TO {role};
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA migsafe TO {role};"
+        ))
+        .unwrap();
+    let toml = p.path().join("migsafe.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "wave = \"all\"\n",
+        &format!(
+            "wave = \"all\"\nsession = {{ search_path = \"app, public\", role = \"{role}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, text).unwrap();
+    for f in std::fs::read_dir(p.path().join("migrations")).unwrap() {
+        let f = f.unwrap().path();
+        if f.file_name().unwrap().to_string_lossy()[..PREVIOUS.len()] > *PREVIOUS {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    p.add_migration(
+        "20241014093000_audit",
+        "CREATE TABLE audit_log (id bigint PRIMARY KEY);\n",
+        "DROP TABLE audit_log;\n",
+    );
+    p.add_migration(
+        "20241014094000_audit_note",
+        "ALTER TABLE audit_log ADD COLUMN note text;\n",
+        "ALTER TABLE audit_log DROP COLUMN note;\n",
+    );
+    expect(&p.run(&["apply", "--target", "acct"]), 0);
+    let owner = "SELECT c.relnamespace::regnamespace::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || \
+                 (SELECT count(*) FROM pg_attribute WHERE attrelid = c.oid AND attname = 'note')::text \
+                 FROM pg_class c WHERE relname = 'audit_log'";
+    assert_eq!(rows(db, owner), [format!("app {role} 1")]);
+    // The history stays where the runner's search_path finds it (public, after app).
+    assert_eq!(applied(db).len(), 6);
+    let (out, _) = expect(&p.run(&["plan", "--target", "acct", "--format", "json"]), 0);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["targets"][0]["applied"], 6, "{out}");
+    assert_eq!(
+        plan["targets"][0]["pending"],
+        serde_json::json!([]),
+        "{out}"
+    );
+
+    expect(
+        &p.run(&["rollback", "--target", "acct", "--to", PREVIOUS]),
+        0,
+    );
+    assert!(rows(db, owner).is_empty(), "rolled back in schema app");
+
+    // A setting PostgreSQL refuses stops the run before any step, naming the setting.
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        &format!("role = \"{role}\""),
+        "role = \"no_such_role_anywhere\"",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let (out, err) = expect(&p.run(&["apply", "--target", "acct"]), 2);
+    assert!(
+        format!("{out}{err}")
+            .contains("target `acct`: cannot set session setting role = 'no_such_role_anywhere'"),
+        "{out}{err}"
+    );
+    assert_eq!(applied(db).len(), 4);
+}

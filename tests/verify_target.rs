@@ -529,5 +529,68 @@ fn columns_kept_aside_by_apply_keep_the_targets_schema_id() {
     assert_eq!(m["id"], "4_drop_total");
     assert_eq!(m["proof"], "this_schema", "{m}");
     assert_eq!(m["proven_on"], "target prod", "{m}");
-    assert_eq!(state(&p.dbs[0]), before, "verify --target changed the target");
+    assert_eq!(
+        state(&p.dbs[0]),
+        before,
+        "verify --target changed the target"
+    );
+}
+
+/// The target's `session` settings (the runner's search_path and role) are set on every
+/// phase's session: a migration that names its table without a schema is verified as the
+/// runner will run it.
+#[test]
+fn target_session_settings_reach_every_phase() {
+    const APP: (&str, &str, &str) = (
+        "1_app",
+        "CREATE SCHEMA app;\nCREATE TABLE app.things (id bigint PRIMARY KEY);\n",
+        "DROP SCHEMA app CASCADE;\n",
+    );
+    const NOTE: (&str, &str, &str) = (
+        "2_note",
+        "ALTER TABLE things ADD COLUMN note text;\n",
+        "ALTER TABLE things DROP COLUMN note;\n",
+    );
+    let p = Project::new(&[APP, NOTE], &["prod"]);
+    p.apply("prod", "1");
+    let role = format!("owner_{}", p.dbs[0]);
+    connect(&p.dbs[0])
+        .batch_execute(&format!(
+            "CREATE ROLE {role} NOLOGIN;
+             ALTER SCHEMA app OWNER TO {role};
+             ALTER TABLE app.things OWNER TO {role};"
+        ))
+        .unwrap();
+    // Without them, `things` is nowhere on the search_path.
+    let (out, _) = expect(&p.verify(&["verify", "--target", "prod"]), 1);
+    assert!(out.contains("relation \"things\" does not exist"), "{out}");
+
+    let toml = p.path().join("migsafe.toml");
+    let url = format!("url = \"{}\"\n", testing::cluster().url(&p.dbs[0]));
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        &url,
+        &format!("{url}session = {{ search_path = \"app, public\", role = \"{role}\" }}\n"),
+    );
+    std::fs::write(&toml, text).unwrap();
+    let before = state(&p.dbs[0]);
+    let (out, err) = expect(&p.verify(&["verify", "--target", "prod"]), 0);
+    assert!(out.contains("  passed   2_note"), "{out}\n{err}");
+    assert_eq!(receipt(&p.receipts(), "2_note")["proven_on"], "target prod");
+    assert_eq!(
+        state(&p.dbs[0]),
+        before,
+        "verify --target changed the target"
+    );
+
+    // As a role that does not own the table, the up fails as it would for the runner: the
+    // phases do not run as the verification server's superuser.
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(&format!("role = \"{role}\""), "role = \"pg_read_all_data\"");
+    std::fs::write(&toml, text).unwrap();
+    let (out, err) = expect(&p.verify(&["verify", "--target", "prod"]), 1);
+    assert!(
+        format!("{out}{err}").contains("must be owner of table things"),
+        "{out}\n{err}"
+    );
 }

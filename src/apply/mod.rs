@@ -145,18 +145,20 @@ pub(crate) fn open(t: &TargetConfig, opts: &Options<'_>) -> Result<(Target, Clie
     let url = t.url().map_err(ApplyError::Unsupported)?;
     let target = connect::from_url(&url)
         .map_err(|e| ApplyError::Unsupported(format!("target `{}`: invalid url: {e}", t.name)))?;
-    let client = session(&t.name, &target, opts.settings)?;
+    let client = session(t, &target, opts.settings)?;
     Ok((target, client))
 }
 
-/// A new connection with the `[apply]` session settings. Each step runs on its own, so that
+/// A new connection with the `[apply]` timeouts and the target's `session` settings. Each
+/// step runs on its own, so that
 /// session state one migration leaves behind (`SET search_path`, temporary tables, prepared
 /// statements) cannot make the next one pass or fail; the run's lock stays on the first.
 pub(crate) fn session(
-    name: &str,
+    t: &TargetConfig,
     target: &Target,
     settings: &ApplySettings,
 ) -> Result<Client, ApplyError> {
+    let name = &t.name;
     let mut client = connect::connect(target)
         .map_err(|e| ApplyError::Unsupported(format!("target `{name}`: {e}")))?;
     client
@@ -165,6 +167,19 @@ pub(crate) fn session(
             &[&settings.lock_timeout, &settings.statement_timeout],
         )
         .map_err(ApplyError::db("set lock_timeout and statement_timeout"))?;
+    for (setting, value) in &t.session {
+        client
+            .execute(
+                "SELECT pg_catalog.set_config($1, $2, false)",
+                &[setting, value],
+            )
+            .map_err(|e| {
+                ApplyError::Unsupported(format!(
+                    "target `{name}`: cannot set session setting {setting} = '{value}': {}",
+                    crate::pg::error_text(&e)
+                ))
+            })?;
+    }
     Ok(client)
 }
 
@@ -332,7 +347,7 @@ fn apply_locked(
                 .to_string()
         });
         ctx.note(&format!("applying {}", p.id));
-        let mut step_client = session(&t.name, target, opts.settings)?;
+        let mut step_client = session(t, target, opts.settings)?;
         let step = apply_one(&mut step_client, &ctx, opts, m, accepted, &p.gates)?;
         report.steps.push(step);
     }

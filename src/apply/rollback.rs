@@ -210,7 +210,7 @@ fn rollback_locked(
             continue;
         }
         ctx.note(&format!("rolling back {id}"));
-        let mut step_client = super::session(&t.name, target, opts.settings)?;
+        let mut step_client = super::session(t, target, opts.settings)?;
         let step = rollback_one(&mut step_client, &ctx, opts, m, previous, up_step)?;
         report.steps.push(step);
     }

@@ -550,6 +550,23 @@ impl fmt::Debug for Target {
 }
 
 /// Connects to `target`, with TLS and certificate checks as its `sslmode` asks.
+/// Sets each `(name, value)` for the rest of the session, in order. On failure, returns the
+/// setting PostgreSQL refused with its error.
+pub fn set_session<'a>(
+    client: &mut postgres::Client,
+    settings: &'a [(String, String)],
+) -> Result<(), (&'a str, &'a str, postgres::Error)> {
+    for (name, value) in settings {
+        client
+            .execute(
+                "SELECT pg_catalog.set_config($1, $2, false)",
+                &[name, value],
+            )
+            .map_err(|e| (name.as_str(), value.as_str(), e))?;
+    }
+    Ok(())
+}
+
 pub fn connect(target: &Target) -> Result<postgres::Client, ConnectError> {
     let result = if target.sslmode == SslMode::Disable {
         target.config.connect(postgres::NoTls)

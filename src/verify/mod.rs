@@ -384,13 +384,7 @@ fn not_reached(m: &MigrationAnalysis, because: &str) -> MigrationResult {
 /// its session (a `SET`, a temporary table, a prepared statement) cannot help the next pass.
 fn session(server: &Server, db: &str, opts: &VerifyOptions) -> Result<Client, VerifyError> {
     let mut c = server.connect(db).map_err(VerifyError::Server)?;
-    for (name, value) in &opts.settings {
-        c.execute(
-            "SELECT pg_catalog.set_config($1, $2, false)",
-            &[name, value],
-        )
-        .map_err(VerifyError::Connection)?;
-    }
+    connect::set_session(&mut c, &opts.settings).map_err(|(_, _, e)| VerifyError::Connection(e))?;
     Ok(c)
 }
 

@@ -202,7 +202,14 @@ pub fn prepare<'a>(
         )
         .map_err(ro)?;
     let target_major = row.get::<_, i32>(0) as u32 / 10000;
-    let roles = referenced_roles(&mut source).map_err(ro)?;
+    let mut roles = referenced_roles(&mut source).map_err(ro)?;
+    // The role the target's sessions switch to must exist where the round trips run.
+    if let Some((_, role)) = t.session.iter().find(|(k, _)| k == "role")
+        && !role.eq_ignore_ascii_case("none")
+        && !roles.contains(role)
+    {
+        roles.push(role.clone());
+    }
 
     // The dump, in a directory only this user can read (tempfile creates it 0700).
     let tmp = tempfile::Builder::new()
@@ -363,12 +370,22 @@ pub fn prepare<'a>(
         restored_schema,
         schema_diff,
         exclude: read.exclude.clone(),
-        settings: vec![("search_path".into(), search_path)],
+        settings: session_settings(&t.session, search_path),
         kept: read.kept_columns.clone(),
         sampled,
         notes,
         cleanup,
     })
+}
+
+/// The settings of every phase's session: the target's configured `session` settings, and the
+/// `search_path` its sessions have unless those set one.
+fn session_settings(configured: &[(String, String)], search_path: String) -> Vec<(String, String)> {
+    let mut out = configured.to_vec();
+    if !out.iter().any(|(k, _)| k == "search_path") {
+        out.insert(0, ("search_path".into(), search_path));
+    }
+    out
 }
 
 /// The first 12 hex digits of a schema id, as reports show it.
