@@ -18,15 +18,6 @@ RUNS=${BENCH_RUNS:-5}
 N=${BENCH_MIGRATIONS:-40}
 MIGSAFE=target/release/migsafe
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/migsafe-verify-bench.XXXXXX")
-chmod 755 "$WORK"
-BIN=$(dirname "$(readlink -f "$(command -v initdb || echo "$(pg_config --bindir)/initdb")")")
-AS=()
-if [ "$(id -u)" = 0 ]; then AS=(runuser -u postgres --); fi
-cleanup() {
-    "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" stop -m immediate >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     cargo build --release -q
@@ -40,20 +31,7 @@ printf 'SELECT 1;\n' > "$WORK/empty/migrations/1_noop.up.sql"
 printf 'SELECT 1;\n' > "$WORK/empty/migrations/1_noop.down.sql"
 
 # A cluster for the side-by-side runs, configured like migsafe's scratch cluster.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; fi
-"${AS[@]}" "$BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$WORK'
-fsync = off
-full_page_writes = off
-synchronous_commit = off
-CONF
-"${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
-URL="postgres://postgres@127.0.0.1:$PORT/postgres"
-export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
+. benches/cluster.sh
 
 # The reference: every up once, in order, each in its own transaction, on a fresh database.
 cat > "$WORK/apply.sh" <<SH
