@@ -7,11 +7,11 @@
 # The target: a generated sqlx project (benches/gen_project.py) applied by `migsafe apply` up to
 # all but BENCH_PENDING migrations, then drifted by hand (an extra index).
 #
-#   drift, by hand:   replay the applied ups with psql on a fresh database, pg_dump
+#   drift, by hand:   replay the applied ups with one psql on a fresh database, pg_dump
 #                     --schema-only of it and of the target, diff the two.
 #   drift, migsafe:   migsafe drift --target t --database-url (the replay on the same cluster).
 #   verify --target, by hand: pg_dump --schema-only -Fc of the target, pg_restore into a fresh
-#                     database, the pending ups once with psql.
+#                     database, the pending ups once with one psql.
 #   verify --target, migsafe: migsafe verify --target t --database-url (up, down, up of each
 #                     pending migration on the restored schema, with synthetic rows).
 #
@@ -53,16 +53,15 @@ name = "t"
 url = "postgres://postgres@127.0.0.1:$PORT/bench_target"
 TOML
 TO=$(printf '%04d' "$APPLIED")
-(cd "$P" && "$MIGSAFE" apply --target t --to "$TO" --accept-risk "benchmark set-up" -q)
+(cd "$P" && "$MIGSAFE" apply --target t --to "$TO" --accept-risk "benchmark set-up" -q >/dev/null)
 psql -X -q -d bench_target -c 'CREATE INDEX bench_hand_made_idx ON t1 (name)'
 
 cat > "$WORK/drift-by-hand.sh" <<SH
 #!/bin/sh
 set -e
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS bench_replay' -c 'CREATE DATABASE bench_replay'
-for f in \$(ls $P/migrations/*.up.sql | head -n $APPLIED); do
-    psql -X -q -v ON_ERROR_STOP=1 -d bench_replay -1 -f "\$f"
-done
+# One psql session for all files: no process start per migration.
+psql -X -q -v ON_ERROR_STOP=1 -d bench_replay \$(ls $P/migrations/*.up.sql | head -n $APPLIED | sed 's/^/-f /')
 pg_dump --schema-only -d bench_target > $WORK/target.sql
 pg_dump --schema-only -d bench_replay > $WORK/replay.sql
 diff $WORK/target.sql $WORK/replay.sql > /dev/null || true
@@ -73,9 +72,7 @@ set -e
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS bench_restored' -c 'CREATE DATABASE bench_restored'
 pg_dump --schema-only -Fc -d bench_target -f $WORK/target.dump
 pg_restore -d bench_restored $WORK/target.dump
-for f in \$(ls $P/migrations/*.up.sql | tail -n $PENDING); do
-    psql -X -q -v ON_ERROR_STOP=1 -d bench_restored -1 -f "\$f"
-done
+psql -X -q -v ON_ERROR_STOP=1 -d bench_restored \$(ls $P/migrations/*.up.sql | tail -n $PENDING | sed 's/^/-f /')
 SH
 chmod +x "$WORK"/*-by-hand.sh
 
