@@ -31,7 +31,8 @@ pub struct VerifyArgs {
     /// Start from the schema of this target of migsafe.toml ([[targets]] name) instead of a
     /// replay of the migrations: its schema is read read-only (pg_dump --schema-only) and
     /// restored on the scratch cluster, and the migrations the target has not applied are
-    /// round-tripped on it. Receipts say `proven_on: target NAME`. Example: `migsafe verify
+    /// round-tripped on it, each phase on a new session with the target's `session` settings
+    /// (search_path, role). Receipts say `proven_on: target NAME`. Example: `migsafe verify
     /// --target prod`.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["check_receipts", "since"])]
     pub target: Option<String>,
