@@ -175,7 +175,8 @@ pub enum Command {
     /// a plain `DROP COLUMN` is applied by renaming the column aside (`[apply] soft_drop`). The
     /// runner's history row and migsafe's ledger row commit with the step, so a crash leaves
     /// the target before or after each whole step. `[apply] lock_timeout` (default 5s) and
-    /// `statement_timeout` bound every statement.
+    /// `statement_timeout` bound every statement. Each migration runs on a new session with
+    /// the target's `session` settings of migsafe.toml (e.g. search_path, role).
     ///
     /// Exit codes: 0 applied (or nothing pending), 1 blocked (nothing applied to that target),
     /// 2 a step failed or migsafe could not run.
