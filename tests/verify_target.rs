@@ -594,3 +594,73 @@ fn target_session_settings_reach_every_phase() {
         "{out}\n{err}"
     );
 }
+
+/// On a verification server whose role is not a superuser (`--database-url` of a CREATEDB
+/// role), the schema is restored without owners and grants, the report says so, and
+/// `--sample-rows` (which switches foreign-key triggers off) is refused. Nothing is left there.
+#[test]
+fn a_verification_server_without_a_superuser_restores_without_owners() {
+    let p = Project::new(&[INIT, ADD_NOTE], &["prod"]);
+    p.apply("prod", "1");
+    let role = format!("nosuper_{}", p.dbs[0]);
+    connect("postgres")
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN CREATEDB"))
+        .unwrap();
+    // A grant the restore cannot carry without a superuser.
+    connect(&p.dbs[0])
+        .batch_execute(&format!(
+            "CREATE ROLE reader_{role} NOLOGIN; GRANT SELECT ON accounts TO reader_{role}"
+        ))
+        .unwrap();
+    let server = testing::cluster()
+        .url("postgres")
+        .replacen("postgres@", &format!("{role}@"), 1);
+    let verify = |args: &[&str]| {
+        p.command(args)
+            .env("MIGSAFE_DATABASE_URL", &server)
+            .output()
+            .unwrap()
+    };
+    let (out, err) = expect(
+        &verify(&["verify", "--target", "prod", "--format", "json"]),
+        0,
+    );
+    let v = json(&out);
+    let notes = v["base"]["notes"].to_string();
+    assert!(
+        notes.contains("not a superuser: the schema was restored without owners and grants"),
+        "{notes}\n{err}"
+    );
+    // The copy lacks the grant: verify says so, and the receipt names the copy's schema, which
+    // plan will show as proven elsewhere.
+    assert!(
+        err.contains("warning: the schema restored from target prod differs from the target's own"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "-grant SELECT on table public.accounts to reader_{role}"
+        )),
+        "{err}"
+    );
+    let restored = v["base"]["restored_schema"].as_str().unwrap();
+    assert_ne!(restored, v["base"]["schema"].as_str().unwrap());
+    assert_eq!(v["base"]["schema"], live_schema(&p.dbs[0]).as_str());
+    let r = receipt(&p.receipts(), "2_add_note").clone();
+    assert_eq!(r["proven_on"], "target prod");
+    assert_eq!(r["schema_before"], restored, "{r}");
+
+    let (_, err) = expect(
+        &verify(&["verify", "--target", "prod", "--sample-rows", "3"]),
+        2,
+    );
+    assert!(err.contains("--sample-rows needs a superuser"), "{err}");
+    let left: i64 = connect("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE pg_get_userbyid(datdba) = $1",
+            &[&role],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "scratch databases left behind");
+}
