@@ -638,6 +638,10 @@ fn a_verification_server_without_a_superuser_restores_without_owners() {
         "{err}"
     );
     assert!(
+        err.contains("    --- target\n    +++ restored copy\n"),
+        "{err}"
+    );
+    assert!(
         err.contains(&format!(
             "-grant SELECT on table public.accounts to reader_{role}"
         )),

@@ -893,12 +893,17 @@ fn sql_privileges() -> String {
 /// functions, a hunk that starts inside a multi-line entry names that entry after its `@@`
 /// header, so a changed line of a function body says which function it belongs to.
 pub fn diff(before: &Fingerprint, after: &Fingerprint) -> String {
+    diff_named(before, after, ("before", "after"))
+}
+
+/// [`diff`] with its `---`/`+++` lines naming the two sides, e.g. `("target", "restored copy")`.
+pub fn diff_named(before: &Fingerprint, after: &Fingerprint, names: (&str, &str)) -> String {
     if before == after {
         return String::new();
     }
     let old: Vec<&str> = before.text.lines().collect();
     let text_diff = similar::TextDiff::from_lines(&before.text, &after.text);
-    let mut out = String::from("--- before\n+++ after\n");
+    let mut out = format!("--- {}\n+++ {}\n", names.0, names.1);
     for hunk in text_diff.unified_diff().context_radius(3).iter_hunks() {
         let start = hunk.ops().first().map_or(0, |op| op.old_range().start);
         let hunk = hunk.to_string();

@@ -350,9 +350,10 @@ pub fn prepare<'a>(
     let restored = crate::drift::hide_kept(restored, &read.kept_columns);
     let restored_schema = crate::drift::schema_id(&restored, opts.ignore);
     let schema_diff = (restored_schema != live_schema).then(|| {
-        fingerprint::diff(
+        fingerprint::diff_named(
             &read.actual.without_column_order(),
             &restored.without_column_order(),
+            ("target", "restored copy"),
         )
     });
     if schema_diff.is_some() {
