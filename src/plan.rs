@@ -930,25 +930,6 @@ fn drift_status(
     }
 }
 
-fn receipt_status(receipts: &Receipts, m: &MigrationAnalysis, major: u32) -> ReceiptStatus {
-    let id = m.migration.id();
-    let up = receipts::sha256(&m.up.source[m.up.range.clone()]);
-    let down = m
-        .down
-        .as_ref()
-        .map(|d| receipts::sha256(&d.source[d.range.clone()]));
-    if receipts
-        .valid_for(&id, &up, down.as_deref(), major)
-        .is_some()
-    {
-        ReceiptStatus::Valid
-    } else if receipts.receipts.iter().any(|r| r.id == id) {
-        ReceiptStatus::Stale
-    } else {
-        ReceiptStatus::Missing
-    }
-}
-
 /// What the gates of one target's migrations need to know about the target.
 struct TargetCtx<'a> {
     name: &'a str,
@@ -970,17 +951,19 @@ fn pending(
     ctx: &Ctx<'_>,
 ) -> (PendingMigration, Option<String>) {
     let major = target.major;
-    let receipt = receipt_status(ctx.receipts, m, major);
     let id = m.migration.id();
-    let up = receipts::sha256(&m.up.source[m.up.range.clone()]);
-    let down = m
-        .down
-        .as_ref()
-        .map(|d| receipts::sha256(&d.source[d.range.clone()]));
+    let (up, down) = receipts::script_hashes(m);
     let valid: Vec<&receipts::Receipt> = ctx
         .receipts
         .all_valid_for(&id, &up, down.as_deref(), major)
         .collect();
+    let receipt = if !valid.is_empty() {
+        ReceiptStatus::Valid
+    } else if ctx.receipts.receipts.iter().any(|r| r.id == id) {
+        ReceiptStatus::Stale
+    } else {
+        ReceiptStatus::Missing
+    };
     let here = meets.and_then(|s| {
         valid
             .iter()

@@ -149,10 +149,10 @@ pub(crate) fn open(t: &TargetConfig, opts: &Options<'_>) -> Result<(Target, Clie
     Ok((target, client))
 }
 
-/// A new connection with the `[apply]` timeouts and the target's `session` settings. Each
-/// step runs on its own, so that
-/// session state one migration leaves behind (`SET search_path`, temporary tables, prepared
-/// statements) cannot make the next one pass or fail; the run's lock stays on the first.
+/// A new connection with the `[apply]` timeouts and the target's `session` settings. Each step
+/// runs on its own, so that session state one migration leaves behind (`SET search_path`,
+/// temporary tables, prepared statements) cannot make the next one pass or fail; the run's lock
+/// stays on the first.
 pub(crate) fn session(
     t: &TargetConfig,
     target: &Target,
@@ -167,19 +167,8 @@ pub(crate) fn session(
             &[&settings.lock_timeout, &settings.statement_timeout],
         )
         .map_err(ApplyError::db("set lock_timeout and statement_timeout"))?;
-    for (setting, value) in &t.session {
-        client
-            .execute(
-                "SELECT pg_catalog.set_config($1, $2, false)",
-                &[setting, value],
-            )
-            .map_err(|e| {
-                ApplyError::Unsupported(format!(
-                    "target `{name}`: cannot set session setting {setting} = '{value}': {}",
-                    crate::pg::error_text(&e)
-                ))
-            })?;
-    }
+    connect::set_session(&mut client, &t.session)
+        .map_err(|e| ApplyError::Unsupported(t.session_error(e)))?;
     Ok(client)
 }
 

@@ -370,14 +370,12 @@ fn receipt(
     proven_on: String,
     ignore: &[String],
 ) -> Receipt {
+    // Only a repeatable migration passes without a down.
+    let (up_sha256, down_sha256) = receipts::script_hashes(m);
     Receipt {
         id: r.id.clone(),
-        up_sha256: receipts::sha256(&m.up.source[m.up.range.clone()]),
-        // Only a repeatable migration passes without a down.
-        down_sha256: m
-            .down
-            .as_ref()
-            .map(|d| receipts::sha256(&d.source[d.range.clone()])),
+        up_sha256,
+        down_sha256,
         postgres_major: major,
         migsafe_version: env!("CARGO_PKG_VERSION").to_string(),
         verified_at: receipts::now_rfc3339(),
@@ -440,11 +438,7 @@ fn check_receipts(args: &VerifyArgs, report: &crate::report::Report) -> anyhow::
     for p in &report.projects {
         for m in p.analysis.migrations.iter().filter(|m| m.checked) {
             total += 1;
-            let up = receipts::sha256(&m.up.source[m.up.range.clone()]);
-            let down = m
-                .down
-                .as_ref()
-                .map(|d| receipts::sha256(&d.source[d.range.clone()]));
+            let (up, down) = receipts::script_hashes(m);
             if receipts
                 .valid_for(&m.migration.id(), &up, down.as_deref(), major)
                 .is_none()

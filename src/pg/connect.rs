@@ -549,7 +549,6 @@ impl fmt::Debug for Target {
     }
 }
 
-/// Connects to `target`, with TLS and certificate checks as its `sslmode` asks.
 /// Sets each `(name, value)` for the rest of the session, in order. On failure, returns the
 /// setting PostgreSQL refused with its error.
 pub fn set_session<'a>(
@@ -567,6 +566,7 @@ pub fn set_session<'a>(
     Ok(())
 }
 
+/// Connects to `target`, with TLS and certificate checks as its `sslmode` asks.
 pub fn connect(target: &Target) -> Result<postgres::Client, ConnectError> {
     let result = if target.sslmode == SslMode::Disable {
         target.config.connect(postgres::NoTls)

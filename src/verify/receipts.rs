@@ -293,6 +293,15 @@ pub fn now_rfc3339() -> String {
         .to_string()
 }
 
+/// The sha256 of a migration's up and down scripts (the statements migsafe runs), as receipts
+/// key them.
+pub fn script_hashes(m: &crate::classify::MigrationAnalysis) -> (String, Option<String>) {
+    (
+        sha256(&m.up.source[m.up.range.clone()]),
+        m.down.as_ref().map(|d| sha256(&d.source[d.range.clone()])),
+    )
+}
+
 /// sha256 of a script's text as lowercase hex.
 pub fn sha256(text: &str) -> String {
     use sha2::{Digest, Sha256};
