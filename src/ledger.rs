@@ -22,7 +22,7 @@ use crate::pg::error_text;
 
 /// The layout version this migsafe writes. A database at a newer version is refused rather than
 /// misread.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// `MIGRATIONS[i]` takes the ledger from version `i` to `i + 1`. Append, never edit: databases
 /// in the field are at every version that was ever released.
@@ -68,6 +68,7 @@ CREATE TABLE "migsafe"."in_progress" (
     "pid" integer NOT NULL DEFAULT pg_backend_pid()
 );
 "#,
+    crate::snapshot::observe::FUNCTION_SQL,
 ];
 
 #[derive(Debug, thiserror::Error)]

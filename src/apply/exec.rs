@@ -15,7 +15,9 @@ use crate::ledger::Deferred;
 use crate::snapshot::Manifest;
 use crate::snapshot::capture::{self, CaptureOptions};
 use crate::snapshot::manifest::{DatabaseIdentity, Guard, Kind};
+use crate::snapshot::observe::{Covered, Observer};
 use crate::source::ExecMode;
+use crate::sql::Op;
 use crate::verify::exec::{ExecError, execute};
 
 /// What running a script left behind, besides its effect on the schema.
@@ -45,7 +47,7 @@ pub fn destroys(step: &Step) -> bool {
     step.effects.iter().any(|e| e.effect.data.is_destructive())
 }
 
-/// Runs every statement of `script` inside `tx`.
+/// Runs every statement of `script` inside `tx`, each under observed capture and the tripwire.
 pub fn run_in_tx(
     tx: &mut Transaction<'_>,
     ctx: &Ctx<'_>,
@@ -55,14 +57,27 @@ pub fn run_in_tx(
     soft_drop: bool,
     out: &mut ScriptRun,
 ) -> Result<(), ApplyError> {
+    let mut observer = Observer::begin(tx).map_err(|e| ApplyError::observe("", e))?;
     for step in &script.steps {
-        run_statement(tx, ctx, migration_id, version, script, step, soft_drop, out)?;
+        run_statement(
+            tx,
+            &mut observer,
+            ctx,
+            migration_id,
+            version,
+            script,
+            step,
+            soft_drop,
+            out,
+        )?;
     }
     Ok(())
 }
 
 /// Runs `script` statement by statement in autocommit, as psql or goose's `NO TRANSACTION`
-/// do; a destroying statement runs in its own transaction together with its capture.
+/// do; a destroying statement runs in its own transaction together with its capture and the
+/// tripwire. The other statements run as written, unobserved: a script that cannot run in a
+/// transaction has only its down to undo it.
 pub fn run_autocommit(
     client: &mut Client,
     ctx: &Ctx<'_>,
@@ -86,17 +101,22 @@ pub fn run_autocommit(
         }
         let before = out.snapshots.len();
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
-        let result = run_statement(
-            &mut tx,
-            ctx,
-            migration_id,
-            version,
-            script,
-            step,
-            false,
-            out,
-        )
-        .and_then(|()| tx.commit().map_err(ApplyError::db("commit")));
+        let result = Observer::begin(&mut tx)
+            .map_err(|e| ApplyError::observe("", e))
+            .and_then(|mut observer| {
+                run_statement(
+                    &mut tx,
+                    &mut observer,
+                    ctx,
+                    migration_id,
+                    version,
+                    script,
+                    step,
+                    false,
+                    out,
+                )
+            })
+            .and_then(|()| tx.commit().map_err(ApplyError::db("commit")));
         if let Err(e) = result {
             // The statement rolled back with its capture: that snapshot protects nothing.
             super::discard(ctx, &out.snapshots[before..]);
@@ -107,9 +127,80 @@ pub fn run_autocommit(
     Ok(())
 }
 
+/// The capture requests for what a destroying statement takes with it before it runs: dropped
+/// tables and columns, lossy type changes, TRUNCATE, sequences, schemas. Rows that DML changes
+/// are observed while it runs, not predicted, so DELETE and UPDATE need none here.
+fn pre_capture(step: &Step, text: &str) -> Result<Vec<capture::Request>, capture::CaptureError> {
+    let dml = step.effects.iter().all(|e| {
+        matches!(
+            e.op,
+            Op::Delete { .. } | Op::Update { .. } | Op::Insert { .. } | Op::Select
+        )
+    });
+    match capture::requests_for(text) {
+        Ok(requests) => Ok(requests
+            .into_iter()
+            .filter(|r| {
+                !matches!(
+                    r,
+                    capture::Request::Rows { .. } | capture::Request::Values { .. }
+                )
+            })
+            .collect()),
+        // DML migsafe's predictor cannot read (ON CONFLICT DO UPDATE, SET (a, b) = …, MERGE)
+        // is observed like any other.
+        Err(_) if dml && !step.effects.is_empty() => Ok(vec![]),
+        Err(e) => Err(e),
+    }
+}
+
+/// `a.b` as written (folded) → `"a"."b"`, for `to_regclass`.
+fn quoted(name: &str) -> String {
+    name.split('.')
+        .map(crate::pg::quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The OIDs of the tables a statement names: those its DML writes, and those its DDL alters
+/// (whose rewrite is then expected), plus the columns a type change rewrites `USING` an
+/// expression.
+fn named_tables(
+    tx: &mut Transaction<'_>,
+    step: &Step,
+) -> Result<(Vec<u32>, Covered), postgres::Error> {
+    let mut dml = vec![];
+    let mut covered = Covered::default();
+    for e in &step.effects {
+        for name in e.op.tables() {
+            let oid: Option<u32> = tx
+                .query_one("SELECT pg_catalog.to_regclass($1)::oid", &[&quoted(name)])?
+                .get(0);
+            let Some(oid) = oid else { continue };
+            match &e.op {
+                Op::Delete { .. } | Op::Update { .. } | Op::Insert { .. } => dml.push(oid),
+                Op::Truncate { .. } | Op::DropTable { .. } => {}
+                Op::AlterColumnType {
+                    column,
+                    using: true,
+                    ..
+                } => {
+                    covered.named.insert(oid);
+                    covered.using.insert((oid, column.clone()));
+                }
+                _ => {
+                    covered.named.insert(oid);
+                }
+            }
+        }
+    }
+    Ok((dml, covered))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_statement(
     tx: &mut Transaction<'_>,
+    observer: &mut Observer,
     ctx: &Ctx<'_>,
     migration_id: &str,
     version: &str,
@@ -119,18 +210,37 @@ fn run_statement(
     out: &mut ScriptRun,
 ) -> Result<(), ApplyError> {
     let text = script.text(step);
+    let location = format!("{}:{}", script.path.display(), step.start.line);
+    let started = Instant::now();
+    let guard = Guard {
+        migration: migration_id.to_string(),
+        statement: collapse(text),
+        location: Some(location.clone()),
+    };
+    let mut snapshot = Pending {
+        writer: None,
+        objects: vec![],
+        notes: vec![],
+    };
     if destroys(step) {
-        let location = format!("{}:{}", script.path.display(), step.start.line);
-        match capture::requests_for(text) {
+        match pre_capture(step, text) {
             Ok(requests) if !requests.is_empty() => match ctx.store {
                 Some(store) => {
-                    let guard = Guard {
-                        migration: migration_id.to_string(),
-                        statement: collapse(text),
-                        location: Some(location),
-                    };
-                    let id = snapshot(tx, ctx, store, &requests, guard)?;
-                    out.snapshots.push(id);
+                    let writer = snapshot
+                        .writer
+                        .insert(store.begin(ctx.target_name).map_err(ApplyError::Store)?);
+                    let pb = ProgressBar::hidden();
+                    let captured = capture::capture_with(
+                        tx,
+                        ctx.target,
+                        writer,
+                        &requests,
+                        CaptureOptions { lock_tables: true },
+                        ctx.progress.unwrap_or(&pb),
+                    )
+                    .map_err(|e| ApplyError::Capture(location.clone(), e))?;
+                    snapshot.objects.extend(captured.objects);
+                    snapshot.notes.extend(captured.notes);
                 }
                 None => match ctx.accept_risk {
                     Some(_) => out
@@ -143,66 +253,119 @@ fn run_statement(
                     }
                 },
             },
-            // lint says it destroys data, yet there is nothing to capture: fail closed.
-            Ok(_) => match ctx.accept_risk {
-                Some(_) => out
-                    .unprotected
-                    .push(format!("{location}: migsafe does not know what to capture")),
-                None => {
-                    return Err(ApplyError::Unsupported(format!(
-                        "{location}: this statement destroys data and migsafe does not know what to capture for it; take a full snapshot (`migsafe snapshot create --full`) and apply with --accept-risk"
-                    )));
-                }
-            },
+            Ok(_) => {}
             Err(e) => match ctx.accept_risk {
                 Some(_) => out.unprotected.push(format!("{location}: {e}")),
                 None => return Err(ApplyError::Capture(location, e)),
             },
         }
-        if soft_drop
-            && let Some(d) =
-                defer::soft_drop(tx, text, version).map_err(ApplyError::db("soft drop"))?
-        {
+    }
+    let (dml, mut covered) =
+        named_tables(tx, step).map_err(ApplyError::db("resolve the statement's tables"))?;
+    covered.add_objects(observer.catalog(), &snapshot.objects);
+    observer
+        .prepare(tx, &dml)
+        .map_err(|e| ApplyError::observe(&location, e))?;
+    let deferred = if soft_drop && destroys(step) {
+        defer::soft_drop(tx, text, version).map_err(ApplyError::db("soft drop"))?
+    } else {
+        None
+    };
+    match deferred {
+        Some(d) => {
             ctx.note(&format!(
                 "{}.{}.{} renamed aside to {} (dropped when finalised)",
                 d.schema, d.table, d.column, d.aside
             ));
             out.deferred.push(d);
-            return Ok(());
+            observer
+                .refresh(tx)
+                .map_err(|e| ApplyError::observe(&location, e))?;
+        }
+        None => {
+            let reruns = observer.statement(
+                tx,
+                &covered,
+                |sp| execute(sp, script, step).map_err(ApplyError::from_exec),
+                |e| ApplyError::observe(&location, e),
+            )?;
+            if reruns > 0 {
+                ctx.note(&format!(
+                    "{location}: the statement wrote tables migsafe had not prepared for; it ran again with their capture trigger installed"
+                ));
+            }
         }
     }
-    execute(tx, script, step).map_err(ApplyError::from_exec)
+    // What the statement really changed in rows that existed before the step.
+    let first = snapshot.objects.len() + 1;
+    let flushed = match ctx.store {
+        Some(store) => {
+            let mut open = || {
+                store
+                    .begin(ctx.target_name)
+                    .map_err(crate::snapshot::observe::ObserveError::from)
+            };
+            observer.flush(tx, &mut snapshot.writer, Some(&mut open), first)
+        }
+        None => observer.flush(tx, &mut snapshot.writer, None, first),
+    }
+    .map_err(|e| ApplyError::observe(&location, e))?;
+    snapshot.objects.extend(flushed.objects);
+    if !flushed.unstored.is_empty() {
+        // Rows added to existing tables are the down's to remove; overwritten or deleted rows
+        // need a store.
+        let what = flushed.unstored.join(", ");
+        match ctx.accept_risk {
+            Some(_) => out.unprotected.push(format!(
+                "{location}: changed {what} without a snapshot store"
+            )),
+            None => {
+                return Err(ApplyError::Unsupported(format!(
+                    "{location}: this statement changed {what} and no snapshot store is configured to record them: set [snapshots] store or pass --store"
+                )));
+            }
+        }
+    }
+    if let Some(writer) = snapshot.writer {
+        let id = commit(
+            tx,
+            ctx,
+            writer,
+            guard,
+            snapshot.objects,
+            snapshot.notes,
+            started,
+        )?;
+        out.snapshots.push(id);
+    }
+    Ok(())
 }
 
-/// Takes one targeted snapshot through `tx` and commits it to the store (manifest last), so it
-/// is complete before the step's transaction can commit.
-fn snapshot(
+/// A statement's snapshot while it is being written.
+struct Pending {
+    writer: Option<crate::snapshot::store::Writer>,
+    objects: Vec<crate::snapshot::manifest::Object>,
+    notes: Vec<String>,
+}
+
+/// Writes the manifest of a statement's snapshot (last, so it is complete before the step's
+/// transaction can commit).
+fn commit(
     tx: &mut Transaction<'_>,
     ctx: &Ctx<'_>,
-    store: &crate::snapshot::Store,
-    requests: &[capture::Request],
+    writer: crate::snapshot::store::Writer,
     guard: Guard,
+    objects: Vec<crate::snapshot::manifest::Object>,
+    notes: Vec<String>,
+    started: Instant,
 ) -> Result<String, ApplyError> {
-    let started = Instant::now();
     let identity = DatabaseIdentity::read(tx).map_err(ApplyError::db("read the identity"))?;
-    let mut writer = store.begin(ctx.target_name).map_err(ApplyError::Store)?;
-    let location = guard.location.clone().unwrap_or_default();
-    let pb = ProgressBar::hidden();
-    let captured = capture::capture_with(
-        tx,
-        ctx.target,
-        &mut writer,
-        requests,
-        CaptureOptions { lock_tables: true },
-        ctx.progress.unwrap_or(&pb),
-    )
-    .map_err(|e| ApplyError::Capture(location, e))?;
     let manifest = Manifest::new(
         Kind::Targeted,
         identity,
         Some(guard),
-        captured.objects,
-        captured.notes,
+        objects,
+        notes,
         started.elapsed().as_millis() as u64,
     );
     let m = writer.commit(manifest).map_err(ApplyError::Store)?;
@@ -220,6 +383,27 @@ fn collapse(s: &str) -> String {
 }
 
 impl ApplyError {
+    /// An observed-capture failure at `location` (a `path:line`).
+    pub(crate) fn observe(location: &str, e: crate::snapshot::observe::ObserveError) -> ApplyError {
+        use crate::snapshot::observe::ObserveError as E;
+        let at = if location.is_empty() {
+            String::new()
+        } else {
+            format!("{location}: ")
+        };
+        match e {
+            E::Unrecorded(what) => ApplyError::Unrecorded(format!(
+                "{at}the statement {what}; lint did not predict this. The step was rolled back: nothing changed"
+            )),
+            E::Db(source) => ApplyError::Db {
+                what: "record what the statement changed",
+                source,
+            },
+            E::Store(e) => ApplyError::Store(e),
+            E::Other(m) => ApplyError::Unsupported(format!("{at}{m}")),
+        }
+    }
+
     fn from_exec(e: ExecError) -> ApplyError {
         match e {
             ExecError::Statement(f) => ApplyError::Statement(f),

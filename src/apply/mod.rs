@@ -51,6 +51,9 @@ pub enum ApplyError {
     /// Something migsafe cannot do safely on this target.
     #[error("{0}")]
     Unsupported(String),
+    /// The tripwire: a statement changed data that was not recorded; the step rolled back.
+    #[error("{0}")]
+    Unrecorded(String),
     /// PostgreSQL rejected a statement of the migration.
     #[error("{0}")]
     Statement(ScriptFailure),
@@ -78,7 +81,7 @@ impl ApplyError {
 
     /// Refusals (exit 1) as opposed to failures (exit 2).
     pub fn is_blocked(&self) -> bool {
-        matches!(self, ApplyError::Blocked(_))
+        matches!(self, ApplyError::Blocked(_) | ApplyError::Unrecorded(_))
     }
 }
 

@@ -759,6 +759,7 @@ fn object_kind(k: ObjectKind) -> &'static str {
         ObjectKind::Rows => "rows",
         ObjectKind::Columns => "columns",
         ObjectKind::Values => "values",
+        ObjectKind::Changes => "changes",
         ObjectKind::Definition => "definition",
         ObjectKind::Sequence => "sequence",
         ObjectKind::Dump => "dump",

@@ -692,8 +692,11 @@ fn sql_triggers() -> String {
            pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled \
          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE NOT t.tgisinternal AND {}",
-        relation_filter("c", "n")
+         WHERE NOT t.tgisinternal AND {} \
+           AND NOT (t.tgname = '{}' \
+                    AND t.tgfoid IS NOT DISTINCT FROM pg_catalog.to_regproc('migsafe.capture_row'))",
+        relation_filter("c", "n"),
+        crate::snapshot::observe::TRIGGER
     )
 }
 

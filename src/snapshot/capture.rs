@@ -390,7 +390,7 @@ pub fn capture_with(
 /// Output settings that make COPY text portable (ISO dates, exact floats, hex bytea). They are
 /// set with `set_config(…, true)` and put back afterwards, so the migration that runs next in
 /// the same transaction sees its own settings.
-struct Settings(Vec<(&'static str, String)>);
+pub(crate) struct Settings(Vec<(&'static str, String)>);
 
 const PINNED: &[(&str, &str)] = &[
     ("DateStyle", "ISO, YMD"),
@@ -400,7 +400,7 @@ const PINNED: &[(&str, &str)] = &[
 ];
 
 impl Settings {
-    fn pin(tx: &mut postgres::Transaction<'_>) -> Result<Settings, postgres::Error> {
+    pub(crate) fn pin(tx: &mut postgres::Transaction<'_>) -> Result<Settings, postgres::Error> {
         let mut saved = vec![];
         for (name, value) in PINNED {
             let old: String = tx.query_one("SELECT current_setting($1)", &[name])?.get(0);
@@ -409,7 +409,7 @@ impl Settings {
         }
         Ok(Settings(saved))
     }
-    fn restore(self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    pub(crate) fn restore(self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
         for (name, old) in self.0 {
             tx.execute("SELECT set_config($1, $2, true)", &[&name, &old])?;
         }
@@ -574,7 +574,7 @@ struct Capturer<'a, 'b, 't> {
     out: Captured,
 }
 
-fn file_name(n: usize, kind: &str, schema: &str, name: &str, ext: &str) -> String {
+pub(crate) fn file_name(n: usize, kind: &str, schema: &str, name: &str, ext: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -1015,7 +1015,7 @@ impl Capturer<'_, '_, '_> {
 }
 
 /// COPY errors arrive as io::Error wrapping the server's error; unwrap it for a clear message.
-fn into_db(e: std::io::Error) -> Result<postgres::Error, std::io::Error> {
+pub(crate) fn into_db(e: std::io::Error) -> Result<postgres::Error, std::io::Error> {
     match e
         .get_ref()
         .and_then(|i| i.downcast_ref::<postgres::Error>())
@@ -1054,7 +1054,7 @@ fn referencing_closure(
 }
 
 /// Orders tables so that referenced tables come before the tables referencing them.
-fn parents_first(
+pub(crate) fn parents_first(
     tx: &mut postgres::Transaction<'_>,
     mut tables: Vec<Table>,
 ) -> Result<Vec<Table>, postgres::Error> {

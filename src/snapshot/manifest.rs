@@ -85,6 +85,10 @@ pub enum ObjectKind {
     /// Key + old values that a statement overwrites (UPDATE, lossy ALTER COLUMN TYPE), then the
     /// values it writes: restored where the row still holds what the statement wrote.
     Values,
+    /// Row images a statement really wrote, observed by migsafe's capture trigger: per changed
+    /// row its sequence number, `0` for the before-image or `1` for the after-image, then the
+    /// columns. Rollback puts back the before-image where the row still holds the after-image.
+    Changes,
     /// `CREATE TABLE …` of a dropped table, built from the catalog.
     Definition,
     /// A sequence's state: `last_value`, `is_called`, and its definition.

@@ -9,6 +9,8 @@ use serde::Serialize;
 use super::capture::{self, Table};
 use super::manifest::{FileEntry, KeySource, Kind, Manifest, Object, ObjectKind};
 use super::store::{self, Entry};
+
+mod changes;
 use crate::pg::quote_ident;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,9 +97,21 @@ pub fn restore(
         snapshot: manifest.id.clone(),
         ..Default::default()
     };
-    for (i, obj) in manifest.objects.iter().enumerate() {
+    // Row changes the statement made came after what its pre-capture holds: undo them first.
+    let changes: Vec<&Object> = manifest
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Changes)
+        .collect();
+    if !changes.is_empty() {
+        report
+            .objects
+            .extend(changes::restore(tx, entry, manifest, &changes, progress)?);
+    }
+    for obj in manifest.objects.iter() {
         progress.set_message(obj.qualified());
         let r = match obj.kind {
+            ObjectKind::Changes => continue,
             ObjectKind::Definition => {
                 let sql = read_checked(entry, manifest, &obj.file)?;
                 let exists: bool = tx
@@ -130,12 +144,14 @@ pub fn restore(
             }
             ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values => {
                 let table = live_table(tx, obj)?;
-                let stage = format!("migsafe_stage_{i}");
+                let stage = stage_name();
                 stage_file(tx, entry, manifest, obj, &stage, progress)?;
-                match obj.kind {
+                let r = match obj.kind {
                     ObjectKind::Rows => restore_rows(tx, obj, &table, &stage)?,
                     _ => restore_values(tx, obj, &table, &stage, opts)?,
-                }
+                };
+                tx.batch_execute(&format!("DROP TABLE {}", quote_ident(&stage)))?;
+                r
             }
             ObjectKind::Dump => {
                 return Err(RestoreError::Other(format!(
@@ -149,6 +165,27 @@ pub fn restore(
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// A staging table name no other restore in this session uses (one rollback may restore several
+/// snapshots, each with several objects, in one transaction).
+fn stage_name() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "migsafe_stage_{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// `record_image_eq(ROW(a…), ROW(b…))`: equal binary images, NULLs equal. Unlike `=`, it exists
+/// for every type (json, xml, point) and tells `1.0` from `1.00`, which is what "did this value
+/// change" means.
+pub(crate) fn same_image(a: &[String], b: &[String]) -> String {
+    format!(
+        "pg_catalog.record_image_eq(ROW({}), ROW({}))",
+        a.join(", "),
+        b.join(", ")
+    )
 }
 
 fn report_for(obj: &Object) -> ObjectReport {
@@ -229,6 +266,14 @@ fn live_table(tx: &mut postgres::Transaction<'_>, obj: &Object) -> Result<Table,
 /// text (they are compared after a cast to the live column's type).
 fn stage_columns(obj: &Object) -> Vec<(String, String)> {
     let mut cols = vec![];
+    if obj.kind == ObjectKind::Changes {
+        cols.push(("seq".to_string(), "bigint".to_string()));
+        cols.push(("half".to_string(), "smallint".to_string()));
+        for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
+            cols.push((format!("c_{c}"), ty.clone()));
+        }
+        return cols;
+    }
     for (k, ty) in obj.key.iter().zip(&obj.key_types) {
         cols.push((format!("k_{k}"), ty.clone()));
     }
@@ -247,6 +292,12 @@ fn stage_columns(obj: &Object) -> Vec<(String, String)> {
 /// The file's column order mapped to staging names: Rows files hold `columns` (key included);
 /// others hold key, columns, after.
 fn file_order(obj: &Object) -> Vec<String> {
+    if obj.kind == ObjectKind::Changes {
+        return ["seq".to_string(), "half".to_string()]
+            .into_iter()
+            .chain(obj.columns.iter().map(|c| format!("c_{c}")))
+            .collect();
+    }
     if obj.kind == ObjectKind::Rows {
         obj.columns
             .iter()
@@ -341,16 +392,15 @@ fn key_match(obj: &Object, t: &Table) -> String {
         .iter()
         .map(|k| {
             let nullable = t.column(k).is_some_and(|c| !c.not_null);
-            let op = if nullable && obj.key_source == KeySource::WholeRow {
-                "IS NOT DISTINCT FROM"
+            let (t, s) = (
+                format!("t.{}", quote_ident(k)),
+                format!("s.{}", quote_ident(&format!("k_{k}"))),
+            );
+            if nullable && obj.key_source == KeySource::WholeRow {
+                same_image(&[t], &[s])
             } else {
-                "="
-            };
-            format!(
-                "t.{} {op} s.{}",
-                quote_ident(k),
-                quote_ident(&format!("k_{k}"))
-            )
+                format!("{t} = {s}")
+            }
         })
         .collect::<Vec<_>>()
         .join(" AND ")
@@ -436,13 +486,14 @@ fn restore_rows(
             "false".to_string()
         } else {
             format!(
-                "ROW({}) IS DISTINCT FROM ROW({})",
-                others
-                    .iter()
-                    .map(|c| format!("t.{}", quote_ident(c)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                others.iter().map(|c| src(c)).collect::<Vec<_>>().join(", ")
+                "NOT {}",
+                same_image(
+                    &others
+                        .iter()
+                        .map(|c| format!("t.{}", quote_ident(c)))
+                        .collect::<Vec<_>>(),
+                    &others.iter().map(|c| src(c)).collect::<Vec<_>>()
+                )
             )
         };
         let row = tx.query_one(
@@ -538,16 +589,17 @@ fn restore_values(
                 let tc = format!("{prefix}{}", quote_ident(&c.name));
                 if obj.kind == ObjectKind::Values && !obj.after.is_empty() {
                     let a = format!("s.{}", quote_ident(&format!("a_{}", c.name)));
-                    return format!("{tc} IS NOT DISTINCT FROM {a}::{}", c.ty);
+                    return same_image(&[tc], &[format!("{a}::{}", c.ty)]);
                 }
                 if opts.overwrite_columns {
                     return "true".into();
                 }
                 // A constant default (no function call) is what the down's ADD COLUMN wrote.
                 match &c.default {
-                    Some(d) if !d.contains('(') => {
-                        format!("({tc} IS NULL OR {tc} IS NOT DISTINCT FROM {d})")
-                    }
+                    Some(d) if !d.contains('(') => format!(
+                        "({tc} IS NULL OR {})",
+                        same_image(&[tc.clone()], &[format!("({d})::{}", c.ty)])
+                    ),
                     _ => format!("{tc} IS NULL"),
                 }
             })
@@ -557,10 +609,9 @@ fn restore_values(
     let same: Vec<String> = cols
         .iter()
         .map(|c| {
-            format!(
-                "t.{} IS NOT DISTINCT FROM s.{}",
-                quote_ident(&c.name),
-                quote_ident(&format!("c_{}", c.name))
+            same_image(
+                &[format!("t.{}", quote_ident(&c.name))],
+                &[format!("s.{}", quote_ident(&format!("c_{}", c.name)))],
             )
         })
         .collect();
@@ -785,7 +836,7 @@ pub fn rehearse(
                 }
                 Ok(())
             }
-            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values => {
+            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values | ObjectKind::Changes => {
                 let mut sp = tx.savepoint("migsafe_rehearse")?;
                 match rehearse_data(&mut sp, entry, manifest, obj, i, progress) {
                     Ok((rows, matches)) => {

@@ -303,6 +303,21 @@ pub fn prepare<'a>(
         );
     }
     drop(admin);
+    // The dump leaves out migsafe's schema, but the capture triggers `migsafe apply` installed
+    // on the target's tables call its function: create it first so that they restore.
+    server
+        .connect(&db)
+        .context("cannot connect to the scratch database")?
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"migsafe\"; {}",
+            crate::snapshot::observe::FUNCTION_SQL
+        ))
+        .map_err(|e| {
+            anyhow!(
+                "cannot prepare the scratch database for the target's capture triggers: {}",
+                crate::pg::error_text(&e)
+            )
+        })?;
 
     let pg_restore = full::find_program(None, "pg_restore")?;
     let into = server.target().with_dbname(&db);

@@ -1,0 +1,944 @@
+//! Observed capture: what each statement of a step *really* changed, recorded inside the step's
+//! transaction, and the tripwire that refuses what was not recorded.
+//!
+//! A prediction from the SQL text misses FK cascades, trigger side effects, values written by
+//! volatile expressions, MERGE branches and functions that write. So the step runs with a
+//! session guard (`migsafe.capture = on`) that wakes a row-level `AFTER` trigger on each
+//! pre-existing table ([`TRIGGER`]); the trigger copies the before- and after-image of every row
+//! into a temporary table, and after each statement the images are streamed out with COPY into
+//! the statement's snapshot ([`Observer::flush`]).
+//!
+//! The triggers stay installed once created: `CREATE TRIGGER` takes SHARE ROW EXCLUSIVE (writers
+//! wait until the step commits, readers do not), whereas `DROP TRIGGER` would take ACCESS
+//! EXCLUSIVE and block readers. Without the guard the trigger's `WHEN` is false and it costs a
+//! `current_setting` call per written row.
+//!
+//! After every statement, before commit, the tripwire ([`judge`]) compares the database with
+//! what was recorded: rows written according to `pg_stat_xact_user_tables` (deltas around the
+//! statement) against rows captured, pre-existing tables that vanished, were truncated or
+//! rewritten (`relfilenode`), and columns that vanished or changed type. A table written without
+//! a capture trigger is a *miss*: the statement is rolled back to its savepoint, the trigger
+//! installed and the statement run again. Anything else unrecorded is refused.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::BufRead;
+use std::io::Write;
+
+use postgres::Transaction;
+
+use super::capture::{self, Table};
+use super::manifest::{KeySource, Object, ObjectKind};
+use super::store::Writer;
+use crate::pg::quote_ident;
+
+/// The name of migsafe's capture trigger on each table it records.
+pub const TRIGGER: &str = "migsafe_capture";
+
+/// The session setting that wakes the capture triggers.
+pub const GUARD: &str = "migsafe.capture";
+
+/// The trigger function, in migsafe's schema. SECURITY INVOKER: it writes into the temporary
+/// table of the session that fires it, so it can do nothing that session could not.
+pub const FUNCTION_SQL: &str = r#"
+CREATE OR REPLACE FUNCTION "migsafe"."capture_row"() RETURNS trigger
+LANGUAGE plpgsql AS $migsafe$
+BEGIN
+    INSERT INTO pg_temp.migsafe_captured (rel, op, o, n)
+    VALUES (TG_RELID, TG_OP,
+            CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,
+            CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);
+    RETURN NULL;
+END
+$migsafe$;
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("{}", crate::pg::error_text(.0))]
+    Db(#[from] postgres::Error),
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+    /// Something changed that was not recorded: the step must not commit.
+    #[error("{0}")]
+    Unrecorded(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One column of a pre-existing table, as the catalog had it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnState {
+    pub attnum: i16,
+    pub name: String,
+    pub ty: String,
+}
+
+/// One ordinary or partitioned table outside the system schemas and migsafe's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableState {
+    pub oid: u32,
+    pub relfilenode: u32,
+    pub schema: String,
+    pub name: String,
+    pub partitioned: bool,
+    /// The capture trigger exists and fires always (`ENABLE ALWAYS`).
+    pub captured: bool,
+    pub columns: Vec<ColumnState>,
+}
+
+impl TableState {
+    pub fn label(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+    fn column(&self, attnum: i16) -> Option<&ColumnState> {
+        self.columns.iter().find(|c| c.attnum == attnum)
+    }
+}
+
+/// The tables of the database at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog(pub BTreeMap<u32, TableState>);
+
+impl Catalog {
+    pub fn read(tx: &mut impl postgres::GenericClient) -> Result<Catalog, postgres::Error> {
+        let rows = tx.query(
+            "SELECT c.oid, c.relfilenode, n.nspname::text, c.relname::text, c.relkind = 'p', \
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+                            AND g.tgname = $1 AND g.tgenabled = 'A'), \
+                    coalesce((SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
+                    coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
+                    coalesce((SELECT array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) \
+                              FROM pg_catalog.pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migsafe') \
+               AND n.nspname !~ '^pg_toast'",
+            &[&TRIGGER],
+        )?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let attnums: Vec<i16> = r.get(6);
+            let names: Vec<String> = r.get(7);
+            let types: Vec<String> = r.get(8);
+            let t = TableState {
+                oid: r.get(0),
+                relfilenode: r.get(1),
+                schema: r.get(2),
+                name: r.get(3),
+                partitioned: r.get(4),
+                captured: r.get(5),
+                columns: attnums
+                    .into_iter()
+                    .zip(names)
+                    .zip(types)
+                    .map(|((attnum, name), ty)| ColumnState { attnum, name, ty })
+                    .collect(),
+            };
+            out.insert(t.oid, t);
+        }
+        Ok(Catalog(out))
+    }
+
+    fn by_name(&self, schema: &str, name: &str) -> Option<&TableState> {
+        self.0
+            .values()
+            .find(|t| t.schema == schema && t.name == name)
+    }
+}
+
+/// Rows inserted, updated and deleted per table, as `pg_stat_xact_user_tables` counts them.
+pub type Stats = HashMap<u32, [i64; 3]>;
+
+fn read_stats(tx: &mut impl postgres::GenericClient) -> Result<Stats, postgres::Error> {
+    Ok(tx
+        .query(
+            "SELECT relid, n_tup_ins, n_tup_upd, n_tup_del FROM pg_catalog.pg_stat_xact_user_tables",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), [r.get(1), r.get(2), r.get(3)]))
+        .collect())
+}
+
+/// Rows the capture triggers recorded per table: inserted, updated, deleted.
+fn captured_counts(tx: &mut impl postgres::GenericClient) -> Result<Stats, postgres::Error> {
+    let mut out: Stats = HashMap::new();
+    for r in tx.query(
+        "SELECT rel, op, count(*) FROM pg_temp.migsafe_captured GROUP BY rel, op",
+        &[],
+    )? {
+        let i = match r.get::<_, &str>(1) {
+            "INSERT" => 0,
+            "UPDATE" => 1,
+            _ => 2,
+        };
+        out.entry(r.get(0)).or_insert([0; 3])[i] += r.get::<_, i64>(2);
+    }
+    Ok(out)
+}
+
+/// What the statement's pre-capture (or soft drop) already holds, so the tripwire lets it pass.
+#[derive(Debug, Clone, Default)]
+pub struct Covered {
+    /// Tables captured whole (DROP TABLE, TRUNCATE, DROP SCHEMA … CASCADE).
+    pub tables: BTreeSet<u32>,
+    /// Columns captured with their values (DROP COLUMN, type change), by table and name.
+    pub columns: BTreeSet<(u32, String)>,
+    /// Tables the statement itself names in a DDL operation: a rewrite of them is expected.
+    pub named: BTreeSet<u32>,
+    /// Columns whose type change `USING` an expression: values may change, not only the type.
+    pub using: BTreeSet<(u32, String)>,
+}
+
+impl Covered {
+    /// Adds what a pre-capture wrote, matched to tables by name in `catalog`.
+    pub fn add_objects(&mut self, catalog: &Catalog, objects: &[Object]) {
+        for o in objects {
+            let in_schema = |t: &&TableState| t.schema == o.schema;
+            match o.kind {
+                ObjectKind::Dump => {
+                    // A schema dump: every table of the schema (or the database) is held.
+                    for t in catalog.0.values().filter(in_schema) {
+                        self.tables.insert(t.oid);
+                    }
+                }
+                _ => {
+                    let Some(t) = catalog.by_name(&o.schema, &o.name) else {
+                        continue;
+                    };
+                    match o.kind {
+                        ObjectKind::Rows | ObjectKind::Definition => {
+                            self.tables.insert(t.oid);
+                        }
+                        ObjectKind::Columns | ObjectKind::Values => {
+                            for c in &o.columns {
+                                self.columns.insert((t.oid, c.clone()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tripwire's verdict on one statement.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Judgement {
+    /// Pre-existing tables written without a capture trigger: install it and run again.
+    pub missed: Vec<u32>,
+    /// What changed unrecorded, for people: the step must not commit.
+    pub unrecorded: Vec<String>,
+}
+
+/// Whether changing a column from type `from` to type `to` keeps every value (and so needs no
+/// capture). Conservative: anything not listed here is lossy.
+pub fn lossless(from: &str, to: &str) -> bool {
+    if from == to {
+        return true;
+    }
+    fn split(t: &str) -> (&str, Option<&str>) {
+        match t.find('(') {
+            Some(i) => (t[..i].trim_end(), Some(t[i + 1..].trim_end_matches(')'))),
+            None => (t, None),
+        }
+    }
+    let (fb, fm) = split(from);
+    let (tb, tm) = split(to);
+    let ints = ["smallint", "integer", "bigint"];
+    let rank = |b: &str| ints.iter().position(|x| *x == b);
+    // Values with an exact, type-independent text form.
+    let textual = [
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "uuid",
+        "date",
+        "boolean",
+        "text",
+        "character varying",
+    ];
+    match (fb, tb) {
+        (a, b) if rank(a).is_some() && rank(b).is_some() => rank(a) <= rank(b),
+        (a, "numeric") if rank(a).is_some() => tm.is_none(),
+        ("numeric", "numeric") => match (fm, tm) {
+            (_, None) => true,
+            (Some(f), Some(t)) => {
+                let p = |m: &str| -> Option<(u32, u32)> {
+                    let mut it = m.split(',').map(|x| x.trim().parse::<u32>().ok());
+                    let p = it.next()??;
+                    let s = it.next().flatten().unwrap_or(0);
+                    Some((p, s))
+                };
+                matches!((p(f), p(t)), (Some((fp, fs)), Some((tp, ts))) if fs == ts && tp >= fp)
+            }
+            (None, Some(_)) => false,
+        },
+        ("character varying", "character varying") => match (fm, tm) {
+            (_, None) => true,
+            (Some(f), Some(t)) => {
+                matches!((f.parse::<u32>(), t.parse::<u32>()), (Ok(f), Ok(t)) if t >= f)
+            }
+            (None, Some(_)) => false,
+        },
+        ("bit varying", "bit varying") => match (fm, tm) {
+            (_, None) => true,
+            (Some(f), Some(t)) => {
+                matches!((f.parse::<u32>(), t.parse::<u32>()), (Ok(f), Ok(t)) if t >= f)
+            }
+            (None, Some(_)) => false,
+        },
+        (a, "text") if textual.contains(&a) => true,
+        (a, "character varying") if textual.contains(&a) => tm.is_none(),
+        _ => false,
+    }
+}
+
+/// Compares the database after a statement with before it. `start` is the catalog when the step
+/// began (only tables that existed then are protected: tables the step created hold nothing to
+/// give back).
+pub fn judge(
+    start: &Catalog,
+    before: &Catalog,
+    after: &Catalog,
+    stats_before: &Stats,
+    stats_after: &Stats,
+    captured: &Stats,
+    covered: &Covered,
+) -> Judgement {
+    let mut j = Judgement::default();
+    for (oid, b) in &before.0 {
+        let Some(s) = start.0.get(oid) else { continue };
+        if covered.tables.contains(oid) {
+            continue;
+        }
+        let Some(a) = after.0.get(oid) else {
+            j.unrecorded.push(format!(
+                "dropped table {} without a snapshot of its rows",
+                b.label()
+            ));
+            continue;
+        };
+        if a.relfilenode != b.relfilenode && !b.partitioned && !covered.named.contains(oid) {
+            j.unrecorded.push(format!(
+                "truncated or rewrote table {} without naming it (a TRUNCATE or rewrite inside a function, trigger or DO block?)",
+                b.label()
+            ));
+        }
+        for c in &b.columns {
+            if s.column(c.attnum).is_none() {
+                continue; // added by this step
+            }
+            let kept = covered.columns.contains(&(*oid, c.name.clone()));
+            match a.column(c.attnum) {
+                None if !kept => j.unrecorded.push(format!(
+                    "dropped column {}.{} without a snapshot of its values",
+                    b.label(),
+                    c.name
+                )),
+                Some(now) if now.ty != c.ty && !kept && !lossless(&c.ty, &now.ty) => {
+                    j.unrecorded.push(format!(
+                        "changed column {}.{} from {} to {}, which may not keep every value, without a snapshot of them",
+                        b.label(),
+                        c.name,
+                        c.ty,
+                        now.ty
+                    ))
+                }
+                Some(now)
+                    if covered.using.contains(&(*oid, c.name.clone()))
+                        && !kept
+                        && now.ty == c.ty =>
+                {
+                    j.unrecorded.push(format!(
+                        "rewrote the values of {}.{} with ALTER COLUMN … USING, without a snapshot of them",
+                        b.label(),
+                        c.name
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let zero = [0i64; 3];
+    for (oid, s) in &start.0 {
+        let Some(b) = before.0.get(oid) else { continue };
+        if covered.tables.contains(oid) {
+            continue;
+        }
+        let sb = stats_before.get(oid).unwrap_or(&zero);
+        let sa = stats_after.get(oid).unwrap_or(&zero);
+        let cap = captured.get(oid).unwrap_or(&zero);
+        let words = ["inserted", "updated", "deleted"];
+        let mut missed = false;
+        for i in 0..3 {
+            // TRUNCATE resets a table's pending counters: a negative delta is judged above.
+            let delta = (sa[i] - sb[i]).max(0);
+            if delta > cap[i] {
+                if b.captured {
+                    j.unrecorded.push(format!(
+                        "{} {} row(s) of {} that migsafe's capture trigger did not record (was it disabled, or session_replication_role changed?)",
+                        words[i],
+                        delta - cap[i],
+                        s.label()
+                    ));
+                } else {
+                    missed = true;
+                }
+            } else if cap[i] > delta {
+                j.unrecorded.push(format!(
+                    "the capture of {} holds {} {} row(s) that PostgreSQL did not count: the capture table was tampered with",
+                    s.label(),
+                    cap[i] - delta,
+                    words[i]
+                ));
+            }
+        }
+        if missed {
+            j.missed.push(*oid);
+        }
+    }
+    j
+}
+
+/// Installs the capture trigger on `oid` (on each leaf partition, for a partitioned table).
+/// The trigger stays: see the module comment for why.
+pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), ObserveError> {
+    let leaves: Vec<(String, Option<String>)> = tx
+        .query(
+            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), \
+                    (SELECT g.tgenabled::text FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2) \
+             FROM (SELECT relid FROM pg_catalog.pg_partition_tree($1::oid::regclass) UNION SELECT $1) p \
+             JOIN pg_catalog.pg_class c ON c.oid = p.relid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r'",
+            &[&oid, &TRIGGER],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (table, enabled) in leaves {
+        let exists = match enabled.as_deref() {
+            Some("A") => continue,
+            Some(_) => true,
+            None => false,
+        };
+        // ENABLE ALWAYS: it fires under session_replication_role = replica too. Present but
+        // disabled (ALTER TABLE … DISABLE TRIGGER): enabled again.
+        let enable = format!(
+            "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}",
+            quote_ident(TRIGGER)
+        );
+        let sql = if exists {
+            enable
+        } else {
+            format!(
+                "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW \
+                 WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
+                 EXECUTE FUNCTION \"migsafe\".\"capture_row\"(); {enable}",
+                quote_ident(TRIGGER)
+            )
+        };
+        tx.batch_execute(&sql).map_err(|e| {
+            ObserveError::Other(format!(
+                "cannot install migsafe's capture trigger on {table}: {} (migsafe must own the tables a release writes, or have the TRIGGER privilege on them)",
+                crate::pg::error_text(&e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The tables that a write to `oids` can reach through FK actions (CASCADE, SET NULL, SET
+/// DEFAULT), transitively, `oids` included.
+pub fn reachable(
+    tx: &mut impl postgres::GenericClient,
+    oids: &[u32],
+) -> Result<Vec<u32>, postgres::Error> {
+    Ok(tx
+        .query(
+            "WITH RECURSIVE t(oid) AS (SELECT unnest($1::oid[]) \
+               UNION SELECT c.conrelid FROM pg_catalog.pg_constraint c JOIN t ON c.confrelid = t.oid \
+               WHERE c.contype = 'f' AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))) \
+             SELECT oid FROM t",
+            &[&oids],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Observes one step: created when the step's transaction begins.
+pub struct Observer {
+    start: Catalog,
+    current: Catalog,
+}
+
+impl Observer {
+    /// Prepares `tx` for observed capture: the temporary image table and the catalog as the
+    /// step found it. The trigger function must exist ([`crate::ledger::ensure`] creates it).
+    pub fn begin(tx: &mut Transaction<'_>) -> Result<Observer, ObserveError> {
+        tx.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS migsafe_captured \
+               (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, o text, n text) \
+               ON COMMIT DROP; \
+             TRUNCATE pg_temp.migsafe_captured",
+        )?;
+        let start = Catalog::read(tx)?;
+        Ok(Observer {
+            current: start.clone(),
+            start,
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.current
+    }
+
+    /// Installs capture triggers on the pre-existing tables among `oids` and those their FK
+    /// actions reach, so that the first run of a statement records them.
+    pub fn prepare(&mut self, tx: &mut Transaction<'_>, oids: &[u32]) -> Result<(), ObserveError> {
+        let named: Vec<u32> = oids
+            .iter()
+            .copied()
+            .filter(|o| self.start.0.contains_key(o))
+            .collect();
+        if named.is_empty() {
+            return Ok(());
+        }
+        let mut changed = false;
+        for oid in reachable(tx, &named)? {
+            let Some(t) = self.current.0.get(&oid) else {
+                continue;
+            };
+            if !t.captured && self.start.0.contains_key(&oid) {
+                install(tx, oid)?;
+                changed = true;
+            }
+        }
+        if changed {
+            self.current = Catalog::read(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `run` under capture and the tripwire, in a savepoint; a table written without a
+    /// capture trigger gets one and the statement runs again (once). Returns what the
+    /// statement changed in pre-existing tables; the images are still in the temporary table
+    /// until [`Observer::flush`].
+    pub fn statement<E>(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        covered: &Covered,
+        mut run: impl FnMut(&mut Transaction<'_>) -> Result<(), E>,
+        on_error: impl Fn(ObserveError) -> E,
+    ) -> Result<u32, E> {
+        let mut reruns = 0;
+        loop {
+            let mut sp = tx
+                .savepoint("migsafe_statement")
+                .map_err(|e| on_error(e.into()))?;
+            let stats_before = read_stats(&mut sp).map_err(|e| on_error(e.into()))?;
+            sp.execute("SELECT pg_catalog.set_config($1, 'on', true)", &[&GUARD])
+                .map_err(|e| on_error(e.into()))?;
+            run(&mut sp)?;
+            let checked = (|| -> Result<(Judgement, Catalog), ObserveError> {
+                sp.execute("SELECT pg_catalog.set_config($1, 'off', true)", &[&GUARD])?;
+                let stats_after = read_stats(&mut sp)?;
+                let captured = captured_counts(&mut sp)?;
+                let after = Catalog::read(&mut sp)?;
+                let j = judge(
+                    &self.start,
+                    &self.current,
+                    &after,
+                    &stats_before,
+                    &stats_after,
+                    &captured,
+                    covered,
+                );
+                Ok((j, after))
+            })();
+            let (j, after) = checked.map_err(&on_error)?;
+            if !j.unrecorded.is_empty() {
+                return Err(on_error(ObserveError::Unrecorded(j.unrecorded.join("; "))));
+            }
+            if !j.missed.is_empty() {
+                if reruns > 0 {
+                    let names: Vec<String> = j
+                        .missed
+                        .iter()
+                        .filter_map(|o| self.start.0.get(o).map(TableState::label))
+                        .collect();
+                    return Err(on_error(ObserveError::Unrecorded(format!(
+                        "wrote {} although migsafe installed its capture trigger there and ran the statement again",
+                        names.join(", ")
+                    ))));
+                }
+                sp.rollback().map_err(|e| on_error(e.into()))?;
+                for oid in &j.missed {
+                    install(tx, *oid).map_err(&on_error)?;
+                }
+                self.current = Catalog::read(tx).map_err(|e| on_error(e.into()))?;
+                reruns += 1;
+                continue;
+            }
+            sp.commit().map_err(|e| on_error(e.into()))?;
+            self.current = after;
+            return Ok(reruns);
+        }
+    }
+
+    /// Reads the catalog again after migsafe's own DDL (a soft drop).
+    pub fn refresh(&mut self, tx: &mut Transaction<'_>) -> Result<(), ObserveError> {
+        self.current = Catalog::read(tx)?;
+        Ok(())
+    }
+
+    /// Forgets the images the last statement recorded (nothing needs them).
+    pub fn discard(&mut self, tx: &mut Transaction<'_>) -> Result<(), ObserveError> {
+        tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
+        Ok(())
+    }
+
+    /// Streams the images the last statement recorded into the statement's snapshot, one
+    /// object per table (only columns that existed when the step began: values of columns the
+    /// step added are the step's own), and empties the image table. Updates that changed no
+    /// such column are left out (a backfill of a new column destroys nothing).
+    ///
+    /// `open` starts the snapshot when the first object is written; without one (no snapshot
+    /// store), nothing is written and [`Flushed::unstored`] names what needed recording.
+    pub fn flush(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        writer: &mut Option<Writer>,
+        mut open: Option<&mut dyn FnMut() -> Result<Writer, ObserveError>>,
+        first_file: usize,
+    ) -> Result<Flushed, ObserveError> {
+        let rels: Vec<u32> = tx
+            .query(
+                "SELECT DISTINCT rel FROM pg_temp.migsafe_captured ORDER BY rel",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut out = Flushed::default();
+        if !rels.is_empty() {
+            // The images were written as text under the session's settings and are read back
+            // under the same: only forms that read back exactly are accepted.
+            let exact: bool = tx
+                .query_one(
+                    "SELECT pg_catalog.current_setting('DateStyle') LIKE 'ISO%' \
+                        AND pg_catalog.current_setting('IntervalStyle') <> 'sql_standard' \
+                        AND pg_catalog.current_setting('extra_float_digits')::int >= 1",
+                    &[],
+                )?
+                .get(0);
+            if !exact {
+                return Err(ObserveError::Unrecorded(
+                    "ran with DateStyle, IntervalStyle or extra_float_digits set to a form whose text does not read back exactly (DateStyle must start with ISO, extra_float_digits be at least 1), so migsafe cannot record the rows it changed".into(),
+                ));
+            }
+        }
+        for rel in rels {
+            let Some(start) = self.start.0.get(&rel) else {
+                continue;
+            };
+            let t = capture::table_by_oid(tx, rel)?;
+            let cols: Vec<&capture::Column> = t
+                .columns
+                .iter()
+                .filter(|c| !c.generated)
+                .filter(|c| {
+                    self.current.0.get(&rel).is_some_and(|now| {
+                        now.columns
+                            .iter()
+                            .any(|n| n.name == c.name && start.column(n.attnum).is_some())
+                    })
+                })
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+            let f = |p: &str| -> String {
+                names
+                    .iter()
+                    .map(|c| format!("({p}).{}", quote_ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let ty = t.qualified();
+            let kept = format!(
+                "WITH e AS MATERIALIZED (SELECT c.seq, c.op, c.o::{ty} AS o, c.n::{ty} AS n \
+                   FROM pg_temp.migsafe_captured c WHERE c.rel = {rel}), \
+                 k AS (SELECT * FROM e WHERE op <> 'UPDATE' \
+                   OR NOT pg_catalog.record_image_eq(ROW({}), ROW({})))",
+                f("o"),
+                f("n"),
+            );
+            let row = tx.query_one(
+                &format!(
+                    "{kept} SELECT count(*) FILTER (WHERE op = 'INSERT'), count(*) FILTER (WHERE op <> 'INSERT') FROM k"
+                ),
+                &[],
+            )?;
+            let (inserted, destroyed): (i64, i64) = (row.get(0), row.get(1));
+            if inserted + destroyed == 0 {
+                continue;
+            }
+            let label = format!("{}.{}", t.schema, t.name);
+            let Some(open) = open.as_mut() else {
+                if destroyed > 0 {
+                    out.unstored
+                        .push(format!("{destroyed} updated or deleted row(s) of {label}"));
+                }
+                continue;
+            };
+            if t.key_source == KeySource::WholeRow {
+                return Err(ObserveError::Unrecorded(format!(
+                    "changed rows of {label}, which has no primary key or NOT NULL unique key, so rollback could not match them (add a key first)"
+                )));
+            }
+            if !t.key.iter().all(|k| names.contains(k)) {
+                return Err(ObserveError::Unrecorded(format!(
+                    "changed rows of {label} whose key ({}) the step itself created, so rollback could not match them",
+                    t.key.join(", ")
+                )));
+            }
+            if writer.is_none() {
+                *writer = Some(open()?);
+            }
+            let w = writer.as_mut().expect("opened above");
+            let file = capture::file_name(
+                first_file + out.objects.len(),
+                "changes",
+                &t.schema,
+                &t.name,
+                "copy",
+            );
+            let query = format!(
+                "{kept} SELECT seq, 0, {} FROM k WHERE op <> 'INSERT' \
+                 UNION ALL SELECT seq, 1, {} FROM k WHERE op <> 'DELETE' ORDER BY 1, 2",
+                f("o"),
+                f("n"),
+            );
+            let settings = capture::Settings::pin(tx)?;
+            let rows = copy_out(tx, w, &file, &query);
+            settings.restore(tx)?;
+            out.objects.push(changes_object(&t, &cols, rows?, file));
+        }
+        tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
+        Ok(out)
+    }
+}
+
+/// What [`Observer::flush`] wrote.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    pub objects: Vec<Object>,
+    /// Overwritten or deleted rows that needed a snapshot and had none (no store).
+    pub unstored: Vec<String>,
+}
+
+fn changes_object(t: &Table, cols: &[&capture::Column], rows: u64, file: String) -> Object {
+    Object {
+        kind: ObjectKind::Changes,
+        schema: t.schema.clone(),
+        name: t.name.clone(),
+        key_source: t.key_source,
+        key: t.key.clone(),
+        key_types: t
+            .key
+            .iter()
+            .map(|k| t.column(k).map(|c| c.ty.clone()).unwrap_or_default())
+            .collect(),
+        columns: cols.iter().map(|c| c.name.clone()).collect(),
+        column_types: cols.iter().map(|c| c.ty.clone()).collect(),
+        after: vec![],
+        rows,
+        file,
+    }
+}
+
+/// Streams `COPY (query) TO STDOUT` into a new file of `w`; returns the row count.
+fn copy_out(
+    tx: &mut Transaction<'_>,
+    w: &mut Writer,
+    file: &str,
+    query: &str,
+) -> Result<u64, ObserveError> {
+    let mut sink = w.create_file(file)?;
+    let mut reader = tx.copy_out(&format!("COPY ({query}) TO STDOUT"))?;
+    let mut rows = 0u64;
+    loop {
+        let chunk = reader.fill_buf().map_err(|e| match capture::into_db(e) {
+            Ok(db) => ObserveError::Db(db),
+            Err(e) => ObserveError::Other(format!("COPY failed: {e}")),
+        })?;
+        let n = chunk.len();
+        if n == 0 {
+            break;
+        }
+        rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        sink.write_all(chunk)
+            .map_err(|e| ObserveError::Other(format!("{file}: cannot write snapshot file: {e}")))?;
+        reader.consume(n);
+    }
+    drop(reader);
+    w.finish_file(sink)?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossless_conversions_are_the_widening_ones() {
+        for (a, b) in [
+            ("integer", "bigint"),
+            ("smallint", "integer"),
+            ("integer", "numeric"),
+            ("integer", "text"),
+            ("character varying(20)", "character varying(40)"),
+            ("character varying(20)", "text"),
+            ("character varying(20)", "character varying"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric"),
+            ("uuid", "text"),
+        ] {
+            assert!(lossless(a, b), "{a} -> {b}");
+        }
+        for (a, b) in [
+            ("bigint", "integer"),
+            ("json", "jsonb"),
+            ("character varying(40)", "character varying(20)"),
+            ("text", "character varying(10)"),
+            ("numeric(10,2)", "numeric(12,3)"),
+            ("numeric", "numeric(10,2)"),
+            ("double precision", "real"),
+            ("timestamp with time zone", "timestamp without time zone"),
+            ("character(3)", "text"),
+            ("double precision", "text"),
+        ] {
+            assert!(!lossless(a, b), "{a} -> {b}");
+        }
+    }
+
+    fn table(oid: u32, node: u32, cols: &[(i16, &str, &str)]) -> TableState {
+        TableState {
+            oid,
+            relfilenode: node,
+            schema: "public".into(),
+            name: format!("t{oid}"),
+            partitioned: false,
+            captured: true,
+            columns: cols
+                .iter()
+                .map(|(attnum, name, ty)| ColumnState {
+                    attnum: *attnum,
+                    name: name.to_string(),
+                    ty: ty.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn cat(ts: Vec<TableState>) -> Catalog {
+        Catalog(ts.into_iter().map(|t| (t.oid, t)).collect())
+    }
+
+    #[test]
+    fn the_tripwire_names_what_changed_unrecorded() {
+        let start = cat(vec![
+            table(1, 10, &[(1, "id", "integer"), (2, "doc", "json")]),
+            table(2, 20, &[(1, "id", "integer")]),
+            table(3, 30, &[(1, "id", "integer")]),
+        ]);
+        let mut after = start.clone();
+        after.0.remove(&3);
+        after.0.get_mut(&2).unwrap().relfilenode = 21;
+        after.0.get_mut(&1).unwrap().columns[1].ty = "jsonb".into();
+        let none = Stats::new();
+        let j = judge(
+            &start,
+            &start,
+            &after,
+            &none,
+            &none,
+            &none,
+            &Covered::default(),
+        );
+        assert_eq!(j.missed, Vec::<u32>::new());
+        assert_eq!(j.unrecorded.len(), 3, "{j:?}");
+        assert!(j.unrecorded[0].contains("from json to jsonb"), "{j:?}");
+        assert!(j.unrecorded[1].contains("truncated or rewrote table public.t2"));
+        assert!(j.unrecorded[2].contains("dropped table public.t3"));
+
+        // The same, covered by the statement's pre-capture and naming: passes.
+        let mut covered = Covered::default();
+        covered.tables.insert(3);
+        covered.named.insert(2);
+        covered.columns.insert((1, "doc".into()));
+        let j = judge(&start, &start, &after, &none, &none, &none, &covered);
+        assert_eq!(j, Judgement::default());
+    }
+
+    #[test]
+    fn rows_written_unrecorded_are_misses_or_refusals() {
+        let mut start = cat(vec![
+            table(1, 10, &[(1, "id", "integer")]),
+            table(2, 20, &[(1, "id", "integer")]),
+        ]);
+        start.0.get_mut(&2).unwrap().captured = false;
+        let before: Stats = [(1, [5, 0, 0]), (2, [0, 0, 0])].into();
+        let after: Stats = [(1, [5, 3, 1]), (2, [0, 0, 4])].into();
+        let captured: Stats = [(1, [0, 3, 0])].into();
+        let j = judge(
+            &start,
+            &start,
+            &start,
+            &before,
+            &after,
+            &captured,
+            &Covered::default(),
+        );
+        assert_eq!(j.missed, vec![2]);
+        assert_eq!(j.unrecorded.len(), 1);
+        assert!(
+            j.unrecorded[0].contains("deleted 1 row(s) of public.t1"),
+            "{j:?}"
+        );
+        // Earlier, unflushed work (before the statement) is not the statement's.
+        let captured: Stats = [(1, [0, 3, 1])].into();
+        let after2: Stats = [(1, [5, 3, 1]), (2, [0, 0, 0])].into();
+        let j = judge(
+            &start,
+            &start,
+            &start,
+            &before,
+            &after2,
+            &captured,
+            &Covered::default(),
+        );
+        assert_eq!(j, Judgement::default());
+        // More captured than PostgreSQL counted: the capture was tampered with.
+        let captured: Stats = [(1, [2, 3, 1])].into();
+        let j = judge(
+            &start,
+            &start,
+            &start,
+            &before,
+            &after2,
+            &captured,
+            &Covered::default(),
+        );
+        assert!(j.unrecorded[0].contains("tampered"), "{j:?}");
+    }
+}
