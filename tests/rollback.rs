@@ -702,7 +702,7 @@ fn a_disabled_capture_trigger_does_not_hide_a_delete() {
             name: "disabled trigger",
             seed: ACCOUNTS,
             up: "UPDATE accounts SET name = 'x' WHERE id = 1;
-             ALTER TABLE accounts DISABLE TRIGGER migsafe_capture;
+             ALTER TABLE accounts DISABLE TRIGGER USER;
              DELETE FROM accounts WHERE id > 5;",
             down: "SELECT 1;",
             writes: "",

@@ -693,10 +693,9 @@ fn sql_triggers() -> String {
          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT t.tgisinternal AND {} \
-           AND NOT (t.tgname = '{}' \
-                    AND t.tgfoid IS NOT DISTINCT FROM pg_catalog.to_regproc('migsafe.capture_row'))",
+           AND NOT {}",
         relation_filter("c", "n"),
-        crate::snapshot::observe::TRIGGER
+        crate::snapshot::observe::is_capture_trigger("t")
     )
 }
 

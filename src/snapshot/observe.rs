@@ -3,15 +3,21 @@
 //!
 //! A prediction from the SQL text misses FK cascades, trigger side effects, values written by
 //! volatile expressions, MERGE branches and functions that write. So the step runs with a
-//! session guard (`migsafe.capture = on`) that wakes a row-level `AFTER` trigger on each
-//! pre-existing table ([`TRIGGER`]); the trigger copies the before- and after-image of every row
-//! into a temporary table, and after each statement the images are streamed out with COPY into
-//! the statement's snapshot ([`Observer::flush`]).
+//! session guard (`migsafe.capture = on`) that wakes migsafe's capture triggers on each
+//! pre-existing table it writes; they copy the before- and after-image of every row the
+//! statement changed into a temporary table, and after each statement the images are streamed
+//! out with COPY into the statement's snapshot ([`Observer::flush`]).
+//!
+//! Two kinds of trigger, measured (benches/README.md): on an ordinary table, three
+//! statement-level `AFTER` triggers with transition tables (`migsafe_capture_ins`, `_upd`,
+//! `_del`) copy the images set-wise, at almost no cost to the statement; on partitions and
+//! inheritance members, where transition tables are not allowed or would miss rows, one
+//! row-level trigger ([`TRIGGER`]) copies them row by row (several times slower).
 //!
 //! The triggers stay installed once created: `CREATE TRIGGER` takes SHARE ROW EXCLUSIVE (writers
 //! wait until the step commits, readers do not), whereas `DROP TRIGGER` would take ACCESS
-//! EXCLUSIVE and block readers. Without the guard the trigger's `WHEN` is false and it costs a
-//! `current_setting` call per written row.
+//! EXCLUSIVE and block readers. Without the guard their `WHEN` is false; what remains is
+//! PostgreSQL keeping the transition rows of each write statement until it ends.
 //!
 //! After every statement, before commit, the tripwire ([`judge`]) compares the database with
 //! what was recorded: rows written according to `pg_stat_xact_user_tables` (deltas around the
@@ -31,26 +37,57 @@ use super::manifest::{KeySource, Object, ObjectKind};
 use super::store::Writer;
 use crate::pg::quote_ident;
 
-/// The name of migsafe's capture trigger on each table it records.
+/// The name of migsafe's row-level capture trigger; the statement-level ones add `_ins`, `_upd`
+/// and `_del`.
 pub const TRIGGER: &str = "migsafe_capture";
 
 /// The session setting that wakes the capture triggers.
 pub const GUARD: &str = "migsafe.capture";
 
-/// The trigger function, in migsafe's schema. SECURITY INVOKER: it writes into the temporary
-/// table of the session that fires it, so it can do nothing that session could not.
+/// The trigger functions, in migsafe's schema. SECURITY INVOKER: they write into the temporary
+/// table of the session that fires them, so they can do nothing that session could not. Each
+/// image is one row: `half` 0 for a before-image, 1 for an after-image; an UPDATE's
+/// before-images are written before its after-images.
 pub const FUNCTION_SQL: &str = r#"
+CREATE OR REPLACE FUNCTION "migsafe"."capture_statement"() RETURNS trigger
+LANGUAGE plpgsql AS $migsafe$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
+        SELECT TG_RELID, TG_OP, 0, ROW(migsafe_old.*)::text FROM migsafe_old;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
+        SELECT TG_RELID, TG_OP, 1, ROW(migsafe_new.*)::text FROM migsafe_new;
+    END IF;
+    RETURN NULL;
+END
+$migsafe$;
 CREATE OR REPLACE FUNCTION "migsafe"."capture_row"() RETURNS trigger
 LANGUAGE plpgsql AS $migsafe$
 BEGIN
-    INSERT INTO pg_temp.migsafe_captured (rel, op, o, n)
-    VALUES (TG_RELID, TG_OP,
-            CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END,
-            CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END);
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
+        VALUES (TG_RELID, TG_OP, 0, OLD::text);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
+        VALUES (TG_RELID, TG_OP, 1, NEW::text);
+    END IF;
     RETURN NULL;
 END
 $migsafe$;
 "#;
+
+/// SQL: whether the `pg_trigger` row aliased `alias` is one of migsafe's capture triggers.
+pub fn is_capture_trigger(alias: &str) -> String {
+    format!(
+        "({alias}.tgname IN ('migsafe_capture', 'migsafe_capture_ins', 'migsafe_capture_upd', 'migsafe_capture_del') \
+          AND {alias}.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p \
+                JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace \
+                WHERE pn.nspname = 'migsafe' AND p.proname IN ('capture_statement', 'capture_row')))"
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
@@ -103,8 +140,11 @@ impl Catalog {
     pub fn read(tx: &mut impl postgres::GenericClient) -> Result<Catalog, postgres::Error> {
         let rows = tx.query(
             "SELECT c.oid, c.relfilenode, n.nspname::text, c.relname::text, c.relkind = 'p', \
-                    EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
-                            AND g.tgname = $1 AND g.tgenabled = 'A'), \
+                    (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+                       AND g.tgname LIKE $1 || '%' AND g.tgenabled = 'A') \
+                      IN (CASE WHEN c.relispartition OR c.relhassubclass \
+                                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+                               THEN 1 ELSE 3 END), \
                     coalesce((SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
                     coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
@@ -167,7 +207,8 @@ fn read_stats(tx: &mut impl postgres::GenericClient) -> Result<Stats, postgres::
 fn captured_counts(tx: &mut impl postgres::GenericClient) -> Result<Stats, postgres::Error> {
     let mut out: Stats = HashMap::new();
     for r in tx.query(
-        "SELECT rel, op, count(*) FROM pg_temp.migsafe_captured GROUP BY rel, op",
+        "SELECT rel, op, count(*) FROM pg_temp.migsafe_captured \
+         WHERE half = CASE op WHEN 'INSERT' THEN 1 ELSE 0 END GROUP BY rel, op",
         &[],
     )? {
         let i = match r.get::<_, &str>(1) {
@@ -406,13 +447,19 @@ pub fn judge(
     j
 }
 
-/// Installs the capture trigger on `oid` (on each leaf partition, for a partitioned table).
-/// The trigger stays: see the module comment for why.
+/// Installs the capture triggers on `oid`: statement-level ones on an ordinary table, the
+/// row-level one on each leaf of a partitioned table and on inheritance members. They stay:
+/// see the module comment for why.
 pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), ObserveError> {
-    let leaves: Vec<(String, Option<String>)> = tx
+    let tables: Vec<(String, bool, Vec<(String, String)>)> = tx
         .query(
             "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), \
-                    (SELECT g.tgenabled::text FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2) \
+                    c.relispartition OR c.relhassubclass \
+                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid), \
+                    coalesce((SELECT array_agg(g.tgname::text) FROM pg_catalog.pg_trigger g \
+                              WHERE g.tgrelid = c.oid AND g.tgname LIKE $2 || '%'), '{}'), \
+                    coalesce((SELECT array_agg(g.tgenabled::text) FROM pg_catalog.pg_trigger g \
+                              WHERE g.tgrelid = c.oid AND g.tgname LIKE $2 || '%'), '{}') \
              FROM (SELECT relid FROM pg_catalog.pg_partition_tree($1::oid::regclass) UNION SELECT $1) p \
              JOIN pg_catalog.pg_class c ON c.oid = p.relid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -420,30 +467,58 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
             &[&oid, &TRIGGER],
         )?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| {
+            let names: Vec<String> = r.get(2);
+            let modes: Vec<String> = r.get(3);
+            (r.get(0), r.get(1), names.into_iter().zip(modes).collect())
+        })
         .collect();
-    for (table, enabled) in leaves {
-        let exists = match enabled.as_deref() {
-            Some("A") => continue,
-            Some(_) => true,
-            None => false,
-        };
-        // ENABLE ALWAYS: it fires under session_replication_role = replica too. Present but
-        // disabled (ALTER TABLE … DISABLE TRIGGER): enabled again.
-        let enable = format!(
-            "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}",
-            quote_ident(TRIGGER)
-        );
-        let sql = if exists {
-            enable
+    for (table, by_row, present) in tables {
+        let wanted: Vec<(String, String)> = if by_row {
+            vec![(
+                TRIGGER.to_string(),
+                format!(
+                    "AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW \
+                     WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
+                     EXECUTE FUNCTION \"migsafe\".\"capture_row\"()"
+                ),
+            )]
         } else {
-            format!(
-                "CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW \
-                 WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
-                 EXECUTE FUNCTION \"migsafe\".\"capture_row\"(); {enable}",
-                quote_ident(TRIGGER)
-            )
+            [
+                ("ins", "INSERT", "NEW TABLE AS migsafe_new"),
+                ("upd", "UPDATE", "OLD TABLE AS migsafe_old NEW TABLE AS migsafe_new"),
+                ("del", "DELETE", "OLD TABLE AS migsafe_old"),
+            ]
+            .iter()
+            .map(|(suffix, event, referencing)| {
+                (
+                    format!("{TRIGGER}_{suffix}"),
+                    format!(
+                        "AFTER {event} ON {table} REFERENCING {referencing} FOR EACH STATEMENT \
+                         WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
+                         EXECUTE FUNCTION \"migsafe\".\"capture_statement\"()"
+                    ),
+                )
+            })
+            .collect()
         };
+        let mut sql = String::new();
+        for (name, definition) in wanted {
+            let quoted = quote_ident(&name);
+            match present.iter().find(|(n, _)| *n == name) {
+                Some((_, mode)) if mode == "A" => continue,
+                Some(_) => {}
+                None => sql.push_str(&format!("CREATE TRIGGER {quoted} {definition};\n")),
+            }
+            // ENABLE ALWAYS: it fires under session_replication_role = replica too; one that
+            // was disabled (ALTER TABLE … DISABLE TRIGGER) is enabled again.
+            sql.push_str(&format!(
+                "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {quoted};\n"
+            ));
+        }
+        if sql.is_empty() {
+            continue;
+        }
         tx.batch_execute(&sql).map_err(|e| {
             ObserveError::Other(format!(
                 "cannot install migsafe's capture trigger on {table}: {} (migsafe must own the tables a release writes, or have the TRIGGER privilege on them)",
@@ -485,7 +560,8 @@ impl Observer {
     pub fn begin(tx: &mut Transaction<'_>) -> Result<Observer, ObserveError> {
         tx.batch_execute(
             "CREATE TEMP TABLE IF NOT EXISTS migsafe_captured \
-               (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, o text, n text) \
+               (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, \
+                half smallint NOT NULL, img text NOT NULL) \
                ON COMMIT DROP; \
              TRUNCATE pg_temp.migsafe_captured",
         )?;
@@ -674,19 +750,45 @@ impl Observer {
                     .join(", ")
             };
             let ty = t.qualified();
-            let kept = format!(
-                "WITH e AS MATERIALIZED (SELECT c.seq, c.op, c.o::{ty} AS o, c.n::{ty} AS n \
-                   FROM pg_temp.migsafe_captured c WHERE c.rel = {rel}), \
-                 k AS (SELECT * FROM e WHERE op <> 'UPDATE' \
-                   OR NOT pg_catalog.record_image_eq(ROW({}), ROW({})))",
-                f("o"),
-                f("n"),
-            );
+            let images = |filter: &str| {
+                format!(
+                    "(SELECT seq, half, img::{ty} AS r FROM pg_temp.migsafe_captured \
+                      WHERE rel = {rel}{filter} OFFSET 0)"
+                )
+            };
+            // An update that changed only columns this step added destroys nothing (a backfill):
+            // its images go. Only worth looking for when the step added columns to the table.
+            let added = self.current.0.get(&rel).is_some_and(|now| {
+                now.columns
+                    .iter()
+                    .any(|n| start.column(n.attnum).is_none())
+            });
+            if added {
+                let key_eq = t
+                    .key
+                    .iter()
+                    .map(|k| format!("(o.r).{k} = (n.r).{k}", k = quote_ident(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                if !key_eq.is_empty() {
+                    tx.batch_execute(&format!(
+                        "DELETE FROM pg_temp.migsafe_captured c USING ( \
+                           SELECT o.seq AS a, n.seq AS b \
+                           FROM {} o JOIN {} n ON {key_eq} \
+                           WHERE pg_catalog.record_image_eq(ROW({}), ROW({}))) x \
+                         WHERE c.rel = {rel} AND c.seq IN (x.a, x.b)",
+                        images(" AND op = 'UPDATE' AND half = 0"),
+                        images(" AND op = 'UPDATE' AND half = 1"),
+                        f("o.r"),
+                        f("n.r"),
+                    ))?;
+                }
+            }
+            // What the images hold, without reading them.
             let row = tx.query_one(
-                &format!(
-                    "{kept} SELECT count(*) FILTER (WHERE op = 'INSERT'), count(*) FILTER (WHERE op <> 'INSERT') FROM k"
-                ),
-                &[],
+                "SELECT count(*) FILTER (WHERE op = 'INSERT'), count(*) FILTER (WHERE op <> 'INSERT' AND half = 0) \
+                 FROM pg_temp.migsafe_captured WHERE rel = $1",
+                &[&rel],
             )?;
             let (inserted, destroyed): (i64, i64) = (row.get(0), row.get(1));
             if inserted + destroyed == 0 {
@@ -722,16 +824,12 @@ impl Observer {
                 &t.name,
                 "copy",
             );
-            let query = format!(
-                "{kept} SELECT seq, 0, {} FROM k WHERE op <> 'INSERT' \
-                 UNION ALL SELECT seq, 1, {} FROM k WHERE op <> 'DELETE' ORDER BY 1, 2",
-                f("o"),
-                f("n"),
-            );
+            let query = format!("SELECT seq, half, {} FROM {} s", f("s.r"), images(""));
             let settings = capture::Settings::pin(tx)?;
-            let rows = copy_out(tx, w, &file, &query);
+            // A failed COPY aborts the transaction: its error is the one to report.
+            let rows = copy_out(tx, w, &file, &query)?;
             settings.restore(tx)?;
-            out.objects.push(changes_object(&t, &cols, rows?, file));
+            out.objects.push(changes_object(&t, &cols, rows, file));
         }
         tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
         Ok(out)

@@ -226,9 +226,12 @@ fn pause_triggers(
 ) -> Result<Vec<String>, postgres::Error> {
     let mut again = vec![];
     for r in tx.query(
-        "SELECT tgname::text, tgenabled::text FROM pg_catalog.pg_trigger \
-         WHERE tgrelid = $1 AND NOT tgisinternal AND tgname <> $2 AND tgenabled <> 'D'",
-        &[&t.oid, &crate::snapshot::observe::TRIGGER],
+        &format!(
+            "SELECT g.tgname::text, g.tgenabled::text FROM pg_catalog.pg_trigger g \
+             WHERE g.tgrelid = $1 AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND NOT {}",
+            crate::snapshot::observe::is_capture_trigger("g")
+        ),
+        &[&t.oid],
     )? {
         let (name, mode): (String, String) = (r.get(0), r.get(1));
         let name = quote_ident(&name);
