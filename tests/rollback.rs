@@ -323,6 +323,15 @@ fn update_from_delete_using_and_ctes() {
         conflicts: 0,
     });
     fidelity(&Shape {
+        name: "delete and insert one key in one statement",
+        seed: NUMBERS,
+        up: "WITH d AS (DELETE FROM t WHERE id <= 3 RETURNING id, v, other) \
+             INSERT INTO t SELECT id, v + 1000, other || '!' FROM d;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    fidelity(&Shape {
         name: "cte",
         seed: NUMBERS,
         up: "WITH d AS (DELETE FROM src WHERE id <= 4 RETURNING id, x) UPDATE t SET v = d.x FROM d WHERE d.id = t.id;",
@@ -693,6 +702,29 @@ INSERT INTO docs_old VALUES (1, '{\"a\": 1, \"a\": 2}'), (2, '{\"n\": 1.50}');";
             ends,
         );
     }
+}
+
+#[test]
+fn a_row_changed_twice_out_of_order_is_refused() {
+    // The trigger's own UPDATE of the row records its change before the outer one's.
+    evasion(
+        &Shape {
+            name: "after trigger updating its own row",
+            seed: "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL, touched int NOT NULL DEFAULT 0);
+INSERT INTO t SELECT g, g, 0 FROM generate_series(1, 5) g;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.touched = 0 THEN UPDATE t SET touched = 1 WHERE id = NEW.id; END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER touch AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION touch();",
+            up: "UPDATE t SET v = v * 10 WHERE id <= 2;",
+            down: "SELECT 1;",
+            writes: "",
+            conflicts: 0,
+        },
+        Ends::Refused,
+    );
 }
 
 #[test]

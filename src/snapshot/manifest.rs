@@ -85,9 +85,10 @@ pub enum ObjectKind {
     /// Key + old values that a statement overwrites (UPDATE, lossy ALTER COLUMN TYPE), then the
     /// values it writes: restored where the row still holds what the statement wrote.
     Values,
-    /// Row images a statement really wrote, observed by migsafe's capture trigger: per changed
-    /// row its sequence number, `0` for the before-image or `1` for the after-image, then the
-    /// columns. Rollback puts back the before-image where the row still holds the after-image.
+    /// Rows a statement really changed, observed by migsafe's capture triggers: per row its
+    /// sequence number, `I`, `U` or `D` (inserted, updated, deleted), the before-image of
+    /// `columns`, then the after-image (`\N` where there is none). Rollback puts the
+    /// before-image back where the row still holds the after-image.
     Changes,
     /// `CREATE TABLE …` of a dropped table, built from the catalog.
     Definition,

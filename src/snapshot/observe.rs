@@ -26,8 +26,8 @@
 //! a capture trigger is a *miss*: the statement is rolled back to its savepoint, the trigger
 //! installed and the statement run again. Anything else unrecorded is refused.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::BufRead;
 use std::io::Write;
 
 use postgres::Transaction;
@@ -486,7 +486,11 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
         } else {
             [
                 ("ins", "INSERT", "NEW TABLE AS migsafe_new"),
-                ("upd", "UPDATE", "OLD TABLE AS migsafe_old NEW TABLE AS migsafe_new"),
+                (
+                    "upd",
+                    "UPDATE",
+                    "OLD TABLE AS migsafe_old NEW TABLE AS migsafe_new",
+                ),
                 ("del", "DELETE", "OLD TABLE AS migsafe_old"),
             ]
             .iter()
@@ -552,12 +556,25 @@ pub fn reachable(
 pub struct Observer {
     start: Catalog,
     current: Catalog,
+    /// What the capture triggers recorded for the last statement, per table.
+    recorded: Stats,
 }
 
 impl Observer {
     /// Prepares `tx` for observed capture: the temporary image table and the catalog as the
     /// step found it. The trigger function must exist ([`crate::ledger::ensure`] creates it).
     pub fn begin(tx: &mut Transaction<'_>) -> Result<Observer, ObserveError> {
+        // More local buffers keep a large image table in memory. The setting can only change
+        // before the session's first temporary table, so a refusal is fine.
+        let mut sp = tx.savepoint("migsafe_temp_buffers")?;
+        if sp
+            .batch_execute("SELECT pg_catalog.set_config('temp_buffers', '256MB', true)")
+            .is_ok()
+        {
+            sp.commit()?;
+        } else {
+            drop(sp);
+        }
         tx.batch_execute(
             "CREATE TEMP TABLE IF NOT EXISTS migsafe_captured \
                (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, \
@@ -569,6 +586,7 @@ impl Observer {
         Ok(Observer {
             current: start.clone(),
             start,
+            recorded: Stats::new(),
         })
     }
 
@@ -623,7 +641,7 @@ impl Observer {
             sp.execute("SELECT pg_catalog.set_config($1, 'on', true)", &[&GUARD])
                 .map_err(|e| on_error(e.into()))?;
             run(&mut sp)?;
-            let checked = (|| -> Result<(Judgement, Catalog), ObserveError> {
+            let checked = (|| -> Result<(Judgement, Catalog, Stats), ObserveError> {
                 sp.execute("SELECT pg_catalog.set_config($1, 'off', true)", &[&GUARD])?;
                 let stats_after = read_stats(&mut sp)?;
                 let captured = captured_counts(&mut sp)?;
@@ -637,9 +655,9 @@ impl Observer {
                     &captured,
                     covered,
                 );
-                Ok((j, after))
+                Ok((j, after, captured))
             })();
-            let (j, after) = checked.map_err(&on_error)?;
+            let (j, after, captured) = checked.map_err(&on_error)?;
             if !j.unrecorded.is_empty() {
                 return Err(on_error(ObserveError::Unrecorded(j.unrecorded.join("; "))));
             }
@@ -665,6 +683,7 @@ impl Observer {
             }
             sp.commit().map_err(|e| on_error(e.into()))?;
             self.current = after;
+            self.recorded = captured;
             return Ok(reruns);
         }
     }
@@ -695,14 +714,13 @@ impl Observer {
         mut open: Option<&mut dyn FnMut() -> Result<Writer, ObserveError>>,
         first_file: usize,
     ) -> Result<Flushed, ObserveError> {
-        let rels: Vec<u32> = tx
-            .query(
-                "SELECT DISTINCT rel FROM pg_temp.migsafe_captured ORDER BY rel",
-                &[],
-            )?
+        let recorded = std::mem::take(&mut self.recorded);
+        let mut rels: Vec<u32> = recorded
             .iter()
-            .map(|r| r.get(0))
+            .filter(|(_, c)| c.iter().sum::<i64>() > 0)
+            .map(|(rel, _)| *rel)
             .collect();
+        rels.sort_unstable();
         let mut out = Flushed::default();
         if !rels.is_empty() {
             // The images were written as text under the session's settings and are read back
@@ -726,11 +744,15 @@ impl Observer {
                 continue;
             };
             let t = capture::table_by_oid(tx, rel)?;
-            let cols: Vec<&capture::Column> = t
+            let label = format!("{}.{}", t.schema, t.name);
+            // Columns that existed when the step began (by attnum: a rename is the same column)
+            // and hold stored values; their positions among the row image's fields.
+            let kept: Vec<(usize, &capture::Column)> = t
                 .columns
                 .iter()
-                .filter(|c| !c.generated)
-                .filter(|c| {
+                .enumerate()
+                .filter(|(_, c)| !c.generated)
+                .filter(|(_, c)| {
                     self.current.0.get(&rel).is_some_and(|now| {
                         now.columns
                             .iter()
@@ -738,63 +760,54 @@ impl Observer {
                     })
                 })
                 .collect();
-            if cols.is_empty() {
+            let c = recorded.get(&rel).copied().unwrap_or_default();
+            let (inserted, updated, deleted) = (c[0], c[1], c[2]);
+            if kept.is_empty() || inserted + updated + deleted == 0 {
                 continue;
             }
-            let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
-            let f = |p: &str| -> String {
-                names
-                    .iter()
-                    .map(|c| format!("({p}).{}", quote_ident(c)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let ty = t.qualified();
-            let images = |filter: &str| {
-                format!(
-                    "(SELECT seq, half, img::{ty} AS r FROM pg_temp.migsafe_captured \
-                      WHERE rel = {rel}{filter} OFFSET 0)"
-                )
-            };
-            // An update that changed only columns this step added destroys nothing (a backfill):
-            // its images go. Only worth looking for when the step added columns to the table.
-            let added = self.current.0.get(&rel).is_some_and(|now| {
-                now.columns
-                    .iter()
-                    .any(|n| start.column(n.attnum).is_none())
-            });
-            if added {
-                let key_eq = t
-                    .key
-                    .iter()
-                    .map(|k| format!("(o.r).{k} = (n.r).{k}", k = quote_ident(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                if !key_eq.is_empty() {
-                    tx.batch_execute(&format!(
-                        "DELETE FROM pg_temp.migsafe_captured c USING ( \
-                           SELECT o.seq AS a, n.seq AS b \
-                           FROM {} o JOIN {} n ON {key_eq} \
-                           WHERE pg_catalog.record_image_eq(ROW({}), ROW({}))) x \
-                         WHERE c.rel = {rel} AND c.seq IN (x.a, x.b)",
-                        images(" AND op = 'UPDATE' AND half = 0"),
-                        images(" AND op = 'UPDATE' AND half = 1"),
-                        f("o.r"),
-                        f("n.r"),
-                    ))?;
-                }
+            let key: Vec<usize> = t
+                .key
+                .iter()
+                .filter_map(|k| kept.iter().position(|(_, c)| c.name == *k))
+                .collect();
+            if t.key_source != KeySource::WholeRow && key.len() != t.key.len() {
+                return Err(ObserveError::Unrecorded(format!(
+                    "changed rows of {label} whose key ({}) the step itself created, so rollback could not match them",
+                    t.key.join(", ")
+                )));
             }
-            // What the images hold, without reading them.
-            let row = tx.query_one(
-                "SELECT count(*) FILTER (WHERE op = 'INSERT'), count(*) FILTER (WHERE op <> 'INSERT' AND half = 0) \
-                 FROM pg_temp.migsafe_captured WHERE rel = $1",
-                &[&rel],
-            )?;
-            let (inserted, destroyed): (i64, i64) = (row.get(0), row.get(1));
-            if inserted + destroyed == 0 {
+            let fields = t.columns.len();
+            let picks: Vec<usize> = kept.iter().map(|(i, _)| *i).collect();
+            // Which kept columns the updates changed, and whether any changed the key.
+            let mut changed = vec![false; kept.len()];
+            let mut key_moved = false;
+            if updated > 0 {
+                pairs(tx, rel, &mut |_, _, o, n| {
+                    let (o, n) = (fields_of(o, fields)?, fields_of(n, fields)?);
+                    for (j, &i) in picks.iter().enumerate() {
+                        if o[i] != n[i] {
+                            changed[j] = true;
+                            key_moved |= key.contains(&j);
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            // Updates alone that keep their keys need only the key and the changed columns.
+            let narrow = inserted == 0 && deleted == 0 && !key_moved;
+            let out_cols: Vec<usize> = (0..kept.len())
+                .filter(|j| !narrow || key.contains(j) || changed[*j])
+                .collect();
+            let destroyed = deleted
+                + if changed.iter().any(|c| *c) {
+                    updated
+                } else {
+                    0
+                };
+            if narrow && !changed.iter().any(|c| *c) {
+                // Only columns the step added changed (a backfill): nothing to give back.
                 continue;
             }
-            let label = format!("{}.{}", t.schema, t.name);
             let Some(open) = open.as_mut() else {
                 if destroyed > 0 {
                     out.unstored
@@ -805,12 +818,6 @@ impl Observer {
             if t.key_source == KeySource::WholeRow {
                 return Err(ObserveError::Unrecorded(format!(
                     "changed rows of {label}, which has no primary key or NOT NULL unique key, so rollback could not match them (add a key first)"
-                )));
-            }
-            if !t.key.iter().all(|k| names.contains(k)) {
-                return Err(ObserveError::Unrecorded(format!(
-                    "changed rows of {label} whose key ({}) the step itself created, so rollback could not match them",
-                    t.key.join(", ")
                 )));
             }
             if writer.is_none() {
@@ -824,12 +831,11 @@ impl Observer {
                 &t.name,
                 "copy",
             );
-            let query = format!("SELECT seq, half, {} FROM {} s", f("s.r"), images(""));
-            let settings = capture::Settings::pin(tx)?;
-            // A failed COPY aborts the transaction: its error is the one to report.
-            let rows = copy_out(tx, w, &file, &query)?;
-            settings.restore(tx)?;
-            out.objects.push(changes_object(&t, &cols, rows, file));
+            let cols: Vec<usize> = out_cols.iter().map(|&j| picks[j]).collect();
+            let key_fields: Vec<usize> = key.iter().map(|&j| picks[j]).collect();
+            let rows = write_changes(tx, w, &file, rel, fields, &cols, &key_fields)?;
+            let columns: Vec<&capture::Column> = out_cols.iter().map(|&j| kept[j].1).collect();
+            out.objects.push(changes_object(&t, &columns, rows, file));
         }
         tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
         Ok(out)
@@ -864,38 +870,401 @@ fn changes_object(t: &Table, cols: &[&capture::Column], rows: u64, file: String)
     }
 }
 
-/// Streams `COPY (query) TO STDOUT` into a new file of `w`; returns the row count.
-fn copy_out(
+/// Rows fetched per round trip when the images are read back.
+const BATCH: i32 = 20_000;
+
+/// The fields of one row image, checked against the table's column count: a statement that
+/// changed a table's columns while writing its rows leaves images that no longer line up.
+fn fields_of(img: &str, fields: usize) -> Result<Vec<Option<Cow<'_, str>>>, ObserveError> {
+    let values = record_fields(img).map_err(ObserveError::Other)?;
+    if values.len() != fields {
+        return Err(ObserveError::Unrecorded(format!(
+            "changed the columns of a table in the same statement that wrote its rows ({} fields recorded, {fields} columns now), so migsafe cannot tell which value belongs to which column",
+            values.len()
+        )));
+    }
+    Ok(values)
+}
+
+/// Calls `f(old seq, new seq, old image, new image)` for every row an UPDATE of `rel` changed.
+/// Each firing of the statement trigger writes its before-images, then its after-images, in
+/// the same order (PostgreSQL fills both transition tables row by row), so the n-th before-image
+/// and the n-th after-image, in `seq` order, are the same row; two cursors read them side by
+/// side with bounded memory.
+fn pairs(
+    tx: &mut Transaction<'_>,
+    rel: u32,
+    f: &mut dyn FnMut(i64, i64, &str, &str) -> Result<(), ObserveError>,
+) -> Result<(), ObserveError> {
+    let q = |half: i16| {
+        format!(
+            "SELECT seq, img FROM pg_temp.migsafe_captured \
+             WHERE rel = {rel} AND op = 'UPDATE' AND half = {half} ORDER BY seq"
+        )
+    };
+    let mut sp = tx.transaction()?;
+    let old = sp.bind(q(0).as_str(), &[])?;
+    let new = sp.bind(q(1).as_str(), &[])?;
+    loop {
+        let a = sp.query_portal(&old, BATCH)?;
+        let b = sp.query_portal(&new, BATCH)?;
+        if a.len() != b.len() {
+            return Err(ObserveError::Other(format!(
+                "the capture holds {} before- and {} after-images of updated rows: they do not pair",
+                a.len(),
+                b.len()
+            )));
+        }
+        if a.is_empty() {
+            break;
+        }
+        for (ra, rb) in a.iter().zip(&b) {
+            f(ra.get(0), rb.get(0), ra.get(1), rb.get(1))?;
+        }
+    }
+    sp.commit()?;
+    Ok(())
+}
+
+/// Calls `f(seq, op, image)` for every row an INSERT added ('I') or a DELETE removed ('D').
+fn singles(
+    tx: &mut Transaction<'_>,
+    rel: u32,
+    f: &mut dyn FnMut(i64, char, &str) -> Result<(), ObserveError>,
+) -> Result<(), ObserveError> {
+    let mut sp = tx.transaction()?;
+    let portal = sp.bind(
+        format!(
+            "SELECT seq, op, img FROM pg_temp.migsafe_captured \
+             WHERE rel = {rel} AND op IN ('INSERT', 'DELETE') ORDER BY seq"
+        )
+        .as_str(),
+        &[],
+    )?;
+    loop {
+        let rows = sp.query_portal(&portal, BATCH)?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let op = if r.get::<_, &str>(1) == "INSERT" {
+                'I'
+            } else {
+                'D'
+            };
+            f(r.get(0), op, r.get(2))?;
+        }
+    }
+    sp.commit()?;
+    Ok(())
+}
+
+/// Writes the changes of `rel` to a new file of `w` as COPY text, one row per changed row:
+/// `seq`, `op` (`I` inserted, `U` updated, `D` deleted), the before-image's `cols`, then the
+/// after-image's (`\N` where there is none). An update that moved a row to another key is
+/// written as a deletion and an insertion; one that changed none of `cols` is left out. Returns
+/// the row count.
+fn write_changes(
     tx: &mut Transaction<'_>,
     w: &mut Writer,
     file: &str,
-    query: &str,
+    rel: u32,
+    fields: usize,
+    cols: &[usize],
+    key: &[usize],
 ) -> Result<u64, ObserveError> {
     let mut sink = w.create_file(file)?;
-    let mut reader = tx.copy_out(&format!("COPY ({query}) TO STDOUT"))?;
     let mut rows = 0u64;
+    let mut line = Vec::new();
+    let mut emit = |seq: i64,
+                    op: char,
+                    o: Option<&[Option<Cow<'_, str>>]>,
+                    n: Option<&[Option<Cow<'_, str>>]>|
+     -> Result<(), ObserveError> {
+        line.clear();
+        line.extend_from_slice(seq.to_string().as_bytes());
+        line.push(b'\t');
+        line.push(op as u8);
+        for img in [o, n] {
+            for &i in cols {
+                line.push(b'\t');
+                match img.and_then(|v| v[i].as_deref()) {
+                    None => line.extend_from_slice(b"\\N"),
+                    Some(v) => copy_escape(v, &mut line),
+                }
+            }
+        }
+        line.push(b'\n');
+        sink.write_all(&line)
+            .map_err(|e| ObserveError::Other(format!("{file}: cannot write snapshot file: {e}")))?;
+        rows += 1;
+        Ok(())
+    };
+    // Keys met so far (hashed): a key changed twice in one statement is checked below.
+    let mut seen = std::collections::HashSet::new();
+    let mut repeated = std::collections::HashSet::new();
+    let mut note = |v: &[Option<Cow<'_, str>>]| {
+        let h = key_hash(v, key);
+        if !seen.insert(h) {
+            repeated.insert(h);
+        }
+    };
+    singles(tx, rel, &mut |seq, op, img| {
+        let v = fields_of(img, fields)?;
+        note(&v);
+        match op {
+            'I' => emit(seq, 'I', None, Some(&v)),
+            _ => emit(seq, 'D', Some(&v), None),
+        }
+    })?;
+    pairs(tx, rel, &mut |so, sn, o, n| {
+        let (o, n) = (fields_of(o, fields)?, fields_of(n, fields)?);
+        note(&o);
+        if key.iter().any(|&i| o[i] != n[i]) {
+            note(&n);
+            emit(so, 'D', Some(&o), None)?;
+            emit(sn, 'I', None, Some(&n))
+        } else if cols.iter().any(|&i| o[i] != n[i]) {
+            emit(so, 'U', Some(&o), Some(&n))
+        } else {
+            Ok(())
+        }
+    })?;
+    w.finish_file(sink)?;
+    if !repeated.is_empty() {
+        check_chains(tx, rel, fields, cols, key, &repeated)?;
+    }
+    Ok(rows)
+}
+
+fn key_hash(v: &[Option<Cow<'_, str>>], key: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for &i in key {
+        v[i].as_deref().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// A key the statement changed more than once must change in a chain, in `seq` order: each
+/// change starts from the image the one before left. Nested statements break that order (an
+/// `AFTER` trigger that updates the row it fired for records its change before the outer one),
+/// and then rollback could not tell the first image from the last: refused.
+fn check_chains(
+    tx: &mut Transaction<'_>,
+    rel: u32,
+    fields: usize,
+    cols: &[usize],
+    key: &[usize],
+    repeated: &std::collections::HashSet<u64>,
+) -> Result<(), ObserveError> {
+    // (seq, before, after) of every change to a repeated key, as text of `cols`.
+    type Change = (
+        i64,
+        Option<Vec<Option<String>>>,
+        Option<Vec<Option<String>>>,
+    );
+    let mut by_key: HashMap<Vec<Option<String>>, Vec<Change>> = HashMap::new();
+    let own = |v: &[Option<Cow<'_, str>>], at: &[usize]| -> Vec<Option<String>> {
+        at.iter()
+            .map(|&i| v[i].as_deref().map(str::to_string))
+            .collect()
+    };
+    singles(tx, rel, &mut |seq, op, img| {
+        let v = fields_of(img, fields)?;
+        if repeated.contains(&key_hash(&v, key)) {
+            let change = match op {
+                'I' => (seq, None, Some(own(&v, cols))),
+                _ => (seq, Some(own(&v, cols)), None),
+            };
+            by_key.entry(own(&v, key)).or_default().push(change);
+        }
+        Ok(())
+    })?;
+    pairs(tx, rel, &mut |so, sn, o, n| {
+        let (o, n) = (fields_of(o, fields)?, fields_of(n, fields)?);
+        for (seq, img, before) in [(so, &o, true), (sn, &n, false)] {
+            if repeated.contains(&key_hash(img, key)) {
+                let moved = key.iter().any(|&i| o[i] != n[i]);
+                let change = match (moved, before) {
+                    (false, true) => (so, Some(own(&o, cols)), Some(own(&n, cols))),
+                    (false, false) => continue,
+                    (true, true) => (seq, Some(own(img, cols)), None),
+                    (true, false) => (seq, None, Some(own(img, cols))),
+                };
+                by_key.entry(own(img, key)).or_default().push(change);
+            }
+        }
+        Ok(())
+    })?;
+    for (k, mut changes) in by_key {
+        changes.sort_by_key(|c| c.0);
+        for w in changes.windows(2) {
+            if w[0].2 != w[1].1 {
+                let key_text: Vec<String> =
+                    k.iter().map(|v| v.clone().unwrap_or_default()).collect();
+                return Err(ObserveError::Unrecorded(format!(
+                    "changed the row with key ({}) more than once, out of order (an AFTER trigger that writes the row it fired for?), so rollback could not tell which image came first",
+                    key_text.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `s` COPY-text-escaped to `out`.
+fn copy_escape(s: &str, out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Splits a composite value's text form, as `record_out` writes it (`(1,"a b",,"x""y")`), into
+/// its fields; an empty unquoted field is NULL, `""` an empty string. Fields without escapes are
+/// borrowed from `s`.
+pub fn record_fields(s: &str) -> Result<Vec<Option<Cow<'_, str>>>, String> {
+    let bad = || format!("malformed row image: {}", crate::classify::excerpt(s));
+    let inner = s
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    let b = inner.as_bytes();
+    let mut fields = vec![];
+    let mut i = 0;
     loop {
-        let chunk = reader.fill_buf().map_err(|e| match capture::into_db(e) {
-            Ok(db) => ObserveError::Db(db),
-            Err(e) => ObserveError::Other(format!("COPY failed: {e}")),
-        })?;
-        let n = chunk.len();
-        if n == 0 {
+        let start = i;
+        // Fast paths: a plain unquoted field, or one quoted field without escapes.
+        let plain_end = memchr::memchr3(b',', b'"', b'\\', &b[i..]).map_or(b.len(), |p| i + p);
+        let fast = if plain_end == b.len() || b[plain_end] == b',' {
+            let v = &inner[start..plain_end];
+            i = plain_end;
+            Some((!v.is_empty()).then_some(Cow::Borrowed(v)))
+        } else if plain_end == start && b[start] == b'"' {
+            let close = memchr::memchr2(b'"', b'\\', &b[start + 1..]).map(|p| start + 1 + p);
+            match close {
+                Some(q) if b[q] == b'"' && (q + 1 == b.len() || b[q + 1] == b',') => {
+                    i = q + 1;
+                    Some(Some(Cow::Borrowed(&inner[start + 1..q])))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match fast {
+            Some(v) => fields.push(v),
+            None => {
+                // The general form: quoted and unquoted segments, `""` and backslash escapes.
+                let mut value = String::new();
+                let mut quoted = false;
+                let mut chars = inner[start..].char_indices().peekable();
+                let mut consumed = inner.len() - start;
+                while let Some(&(at, c)) = chars.peek() {
+                    match c {
+                        ',' => {
+                            consumed = at;
+                            break;
+                        }
+                        '"' => {
+                            chars.next();
+                            quoted = true;
+                            loop {
+                                match chars.next() {
+                                    None => return Err(bad()),
+                                    Some((_, '"')) if chars.peek().map(|x| x.1) == Some('"') => {
+                                        chars.next();
+                                        value.push('"');
+                                    }
+                                    Some((_, '"')) => break,
+                                    Some((_, '\\')) => value.push(chars.next().ok_or_else(bad)?.1),
+                                    Some((_, c)) => value.push(c),
+                                }
+                            }
+                        }
+                        '\\' => {
+                            chars.next();
+                            value.push(chars.next().ok_or_else(bad)?.1);
+                        }
+                        c => {
+                            chars.next();
+                            value.push(c);
+                        }
+                    }
+                }
+                i = start + consumed;
+                fields.push((quoted || !value.is_empty()).then_some(Cow::Owned(value)));
+            }
+        }
+        if i >= b.len() {
             break;
         }
-        rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        sink.write_all(chunk)
-            .map_err(|e| ObserveError::Other(format!("{file}: cannot write snapshot file: {e}")))?;
-        reader.consume(n);
+        i += 1; // the comma
+        if i == b.len() {
+            fields.push(None);
+            break;
+        }
     }
-    drop(reader);
-    w.finish_file(sink)?;
-    Ok(rows)
+    Ok(fields)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_images_split_into_their_fields() {
+        fn f(s: &str) -> Vec<Option<String>> {
+            record_fields(s)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.map(|v| v.into_owned()))
+                .collect()
+        }
+        assert_eq!(f("(1,abc)"), vec![Some("1".into()), Some("abc".into())]);
+        assert_eq!(
+            f(r#"(,"",a b,"x""y","c\\d",NaN)"#),
+            vec![
+                None,
+                Some("".into()),
+                Some("a b".into()),
+                Some("x\"y".into()),
+                Some("c\\d".into()),
+                Some("NaN".into())
+            ]
+        );
+        assert_eq!(
+            f(r#"(1,"{""a"": 1, ""a"": 2}","(1,2)","tab	here")"#),
+            vec![
+                Some("1".into()),
+                Some(r#"{"a": 1, "a": 2}"#.into()),
+                Some("(1,2)".into()),
+                Some("tab\there".into())
+            ]
+        );
+        // record_in also takes backslash escapes outside quotes.
+        assert_eq!(f(r"(x\,y)"), vec![Some("x,y".into())]);
+        assert_eq!(f("()"), vec![None]);
+        assert!(record_fields("1,2").is_err());
+        assert!(record_fields(r#"("open)"#).is_err());
+        let mut out = vec![];
+        copy_escape("a\\b\tc\nd", &mut out);
+        assert_eq!(out, b"a\\\\b\\tc\\nd");
+    }
 
     #[test]
     fn lossless_conversions_are_the_widening_ones() {

@@ -268,9 +268,11 @@ fn stage_columns(obj: &Object) -> Vec<(String, String)> {
     let mut cols = vec![];
     if obj.kind == ObjectKind::Changes {
         cols.push(("seq".to_string(), "bigint".to_string()));
-        cols.push(("half".to_string(), "smallint".to_string()));
-        for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
-            cols.push((format!("c_{c}"), ty.clone()));
+        cols.push(("op".to_string(), "text".to_string()));
+        for side in ["o", "n"] {
+            for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
+                cols.push((format!("{side}_{c}"), ty.clone()));
+            }
         }
         return cols;
     }
@@ -293,9 +295,10 @@ fn stage_columns(obj: &Object) -> Vec<(String, String)> {
 /// others hold key, columns, after.
 fn file_order(obj: &Object) -> Vec<String> {
     if obj.kind == ObjectKind::Changes {
-        return ["seq".to_string(), "half".to_string()]
+        return ["seq".to_string(), "op".to_string()]
             .into_iter()
-            .chain(obj.columns.iter().map(|c| format!("c_{c}")))
+            .chain(obj.columns.iter().map(|c| format!("o_{c}")))
+            .chain(obj.columns.iter().map(|c| format!("n_{c}")))
             .collect();
     }
     if obj.kind == ObjectKind::Rows {

@@ -1,10 +1,11 @@
 //! Restoring observed row changes ([`ObjectKind::Changes`]): the exact inverse of what one
 //! statement wrote, keeping what users wrote since.
 //!
-//! Per table and key, the net effect of the statement is its first image (a before-image: the
-//! row existed; an after-image first: it did not) and its last (an after-image: the row exists
-//! now; a before-image last: it was deleted). An UPDATE that changed the key is a deletion of
-//! the old key and an insertion of the new one. Then, across the statement's tables:
+//! Each file row is one changed row: `I` (inserted: its after-image), `U` (updated: before and
+//! after) or `D` (deleted: its before-image). When one key changed more than once in the
+//! statement (a trigger touching a row twice, a delete and a re-insert), the rows are first
+//! folded into the net change per key: its first image and its last. Then, across the
+//! statement's tables:
 //!
 //! 1. rows the statement deleted come back where their key is free (parents first, so
 //!    cascaded children find them);
@@ -13,7 +14,9 @@
 //! 3. rows it inserted go where they still hold what it wrote and nothing references them
 //!    (children first).
 //!
-//! Values are compared by binary image (`record_image_eq`), which exists for every type.
+//! Values are compared by binary image (`record_image_eq`), which exists for every type. The
+//! tables' own triggers are paused meanwhile: what they did during the release is in the
+//! snapshot and undone with it, and firing them again would do it twice.
 
 use indicatif::ProgressBar;
 
@@ -26,15 +29,23 @@ use crate::snapshot::capture::{self, Table};
 use crate::snapshot::manifest::{Manifest, Object};
 use crate::snapshot::store::Entry;
 
-/// One staged object: its live table, and the net before and after images.
+/// One staged object: its live table and the staging table (`seq`, `op`, `o_<col>`…,
+/// `n_<col>`…), at most one row per key.
 struct Staged<'a> {
     obj: &'a Object,
     table: Table,
-    /// Temporary tables: `before` holds rows that existed before the statement, `after` rows
-    /// that existed after it, each `c_<column>` for the object's columns.
-    before: String,
-    after: String,
+    stage: String,
+    /// Rows per op: inserted, updated, deleted.
+    counts: [i64; 3],
     report: ObjectReport,
+}
+
+fn o(c: &str) -> String {
+    quote_ident(&format!("o_{c}"))
+}
+
+fn n(c: &str) -> String {
+    quote_ident(&format!("n_{c}"))
 }
 
 impl Staged<'_> {
@@ -42,30 +53,17 @@ impl Staged<'_> {
         &self.obj.columns
     }
     fn others(&self) -> Vec<&String> {
-        self.obj
-            .columns
+        self.cols()
             .iter()
             .filter(|c| !self.obj.key.contains(c))
             .collect()
     }
-    fn s(c: &str) -> String {
-        quote_ident(&format!("c_{c}"))
-    }
-    /// `x.c_k1 = y.c_k1 AND …`
-    fn key_eq(&self, x: &str, y: &str) -> String {
+    /// `t.k1 = s.<side>_k1 AND …`
+    fn live_key_eq(&self, side: fn(&str) -> String) -> String {
         self.obj
             .key
             .iter()
-            .map(|k| format!("{x}.{} = {y}.{}", Self::s(k), Self::s(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    }
-    /// `t.k1 = x.c_k1 AND …`
-    fn live_key_eq(&self, x: &str) -> String {
-        self.obj
-            .key
-            .iter()
-            .map(|k| format!("t.{} = {x}.{}", quote_ident(k), Self::s(k)))
+            .map(|k| format!("t.{} = s.{}", quote_ident(k), side(k)))
             .collect::<Vec<_>>()
             .join(" AND ")
     }
@@ -75,18 +73,18 @@ impl Staged<'_> {
             .map(|c| format!("t.{}", quote_ident(c)))
             .collect()
     }
-    fn staged_cols(&self, x: &str) -> Vec<String> {
+    fn staged_cols(&self, side: fn(&str) -> String) -> Vec<String> {
         self.cols()
             .iter()
-            .map(|c| format!("{x}.{}", Self::s(c)))
+            .map(|c| format!("s.{}", side(c)))
             .collect()
     }
-    fn key_text(&self, x: &str) -> String {
+    fn key_text(&self, side: fn(&str) -> String) -> String {
         let parts = self
             .obj
             .key
             .iter()
-            .map(|k| format!("{x}.{}::text", Self::s(k)))
+            .map(|k| format!("s.{}::text", side(k)))
             .collect::<Vec<_>>()
             .join(", ");
         format!("concat_ws(', ', {parts})")
@@ -117,9 +115,6 @@ pub(super) fn restore(
                 .expect("same tables")
         })
         .collect();
-    // The statement's trigger side effects are in the snapshot and undone by it: the tables'
-    // own triggers must not fire again for the inverse (an audit trigger would log the restore,
-    // a counter count it twice). FK triggers are internal and keep checking.
     let mut paused = vec![];
     for s in &staged {
         paused.extend(pause_triggers(tx, &s.table)?);
@@ -138,18 +133,14 @@ pub(super) fn restore(
     }
     let mut out = vec![];
     for s in staged {
-        tx.batch_execute(&format!(
-            "DROP TABLE {}, {}",
-            quote_ident(&s.before),
-            quote_ident(&s.after)
-        ))?;
+        tx.batch_execute(&format!("DROP TABLE {}", quote_ident(&s.stage)))?;
         out.push(s.report);
     }
     Ok(out)
 }
 
 /// Loads the object's file into a staging table typed like the live table's columns (types are
-/// the server's, never the manifest's text), then splits it into net before and after images.
+/// the server's, never the manifest's text), folded to one row per key.
 fn stage<'a>(
     tx: &mut postgres::Transaction<'_>,
     entry: &Entry,
@@ -178,47 +169,141 @@ fn stage<'a>(
     let f = file_entry(manifest, &obj.file)?;
     let stage = stage_name();
     let st = quote_ident(&stage);
-    let defs = obj
-        .columns
-        .iter()
-        .map(|c| format!("t.{} AS {}", quote_ident(c), Staged::s(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let defs = |side: fn(&str) -> String| {
+        obj.columns
+            .iter()
+            .map(|c| format!("t.{} AS {}", quote_ident(c), side(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     tx.batch_execute(&format!(
         "CREATE TEMP TABLE {st} ON COMMIT DROP AS \
-         SELECT NULL::bigint AS seq, NULL::smallint AS half, {defs} FROM {} t WITH NO DATA",
+         SELECT NULL::bigint AS seq, NULL::text AS op, {}, {} FROM {} t WITH NO DATA",
+        defs(o),
+        defs(n),
         table.qualified()
     ))?;
     copy_file_in(tx, entry, f, &st, obj, progress)?;
-    let (before, after) = (stage_name(), stage_name());
-    let keys = obj
-        .key
-        .iter()
-        .map(|k| Staged::s(k))
-        .collect::<Vec<_>>()
-        .join(", ");
-    tx.batch_execute(&format!(
-        "CREATE TEMP TABLE {b} ON COMMIT DROP AS SELECT * FROM \
-           (SELECT DISTINCT ON ({keys}) * FROM {st} ORDER BY {keys}, seq, half) x WHERE half = 0; \
-         CREATE TEMP TABLE {a} ON COMMIT DROP AS SELECT * FROM \
-           (SELECT DISTINCT ON ({keys}) * FROM {st} ORDER BY {keys}, seq DESC, half DESC) x WHERE half = 1; \
-         DROP TABLE {st}; ANALYZE {b}; ANALYZE {a};",
-        b = quote_ident(&before),
-        a = quote_ident(&after),
-    ))?;
-    Ok(Staged {
+    let mut counts = [0i64; 3];
+    for r in tx.query(&format!("SELECT op, count(*) FROM {st} GROUP BY op"), &[])? {
+        let i = match r.get::<_, Option<&str>>(0) {
+            Some("I") => 0,
+            Some("U") => 1,
+            Some("D") => 2,
+            other => {
+                return Err(RestoreError::Other(format!(
+                    "{}: unknown change kind {other:?} in {}",
+                    obj.qualified(),
+                    obj.file
+                )));
+            }
+        };
+        counts[i] = r.get(1);
+    }
+    let key_of = |k: &String| format!("CASE WHEN op = 'I' THEN {} ELSE {} END", n(k), o(k));
+    let keys = obj.key.iter().map(key_of).collect::<Vec<_>>().join(", ");
+    let repeated: bool = tx
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {st} GROUP BY {keys} HAVING count(*) > 1)"),
+            &[],
+        )?
+        .get(0);
+    let mut s = Staged {
         obj,
         table,
-        before,
-        after,
+        stage,
+        counts,
         report: ObjectReport {
             kind: "changes".into(),
             ..report_for(obj)
         },
-    })
+    };
+    if repeated {
+        fold(tx, &mut s)?;
+    }
+    tx.batch_execute(&format!("ANALYZE {}", quote_ident(&s.stage)))?;
+    Ok(s)
 }
 
-/// Disables the user triggers of `t` (migsafe's capture trigger and internal FK triggers
+/// Folds several changes of one key into one: the first image the statement met (none when
+/// the key did not exist) and the last it left (none when it deleted the key).
+fn fold(tx: &mut postgres::Transaction<'_>, s: &mut Staged<'_>) -> Result<(), RestoreError> {
+    let st = quote_ident(&s.stage);
+    let c = |x: &str| quote_ident(&format!("c_{x}"));
+    let cols = |side: fn(&str) -> String| {
+        s.cols()
+            .iter()
+            .map(|x| format!("{} AS {}", side(x), c(x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let keys = s
+        .obj
+        .key
+        .iter()
+        .map(|k| c(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let key_eq = s
+        .obj
+        .key
+        .iter()
+        .map(|k| format!("f.{} = l.{}", c(k), c(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let pick = |alias: &str, half: i32, side: fn(&str) -> String| {
+        s.cols()
+            .iter()
+            .map(|x| {
+                format!(
+                    "CASE WHEN {alias}.half = {half} THEN {alias}.{} END AS {}",
+                    c(x),
+                    side(x)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let folded = stage_name();
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE {h} ON COMMIT DROP AS \
+           SELECT seq, 0 AS half, {before} FROM {st} WHERE op <> 'I' \
+           UNION ALL SELECT seq, 1, {after} FROM {st} WHERE op <> 'D'; \
+         CREATE TEMP TABLE {fo} ON COMMIT DROP AS \
+           SELECT least(f.seq, l.seq) AS seq, \
+                  CASE WHEN f.half = 0 AND l.half = 1 THEN 'U' WHEN f.half = 0 THEN 'D' ELSE 'I' END AS op, \
+                  {po}, {pn} \
+           FROM (SELECT DISTINCT ON ({keys}) * FROM {h} ORDER BY {keys}, seq, half) f \
+           JOIN (SELECT DISTINCT ON ({keys}) * FROM {h} ORDER BY {keys}, seq DESC, half DESC) l ON {key_eq} \
+           WHERE f.half = 0 OR l.half = 1; \
+         DROP TABLE {h}; DROP TABLE {st};",
+        h = quote_ident(&format!("{}_h", s.stage)),
+        fo = quote_ident(&folded),
+        before = cols(o),
+        after = cols(n),
+        po = pick("f", 0, o),
+        pn = pick("l", 1, n),
+    ))?;
+    s.stage = folded;
+    s.counts = [0; 3];
+    for r in tx.query(
+        &format!(
+            "SELECT op, count(*) FROM {} GROUP BY op",
+            quote_ident(&s.stage)
+        ),
+        &[],
+    )? {
+        let i = match r.get::<_, &str>(0) {
+            "I" => 0,
+            "U" => 1,
+            _ => 2,
+        };
+        s.counts[i] = r.get(1);
+    }
+    Ok(())
+}
+
+/// Disables the user triggers of `t` (migsafe's capture triggers and internal FK triggers
 /// excepted) and returns the statements that enable each again as it was.
 fn pause_triggers(
     tx: &mut postgres::Transaction<'_>,
@@ -272,29 +357,27 @@ fn conflict_keys(
     Ok(())
 }
 
-/// Rows the statement deleted (before, not after): inserted again where their key is free.
+/// Rows the statement deleted: inserted again where their key is free.
 fn reinsert_deleted(
     tx: &mut postgres::Transaction<'_>,
     s: &mut Staged<'_>,
 ) -> Result<(), RestoreError> {
-    let (b, a, target) = (
-        quote_ident(&s.before),
-        quote_ident(&s.after),
-        s.table.qualified(),
-    );
-    let deleted = format!(
-        "(SELECT * FROM {b} b WHERE NOT EXISTS (SELECT 1 FROM {a} a WHERE {})) d",
-        s.key_eq("a", "b")
-    );
-    let same = same_image(&s.live_cols(), &s.staged_cols("d"));
-    let on = s.live_key_eq("d");
-    s.report.unchanged += count(
-        tx,
-        &format!("SELECT count(*) FROM {deleted} JOIN {target} t ON {on} WHERE {same}"),
+    if s.counts[2] == 0 {
+        return Ok(());
+    }
+    let (st, target) = (quote_ident(&s.stage), s.table.qualified());
+    let on = s.live_key_eq(o);
+    let same = same_image(&s.live_cols(), &s.staged_cols(o));
+    let kept = format!("FROM {st} s JOIN {target} t ON {on} WHERE s.op = 'D'");
+    let row = tx.query_one(
+        &format!(
+            "SELECT count(*) FILTER (WHERE {same}), count(*) FILTER (WHERE NOT {same}) {kept}"
+        ),
+        &[],
     )?;
-    let conflict = format!("FROM {deleted} JOIN {target} t ON {on} WHERE NOT {same}");
-    s.report.conflicts += count(tx, &format!("SELECT count(*) {conflict}"))?;
-    let sample = format!("SELECT {} {conflict}", s.key_text("d"));
+    s.report.unchanged += row.get::<_, i64>(0) as u64;
+    s.report.conflicts += row.get::<_, i64>(1) as u64;
+    let sample = format!("SELECT {} {kept} AND NOT {same}", s.key_text(o));
     conflict_keys(tx, &mut s.report, &sample)?;
     let cols = s
         .cols()
@@ -313,144 +396,123 @@ fn reinsert_deleted(
     };
     s.report.restored += tx.execute(
         &format!(
-            "INSERT INTO {target} ({cols}){overriding} SELECT {} FROM {deleted} \
-             WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})",
-            s.staged_cols("d").join(", ")
+            "INSERT INTO {target} ({cols}){overriding} SELECT {} FROM {st} s \
+             WHERE s.op = 'D' AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})",
+            s.staged_cols(o).join(", ")
         ),
         &[],
     )?;
     Ok(())
 }
 
-/// Rows the statement updated (before and after): each column it changed goes back where it
-/// still holds what the statement wrote.
+/// Rows the statement updated: each column it changed goes back where it still holds what the
+/// statement wrote. One pass in the common case (every row restorable); the rest is counted
+/// only when some rows were not.
 fn revert_updated(
     tx: &mut postgres::Transaction<'_>,
     s: &mut Staged<'_>,
 ) -> Result<(), RestoreError> {
-    let (b, a, target) = (
-        quote_ident(&s.before),
-        quote_ident(&s.after),
-        s.table.qualified(),
-    );
-    let pair = format!("{b} b JOIN {a} a ON {}", s.key_eq("a", "b"));
-    let others: Vec<String> = s.others().into_iter().cloned().collect();
-    if others.is_empty() {
+    let total = s.counts[1] as u64;
+    if total == 0 {
         return Ok(());
     }
-    let changed = |c: &str| {
-        format!(
-            "NOT {}",
-            same_image(
-                &[format!("b.{}", Staged::s(c))],
-                &[format!("a.{}", Staged::s(c))]
-            )
-        )
-    };
-    // Only the columns some row had changed take part.
-    let flags = tx.query_one(
-        &format!(
-            "SELECT {} FROM {pair}",
-            others
-                .iter()
-                .map(|c| format!("coalesce(bool_or({}), false)", changed(c)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        &[],
-    )?;
-    let touched: Vec<&String> = others
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| flags.get::<_, bool>(*i))
-        .map(|(_, c)| c)
-        .collect();
-    let on = s.live_key_eq("b");
-    s.report.gone += count(
-        tx,
-        &format!(
-            "SELECT count(*) FROM {pair} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
-        ),
-    )?;
-    if touched.is_empty() {
-        s.report.unchanged += count(
-            tx,
-            &format!("SELECT count(*) FROM {pair} JOIN {target} t ON {on}"),
-        )?;
+    let (st, target) = (quote_ident(&s.stage), s.table.qualified());
+    let on = s.live_key_eq(o);
+    let others: Vec<String> = s.others().into_iter().cloned().collect();
+    if others.is_empty() {
+        s.report.unchanged += total;
         return Ok(());
     }
     let live = |c: &str| format!("t.{}", quote_ident(c));
-    let at = |x: &str, c: &str| same_image(&[live(c)], &[format!("{x}.{}", Staged::s(c))]);
-    let restorable =
-        |c: &str| format!("({} AND {} AND NOT {})", changed(c), at("a", c), at("b", c));
-    let conflicting = |c: &str| {
+    let changed = |c: &str| {
         format!(
-            "({} AND NOT {} AND NOT {})",
-            changed(c),
-            at("a", c),
-            at("b", c)
+            "NOT {}",
+            same_image(&[format!("s.{}", o(c))], &[format!("s.{}", n(c))])
         )
     };
-    let any = |f: &dyn Fn(&str) -> String| {
-        touched
-            .iter()
-            .map(|c| f(c))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
-    let (any_restorable, any_conflict) = (any(&restorable), any(&conflicting));
-    let row = tx.query_one(
-        &format!(
-            "SELECT count(*) FILTER (WHERE {any_conflict}), \
-                    count(*) FILTER (WHERE NOT ({any_conflict}) AND NOT ({any_restorable})) \
-             FROM {pair} JOIN {target} t ON {on}"
-        ),
-        &[],
-    )?;
-    s.report.conflicts += row.get::<_, i64>(0) as u64;
-    s.report.unchanged += row.get::<_, i64>(1) as u64;
-    let sample = format!(
-        "SELECT {} FROM {pair} JOIN {target} t ON {on} WHERE {any_conflict}",
-        s.key_text("b")
-    );
-    conflict_keys(tx, &mut s.report, &sample)?;
-    let sets = touched
+    let at =
+        |side: fn(&str) -> String, c: &str| same_image(&[live(c)], &[format!("s.{}", side(c))]);
+    let restorable = |c: &str| format!("({} AND {} AND NOT {})", changed(c), at(n, c), at(o, c));
+    let any =
+        |f: &dyn Fn(&str) -> String| others.iter().map(|c| f(c)).collect::<Vec<_>>().join(" OR ");
+    let any_restorable = any(&restorable);
+    // After the UPDATE, a changed column that does not hold its old value was changed since.
+    let kept_since = any(&|c: &str| format!("({} AND NOT {})", changed(c), at(o, c)));
+    let sets = others
         .iter()
         .map(|c| {
             format!(
-                "{} = CASE WHEN {} THEN b.{} ELSE {} END",
+                "{} = CASE WHEN {} THEN s.{} ELSE {} END",
                 quote_ident(c),
                 restorable(c),
-                Staged::s(c),
+                o(c),
                 live(c)
             )
         })
         .collect::<Vec<_>>()
         .join(", ");
-    s.report.restored += tx.execute(
-        &format!("UPDATE {target} t SET {sets} FROM {pair} WHERE {on} AND ({any_restorable})"),
+    let row = tx.query_one(
+        &format!(
+            "WITH u AS (UPDATE {target} t SET {sets} FROM {st} s \
+                        WHERE s.op = 'U' AND {on} AND ({any_restorable}) \
+                        RETURNING {kept_since} AS conflict, {} AS k) \
+             SELECT count(*), count(*) FILTER (WHERE conflict), \
+                    (array_agg(k) FILTER (WHERE conflict))[1:10] FROM u",
+            s.key_text(o)
+        ),
         &[],
     )?;
+    let restored = row.get::<_, i64>(0) as u64;
+    let restored_conflicts = row.get::<_, i64>(1) as u64;
+    s.report.restored += restored;
+    s.report.conflicts += restored_conflicts;
+    let keys: Option<Vec<String>> = row.get(2);
+    s.report.conflict_keys.extend(keys.unwrap_or_default());
+    if restored == total {
+        return Ok(());
+    }
+    // The rows left alone: gone since, unchanged, or changed since in every changed column.
+    // Restored rows hold their old values now: they are among the clean ones here.
+    let row = tx.query_one(
+        &format!(
+            "SELECT count(*) FILTER (WHERE t.ctid IS NULL), \
+                    count(*) FILTER (WHERE t.ctid IS NOT NULL AND NOT ({kept_since})), \
+                    count(*) FILTER (WHERE t.ctid IS NOT NULL AND ({kept_since})) \
+             FROM {st} s LEFT JOIN {target} t ON {on} WHERE s.op = 'U'"
+        ),
+        &[],
+    )?;
+    let (gone, clean, dirty) = (
+        row.get::<_, i64>(0) as u64,
+        row.get::<_, i64>(1) as u64,
+        row.get::<_, i64>(2) as u64,
+    );
+    s.report.gone += gone;
+    s.report.unchanged += clean.saturating_sub(restored - restored_conflicts);
+    let untouched = dirty.saturating_sub(restored_conflicts);
+    s.report.conflicts += untouched;
+    if untouched > 0 {
+        let sample = format!(
+            "SELECT {} FROM {st} s JOIN {target} t ON {on} WHERE s.op = 'U' AND ({kept_since}) AND NOT ({any_restorable})",
+            s.key_text(o)
+        );
+        conflict_keys(tx, &mut s.report, &sample)?;
+    }
     Ok(())
 }
 
-/// Rows the statement inserted (after, not before): deleted where they still hold what it
-/// wrote and no row references them (a row written since that references one keeps it).
+/// Rows the statement inserted: deleted where they still hold what it wrote and no row
+/// references them (a row written since that references one keeps it).
 fn remove_inserted(
     tx: &mut postgres::Transaction<'_>,
     s: &mut Staged<'_>,
 ) -> Result<(), RestoreError> {
-    let (b, a, target) = (
-        quote_ident(&s.before),
-        quote_ident(&s.after),
-        s.table.qualified(),
-    );
-    let inserted = format!(
-        "(SELECT * FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE {})) i",
-        s.key_eq("a", "b")
-    );
-    let on = s.live_key_eq("i");
-    let same = same_image(&s.live_cols(), &s.staged_cols("i"));
+    if s.counts[0] == 0 {
+        return Ok(());
+    }
+    let (st, target) = (quote_ident(&s.stage), s.table.qualified());
+    let on = s.live_key_eq(n);
+    let same = same_image(&s.live_cols(), &s.staged_cols(n));
     // Every foreign key that references this table, as `NOT EXISTS (…)` over the live row.
     let mut unreferenced = vec![];
     for r in tx.query(
@@ -481,15 +543,19 @@ fn remove_inserted(
     s.report.gone += count(
         tx,
         &format!(
-            "SELECT count(*) FROM {inserted} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+            "SELECT count(*) FROM {st} s WHERE s.op = 'I' \
+             AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
         ),
     )?;
-    let kept = format!("FROM {inserted} JOIN {target} t ON {on} WHERE NOT ({same} AND {free})");
+    let kept =
+        format!("FROM {st} s JOIN {target} t ON {on} WHERE s.op = 'I' AND NOT ({same} AND {free})");
     s.report.conflicts += count(tx, &format!("SELECT count(*) {kept}"))?;
-    let sample = format!("SELECT {} {kept}", s.key_text("i"));
+    let sample = format!("SELECT {} {kept}", s.key_text(n));
     conflict_keys(tx, &mut s.report, &sample)?;
     s.report.restored += tx.execute(
-        &format!("DELETE FROM {target} t USING {inserted} WHERE {on} AND {same} AND {free}"),
+        &format!(
+            "DELETE FROM {target} t USING {st} s WHERE s.op = 'I' AND {on} AND {same} AND {free}"
+        ),
         &[],
     )?;
     Ok(())
