@@ -743,3 +743,69 @@ fn a_disabled_capture_trigger_does_not_hide_a_delete() {
         Ends::Restored,
     );
 }
+
+#[test]
+fn accept_loss_names_the_table_and_is_recorded() {
+    let run = Run::new(&Shape {
+        name: "accept loss",
+        seed: ACCOUNTS,
+        up: "DO $$ BEGIN TRUNCATE accounts; END $$;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    // --accept-risk alone does not let unrecorded destruction through.
+    let out = run.apply();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // Accepting a loss in another table does not either.
+    let out = migsafe(
+        run.dir.path(),
+        &[
+            "apply",
+            "--target",
+            "t",
+            "--accept-loss",
+            "public.other",
+            "not this one",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(Run::contents(&run.target), Run::contents(&run.copy));
+    // An empty reason is a usage error.
+    let out = migsafe(
+        run.dir.path(),
+        &["apply", "--target", "t", "--accept-loss", "accounts", " "],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("needs a table and a reason"));
+    let out = migsafe(
+        run.dir.path(),
+        &[
+            "apply",
+            "--target",
+            "t",
+            "--accept-risk",
+            "gates",
+            "--accept-loss",
+            "accounts",
+            "INC-1: test data, truncated on purpose",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("truncated or rewrote table public.accounts")
+            && err.contains("accepted: accounts: INC-1: test data, truncated on purpose"),
+        "{err}"
+    );
+    let detail: String = testing::cluster()
+        .connect(&run.target)
+        .unwrap()
+        .query_one(
+            "SELECT detail::text FROM migsafe.events WHERE kind = 'apply' ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("INC-1: test data"), "{detail}");
+}

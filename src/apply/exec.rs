@@ -29,6 +29,8 @@ pub struct ScriptRun {
     pub deferred: Vec<Deferred>,
     /// Destroying statements that ran without a snapshot, with why (accepted risk).
     pub unprotected: Vec<String>,
+    /// Losses the tripwire let through because the user accepted them (`--accept-loss`).
+    pub accepted_loss: Vec<String>,
 }
 
 /// Whether the runner runs `script` inside one transaction.
@@ -262,6 +264,15 @@ fn run_statement(
     }
     let (dml, mut covered) =
         named_tables(tx, step).map_err(ApplyError::db("resolve the statement's tables"))?;
+    for (table, reason) in ctx.accept_loss {
+        let oid: Option<u32> = tx
+            .query_one("SELECT pg_catalog.to_regclass($1)::oid", &[table])
+            .map_err(ApplyError::db("resolve an --accept-loss table"))?
+            .get(0);
+        if let Some(oid) = oid {
+            covered.accepted.insert(oid, format!("{table}: {reason}"));
+        }
+    }
     covered.add_objects(observer.catalog(), &snapshot.objects);
     observer
         .prepare(tx, &dml)
@@ -283,12 +294,16 @@ fn run_statement(
                 .map_err(|e| ApplyError::observe(&location, e))?;
         }
         None => {
-            let reruns = observer.statement(
+            let (reruns, accepted) = observer.statement(
                 tx,
                 &covered,
                 |sp| execute(sp, script, step).map_err(ApplyError::from_exec),
                 |e| ApplyError::observe(&location, e),
             )?;
+            for a in accepted {
+                ctx.note(&format!("{location}: the statement {a}"));
+                out.accepted_loss.push(format!("{location}: {a}"));
+            }
             if reruns > 0 {
                 ctx.note(&format!(
                     "{location}: the statement wrote tables migsafe had not prepared for; it ran again with their capture trigger installed"

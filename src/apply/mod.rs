@@ -92,6 +92,8 @@ pub struct Ctx<'a> {
     pub store: Option<&'a Store>,
     /// `--accept-risk`: the reason, recorded in the ledger.
     pub accept_risk: Option<&'a str>,
+    /// `--accept-loss TABLE REASON`: unrecorded losses the tripwire lets through.
+    pub accept_loss: &'a [(String, String)],
     pub progress: Option<&'a ProgressBar>,
     /// Progress notes for people (stderr); data goes to the report.
     pub log: &'a (dyn Fn(&str) + Sync),
@@ -115,6 +117,8 @@ pub struct Options<'a> {
     pub drift_ignore: &'a [crate::config::DriftIgnore],
     pub drift_blocks: bool,
     pub accept_risk: Option<&'a str>,
+    /// `--accept-loss TABLE REASON` pairs (apply only).
+    pub accept_loss: &'a [(String, String)],
     /// How long to wait for another run's lock; `None` fails at once.
     pub wait: Option<Duration>,
     pub dry_run: bool,
@@ -322,6 +326,7 @@ fn apply_locked(
         target,
         store: opts.store,
         accept_risk: opts.accept_risk,
+        accept_loss: opts.accept_loss,
         progress: None,
         log: opts.log,
     };
@@ -468,6 +473,7 @@ fn apply_one(
             &serde_json::json!({
                 "migration": id, "step": step_id, "snapshots": run.snapshots,
                 "deferred": run.deferred, "execution_ms": execution_ms,
+                "accepted_loss": run.accepted_loss,
             }),
         )?;
         // Pinned before the commit: a crash in between leaves a pinned orphan, never a
@@ -638,6 +644,7 @@ fn finalise_locked(
         target,
         store: opts.store,
         accept_risk: None,
+        accept_loss: &[],
         progress: None,
         log: opts.log,
     };

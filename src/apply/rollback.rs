@@ -189,6 +189,7 @@ fn rollback_locked(
         target,
         store: opts.store,
         accept_risk: opts.accept_risk,
+        accept_loss: &[],
         progress: None,
         log: opts.log,
     };

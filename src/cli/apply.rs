@@ -68,6 +68,12 @@ pub struct ApplyArgs {
     /// Apply migrations a gate blocks anyway; the reason is recorded in the target's ledger.
     #[arg(long, value_name = "REASON", value_parser = non_empty)]
     pub accept_risk: Option<String>,
+    /// Let the tripwire pass data that TABLE loses without a snapshot (a drop, truncate,
+    /// rewrite or write migsafe could not record), e.g. `--accept-loss public.audit_tmp
+    /// "INC-1234: scratch data"`. Repeatable; each table and reason is recorded in the target's
+    /// ledger. --accept-risk never does this.
+    #[arg(long, num_args = 2, value_names = ["TABLE", "REASON"], action = clap::ArgAction::Append)]
+    pub accept_loss: Vec<String>,
     /// Receipts file written by `migsafe verify`.
     #[arg(long, value_name = "FILE", default_value = receipts::DEFAULT_PATH)]
     pub receipts: PathBuf,
@@ -170,6 +176,19 @@ pub fn run_apply(args: ApplyArgs) -> anyhow::Result<Outcome> {
         }
         (None, None) => unreachable!("clap requires one"),
     };
+    let accept_loss: Vec<(String, String)> = args
+        .accept_loss
+        .chunks(2)
+        .map(|p| (p[0].trim().to_string(), p[1].trim().to_string()))
+        .collect();
+    if let Some((t, _)) = accept_loss
+        .iter()
+        .find(|(t, r)| t.is_empty() || r.is_empty())
+    {
+        anyhow::bail!(
+            "--accept-loss needs a table and a reason, e.g. --accept-loss public.audit_tmp \"INC-1234: scratch data\" (got `{t}`)"
+        );
+    }
     let analysis = analysis("apply", &args.run)?;
     let receipts = Receipts::load(&args.receipts)?;
     let store = args.run.store.open(&config).ok();
@@ -184,6 +203,7 @@ pub fn run_apply(args: ApplyArgs) -> anyhow::Result<Outcome> {
         drift_ignore: &config.drift_ignore,
         drift_blocks: config.drift_blocks,
         accept_risk: args.accept_risk.as_deref(),
+        accept_loss: &accept_loss,
         wait: args.run.wait.map(Duration::from_secs),
         dry_run: args.run.dry_run,
         log: &log,
@@ -279,6 +299,7 @@ fn one_target(
         drift_ignore: &config.drift_ignore,
         drift_blocks: config.drift_blocks,
         accept_risk,
+        accept_loss: &[],
         wait: run.wait.map(Duration::from_secs),
         dry_run: run.dry_run,
         log: &log,

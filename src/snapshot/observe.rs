@@ -232,6 +232,8 @@ pub struct Covered {
     pub named: BTreeSet<u32>,
     /// Columns whose type change `USING` an expression: values may change, not only the type.
     pub using: BTreeSet<(u32, String)>,
+    /// Tables whose unrecorded losses the user accepted (`--accept-loss`), with the reason.
+    pub accepted: BTreeMap<u32, String>,
 }
 
 impl Covered {
@@ -274,6 +276,18 @@ pub struct Judgement {
     pub missed: Vec<u32>,
     /// What changed unrecorded, for people: the step must not commit.
     pub unrecorded: Vec<String>,
+    /// What changed unrecorded in tables the user accepted losing, with the reason.
+    pub accepted: Vec<String>,
+}
+
+impl Judgement {
+    /// Files `what` happened to table `oid` as refused, or as accepted when the user said so.
+    fn flag(&mut self, covered: &Covered, oid: u32, what: String) {
+        match covered.accepted.get(&oid) {
+            Some(reason) => self.accepted.push(format!("{what} (accepted: {reason})")),
+            None => self.unrecorded.push(what),
+        }
+    }
 }
 
 /// Whether changing a column from type `from` to type `to` keeps every value (and so needs no
@@ -359,17 +373,22 @@ pub fn judge(
             continue;
         }
         let Some(a) = after.0.get(oid) else {
-            j.unrecorded.push(format!(
-                "dropped table {} without a snapshot of its rows",
-                b.label()
-            ));
+            j.flag(
+                covered,
+                *oid,
+                format!("dropped table {} without a snapshot of its rows", b.label()),
+            );
             continue;
         };
         if a.relfilenode != b.relfilenode && !b.partitioned && !covered.named.contains(oid) {
-            j.unrecorded.push(format!(
-                "truncated or rewrote table {} without naming it (a TRUNCATE or rewrite inside a function, trigger or DO block?)",
-                b.label()
-            ));
+            j.flag(
+                covered,
+                *oid,
+                format!(
+                    "truncated or rewrote table {} without naming it (a TRUNCATE or rewrite inside a function, trigger or DO block?)",
+                    b.label()
+                ),
+            );
         }
         for c in &b.columns {
             if s.column(c.attnum).is_none() {
@@ -377,30 +396,40 @@ pub fn judge(
             }
             let kept = covered.columns.contains(&(*oid, c.name.clone()));
             match a.column(c.attnum) {
-                None if !kept => j.unrecorded.push(format!(
-                    "dropped column {}.{} without a snapshot of its values",
-                    b.label(),
-                    c.name
-                )),
-                Some(now) if now.ty != c.ty && !kept && !lossless(&c.ty, &now.ty) => {
-                    j.unrecorded.push(format!(
+                None if !kept => j.flag(
+                    covered,
+                    *oid,
+                    format!(
+                        "dropped column {}.{} without a snapshot of its values",
+                        b.label(),
+                        c.name
+                    ),
+                ),
+                Some(now) if now.ty != c.ty && !kept && !lossless(&c.ty, &now.ty) => j.flag(
+                    covered,
+                    *oid,
+                    format!(
                         "changed column {}.{} from {} to {}, which may not keep every value, without a snapshot of them",
                         b.label(),
                         c.name,
                         c.ty,
                         now.ty
-                    ))
-                }
+                    ),
+                ),
                 Some(now)
                     if covered.using.contains(&(*oid, c.name.clone()))
                         && !kept
                         && now.ty == c.ty =>
                 {
-                    j.unrecorded.push(format!(
-                        "rewrote the values of {}.{} with ALTER COLUMN … USING, without a snapshot of them",
-                        b.label(),
-                        c.name
-                    ))
+                    j.flag(
+                        covered,
+                        *oid,
+                        format!(
+                            "rewrote the values of {}.{} with ALTER COLUMN … USING, without a snapshot of them",
+                            b.label(),
+                            c.name
+                        ),
+                    )
                 }
                 _ => {}
             }
@@ -422,12 +451,22 @@ pub fn judge(
             let delta = (sa[i] - sb[i]).max(0);
             if delta > cap[i] {
                 if b.captured {
-                    j.unrecorded.push(format!(
-                        "{} {} row(s) of {} that migsafe's capture trigger did not record (was it disabled, or session_replication_role changed?)",
-                        words[i],
-                        delta - cap[i],
-                        s.label()
-                    ));
+                    j.flag(
+                        covered,
+                        *oid,
+                        format!(
+                            "{} {} row(s) of {} that migsafe's capture triggers did not record",
+                            words[i],
+                            delta - cap[i],
+                            s.label()
+                        ),
+                    );
+                } else if covered.accepted.contains_key(oid) {
+                    j.flag(
+                        covered,
+                        *oid,
+                        format!("{} {} row(s) of {}", words[i], delta - cap[i], s.label()),
+                    );
                 } else {
                     missed = true;
                 }
@@ -451,7 +490,9 @@ pub fn judge(
 /// row-level one on each leaf of a partitioned table and on inheritance members. They stay:
 /// see the module comment for why.
 pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), ObserveError> {
-    let tables: Vec<(String, bool, Vec<(String, String)>)> = tx
+    // (table, captured row by row, its capture triggers with their enabled state)
+    type Leaf = (String, bool, Vec<(String, String)>);
+    let tables: Vec<Leaf> = tx
         .query(
             "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), \
                     c.relispartition OR c.relhassubclass \
@@ -622,16 +663,16 @@ impl Observer {
     }
 
     /// Runs `run` under capture and the tripwire, in a savepoint; a table written without a
-    /// capture trigger gets one and the statement runs again (once). Returns what the
-    /// statement changed in pre-existing tables; the images are still in the temporary table
-    /// until [`Observer::flush`].
+    /// capture trigger gets one and the statement runs again (once). Returns how often it ran
+    /// again and the unrecorded losses the user accepted; the images stay in the temporary
+    /// table until [`Observer::flush`].
     pub fn statement<E>(
         &mut self,
         tx: &mut Transaction<'_>,
         covered: &Covered,
         mut run: impl FnMut(&mut Transaction<'_>) -> Result<(), E>,
         on_error: impl Fn(ObserveError) -> E,
-    ) -> Result<u32, E> {
+    ) -> Result<(u32, Vec<String>), E> {
         let mut reruns = 0;
         loop {
             let mut sp = tx
@@ -684,7 +725,7 @@ impl Observer {
             sp.commit().map_err(|e| on_error(e.into()))?;
             self.current = after;
             self.recorded = captured;
-            return Ok(reruns);
+            return Ok((reruns, j.accepted));
         }
     }
 
@@ -870,6 +911,9 @@ fn changes_object(t: &Table, cols: &[&capture::Column], rows: u64, file: String)
     }
 }
 
+/// `(before seq, after seq, before-image, after-image)` of one updated row.
+type PairFn<'a> = dyn FnMut(i64, i64, &str, &str) -> Result<(), ObserveError> + 'a;
+
 /// Rows fetched per round trip when the images are read back.
 const BATCH: i32 = 20_000;
 
@@ -891,11 +935,7 @@ fn fields_of(img: &str, fields: usize) -> Result<Vec<Option<Cow<'_, str>>>, Obse
 /// the same order (PostgreSQL fills both transition tables row by row), so the n-th before-image
 /// and the n-th after-image, in `seq` order, are the same row; two cursors read them side by
 /// side with bounded memory.
-fn pairs(
-    tx: &mut Transaction<'_>,
-    rel: u32,
-    f: &mut dyn FnMut(i64, i64, &str, &str) -> Result<(), ObserveError>,
-) -> Result<(), ObserveError> {
+fn pairs(tx: &mut Transaction<'_>, rel: u32, f: &mut PairFn<'_>) -> Result<(), ObserveError> {
     let q = |half: i16| {
         format!(
             "SELECT seq, img FROM pg_temp.migsafe_captured \

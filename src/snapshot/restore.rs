@@ -601,7 +601,7 @@ fn restore_values(
                 match &c.default {
                     Some(d) if !d.contains('(') => format!(
                         "({tc} IS NULL OR {})",
-                        same_image(&[tc.clone()], &[format!("({d})::{}", c.ty)])
+                        same_image(std::slice::from_ref(&tc), &[format!("({d})::{}", c.ty)])
                     ),
                     _ => format!("{tc} IS NULL"),
                 }
