@@ -809,3 +809,82 @@ fn accept_loss_names_the_table_and_is_recorded() {
         .get(0);
     assert!(detail.contains("INC-1: test data"), "{detail}");
 }
+
+#[test]
+fn deferred_triggers_are_observed_before_commit() {
+    evasion(
+        &Shape {
+            name: "deferred constraint trigger",
+            seed: ACCOUNTS,
+            up: "CREATE TABLE marker (id int PRIMARY KEY);
+CREATE FUNCTION wipe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM accounts WHERE id > 6; RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER wipe AFTER INSERT ON marker DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION wipe();
+INSERT INTO marker VALUES (1);",
+            down: "DROP TABLE marker; DROP FUNCTION wipe();",
+            writes: "",
+            conflicts: 0,
+        },
+        Ends::Restored,
+    );
+}
+
+#[test]
+fn tampering_with_the_capture_is_refused() {
+    for (name, up) in [
+        (
+            "rewritten images",
+            "DO $$ BEGIN DELETE FROM accounts WHERE id > 5; \
+             UPDATE pg_temp.migsafe_captured SET img = replace(img, 'a', 'x'); END $$;",
+        ),
+        (
+            "emptied image table",
+            "DO $$ BEGIN DELETE FROM accounts WHERE id > 5; TRUNCATE pg_temp.migsafe_captured; END $$;",
+        ),
+        (
+            "replaced capture function",
+            "CREATE OR REPLACE FUNCTION migsafe.capture_statement() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+             DELETE FROM accounts WHERE id > 5;",
+        ),
+    ] {
+        evasion(
+            &Shape {
+                name,
+                seed: ACCOUNTS,
+                up,
+                down: "SELECT 1;",
+                writes: "",
+                conflicts: 0,
+            },
+            Ends::Refused,
+        );
+    }
+}
+
+#[test]
+fn awkward_column_names_and_partitioned_ddl() {
+    fidelity(&Shape {
+        name: "column names that collide with the capture's",
+        seed: r#"
+CREATE TABLE audit (id int PRIMARY KEY, tg_op text, tg_relid oid, rel int, op text, half int, img text, migsafe_old text,
+  "a_long_column_name_that_runs_on_and_on_and_on_until_it_ends__1" int,
+  "a_long_column_name_that_runs_on_and_on_and_on_until_it_ends__2" int);
+INSERT INTO audit SELECT g, 'x', 1, g, 'o', g, 'i', 'm', g, -g FROM generate_series(1, 6) g;"#,
+        up: r#"UPDATE audit SET tg_op = 'y', "a_long_column_name_that_runs_on_and_on_and_on_until_it_ends__2" = 0 WHERE id <= 3;
+               INSERT INTO audit (id, tg_op) VALUES (7, 'new'); DELETE FROM audit WHERE id = 6;"#,
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    fidelity(&Shape {
+        name: "truncate and drop of a partitioned table",
+        seed: "
+CREATE TABLE p (id int, at int, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (1000);
+INSERT INTO p SELECT g, g * 10, 'v' || g FROM generate_series(1, 20) g;",
+        up: "DELETE FROM p WHERE id = 1; TRUNCATE p;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+}

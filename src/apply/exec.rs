@@ -73,7 +73,7 @@ pub fn run_in_tx(
             out,
         )?;
     }
-    Ok(())
+    fire_deferred(tx, &mut observer, ctx, migration_id, script, out)
 }
 
 /// Runs `script` statement by statement in autocommit, as psql or goose's `NO TRANSACTION`
@@ -116,7 +116,8 @@ pub fn run_autocommit(
                     step,
                     false,
                     out,
-                )
+                )?;
+                fire_deferred(&mut tx, &mut observer, ctx, migration_id, script, out)
             })
             .and_then(|()| tx.commit().map_err(ApplyError::db("commit")));
         if let Err(e) = result {
@@ -127,6 +128,75 @@ pub fn run_autocommit(
         }
     }
     Ok(())
+}
+
+/// Installs the capture triggers that the script's statements will need on tables that exist
+/// now, each table in a short transaction of its own before the step (the triggers do nothing
+/// until a step wakes them): the step then does not hold SHARE ROW EXCLUSIVE on them until it
+/// commits. Best effort: a table whose lock is not had within `lock_timeout` gets its
+/// triggers inside the step, as any table a statement writes unforeseen.
+pub fn prepare_capture(client: &mut Client, ctx: &Ctx<'_>, script: &ScriptAnalysis) {
+    let names: Vec<String> = script
+        .steps
+        .iter()
+        .flat_map(|s| &s.effects)
+        .filter(|e| {
+            matches!(
+                e.op,
+                Op::Delete { .. } | Op::Update { .. } | Op::Insert { .. }
+            )
+        })
+        .flat_map(|e| e.op.tables())
+        .map(quoted)
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let tables = (|| -> Result<Vec<u32>, ApplyError> {
+        let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
+        crate::ledger::ensure(&mut tx)?;
+        let oids: Vec<u32> = tx
+            .query(
+                "SELECT DISTINCT pg_catalog.to_regclass(n)::oid FROM pg_catalog.unnest($1::text[]) n \
+                 WHERE pg_catalog.to_regclass(n) IS NOT NULL",
+                &[&names],
+            )
+            .map_err(ApplyError::db("resolve the tables the migration writes"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let all = crate::snapshot::observe::reachable(&mut tx, &oids).map_err(ApplyError::db(
+            "follow the foreign keys of the tables the migration writes",
+        ))?;
+        tx.commit().map_err(ApplyError::db("commit"))?;
+        Ok(all)
+    })();
+    let tables = match tables {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.note(&format!(
+                "capture triggers are installed inside the step ({e})"
+            ));
+            return;
+        }
+    };
+    for oid in tables {
+        let result = client
+            .transaction()
+            .map_err(crate::snapshot::observe::ObserveError::from)
+            .and_then(|mut tx| {
+                crate::snapshot::observe::catalog_path(&mut tx, |tx| {
+                    crate::snapshot::observe::install(tx, oid)
+                })?;
+                tx.commit()?;
+                Ok(())
+            });
+        if let Err(e) = result {
+            ctx.note(&format!(
+                "capture triggers for table {oid} are installed inside the step instead: {e}"
+            ));
+        }
+    }
 }
 
 /// The capture requests for what a destroying statement takes with it before it runs: dropped
@@ -274,6 +344,9 @@ fn run_statement(
         }
     }
     covered.add_objects(observer.catalog(), &snapshot.objects);
+    crate::snapshot::observe::catalog_path(tx, |tx| covered.expand(tx)).map_err(ApplyError::db(
+        "find the partitions and children of the statement's tables",
+    ))?;
     observer
         .prepare(tx, &dml)
         .map_err(|e| ApplyError::observe(&location, e))?;
@@ -311,6 +384,22 @@ fn run_statement(
             }
         }
     }
+    record(tx, observer, ctx, &location, guard, snapshot, started, out)
+}
+
+/// Flushes what the last observed statement changed into its snapshot (with what its
+/// pre-capture already holds) and commits the snapshot's manifest.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &mut Transaction<'_>,
+    observer: &mut Observer,
+    ctx: &Ctx<'_>,
+    location: &str,
+    guard: Guard,
+    mut snapshot: Pending,
+    started: Instant,
+    out: &mut ScriptRun,
+) -> Result<(), ApplyError> {
     // What the statement really changed in rows that existed before the step.
     let first = snapshot.objects.len() + 1;
     let flushed = match ctx.store {
@@ -324,7 +413,7 @@ fn run_statement(
         }
         None => observer.flush(tx, &mut snapshot.writer, None, first),
     }
-    .map_err(|e| ApplyError::observe(&location, e))?;
+    .map_err(|e| ApplyError::observe(location, e))?;
     snapshot.objects.extend(flushed.objects);
     if !flushed.unstored.is_empty() {
         // Rows added to existing tables are the down's to remove; overwritten or deleted rows
@@ -354,6 +443,42 @@ fn run_statement(
         out.snapshots.push(id);
     }
     Ok(())
+}
+
+/// Deferred constraint triggers fire at COMMIT, after the last statement: they are fired here
+/// instead (`SET CONSTRAINTS ALL IMMEDIATE`), observed like a statement, so what they write is
+/// recorded and judged before the step commits.
+fn fire_deferred(
+    tx: &mut Transaction<'_>,
+    observer: &mut Observer,
+    ctx: &Ctx<'_>,
+    migration_id: &str,
+    script: &ScriptAnalysis,
+    out: &mut ScriptRun,
+) -> Result<(), ApplyError> {
+    let location = format!("{}: deferred triggers at commit", script.path.display());
+    let started = Instant::now();
+    let (reruns, accepted) = observer.statement(
+        tx,
+        &Covered::default(),
+        |sp| {
+            sp.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+                .map_err(ApplyError::db("fire deferred constraint triggers"))
+        },
+        |e| ApplyError::observe(&location, e),
+    )?;
+    debug_assert!(reruns <= 1 && accepted.is_empty());
+    let guard = Guard {
+        migration: migration_id.to_string(),
+        statement: "SET CONSTRAINTS ALL IMMEDIATE".into(),
+        location: Some(location.clone()),
+    };
+    let snapshot = Pending {
+        writer: None,
+        objects: vec![],
+        notes: vec![],
+    };
+    record(tx, observer, ctx, &location, guard, snapshot, started, out)
 }
 
 /// A statement's snapshot while it is being written.

@@ -368,6 +368,7 @@ fn apply_one(
     let transactional = exec::transactional(&m.up);
     let mut run = exec::ScriptRun::default();
     let mut history = None;
+    exec::prepare_capture(client, ctx, &m.up);
     if !transactional {
         let mut tx = client.transaction().map_err(ApplyError::db("begin"))?;
         ledger::ensure(&mut tx)?;

@@ -41,7 +41,8 @@ use crate::pg::quote_ident;
 /// and `_del`.
 pub const TRIGGER: &str = "migsafe_capture";
 
-/// The session setting that wakes the capture triggers.
+/// The session setting that wakes the capture triggers: it must hold the backend's pid, so that
+/// an `ALTER DATABASE … SET migsafe.capture` cannot wake them in other sessions.
 pub const GUARD: &str = "migsafe.capture";
 
 /// The trigger functions, in migsafe's schema. SECURITY INVOKER: they write into the temporary
@@ -50,21 +51,39 @@ pub const GUARD: &str = "migsafe.capture";
 /// before-images are written before its after-images.
 pub const FUNCTION_SQL: &str = r#"
 CREATE OR REPLACE FUNCTION "migsafe"."capture_statement"() RETURNS trigger
-LANGUAGE plpgsql AS $migsafe$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+SET lc_monetary = 'C'
+AS $migsafe$
+#variable_conflict use_variable
+DECLARE
+    v_rel oid := TG_RELID;
+    v_op text := TG_OP;
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF v_op IN ('UPDATE', 'DELETE') THEN
         INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
-        SELECT TG_RELID, TG_OP, 0, ROW(migsafe_old.*)::text FROM migsafe_old;
+        SELECT v_rel, v_op, 0, ROW(migsafe_old.*)::text FROM migsafe_old;
     END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    IF v_op IN ('UPDATE', 'INSERT') THEN
         INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
-        SELECT TG_RELID, TG_OP, 1, ROW(migsafe_new.*)::text FROM migsafe_new;
+        SELECT v_rel, v_op, 1, ROW(migsafe_new.*)::text FROM migsafe_new;
     END IF;
     RETURN NULL;
 END
 $migsafe$;
 CREATE OR REPLACE FUNCTION "migsafe"."capture_row"() RETURNS trigger
-LANGUAGE plpgsql AS $migsafe$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+SET lc_monetary = 'C'
+AS $migsafe$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
@@ -78,6 +97,43 @@ BEGIN
 END
 $migsafe$;
 "#;
+
+/// The trigger functions' state, to notice a migration replacing them mid-step.
+const FUNCTION_STATE: &str = "SELECT coalesce(pg_catalog.string_agg(pg_catalog.md5(p.prosrc || coalesce(p.proconfig::text, '') || p.prosecdef::text), ',' ORDER BY p.proname), '') \
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+     WHERE n.nspname = 'migsafe' AND p.proname IN ('capture_statement', 'capture_row')";
+
+/// The image table's state: its oid, relfilenode (TRUNCATE changes it), and whether anything
+/// but migsafe's own inserts could reach it (triggers, rules, row security).
+const TABLE_STATE: &str = "SELECT c.oid, c.relfilenode, \
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid) \
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid) OR c.relrowsecurity \
+     FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.migsafe_captured')";
+
+/// Runs `f` with `search_path = pg_catalog, pg_temp` (transaction-local), then puts back the
+/// migration's: migsafe's own catalog queries must not resolve to objects a migration created
+/// (a table named `pg_attribute` in a schema it put before `pg_catalog`).
+pub fn catalog_path<T, E: From<postgres::Error>>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let saved: String = tx
+        .query_one(
+            "SELECT pg_catalog.current_setting('search_path'), \
+                    pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)",
+            &[],
+        )?
+        .get(0);
+    let out = f(tx);
+    // After a database error the transaction is aborted: that error is the one to report.
+    if out.is_ok() {
+        tx.execute(
+            "SELECT pg_catalog.set_config('search_path', $1, true)",
+            &[&saved],
+        )?;
+    }
+    out
+}
 
 /// SQL: whether the `pg_trigger` row aliased `alias` is one of migsafe's capture triggers.
 pub fn is_capture_trigger(alias: &str) -> String {
@@ -237,6 +293,60 @@ pub struct Covered {
 }
 
 impl Covered {
+    /// Extends what the statement names or captured to the partitions and inheritance
+    /// children of those tables: `DROP TABLE p`, `TRUNCATE p` and `ALTER TABLE p …` act on
+    /// them too.
+    pub fn expand(&mut self, tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+        let roots: Vec<u32> = self
+            .tables
+            .iter()
+            .chain(&self.named)
+            .chain(self.columns.iter().map(|(o, _)| o))
+            .chain(self.using.iter().map(|(o, _)| o))
+            .copied()
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect();
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let rows = tx.query(
+            "WITH RECURSIVE d(root, oid) AS ( \
+               SELECT r, r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r \
+               UNION SELECT d.root, i.inhrelid FROM pg_catalog.pg_inherits i JOIN d ON i.inhparent = d.oid) \
+             SELECT root, oid FROM d WHERE root <> oid",
+            &[&roots],
+        )?;
+        for r in rows {
+            let (root, child): (u32, u32) = (r.get(0), r.get(1));
+            if self.tables.contains(&root) {
+                self.tables.insert(child);
+            }
+            if self.named.contains(&root) {
+                self.named.insert(child);
+            }
+            let cols: Vec<String> = self
+                .columns
+                .iter()
+                .filter(|(o, _)| *o == root)
+                .map(|(_, c)| c.clone())
+                .collect();
+            for c in cols {
+                self.columns.insert((child, c));
+            }
+            let using: Vec<String> = self
+                .using
+                .iter()
+                .filter(|(o, _)| *o == root)
+                .map(|(_, c)| c.clone())
+                .collect();
+            for c in using {
+                self.using.insert((child, c));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds what a pre-capture wrote, matched to tables by name in `catalog`.
     pub fn add_objects(&mut self, catalog: &Catalog, objects: &[Object]) {
         for o in objects {
@@ -455,7 +565,7 @@ pub fn judge(
                         covered,
                         *oid,
                         format!(
-                            "{} {} row(s) of {} that migsafe's capture triggers did not record",
+                            "{} {} row(s) of {} that migsafe's capture triggers did not record (rows written in a subtransaction that was rolled back, such as a DO block's EXCEPTION branch, count too)",
                             words[i],
                             delta - cap[i],
                             s.label()
@@ -520,7 +630,7 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
                 TRIGGER.to_string(),
                 format!(
                     "AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW \
-                     WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
+                     WHEN (pg_catalog.current_setting('{GUARD}', true) = pg_catalog.pg_backend_pid()::text) \
                      EXECUTE FUNCTION \"migsafe\".\"capture_row\"()"
                 ),
             )]
@@ -540,7 +650,7 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
                     format!("{TRIGGER}_{suffix}"),
                     format!(
                         "AFTER {event} ON {table} REFERENCING {referencing} FOR EACH STATEMENT \
-                         WHEN (pg_catalog.current_setting('{GUARD}', true) = 'on') \
+                         WHEN (pg_catalog.current_setting('{GUARD}', true) = pg_catalog.pg_backend_pid()::text) \
                          EXECUTE FUNCTION \"migsafe\".\"capture_statement\"()"
                     ),
                 )
@@ -566,7 +676,7 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
         }
         tx.batch_execute(&sql).map_err(|e| {
             ObserveError::Other(format!(
-                "cannot install migsafe's capture trigger on {table}: {} (migsafe must own the tables a release writes, or have the TRIGGER privilege on them)",
+                "cannot install migsafe's capture trigger on {table}: {} (the role migsafe applies with must own the tables a release writes)",
                 crate::pg::error_text(&e)
             ))
         })?;
@@ -599,36 +709,113 @@ pub struct Observer {
     current: Catalog,
     /// What the capture triggers recorded for the last statement, per table.
     recorded: Stats,
+    /// The image table's oid and relfilenode, and the trigger functions' state.
+    table: u32,
+    node: u32,
+    functions: String,
+}
+
+fn table_state(tx: &mut Transaction<'_>) -> Result<Option<(u32, u32)>, postgres::Error> {
+    Ok(tx
+        .query_opt(TABLE_STATE, &[])?
+        .map(|r| (r.get(0), r.get(1))))
 }
 
 impl Observer {
     /// Prepares `tx` for observed capture: the temporary image table and the catalog as the
     /// step found it. The trigger function must exist ([`crate::ledger::ensure`] creates it).
     pub fn begin(tx: &mut Transaction<'_>) -> Result<Observer, ObserveError> {
-        // More local buffers keep a large image table in memory. The setting can only change
-        // before the session's first temporary table, so a refusal is fine.
-        let mut sp = tx.savepoint("migsafe_temp_buffers")?;
-        if sp
-            .batch_execute("SELECT pg_catalog.set_config('temp_buffers', '256MB', true)")
-            .is_ok()
-        {
-            sp.commit()?;
-        } else {
-            drop(sp);
-        }
-        tx.batch_execute(
-            "CREATE TEMP TABLE IF NOT EXISTS migsafe_captured \
-               (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, \
-                half smallint NOT NULL, img text NOT NULL) \
-               ON COMMIT DROP; \
-             TRUNCATE pg_temp.migsafe_captured",
-        )?;
-        let start = Catalog::read(tx)?;
-        Ok(Observer {
-            current: start.clone(),
-            start,
-            recorded: Stats::new(),
+        catalog_path(tx, |tx| {
+            // More local buffers keep a large image table in memory. The setting can only
+            // change before the session's first temporary table, so a refusal is fine.
+            let mut sp = tx.savepoint("migsafe_temp_buffers")?;
+            if sp
+                .batch_execute("SELECT pg_catalog.set_config('temp_buffers', '256MB', true)")
+                .is_ok()
+            {
+                sp.commit()?;
+            } else {
+                drop(sp);
+            }
+            // The trigger functions as this migsafe writes them (repairs a replaced one); a role
+            // that does not own them leaves them as the ledger created them.
+            let mut sp = tx.savepoint("migsafe_functions")?;
+            if sp.batch_execute(FUNCTION_SQL).is_ok() {
+                sp.commit()?;
+            } else {
+                drop(sp);
+            }
+            // A fresh image table: never one an earlier statement of the session left. Any role
+            // the migration switches to may insert (only this session sees it).
+            tx.batch_execute(
+                "DROP TABLE IF EXISTS pg_temp.migsafe_captured; \
+                 CREATE TEMP TABLE migsafe_captured \
+                   (seq bigint GENERATED ALWAYS AS IDENTITY, rel oid NOT NULL, op text NOT NULL, \
+                    half smallint NOT NULL, img text NOT NULL) \
+                   ON COMMIT DROP; \
+                 GRANT INSERT ON pg_temp.migsafe_captured TO PUBLIC;",
+            )?;
+            let (table, node) = table_state(tx)?
+                .ok_or_else(|| ObserveError::Other("the capture's image table vanished".into()))?;
+            let functions: String = tx.query_one(FUNCTION_STATE, &[])?.get(0);
+            let start = Catalog::read(tx)?;
+            Ok(Observer {
+                current: start.clone(),
+                start,
+                recorded: Stats::new(),
+                table,
+                node,
+                functions,
+            })
         })
+    }
+
+    /// Refuses when the statement tampered with what records it: the image table replaced,
+    /// truncated, updated, deleted from or given triggers or rules; the trigger functions
+    /// replaced; statistics switched off (the tripwire counts with them).
+    fn check_integrity(
+        &self,
+        tx: &mut Transaction<'_>,
+        stats_before: &Stats,
+        stats_after: &Stats,
+    ) -> Result<(), ObserveError> {
+        let counting: bool = tx
+            .query_one(
+                "SELECT pg_catalog.current_setting('track_counts')::bool",
+                &[],
+            )?
+            .get(0);
+        if !counting {
+            return Err(ObserveError::Unrecorded(
+                "switched track_counts off, which the tripwire counts written rows with".into(),
+            ));
+        }
+        let tampered = |what: &str| {
+            ObserveError::Unrecorded(format!("{what}, which records what the step changes"))
+        };
+        match table_state(tx)? {
+            Some((oid, node)) if oid == self.table && node == self.node => {}
+            _ => return Err(tampered("replaced or emptied migsafe's image table")),
+        }
+        let tainted: bool = tx.query_one(TABLE_STATE, &[])?.get(2);
+        if tainted {
+            return Err(tampered(
+                "put a trigger, rule or policy on migsafe's image table",
+            ));
+        }
+        let zero = [0i64; 3];
+        let (b, a) = (
+            stats_before.get(&self.table).unwrap_or(&zero),
+            stats_after.get(&self.table).unwrap_or(&zero),
+        );
+        if a[1] > b[1] || a[2] > b[2] {
+            return Err(tampered("updated or deleted rows of migsafe's image table"));
+        }
+        let functions: String = tx.query_one(FUNCTION_STATE, &[])?.get(0);
+        if functions != self.functions {
+            return Err(tampered("replaced migsafe's capture functions"));
+        }
+        Ok(())
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -638,6 +825,14 @@ impl Observer {
     /// Installs capture triggers on the pre-existing tables among `oids` and those their FK
     /// actions reach, so that the first run of a statement records them.
     pub fn prepare(&mut self, tx: &mut Transaction<'_>, oids: &[u32]) -> Result<(), ObserveError> {
+        catalog_path(tx, |tx| self.prepare_tables(tx, oids))
+    }
+
+    fn prepare_tables(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        oids: &[u32],
+    ) -> Result<(), ObserveError> {
         let named: Vec<u32> = oids
             .iter()
             .copied()
@@ -679,25 +874,32 @@ impl Observer {
                 .savepoint("migsafe_statement")
                 .map_err(|e| on_error(e.into()))?;
             let stats_before = read_stats(&mut sp).map_err(|e| on_error(e.into()))?;
-            sp.execute("SELECT pg_catalog.set_config($1, 'on', true)", &[&GUARD])
-                .map_err(|e| on_error(e.into()))?;
+            sp.execute(
+                "SELECT pg_catalog.set_config($1, pg_catalog.pg_backend_pid()::text, true)",
+                &[&GUARD],
+            )
+            .map_err(|e| on_error(e.into()))?;
             run(&mut sp)?;
-            let checked = (|| -> Result<(Judgement, Catalog, Stats), ObserveError> {
-                sp.execute("SELECT pg_catalog.set_config($1, 'off', true)", &[&GUARD])?;
-                let stats_after = read_stats(&mut sp)?;
-                let captured = captured_counts(&mut sp)?;
-                let after = Catalog::read(&mut sp)?;
-                let j = judge(
-                    &self.start,
-                    &self.current,
-                    &after,
-                    &stats_before,
-                    &stats_after,
-                    &captured,
-                    covered,
-                );
-                Ok((j, after, captured))
-            })();
+            let checked = catalog_path(
+                &mut sp,
+                |sp| -> Result<(Judgement, Catalog, Stats), ObserveError> {
+                    sp.execute("SELECT pg_catalog.set_config($1, 'off', true)", &[&GUARD])?;
+                    let stats_after = read_stats(sp)?;
+                    self.check_integrity(sp, &stats_before, &stats_after)?;
+                    let captured = captured_counts(sp)?;
+                    let after = Catalog::read(sp)?;
+                    let j = judge(
+                        &self.start,
+                        &self.current,
+                        &after,
+                        &stats_before,
+                        &stats_after,
+                        &captured,
+                        covered,
+                    );
+                    Ok((j, after, captured))
+                },
+            );
             let (j, after, captured) = checked.map_err(&on_error)?;
             if !j.unrecorded.is_empty() {
                 return Err(on_error(ObserveError::Unrecorded(j.unrecorded.join("; "))));
@@ -715,10 +917,14 @@ impl Observer {
                     ))));
                 }
                 sp.rollback().map_err(|e| on_error(e.into()))?;
-                for oid in &j.missed {
-                    install(tx, *oid).map_err(&on_error)?;
-                }
-                self.current = Catalog::read(tx).map_err(|e| on_error(e.into()))?;
+                let missed = j.missed.clone();
+                self.current = catalog_path(tx, |tx| -> Result<Catalog, ObserveError> {
+                    for oid in &missed {
+                        install(tx, *oid)?;
+                    }
+                    Ok(Catalog::read(tx)?)
+                })
+                .map_err(&on_error)?;
                 reruns += 1;
                 continue;
             }
@@ -731,13 +937,7 @@ impl Observer {
 
     /// Reads the catalog again after migsafe's own DDL (a soft drop).
     pub fn refresh(&mut self, tx: &mut Transaction<'_>) -> Result<(), ObserveError> {
-        self.current = Catalog::read(tx)?;
-        Ok(())
-    }
-
-    /// Forgets the images the last statement recorded (nothing needs them).
-    pub fn discard(&mut self, tx: &mut Transaction<'_>) -> Result<(), ObserveError> {
-        tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
+        self.current = catalog_path(tx, |tx| Catalog::read(tx))?;
         Ok(())
     }
 
@@ -749,6 +949,21 @@ impl Observer {
     /// `open` starts the snapshot when the first object is written; without one (no snapshot
     /// store), nothing is written and [`Flushed::unstored`] names what needed recording.
     pub fn flush(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        writer: &mut Option<Writer>,
+        open: Option<&mut dyn FnMut() -> Result<Writer, ObserveError>>,
+        first_file: usize,
+    ) -> Result<Flushed, ObserveError> {
+        catalog_path(tx, |tx| {
+            let out = self.flush_images(tx, writer, open, first_file)?;
+            tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
+            self.node = table_state(tx)?.map_or(0, |(_, node)| node);
+            Ok(out)
+        })
+    }
+
+    fn flush_images(
         &mut self,
         tx: &mut Transaction<'_>,
         writer: &mut Option<Writer>,
@@ -878,7 +1093,6 @@ impl Observer {
             let columns: Vec<&capture::Column> = out_cols.iter().map(|&j| kept[j].1).collect();
             out.objects.push(changes_object(&t, &columns, rows, file));
         }
-        tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
         Ok(out)
     }
 }
@@ -930,6 +1144,19 @@ fn fields_of(img: &str, fields: usize) -> Result<Vec<Option<Cow<'_, str>>>, Obse
     Ok(values)
 }
 
+/// The image table is read without `ORDER BY`: it is an append-only temporary heap (emptied
+/// with TRUNCATE), and PostgreSQL scans temporary tables in physical order (no synchronised or
+/// parallel scans), which is insertion order. Checked as the rows come: never assumed.
+fn in_order(last: &mut i64, seq: i64) -> Result<(), ObserveError> {
+    if seq <= *last {
+        return Err(ObserveError::Other(format!(
+            "the capture's images came back out of order (seq {seq} after {last})"
+        )));
+    }
+    *last = seq;
+    Ok(())
+}
+
 /// Calls `f(old seq, new seq, old image, new image)` for every row an UPDATE of `rel` changed.
 /// Each firing of the statement trigger writes its before-images, then its after-images, in
 /// the same order (PostgreSQL fills both transition tables row by row), so the n-th before-image
@@ -939,12 +1166,13 @@ fn pairs(tx: &mut Transaction<'_>, rel: u32, f: &mut PairFn<'_>) -> Result<(), O
     let q = |half: i16| {
         format!(
             "SELECT seq, img FROM pg_temp.migsafe_captured \
-             WHERE rel = {rel} AND op = 'UPDATE' AND half = {half} ORDER BY seq"
+             WHERE rel = {rel} AND op = 'UPDATE' AND half = {half}"
         )
     };
     let mut sp = tx.transaction()?;
     let old = sp.bind(q(0).as_str(), &[])?;
     let new = sp.bind(q(1).as_str(), &[])?;
+    let (mut last_a, mut last_b) = (0, 0);
     loop {
         let a = sp.query_portal(&old, BATCH)?;
         let b = sp.query_portal(&new, BATCH)?;
@@ -959,7 +1187,10 @@ fn pairs(tx: &mut Transaction<'_>, rel: u32, f: &mut PairFn<'_>) -> Result<(), O
             break;
         }
         for (ra, rb) in a.iter().zip(&b) {
-            f(ra.get(0), rb.get(0), ra.get(1), rb.get(1))?;
+            let (sa, sb): (i64, i64) = (ra.get(0), rb.get(0));
+            in_order(&mut last_a, sa)?;
+            in_order(&mut last_b, sb)?;
+            f(sa, sb, ra.get(1), rb.get(1))?;
         }
     }
     sp.commit()?;
@@ -976,11 +1207,12 @@ fn singles(
     let portal = sp.bind(
         format!(
             "SELECT seq, op, img FROM pg_temp.migsafe_captured \
-             WHERE rel = {rel} AND op IN ('INSERT', 'DELETE') ORDER BY seq"
+             WHERE rel = {rel} AND op IN ('INSERT', 'DELETE')"
         )
         .as_str(),
         &[],
     )?;
+    let mut last = 0;
     loop {
         let rows = sp.query_portal(&portal, BATCH)?;
         if rows.is_empty() {
@@ -992,7 +1224,9 @@ fn singles(
             } else {
                 'D'
             };
-            f(r.get(0), op, r.get(2))?;
+            let seq: i64 = r.get(0);
+            in_order(&mut last, seq)?;
+            f(seq, op, r.get(2))?;
         }
     }
     sp.commit()?;

@@ -269,9 +269,9 @@ fn stage_columns(obj: &Object) -> Vec<(String, String)> {
     if obj.kind == ObjectKind::Changes {
         cols.push(("seq".to_string(), "bigint".to_string()));
         cols.push(("op".to_string(), "text".to_string()));
-        for side in ["o", "n"] {
+        for side in ['o', 'n'] {
             for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
-                cols.push((format!("{side}_{c}"), ty.clone()));
+                cols.push((changes::staged(side, c), ty.clone()));
             }
         }
         return cols;
@@ -297,8 +297,8 @@ fn file_order(obj: &Object) -> Vec<String> {
     if obj.kind == ObjectKind::Changes {
         return ["seq".to_string(), "op".to_string()]
             .into_iter()
-            .chain(obj.columns.iter().map(|c| format!("o_{c}")))
-            .chain(obj.columns.iter().map(|c| format!("n_{c}")))
+            .chain(obj.columns.iter().map(|c| changes::staged('o', c)))
+            .chain(obj.columns.iter().map(|c| changes::staged('n', c)))
             .collect();
     }
     if obj.kind == ObjectKind::Rows {

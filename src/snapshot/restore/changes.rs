@@ -40,12 +40,24 @@ struct Staged<'a> {
     report: ObjectReport,
 }
 
+/// The staging column for column `c`'s before- (`o`) or after-image (`n`): a hash of the name,
+/// so that two long names (63 bytes) cannot collide once PostgreSQL truncates them.
+pub(crate) fn staged(side: char, c: &str) -> String {
+    // FNV-1a: stable across runs and platforms (the file names the columns, not the hash).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in c.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{side}_{h:016x}")
+}
+
 fn o(c: &str) -> String {
-    quote_ident(&format!("o_{c}"))
+    quote_ident(&staged('o', c))
 }
 
 fn n(c: &str) -> String {
-    quote_ident(&format!("n_{c}"))
+    quote_ident(&staged('n', c))
 }
 
 impl Staged<'_> {
@@ -160,6 +172,14 @@ fn stage<'a>(
             }
         }
     }
+    if obj.key != table.key {
+        return Err(RestoreError::Other(format!(
+            "{}: the snapshot matches rows on ({}), but the table's key is ({}) now: restore the key first",
+            obj.qualified(),
+            obj.key.join(", "),
+            table.key.join(", ")
+        )));
+    }
     if obj.key.is_empty() || obj.key.iter().any(|k| !obj.columns.contains(k)) {
         return Err(RestoreError::Other(format!(
             "{}: the snapshot names no key among its columns, so its rows cannot be matched",
@@ -229,7 +249,7 @@ fn stage<'a>(
 /// the key did not exist) and the last it left (none when it deleted the key).
 fn fold(tx: &mut postgres::Transaction<'_>, s: &mut Staged<'_>) -> Result<(), RestoreError> {
     let st = quote_ident(&s.stage);
-    let c = |x: &str| quote_ident(&format!("c_{x}"));
+    let c = |x: &str| quote_ident(&staged('c', x));
     let cols = |side: fn(&str) -> String| {
         s.cols()
             .iter()
