@@ -350,6 +350,14 @@ fn run_statement(
     observer
         .prepare(tx, &dml)
         .map_err(|e| ApplyError::observe(&location, e))?;
+    // A statement that is one plain UPDATE tells the flush which columns it sets.
+    if let ([e], [oid]) = (step.effects.as_slice(), dml.as_slice())
+        && let Op::Update { columns, .. } = &e.op
+    {
+        observer
+            .hint(tx, *oid, columns)
+            .map_err(|e| ApplyError::observe(&location, e))?;
+    }
     let deferred = if soft_drop && destroys(step) {
         defer::soft_drop(tx, text, version).map_err(ApplyError::db("soft drop"))?
     } else {

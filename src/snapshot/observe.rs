@@ -709,6 +709,8 @@ pub struct Observer {
     current: Catalog,
     /// What the capture triggers recorded for the last statement, per table.
     recorded: Stats,
+    /// Per table, the columns the next statement's plain UPDATE sets (see [`Observer::hint`]).
+    hints: HashMap<u32, Vec<String>>,
     /// The image table's oid and relfilenode, and the trigger functions' state.
     table: u32,
     node: u32,
@@ -763,6 +765,7 @@ impl Observer {
                 current: start.clone(),
                 start,
                 recorded: Stats::new(),
+                hints: HashMap::new(),
                 table,
                 node,
                 functions,
@@ -820,6 +823,33 @@ impl Observer {
 
     pub fn catalog(&self) -> &Catalog {
         &self.current
+    }
+
+    /// Tells the next flush that the statement is a plain UPDATE of `oid` setting `columns`:
+    /// unless the table has triggers or rules of its own (which may change any column), only
+    /// those columns can change in it, so the images need not be read twice to find out.
+    pub fn hint(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        oid: u32,
+        columns: &[String],
+    ) -> Result<(), ObserveError> {
+        self.hints.clear();
+        let others: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = $1 \
+                       AND NOT g.tgisinternal AND NOT {}) \
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = $1)",
+                    is_capture_trigger("g")
+                ),
+                &[&oid],
+            )?
+            .get(0);
+        if !others {
+            self.hints.insert(oid, columns.to_vec());
+        }
+        Ok(())
     }
 
     /// Installs capture triggers on the pre-existing tables among `oids` and those their FK
@@ -956,7 +986,21 @@ impl Observer {
         first_file: usize,
     ) -> Result<Flushed, ObserveError> {
         catalog_path(tx, |tx| {
-            let out = self.flush_images(tx, writer, open, first_file)?;
+            // Reading the images back sorts them by seq: in memory, not on disk.
+            let work_mem: String = tx
+                .query_one(
+                    "SELECT pg_catalog.current_setting('work_mem'), \
+                            pg_catalog.set_config('work_mem', '256MB', true)",
+                    &[],
+                )?
+                .get(0);
+            let out = self.flush_images(tx, writer, open, first_file);
+            self.hints.clear();
+            let out = out?;
+            tx.execute(
+                "SELECT pg_catalog.set_config('work_mem', $1, true)",
+                &[&work_mem],
+            )?;
             tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
             self.node = table_state(tx)?.map_or(0, |(_, node)| node);
             Ok(out)
@@ -1037,7 +1081,20 @@ impl Observer {
             // Which kept columns the updates changed, and whether any changed the key.
             let mut changed = vec![false; kept.len()];
             let mut key_moved = false;
-            if updated > 0 {
+            // A plain UPDATE of a table without triggers or rules changes only its SET columns:
+            // then the images need not be read twice. Checked while they are written.
+            let hinted = self
+                .hints
+                .get(&rel)
+                .filter(|_| inserted == 0 && deleted == 0);
+            if let Some(set) = hinted {
+                for (j, (_, c)) in kept.iter().enumerate() {
+                    if set.contains(&c.name) {
+                        changed[j] = true;
+                        key_moved |= key.contains(&j);
+                    }
+                }
+            } else if updated > 0 {
                 pairs(tx, rel, &mut |_, _, o, n| {
                     let (o, n) = (fields_of(o, fields)?, fields_of(n, fields)?);
                     for (j, &i) in picks.iter().enumerate() {
@@ -1089,7 +1146,28 @@ impl Observer {
             );
             let cols: Vec<usize> = out_cols.iter().map(|&j| picks[j]).collect();
             let key_fields: Vec<usize> = key.iter().map(|&j| picks[j]).collect();
-            let rows = write_changes(tx, w, &file, rel, fields, &cols, &key_fields)?;
+            // With a hint, every other stored column must be unchanged: checked per row.
+            let watch: Vec<usize> = match hinted {
+                Some(_) => picks
+                    .iter()
+                    .copied()
+                    .filter(|i| !cols.contains(i))
+                    .collect(),
+                None => vec![],
+            };
+            let rows = write_changes(
+                tx,
+                w,
+                &file,
+                rel,
+                fields,
+                &Layout {
+                    cols: &cols,
+                    key: &key_fields,
+                    watch: &watch,
+                    singles: inserted + deleted > 0,
+                },
+            )?;
             let columns: Vec<&capture::Column> = out_cols.iter().map(|&j| kept[j].1).collect();
             out.objects.push(changes_object(&t, &columns, rows, file));
         }
@@ -1144,9 +1222,7 @@ fn fields_of(img: &str, fields: usize) -> Result<Vec<Option<Cow<'_, str>>>, Obse
     Ok(values)
 }
 
-/// The image table is read without `ORDER BY`: it is an append-only temporary heap (emptied
-/// with TRUNCATE), and PostgreSQL scans temporary tables in physical order (no synchronised or
-/// parallel scans), which is insertion order. Checked as the rows come: never assumed.
+/// The images must come back in `seq` order (the pairing depends on it): checked as they come.
 fn in_order(last: &mut i64, seq: i64) -> Result<(), ObserveError> {
     if seq <= *last {
         return Err(ObserveError::Other(format!(
@@ -1166,7 +1242,7 @@ fn pairs(tx: &mut Transaction<'_>, rel: u32, f: &mut PairFn<'_>) -> Result<(), O
     let q = |half: i16| {
         format!(
             "SELECT seq, img FROM pg_temp.migsafe_captured \
-             WHERE rel = {rel} AND op = 'UPDATE' AND half = {half}"
+             WHERE rel = {rel} AND op = 'UPDATE' AND half = {half} ORDER BY seq"
         )
     };
     let mut sp = tx.transaction()?;
@@ -1207,7 +1283,7 @@ fn singles(
     let portal = sp.bind(
         format!(
             "SELECT seq, op, img FROM pg_temp.migsafe_captured \
-             WHERE rel = {rel} AND op IN ('INSERT', 'DELETE')"
+             WHERE rel = {rel} AND op IN ('INSERT', 'DELETE') ORDER BY seq"
         )
         .as_str(),
         &[],
@@ -1238,15 +1314,27 @@ fn singles(
 /// after-image's (`\N` where there is none). An update that moved a row to another key is
 /// written as a deletion and an insertion; one that changed none of `cols` is left out. Returns
 /// the row count.
+/// Which fields of the images [`write_changes`] writes and checks.
+struct Layout<'a> {
+    /// Fields written, before- then after-image.
+    cols: &'a [usize],
+    /// The key's fields.
+    key: &'a [usize],
+    /// Fields an update must not have changed (they are not written).
+    watch: &'a [usize],
+    /// Whether there are inserted or deleted rows to read.
+    singles: bool,
+}
+
 fn write_changes(
     tx: &mut Transaction<'_>,
     w: &mut Writer,
     file: &str,
     rel: u32,
     fields: usize,
-    cols: &[usize],
-    key: &[usize],
+    layout: &Layout<'_>,
 ) -> Result<u64, ObserveError> {
+    let (cols, key) = (layout.cols, layout.key);
     let mut sink = w.create_file(file)?;
     let mut rows = 0u64;
     let mut line = Vec::new();
@@ -1283,16 +1371,23 @@ fn write_changes(
             repeated.insert(h);
         }
     };
-    singles(tx, rel, &mut |seq, op, img| {
-        let v = fields_of(img, fields)?;
-        note(&v);
-        match op {
-            'I' => emit(seq, 'I', None, Some(&v)),
-            _ => emit(seq, 'D', Some(&v), None),
-        }
-    })?;
+    if layout.singles {
+        singles(tx, rel, &mut |seq, op, img| {
+            let v = fields_of(img, fields)?;
+            note(&v);
+            match op {
+                'I' => emit(seq, 'I', None, Some(&v)),
+                _ => emit(seq, 'D', Some(&v), None),
+            }
+        })?;
+    }
     pairs(tx, rel, &mut |so, sn, o, n| {
         let (o, n) = (fields_of(o, fields)?, fields_of(n, fields)?);
+        if layout.watch.iter().any(|&i| o[i] != n[i]) {
+            return Err(ObserveError::Unrecorded(
+                "changed a column outside its SET list although the table has no trigger or rule that could, so migsafe refuses rather than record part of it".into(),
+            ));
+        }
         note(&o);
         if key.iter().any(|&i| o[i] != n[i]) {
             note(&n);
