@@ -292,6 +292,24 @@ fn two_and_three_statements_on_one_column() {
 }
 
 #[test]
+fn writes_before_and_after_the_step_changes_the_table() {
+    // The capture's cached plans must follow the table's new shape.
+    fidelity(&Shape {
+        name: "update, add column, backfill, update",
+        seed: NUMBERS,
+        up: "UPDATE t SET v = v + 1 WHERE id <= 3;
+             ALTER TABLE t ADD COLUMN doubled int;
+             UPDATE t SET doubled = v * 2;
+             UPDATE t SET other = 'changed', doubled = 0 WHERE id = 4;
+             ALTER TABLE t DROP COLUMN doubled;
+             DELETE FROM t WHERE id = 5;",
+        down: "SELECT 1;",
+        writes: "UPDATE t SET other = 'edited' WHERE id = 6;",
+        conflicts: 0,
+    });
+}
+
+#[test]
 fn a_value_changed_since_is_a_conflict_and_stays() {
     fidelity(&Shape {
         name: "conflict",
