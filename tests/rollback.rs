@@ -310,6 +310,34 @@ fn writes_before_and_after_the_step_changes_the_table() {
 }
 
 #[test]
+fn an_insert_rolled_back_in_an_exception_block_is_no_loss() {
+    // PostgreSQL counts the failed insert; nothing was destroyed, so the step goes on.
+    fidelity(&Shape {
+        name: "idempotent seed",
+        seed: NUMBERS,
+        up: "DO $$ BEGIN INSERT INTO t VALUES (1, 1, 'dup'); EXCEPTION WHEN unique_violation THEN NULL; END $$;
+             UPDATE t SET v = 0 WHERE id = 2;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    // An update rolled back the same way is refused, and the message says why it may be.
+    let run = Run::new(&Shape {
+        name: "rolled back update",
+        seed: NUMBERS,
+        up: "DO $$ BEGIN UPDATE t SET v = -1 WHERE id = 3; RAISE EXCEPTION 'no'; EXCEPTION WHEN raise_exception THEN NULL; END $$;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    let out = run.apply();
+    let err = text(&out.stderr) + &text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("EXCEPTION branch"), "{err}");
+    assert_eq!(Run::contents(&run.target), Run::contents(&run.copy));
+}
+
+#[test]
 fn a_value_changed_since_is_a_conflict_and_stays() {
     fidelity(&Shape {
         name: "conflict",

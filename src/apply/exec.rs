@@ -375,17 +375,20 @@ fn run_statement(
                 .map_err(|e| ApplyError::observe(&location, e))?;
         }
         None => {
-            let (reruns, accepted) = observer.statement(
+            let passed = observer.statement(
                 tx,
                 &covered,
                 |sp| execute(sp, script, step).map_err(ApplyError::from_exec),
                 |e| ApplyError::observe(&location, e),
             )?;
-            for a in accepted {
+            for a in passed.accepted {
                 ctx.note(&format!("{location}: the statement {a}"));
                 out.accepted_loss.push(format!("{location}: {a}"));
             }
-            if reruns > 0 {
+            for n in passed.notes {
+                ctx.note(&format!("{location}: note: {n}"));
+            }
+            if passed.reruns > 0 {
                 ctx.note(&format!(
                     "{location}: the statement wrote tables migsafe had not prepared for; it ran again with their capture trigger installed"
                 ));
@@ -466,7 +469,7 @@ fn fire_deferred(
 ) -> Result<(), ApplyError> {
     let location = format!("{}: deferred triggers at commit", script.path.display());
     let started = Instant::now();
-    let (reruns, accepted) = observer.statement(
+    let passed = observer.statement(
         tx,
         &Covered::default(),
         |sp| {
@@ -475,7 +478,9 @@ fn fire_deferred(
         },
         |e| ApplyError::observe(&location, e),
     )?;
-    debug_assert!(reruns <= 1 && accepted.is_empty());
+    for n in passed.notes {
+        ctx.note(&format!("{location}: note: {n}"));
+    }
     let guard = Guard {
         migration: migration_id.to_string(),
         statement: "SET CONSTRAINTS ALL IMMEDIATE".into(),

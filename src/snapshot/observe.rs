@@ -388,6 +388,8 @@ pub struct Judgement {
     pub unrecorded: Vec<String>,
     /// What changed unrecorded in tables the user accepted losing, with the reason.
     pub accepted: Vec<String>,
+    /// What passed but deserves a word (rows counted as inserted and not recorded).
+    pub notes: Vec<String>,
 }
 
 impl Judgement {
@@ -560,7 +562,16 @@ pub fn judge(
             // TRUNCATE resets a table's pending counters: a negative delta is judged above.
             let delta = (sa[i] - sb[i]).max(0);
             if delta > cap[i] {
-                if b.captured {
+                if i == 0 && b.captured {
+                    // Rows inserted and not recorded destroy nothing that existed: the usual
+                    // cause is an insert rolled back inside the statement (an EXCEPTION block),
+                    // which PostgreSQL still counts. Said, not refused.
+                    j.notes.push(format!(
+                        "{} row(s) inserted into {} were counted but not recorded (an insert rolled back inside the statement, such as a DO block's EXCEPTION branch?); rollback does not remove such rows if they exist",
+                        delta - cap[i],
+                        s.label()
+                    ));
+                } else if b.captured {
                     j.flag(
                         covered,
                         *oid,
@@ -701,6 +712,17 @@ pub fn reachable(
         .iter()
         .map(|r| r.get(0))
         .collect())
+}
+
+/// How a statement passed the tripwire.
+#[derive(Debug, Default)]
+pub struct Passed {
+    /// Times it ran again after a capture trigger was installed on a table it wrote.
+    pub reruns: u32,
+    /// Unrecorded losses the user accepted (`--accept-loss`), with the reason.
+    pub accepted: Vec<String>,
+    /// What deserves a word without stopping the step.
+    pub notes: Vec<String>,
 }
 
 /// Observes one step: created when the step's transaction begins.
@@ -897,7 +919,7 @@ impl Observer {
         covered: &Covered,
         mut run: impl FnMut(&mut Transaction<'_>) -> Result<(), E>,
         on_error: impl Fn(ObserveError) -> E,
-    ) -> Result<(u32, Vec<String>), E> {
+    ) -> Result<Passed, E> {
         let mut reruns = 0;
         loop {
             let mut sp = tx
@@ -961,7 +983,11 @@ impl Observer {
             sp.commit().map_err(|e| on_error(e.into()))?;
             self.current = after;
             self.recorded = captured;
-            return Ok((reruns, j.accepted));
+            return Ok(Passed {
+                reruns,
+                accepted: j.accepted,
+                notes: j.notes,
+            });
         }
     }
 
