@@ -934,3 +934,37 @@ INSERT INTO p SELECT g, g * 10, 'v' || g FROM generate_series(1, 20) g;",
         conflicts: 0,
     });
 }
+
+#[test]
+fn a_table_that_becomes_an_inheritance_parent_is_captured_once() {
+    // Release 1 writes `accounts` (statement-level capture); release 2 gives it a child and
+    // writes it again (row-level capture from then on): each row recorded once.
+    let run = Run::new(&Shape {
+        name: "becomes a parent",
+        seed: ACCOUNTS,
+        up: "UPDATE accounts SET name = name || '!' WHERE id = 1;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    let out = run.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let m = run.dir.path().join("migrations");
+    std::fs::write(
+        m.join("20260102000000_child.up.sql"),
+        "CREATE TABLE vip () INHERITS (accounts); UPDATE accounts SET name = 'renamed' WHERE id <= 3; DELETE FROM accounts WHERE id = 9;",
+    )
+    .unwrap();
+    std::fs::write(m.join("20260102000000_child.down.sql"), "DROP TABLE vip;").unwrap();
+    let out = run.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run.rollback();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(Run::contents(&run.target), Run::contents(&run.copy));
+}

@@ -64,6 +64,13 @@ DECLARE
     v_rel oid := TG_RELID;
     v_op text := TG_OP;
 BEGIN
+    -- An inheritance member or partition is captured row by row (its statement-level triggers
+    -- would miss rows); these stay from before it became one and must not record twice.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = v_rel
+               AND (c.relispartition OR c.relhassubclass
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid))) THEN
+        RETURN NULL;
+    END IF;
     IF v_op IN ('UPDATE', 'DELETE') THEN
         INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
         SELECT v_rel, v_op, 0, ROW(migsafe_old.*)::text FROM migsafe_old;
@@ -85,6 +92,13 @@ SET bytea_output = 'hex'
 SET lc_monetary = 'C'
 AS $migsafe$
 BEGIN
+    -- The mirror image: a table that is no inheritance member or partition any more is
+    -- captured by its statement-level triggers.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID
+                   AND (c.relispartition OR c.relhassubclass
+                        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid))) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         INSERT INTO pg_temp.migsafe_captured (rel, op, half, img)
         VALUES (TG_RELID, TG_OP, 0, OLD::text);
@@ -196,11 +210,13 @@ impl Catalog {
     pub fn read(tx: &mut impl postgres::GenericClient) -> Result<Catalog, postgres::Error> {
         let rows = tx.query(
             "SELECT c.oid, c.relfilenode, n.nspname::text, c.relname::text, c.relkind = 'p', \
-                    (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
-                       AND g.tgname LIKE $1 || '%' AND g.tgenabled = 'A') \
-                      IN (CASE WHEN c.relispartition OR c.relhassubclass \
-                                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
-                               THEN 1 ELSE 3 END), \
+                    CASE WHEN c.relispartition OR c.relhassubclass \
+                              OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+                         THEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+                                      AND g.tgname = $1 AND g.tgenabled = 'A') \
+                         ELSE (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+                               AND g.tgname IN ($1 || '_ins', $1 || '_upd', $1 || '_del') \
+                               AND g.tgenabled = 'A') = 3 END, \
                     coalesce((SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
                     coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
