@@ -59,44 +59,22 @@ export PATH="$BIN:$PATH"
 
 OUT=${BENCH_OUT:-$ROOT/target/bench/capture.json}
 mkdir -p "$(dirname "$OUT")"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/migsafe-capture-bench.XXXXXX")
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user to run the server"
-    AS=(runuser -u postgres --)
-fi
-cleanup() {
-    "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" stop -m immediate >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 MIGSAFE=${MIGSAFE_BIN:-$ROOT/target/release/migsafe}
 if [ -z "${MIGSAFE_BIN:-}" ] && [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     echo "building migsafe (release)…" >&2
     cargo build --release -q
 fi
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; fi
-"${AS[@]}" "$BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null
-cat >> "$WORK/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$WORK'
-fsync = off
-full_page_writes = off
-synchronous_commit = off
-shared_buffers = 512MB
+if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user to run the server"
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/migsafe-capture-bench.XXXXXX")
+CLUSTER_CONF="shared_buffers = 512MB
 work_mem = 64MB
 maintenance_work_mem = 256MB
 max_wal_size = 8GB
-autovacuum = off
-CONF
-"${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
-export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
+autovacuum = off"
+. benches/cluster.sh
+trap 'exit 130' INT TERM
 
 echo "generating the database (scale $SCALE)…" >&2
 createdb src

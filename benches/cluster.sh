@@ -5,6 +5,7 @@
 #
 # Sets BIN (the server's bin directory), PORT, URL (to database postgres) and exports PGHOST,
 # PGPORT and PGUSER for psql, pg_dump and pg_restore. As root, the server runs as `postgres`.
+# CLUSTER_CONF, when set, is appended to postgresql.conf before the server starts.
 chmod 755 "$WORK"
 BIN=$(dirname "$(readlink -f "$(command -v initdb || echo "$(pg_config --bindir)/initdb")")")
 AS=()
@@ -24,6 +25,7 @@ unix_socket_directories = '$WORK'
 fsync = off
 full_page_writes = off
 synchronous_commit = off
+${CLUSTER_CONF:-}
 CONF
 "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 URL="postgres://postgres@127.0.0.1:$PORT/postgres"

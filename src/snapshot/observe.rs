@@ -755,10 +755,11 @@ pub struct Observer {
     functions: String,
 }
 
-fn table_state(tx: &mut Transaction<'_>) -> Result<Option<(u32, u32)>, postgres::Error> {
+/// The image table's oid, relfilenode and whether it is tainted (see [`TABLE_STATE`]).
+fn table_state(tx: &mut Transaction<'_>) -> Result<Option<(u32, u32, bool)>, postgres::Error> {
     Ok(tx
         .query_opt(TABLE_STATE, &[])?
-        .map(|r| (r.get(0), r.get(1))))
+        .map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
 impl Observer {
@@ -795,7 +796,7 @@ impl Observer {
                    ON COMMIT DROP; \
                  GRANT INSERT ON pg_temp.migsafe_captured TO PUBLIC;",
             )?;
-            let (table, node) = table_state(tx)?
+            let (table, node, _) = table_state(tx)?
                 .ok_or_else(|| ObserveError::Other("the capture's image table vanished".into()))?;
             let functions: String = tx.query_one(FUNCTION_STATE, &[])?.get(0);
             let start = Catalog::read(tx)?;
@@ -834,11 +835,10 @@ impl Observer {
         let tampered = |what: &str| {
             ObserveError::Unrecorded(format!("{what}, which records what the step changes"))
         };
-        match table_state(tx)? {
-            Some((oid, node)) if oid == self.table && node == self.node => {}
+        let tainted = match table_state(tx)? {
+            Some((oid, node, tainted)) if oid == self.table && node == self.node => tainted,
             _ => return Err(tampered("replaced or emptied migsafe's image table")),
-        }
-        let tainted: bool = tx.query_one(TABLE_STATE, &[])?.get(2);
+        };
         if tainted {
             return Err(tampered(
                 "put a trigger, rule or policy on migsafe's image table",
@@ -1044,7 +1044,7 @@ impl Observer {
                 &[&work_mem],
             )?;
             tx.batch_execute("TRUNCATE pg_temp.migsafe_captured")?;
-            self.node = table_state(tx)?.map_or(0, |(_, node)| node);
+            self.node = table_state(tx)?.map_or(0, |(_, node, _)| node);
             Ok(out)
         })
     }

@@ -419,17 +419,19 @@ fn key_text(obj: &Object) -> String {
     format!("concat_ws(', ', {parts})")
 }
 
+/// Adds keys of conflicting rows from `query` (one text column) to `r`, up to 10 in all.
 fn sample_conflicts(
     tx: &mut postgres::Transaction<'_>,
     query: &str,
     r: &mut ObjectReport,
 ) -> Result<(), postgres::Error> {
-    if r.conflicts > 0 {
-        r.conflict_keys = tx
-            .query(&format!("{query} LIMIT 10"), &[])?
-            .iter()
-            .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
-            .collect();
+    let room = 10usize.saturating_sub(r.conflict_keys.len());
+    if r.conflicts > 0 && room > 0 {
+        r.conflict_keys.extend(
+            tx.query(&format!("{query} LIMIT {room}"), &[])?
+                .iter()
+                .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default()),
+        );
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use indicatif::ProgressBar;
 
 use super::{
     ObjectReport, RestoreError, copy_file_in, file_entry, live_table, report_for, same_image,
-    stage_name,
+    sample_conflicts, stage_name,
 };
 use crate::pg::quote_ident;
 use crate::snapshot::capture::{self, Table};
@@ -361,22 +361,6 @@ fn count(tx: &mut postgres::Transaction<'_>, sql: &str) -> Result<u64, postgres:
     Ok(tx.query_one(sql, &[])?.get::<_, i64>(0) as u64)
 }
 
-fn conflict_keys(
-    tx: &mut postgres::Transaction<'_>,
-    r: &mut ObjectReport,
-    sql: &str,
-) -> Result<(), postgres::Error> {
-    if r.conflict_keys.len() < 10 {
-        for row in tx.query(&format!("{sql} LIMIT 10"), &[])? {
-            if r.conflict_keys.len() < 10 {
-                r.conflict_keys
-                    .push(row.get::<_, Option<String>>(0).unwrap_or_default());
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Rows the statement deleted: inserted again where their key is free.
 fn reinsert_deleted(
     tx: &mut postgres::Transaction<'_>,
@@ -398,7 +382,7 @@ fn reinsert_deleted(
     s.report.unchanged += row.get::<_, i64>(0) as u64;
     s.report.conflicts += row.get::<_, i64>(1) as u64;
     let sample = format!("SELECT {} {kept} AND NOT {same}", s.key_text(o));
-    conflict_keys(tx, &mut s.report, &sample)?;
+    sample_conflicts(tx, &sample, &mut s.report)?;
     let cols = s
         .cols()
         .iter()
@@ -516,7 +500,7 @@ fn revert_updated(
             "SELECT {} FROM {st} s JOIN {target} t ON {on} WHERE s.op = 'U' AND ({kept_since}) AND NOT ({any_restorable})",
             s.key_text(o)
         );
-        conflict_keys(tx, &mut s.report, &sample)?;
+        sample_conflicts(tx, &sample, &mut s.report)?;
     }
     Ok(())
 }
@@ -571,7 +555,7 @@ fn remove_inserted(
         format!("FROM {st} s JOIN {target} t ON {on} WHERE s.op = 'I' AND NOT ({same} AND {free})");
     s.report.conflicts += count(tx, &format!("SELECT count(*) {kept}"))?;
     let sample = format!("SELECT {} {kept}", s.key_text(n));
-    conflict_keys(tx, &mut s.report, &sample)?;
+    sample_conflicts(tx, &sample, &mut s.report)?;
     s.report.restored += tx.execute(
         &format!(
             "DELETE FROM {target} t USING {st} s WHERE s.op = 'I' AND {on} AND {same} AND {free}"
