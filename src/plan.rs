@@ -291,6 +291,10 @@ pub struct PendingMigration {
     /// For irreversible migrations reached on the target: the snapshot's estimated size and
     /// capture time, from the target's table statistics.
     pub snapshot_estimate: Option<SnapshotEstimate>,
+    /// Tables that `migsafe apply` installs its capture triggers on before the migration's
+    /// steps: each in a short transaction of its own, taking SHARE ROW EXCLUSIVE on it within
+    /// the apply `lock_timeout`. Empty when they are in place (or the migration writes no rows).
+    pub capture_triggers: Vec<String>,
     pub verdict: Verdict,
     /// The conditions checked (none for a reversible migration).
     pub gates: Vec<Gate>,
@@ -357,11 +361,10 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         .iter()
         .map(|m| (m.migration.id(), m))
         .collect();
-    // What each irreversible migration captures: parsed once, on first use by any target.
+    // What each migration captures: derived once, on first use by any target.
     let captures: HashMap<String, (&MigrationAnalysis, OnceLock<Captures>)> = analysis
         .migrations
         .iter()
-        .filter(|m| matches!(m.reversibility, Reversibility::Irreversible { .. }))
         .map(|m| (m.migration.id(), (m, OnceLock::new())))
         .collect();
     let probes_started = std::time::Instant::now();
@@ -494,6 +497,8 @@ struct Read {
     estimates: HashMap<String, SnapshotEstimate>,
     /// Why the estimates could not be read (blocks the target: the store gate cannot be judged).
     estimate_error: Option<String>,
+    /// Tables whose capture triggers apply will install first, by migration id.
+    triggers: HashMap<String, Vec<String>>,
     /// The target's schema id (`drift::schema_id`), or why it could not be read.
     schema: Result<String, String>,
 }
@@ -624,12 +629,42 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
         // Last, so that a failing catalog query (it aborts the transaction) loses nothing else.
         let mut estimates = HashMap::new();
         let mut estimate_error = None;
-        let mut est = Estimator::new(&mut tx);
+        let mut triggers = HashMap::new();
         for id in &status.pending {
             let Some(c) = captures_for(shared.captures, id) else {
                 continue;
             };
-            match est.estimate(&c.requests) {
+            if estimate_error.is_some() {
+                break;
+            }
+            match crate::snapshot::observe::missing_triggers(&mut tx, &c.written_tables()) {
+                Ok(t) => {
+                    triggers.insert(id.clone(), t);
+                }
+                Err(e) => {
+                    estimate_error = Some(format!(
+                        "cannot read the capture triggers {id} needs: {}",
+                        crate::pg::error_text(&e)
+                    ));
+                }
+            }
+        }
+        let mut est = Estimator::new(&mut tx);
+        for id in &status.pending {
+            if estimate_error.is_some() {
+                break;
+            }
+            let Some(c) = captures_for(shared.captures, id) else {
+                continue;
+            };
+            if !shared
+                .captures
+                .get(id)
+                .is_some_and(|(m, _)| matches!(m.reversibility, Reversibility::Irreversible { .. }))
+            {
+                continue;
+            }
+            match est.estimate(c) {
                 Ok(e) => {
                     estimates.insert(id.clone(), e);
                 }
@@ -660,6 +695,7 @@ fn probe(target: &TargetConfig, project: &Project, shared: &Shared<'_>) -> Probe
                 steps,
                 estimates,
                 estimate_error,
+                triggers,
                 schema: schema.map_err(|e| format!("cannot read the schema: {e}")),
             },
         ))
@@ -714,6 +750,7 @@ fn target_plan(
         status,
         steps,
         mut estimates,
+        mut triggers,
         estimate_error,
         schema,
     } = match probe.result {
@@ -809,7 +846,8 @@ fn target_plan(
         };
         let estimate = estimates.remove(id);
         let capture = captures_for(captures, id);
-        let p = pending(m, &target, meets.as_deref(), estimate, capture, ctx);
+        let mut p = pending(m, &target, meets.as_deref(), estimate, capture, ctx);
+        p.0.capture_triggers = triggers.remove(id).unwrap_or_default();
         meets = p.1.or_else(|| {
             // Along the replay: only while the target is a prefix of the project.
             let at = prefix? + n;
@@ -985,6 +1023,7 @@ fn pending(
         proven_on,
         snapshot_required: false,
         snapshot_estimate: None,
+        capture_triggers: vec![],
         verdict: Verdict::Ok,
         gates: vec![],
     };
@@ -1113,16 +1152,36 @@ fn drift_gate(m: &PendingMigration, target: &TargetCtx<'_>, ctx: &Ctx<'_>) -> Ga
 /// Every destroying statement must be capturable (fail closed).
 fn capture_gate(capture: Option<&Captures>, target: &str) -> Gate {
     match capture {
-        Some(c) if c.failures.is_empty() => Gate {
-            gate: GateName::Capture,
-            passed: true,
-            detail: format!(
-                "a targeted snapshot captures {} object{}",
-                c.requests.len(),
-                if c.requests.len() == 1 { "" } else { "s" }
-            ),
-            fix: None,
-        },
+        Some(c) if c.failures.is_empty() => {
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let pre = c.requests.len();
+            let observed = c
+                .writes
+                .iter()
+                .filter(|w| w.kind != estimate::WriteKind::Insert)
+                .map(|w| &w.table)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let mut parts = vec![];
+            if pre > 0 || observed == 0 {
+                parts.push(format!(
+                    "captures {pre} object{} before it is destroyed",
+                    plural(pre)
+                ));
+            }
+            if observed > 0 {
+                parts.push(format!(
+                    "records the rows changed in {observed} table{} (and those its FK actions reach) as they change",
+                    plural(observed)
+                ));
+            }
+            Gate {
+                gate: GateName::Capture,
+                passed: true,
+                detail: format!("a targeted snapshot {}", parts.join(" and ")),
+                fix: None,
+            }
+        }
         Some(c) => Gate {
             gate: GateName::Capture,
             passed: false,
@@ -1449,6 +1508,12 @@ pub fn human(report: &PlanReport) -> String {
                         out.push_str(&format!("               note: {n}\n"));
                     }
                 }
+            }
+            if !m.capture_triggers.is_empty() {
+                out.push_str(&format!(
+                    "           apply first installs capture triggers on {} (SHARE ROW EXCLUSIVE, each in a short transaction)\n",
+                    m.capture_triggers.join(", ")
+                ));
             }
             for g in m.gates.iter().filter(|g| !g.passed) {
                 out.push_str(&format!(

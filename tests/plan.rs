@@ -519,6 +519,8 @@ fn a_statement_migsafe_cannot_capture_blocks_its_migration() {
         &[T("acct-1", url, None)],
     );
     let m = p.migrations();
+    // DML whose form the old predictor could not read is observed while it runs: apply records
+    // it, so plan does not block it.
     std::fs::write(
         m.join("20241101000000_zero_bad_invoices.up.sql"),
         "UPDATE invoices SET (amount_cents, currency) = (0, 'EUR') WHERE id < 0;\n",
@@ -529,6 +531,17 @@ fn a_statement_migsafe_cannot_capture_blocks_its_migration() {
         "SELECT 1;\n",
     )
     .unwrap();
+    // Destroying DDL must be captured before it runs: a form migsafe cannot read blocks.
+    std::fs::write(
+        m.join("20241102000000_drop_currency.up.sql"),
+        "ALTER TABLE invoices DROP COLUMN issued_at, ALTER COLUMN amount_cents SET STATISTICS 100;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("20241102000000_drop_currency.down.sql"),
+        "ALTER TABLE invoices ADD COLUMN issued_at timestamptz NOT NULL DEFAULT now(), ALTER COLUMN amount_cents SET STATISTICS -1;\n",
+    )
+    .unwrap();
     p.write_receipts();
     let o = run(p
         .cmd()
@@ -537,10 +550,18 @@ fn a_statement_migsafe_cannot_capture_blocks_its_migration() {
     let j = json_of(&o);
     validate(&j);
     let z = pending_of(&j, 0, "20241101000000_zero_bad_invoices");
-    assert_eq!(z["verdict"], "blocked");
-    let g = gate(&z, "capture");
+    assert_eq!(gate(&z, "capture")["passed"], true, "{z}");
+    let d = pending_of(&j, 0, "20241102000000_drop_currency");
+    assert_eq!(d["verdict"], "blocked");
+    let g = gate(&d, "capture");
     assert_eq!(g["passed"], false);
-    assert!(g["detail"].as_str().unwrap().contains("SET (a, b)"), "{g}");
+    assert!(
+        g["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read this statement's form"),
+        "{g}"
+    );
     assert!(g["fix"].as_str().unwrap().contains("--full"), "{g}");
     // The others still pass: tables that do not exist yet estimate 0, with a note.
     let drop = pending_of(&j, 0, DROP_LEGACY);
@@ -552,6 +573,99 @@ fn a_statement_migsafe_cannot_capture_blocks_its_migration() {
             .unwrap()
             .contains("not on the target yet")
     );
+}
+
+/// The estimate follows the FK actions a DELETE sets off and measures the values themselves: a
+/// TOASTed value's statistics hold its compressed size, COPY writes it whole. Apply's capture
+/// triggers are listed until they are installed.
+#[test]
+fn estimates_follow_cascades_and_measure_toasted_values() {
+    let (db, url) = target_with_rows();
+    let mut c = migsafe::pg::testing::cluster().connect(&db).unwrap();
+    c.batch_execute(
+        "CREATE TABLE invoice_notes (id bigint PRIMARY KEY, invoice_id bigint REFERENCES invoices (id) ON DELETE CASCADE, body text);
+         CREATE TABLE invoice_tags (id bigint PRIMARY KEY, invoice_id bigint REFERENCES invoices (id) ON DELETE SET NULL, tag text);
+         INSERT INTO invoice_notes SELECT i, i, repeat('n', 20) FROM generate_series(1, 500) i;
+         INSERT INTO invoice_tags SELECT i, i, 'tag' FROM generate_series(1, 500) i;
+         CREATE TABLE documents (id bigint PRIMARY KEY, body text);
+         INSERT INTO documents SELECT i, repeat('abcdefgh', 12000) FROM generate_series(1, 40) i;
+         ANALYZE invoice_notes; ANALYZE invoice_tags; ANALYZE documents;",
+    )
+    .unwrap();
+    let p = Project::new(
+        "[snapshots]\nstore = \"store\"\n",
+        &[T("acct-1", url, None)],
+    );
+    let m = p.migrations();
+    std::fs::write(
+        m.join("20241101000000_purge.up.sql"),
+        "DELETE FROM invoices WHERE amount_cents > 0;\nUPDATE documents SET body = 'redacted';\n",
+    )
+    .unwrap();
+    std::fs::write(m.join("20241101000000_purge.down.sql"), "SELECT 1;\n").unwrap();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    let j = json_of(&o);
+    validate(&j);
+    let purge = pending_of(&j, 0, "20241101000000_purge");
+    let objects = purge["snapshot_estimate"]["objects"].as_array().unwrap();
+    let find = |what: &str| {
+        objects
+            .iter()
+            .find(|o| o["object"].as_str().unwrap().starts_with(what))
+            .unwrap_or_else(|| panic!("no {what} in {objects:?}"))
+            .clone()
+    };
+    let notes = find("rows of public.invoice_notes");
+    assert!(
+        notes["note"]
+            .as_str()
+            .unwrap()
+            .contains("invoice_notes_invoice_id_fkey (ON DELETE CASCADE)"),
+        "{notes}"
+    );
+    let tags = find("rows of public.invoice_tags");
+    assert!(
+        tags["note"].as_str().unwrap().contains("SET NULL"),
+        "{tags}"
+    );
+    // 40 values of 96,000 characters, before and after: at least 40 × 96,000 bytes.
+    let docs = find("values of public.documents.body");
+    assert!(docs["bytes"].as_u64().unwrap() >= 40 * 96_000, "{docs}");
+    let mut triggers: Vec<&str> = purge["capture_triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    triggers.sort();
+    assert_eq!(
+        triggers,
+        [
+            "public.documents",
+            "public.invoice_notes",
+            "public.invoice_tags",
+            "public.invoices"
+        ]
+    );
+    // Once installed (as apply does), nothing is left to install.
+    let mut tx = c.transaction().unwrap();
+    migsafe::ledger::ensure(&mut tx).unwrap();
+    for t in ["invoices", "invoice_notes", "invoice_tags", "documents"] {
+        let oid: u32 = tx
+            .query_one("SELECT pg_catalog.to_regclass($1::text)::oid", &[&t])
+            .unwrap()
+            .get(0);
+        migsafe::snapshot::observe::install(&mut tx, oid).unwrap();
+    }
+    tx.commit().unwrap();
+    let o = run(p
+        .cmd()
+        .args(["plan", "--target", "acct-1", "--format", "json"]));
+    let j = json_of(&o);
+    let purge = pending_of(&j, 0, "20241101000000_purge");
+    assert_eq!(purge["capture_triggers"], serde_json::json!([]), "{purge}");
 }
 
 #[test]

@@ -147,7 +147,7 @@ pub fn prepare_capture(client: &mut Client, ctx: &Ctx<'_>, script: &ScriptAnalys
             )
         })
         .flat_map(|e| e.op.tables())
-        .map(quoted)
+        .map(capture::quote_dotted)
         .collect();
     if names.is_empty() {
         return;
@@ -199,41 +199,6 @@ pub fn prepare_capture(client: &mut Client, ctx: &Ctx<'_>, script: &ScriptAnalys
     }
 }
 
-/// The capture requests for what a destroying statement takes with it before it runs: dropped
-/// tables and columns, lossy type changes, TRUNCATE, sequences, schemas. Rows that DML changes
-/// are observed while it runs, not predicted, so DELETE and UPDATE need none here.
-fn pre_capture(step: &Step, text: &str) -> Result<Vec<capture::Request>, capture::CaptureError> {
-    let dml = step.effects.iter().all(|e| {
-        matches!(
-            e.op,
-            Op::Delete { .. } | Op::Update { .. } | Op::Insert { .. } | Op::Select
-        )
-    });
-    match capture::requests_for(text) {
-        Ok(requests) => Ok(requests
-            .into_iter()
-            .filter(|r| {
-                !matches!(
-                    r,
-                    capture::Request::Rows { .. } | capture::Request::Values { .. }
-                )
-            })
-            .collect()),
-        // DML migsafe's predictor cannot read (ON CONFLICT DO UPDATE, SET (a, b) = …, MERGE)
-        // is observed like any other.
-        Err(_) if dml && !step.effects.is_empty() => Ok(vec![]),
-        Err(e) => Err(e),
-    }
-}
-
-/// `a.b` as written (folded) → `"a"."b"`, for `to_regclass`.
-fn quoted(name: &str) -> String {
-    name.split('.')
-        .map(crate::pg::quote_ident)
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 /// The OIDs of the tables a statement names: those its DML writes, and those its DDL alters
 /// (whose rewrite is then expected), plus the columns a type change rewrites `USING` an
 /// expression.
@@ -246,7 +211,10 @@ fn named_tables(
     for e in &step.effects {
         for name in e.op.tables() {
             let oid: Option<u32> = tx
-                .query_one("SELECT pg_catalog.to_regclass($1)::oid", &[&quoted(name)])?
+                .query_one(
+                    "SELECT pg_catalog.to_regclass($1)::oid",
+                    &[&capture::quote_dotted(name)],
+                )?
                 .get(0);
             let Some(oid) = oid else { continue };
             match &e.op {
@@ -295,7 +263,7 @@ fn run_statement(
         notes: vec![],
     };
     if destroys(step) {
-        match pre_capture(step, text) {
+        match capture::pre_capture(step, text) {
             Ok(requests) if !requests.is_empty() => match ctx.store {
                 Some(store) => {
                     let writer = snapshot

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use postgres::Transaction;
 use serde::Serialize;
 
+use crate::pg::quote_ident;
 use crate::snapshot::capture::{self, Request};
 use crate::snapshot::manifest::KeySource;
 
@@ -18,6 +19,28 @@ use crate::snapshot::manifest::KeySource;
 /// benches/README.md (snapshot): the targeted capture of `orders.note`, 1M rows and 72 MB of
 /// COPY output, took 0.60 s on the 2-core benchmark machine (72 MB / 0.60 s = 120 MB/s).
 pub const CAPTURE_BYTES_PER_SECOND: u64 = 120_000_000;
+
+/// Rows read to measure the length of values (see [`Estimator::sample`]).
+const SAMPLE_ROWS: f64 = 500.0;
+
+/// The foreign keys whose actions change rows of other tables when rows of `$1` are deleted
+/// (`$2`) or the columns `$3` are updated, transitively through ON DELETE CASCADE: each
+/// table reached, the constraint, and its action (`c`ascade, set `n`ull, set `d`efault).
+const CASCADES: &str = "WITH RECURSIVE fk(child, con, action, depth) AS ( \
+       SELECT c.conrelid, c.conname::text, \
+              (CASE WHEN $2 THEN c.confdeltype ELSE c.confupdtype END)::text, 1 \
+       FROM pg_catalog.pg_constraint c \
+       WHERE c.contype = 'f' AND c.confrelid = $1 \
+         AND (CASE WHEN $2 THEN c.confdeltype ELSE c.confupdtype END) IN ('c', 'n', 'd') \
+         AND ($2 OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a \
+                            WHERE a.attrelid = $1 AND a.attnum = ANY (c.confkey) AND a.attname = ANY ($3::text[]))) \
+       UNION \
+       SELECT c.conrelid, c.conname::text, c.confdeltype::text, fk.depth + 1 \
+       FROM fk JOIN pg_catalog.pg_constraint c ON c.confrelid = fk.child \
+       WHERE $2 AND fk.action = 'c' AND fk.depth < 16 AND c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')) \
+     SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, r.relname), fk.con, fk.action \
+     FROM fk JOIN pg_catalog.pg_class r ON r.oid = fk.child \
+     JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace ORDER BY 1, 2";
 
 /// Bytes a captured sequence takes (its state: one short line).
 const SEQUENCE_BYTES: u64 = 100;
@@ -50,24 +73,78 @@ pub fn seconds_for(bytes: u64) -> f64 {
     (bytes as f64 / CAPTURE_BYTES_PER_SECOND as f64 * 1000.0).round() / 1000.0
 }
 
-/// What one irreversible migration captures: its requests, and the statements migsafe
-/// cannot capture (each blocks the migration).
+/// What one migration captures: the pre-captures of its destroying DDL, the tables its DML
+/// writes (observed while it runs), and the statements migsafe cannot capture (each blocks the
+/// migration). Built with [`capture::pre_capture`], the function `migsafe apply` uses.
 #[derive(Debug, Clone, Default)]
 pub struct Captures {
     pub requests: Vec<Request>,
+    pub writes: Vec<Write>,
     pub failures: Vec<String>,
 }
 
-/// The capture requests of every destroying statement of `m`'s up script.
+/// A table a migration's DML writes: apply records the rows it changes as they change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// Quoted, as the statement names it: resolved on the target like the statement will be.
+    pub table: String,
+    pub kind: WriteKind,
+    /// The statement has a WHERE: which rows it changes is not known in advance.
+    pub filtered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteKind {
+    Delete,
+    /// The columns its SET assigns.
+    Update(Vec<String>),
+    Insert,
+}
+
+impl Captures {
+    /// The tables whose capture triggers `migsafe apply` installs before the migration's steps
+    /// (each table its DML writes; FK actions reach further, resolved on the target).
+    pub fn written_tables(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.writes.iter().map(|w| w.table.clone()).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The capture model of `m`'s up script.
 pub fn captures_of(m: &crate::classify::MigrationAnalysis) -> Captures {
+    use crate::sql::Op;
     let mut out = Captures::default();
     for step in &m.up.steps {
+        let mut writes_rows = false;
+        for e in &step.effects {
+            let (table, kind, filtered) = match &e.op {
+                Op::Delete { table, has_where } => (table, WriteKind::Delete, *has_where),
+                Op::Update {
+                    table,
+                    has_where,
+                    columns,
+                } => (table, WriteKind::Update(columns.clone()), *has_where),
+                Op::Insert { table } => (table, WriteKind::Insert, false),
+                _ => continue,
+            };
+            writes_rows |= kind != WriteKind::Insert;
+            let w = Write {
+                table: capture::quote_dotted(table),
+                kind,
+                filtered,
+            };
+            if !out.writes.contains(&w) {
+                out.writes.push(w);
+            }
+        }
         if !step.effects.iter().any(|e| e.effect.data.is_destructive()) {
             continue;
         }
         let text = m.up.text(step);
-        match capture::requests_for(text) {
-            Ok(reqs) if reqs.is_empty() => out.failures.push(format!(
+        match capture::pre_capture(step, text) {
+            Ok(reqs) if reqs.is_empty() && !writes_rows => out.failures.push(format!(
                 "line {}: `{}` destroys data but migsafe cannot tell what to capture",
                 step.start.line,
                 crate::classify::excerpt(text)
@@ -94,6 +171,9 @@ struct TableStats {
     key_source: KeySource,
     /// `pg_stats.avg_width` per column, where analysed.
     widths: HashMap<String, u64>,
+    /// Average length of each column's text form in a small sample of rows (a TOASTed value's
+    /// `avg_width` is its compressed size; COPY writes it whole).
+    sampled: HashMap<String, u64>,
 }
 
 /// Estimates on one target, with a cache of the tables already looked up.
@@ -110,11 +190,15 @@ impl<'a, 't> Estimator<'a, 't> {
         }
     }
 
-    /// The estimate for `requests`, in the order they will be captured.
-    pub fn estimate(&mut self, requests: &[Request]) -> Result<SnapshotEstimate, postgres::Error> {
+    /// The estimate for `captures`: pre-captures in the order they will be taken, then what
+    /// the observed capture records of each table the DML writes and the FK actions reach.
+    pub fn estimate(&mut self, captures: &Captures) -> Result<SnapshotEstimate, postgres::Error> {
         let mut objects = vec![];
-        for r in requests {
+        for r in &captures.requests {
             self.one(r, &mut objects)?;
+        }
+        for w in &captures.writes {
+            self.observed(w, &mut objects)?;
         }
         let bytes = objects.iter().map(|o| o.bytes).sum();
         Ok(SnapshotEstimate {
@@ -173,6 +257,7 @@ impl<'a, 't> Estimator<'a, 't> {
                 widths.insert(r.get::<_, String>(0), u64::try_from(w).unwrap_or(0));
             }
         }
+        let sampled = self.sample(&t, tuples, heap)?;
         Ok(TableStats {
             oid: t.oid,
             qualified: format!("{}.{}", t.schema, t.name),
@@ -188,7 +273,124 @@ impl<'a, 't> Estimator<'a, 't> {
             key: t.key.clone(),
             key_source: t.key_source,
             widths,
+            sampled,
         })
+    }
+
+    /// The average text length of each column over about [`SAMPLE_ROWS`] rows picked by
+    /// `TABLESAMPLE SYSTEM` (whole pages: it reads about that many rows, never the table).
+    fn sample(
+        &mut self,
+        t: &capture::Table,
+        tuples: f64,
+        heap: i64,
+    ) -> Result<HashMap<String, u64>, postgres::Error> {
+        let columns: Vec<&capture::Column> = t.columns.iter().filter(|c| !c.generated).collect();
+        if columns.is_empty() || heap == 0 {
+            return Ok(HashMap::new());
+        }
+        let percent = if tuples > 0.0 {
+            (SAMPLE_ROWS / tuples * 100.0).min(100.0)
+        } else {
+            // Never analysed: a share of the pages that holds about as many rows as 8 MiB.
+            (8.0 * 1024.0 * 1024.0 / heap as f64 * 100.0).min(100.0)
+        };
+        // NULL is written as `\N`.
+        let lengths: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "pg_catalog.avg(coalesce(pg_catalog.octet_length({}::text), 2))::float8",
+                    quote_ident(&c.name)
+                )
+            })
+            .collect();
+        let row = self.tx.query_one(
+            &format!(
+                "SELECT {} FROM {} TABLESAMPLE SYSTEM ({percent}) REPEATABLE (0)",
+                lengths.join(", "),
+                t.qualified()
+            ),
+            &[],
+        )?;
+        let mut out = HashMap::new();
+        for (i, c) in columns.iter().enumerate() {
+            if let Some(avg) = row.get::<_, Option<f64>>(i) {
+                out.insert(c.name.clone(), avg.round() as u64);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the observed capture records of one table a DML statement writes, and of the tables
+    /// its FK actions reach.
+    fn observed(
+        &mut self,
+        w: &Write,
+        out: &mut Vec<EstimatedObject>,
+    ) -> Result<(), postgres::Error> {
+        const FILTERED: &str = "the statement's WHERE decides which rows: selectivity unknown, the whole table is an upper bound";
+        let bound = w.filtered.then_some(FILTERED);
+        match &w.kind {
+            WriteKind::Insert => {
+                if self.table(&w.table)?.is_some() {
+                    out.push(EstimatedObject {
+                        object: format!("rows inserted into {}", w.table),
+                        bytes: 0,
+                        rows: None,
+                        note: Some(
+                            "rows the release inserts into an existing table are recorded as they are written (so that rollback can remove them): not estimated"
+                                .into(),
+                        ),
+                    });
+                }
+                Ok(())
+            }
+            WriteKind::Delete => {
+                self.whole("rows of", &w.table, 1, bound, out)?;
+                self.cascades(&w.table, None, out)
+            }
+            WriteKind::Update(columns) => {
+                self.keyed("values of", &w.table, columns, 2, bound, out)?;
+                self.cascades(&w.table, Some(columns), out)
+            }
+        }
+    }
+
+    /// The rows FK actions change when rows of `table` are deleted (`updated` None) or the
+    /// `updated` columns change: every row of each table reached is the upper bound.
+    fn cascades(
+        &mut self,
+        table: &str,
+        updated: Option<&Vec<String>>,
+        out: &mut Vec<EstimatedObject>,
+    ) -> Result<(), postgres::Error> {
+        let Some(t) = self.table(table)? else {
+            return Ok(());
+        };
+        let empty = vec![];
+        let reached: Vec<(String, String, String)> = self
+            .tx
+            .query(
+                CASCADES,
+                &[&t.oid, &updated.is_none(), updated.unwrap_or(&empty)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        for (child, constraint, action) in reached {
+            let (what, times, done) = match action.as_str() {
+                "c" if updated.is_none() => ("rows of", 1, "ON DELETE CASCADE"),
+                "c" => ("rows of", 2, "ON UPDATE CASCADE"),
+                "n" => ("rows of", 2, "SET NULL"),
+                _ => ("rows of", 2, "SET DEFAULT"),
+            };
+            let note = format!(
+                "reached through the foreign key {constraint} ({done}): every row is an upper bound"
+            );
+            self.whole(what, &child, times, Some(&note), out)?;
+        }
+        Ok(())
     }
 
     /// COPY bytes for `cols` of every row of `t` (each value counted `times[i]` times), from
@@ -210,7 +412,7 @@ impl<'a, 't> Estimator<'a, 't> {
                 ));
                 continue;
             }
-            match t.widths.get(c) {
+            match t.sampled.get(c).or_else(|| t.widths.get(c)) {
                 // One separator (tab or newline) per value.
                 Some(w) => per_row += (w + 1) * times,
                 None => missing.push(c.as_str()),
@@ -231,6 +433,7 @@ impl<'a, 't> Estimator<'a, 't> {
         &mut self,
         what: &str,
         name: &str,
+        times: u64,
         upper_bound: Option<&str>,
         out: &mut Vec<EstimatedObject>,
     ) -> Result<(), postgres::Error> {
@@ -242,7 +445,7 @@ impl<'a, 't> Estimator<'a, 't> {
         if let Some(why) = upper_bound {
             notes.push(why.to_string());
         }
-        let cols: Vec<(String, u64)> = t.columns.iter().map(|c| (c.clone(), 1)).collect();
+        let cols: Vec<(String, u64)> = t.columns.iter().map(|c| (c.clone(), times)).collect();
         let bytes = Self::bytes_of(&t, &cols, &mut notes);
         out.push(object(format!("{what} {}", t.qualified), bytes, &t, notes));
         Ok(())
@@ -295,7 +498,7 @@ impl<'a, 't> Estimator<'a, 't> {
     fn one(&mut self, r: &Request, out: &mut Vec<EstimatedObject>) -> Result<(), postgres::Error> {
         const PREDICATE: &str = "the statement's WHERE decides which rows: selectivity unknown, the whole table is an upper bound";
         match r {
-            Request::Table { table } => self.whole("table", table, None, out),
+            Request::Table { table } => self.whole("table", table, 1, None, out),
             Request::Truncate { tables, cascade } => {
                 let mut names: Vec<String> = tables.clone();
                 if *cascade {
@@ -320,7 +523,7 @@ impl<'a, 't> Estimator<'a, 't> {
                     names.extend(more);
                 }
                 for n in &names {
-                    self.whole("rows of", n, None, out)?;
+                    self.whole("rows of", n, 1, None, out)?;
                 }
                 Ok(())
             }
@@ -331,7 +534,7 @@ impl<'a, 't> Estimator<'a, 't> {
                 ..
             } => {
                 let bound = (predicate.is_some() || using.is_some()).then_some(PREDICATE);
-                self.whole("rows of", table, bound, out)
+                self.whole("rows of", table, 1, bound, out)
             }
             Request::Values {
                 table,

@@ -108,6 +108,32 @@ pub fn requests_for(sql: &str) -> Result<Vec<Request>, CaptureError> {
     Ok(out)
 }
 
+/// The capture requests for what a destroying statement takes with it before it runs: dropped
+/// tables and columns, lossy type changes, TRUNCATE, sequences, schemas. Rows that DML changes
+/// are observed while it runs, not predicted, so DELETE and UPDATE need none here. `migsafe
+/// apply` captures with this and `migsafe plan` estimates with it: one model.
+pub fn pre_capture(step: &crate::classify::Step, text: &str) -> Result<Vec<Request>, CaptureError> {
+    let dml = step.effects.iter().all(|e| {
+        matches!(
+            e.op,
+            crate::sql::Op::Delete { .. }
+                | crate::sql::Op::Update { .. }
+                | crate::sql::Op::Insert { .. }
+                | crate::sql::Op::Select
+        )
+    });
+    match requests_for(text) {
+        Ok(requests) => Ok(requests
+            .into_iter()
+            .filter(|r| !matches!(r, Request::Rows { .. } | Request::Values { .. }))
+            .collect()),
+        // DML migsafe's predictor cannot read (ON CONFLICT DO UPDATE, SET (a, b) = …, MERGE)
+        // is observed like any other.
+        Err(_) if dml && !step.effects.is_empty() => Ok(vec![]),
+        Err(e) => Err(e),
+    }
+}
+
 /// Statements sqlparser cannot read but migsafe's recognizer can (ALTER SEQUENCE …).
 fn fallback_requests(sql: &str, parse_error: &str) -> Result<Vec<Request>, CaptureError> {
     use crate::sql::Op;
@@ -148,7 +174,7 @@ fn fallback_requests(sql: &str, parse_error: &str) -> Result<Vec<Request>, Captu
 }
 
 /// `a.b` (already folded) → `"a"."b"`.
-fn quote_dotted(name: &str) -> String {
+pub fn quote_dotted(name: &str) -> String {
     name.split('.')
         .map(quote_ident)
         .collect::<Vec<_>>()

@@ -711,6 +711,48 @@ pub fn install(tx: &mut impl postgres::GenericClient, oid: u32) -> Result<(), Ob
     Ok(())
 }
 
+/// The tables (leaf partitions and inheritance members included) among those `tables` name,
+/// and those their FK actions reach, that lack migsafe's capture triggers: what `migsafe
+/// apply` will install them on first. Read-only; names that do not resolve are skipped (an
+/// earlier migration creates them).
+pub fn missing_triggers(
+    tx: &mut impl postgres::GenericClient,
+    tables: &[String],
+) -> Result<Vec<String>, postgres::Error> {
+    if tables.is_empty() {
+        return Ok(vec![]);
+    }
+    let oids: Vec<u32> = tx
+        .query(
+            "SELECT DISTINCT pg_catalog.to_regclass(n)::oid FROM pg_catalog.unnest($1::text[]) n \
+             WHERE pg_catalog.to_regclass(n) IS NOT NULL",
+            &[&tables],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let all = reachable(tx, &oids)?;
+    Ok(tx
+        .query(
+            "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) \
+             FROM pg_catalog.unnest($1::oid[]) o(oid) \
+             CROSS JOIN LATERAL (SELECT relid FROM pg_catalog.pg_partition_tree(o.oid::regclass) UNION SELECT o.oid) p \
+             JOIN pg_catalog.pg_class c ON c.oid = p.relid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND \
+               (SELECT count(*) FROM pg_catalog.pg_trigger g \
+                WHERE g.tgrelid = c.oid AND g.tgname LIKE $2 || '%' AND g.tgenabled = 'A') \
+               < CASE WHEN c.relispartition OR c.relhassubclass \
+                        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+                      THEN 1 ELSE 3 END \
+             ORDER BY 1",
+            &[&all, &TRIGGER],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
 /// The tables that a write to `oids` can reach through FK actions (CASCADE, SET NULL, SET
 /// DEFAULT), transitively, `oids` included.
 pub fn reachable(
