@@ -64,6 +64,10 @@ pub struct ObjectCheck {
     /// Targeted snapshots: the restored rows, exported again, hash to the file's sha256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_matches: Option<bool>,
+    /// Row changes: the rollback's restore, run on the rows as the statement left them, gave
+    /// back exactly the rows it found (binary image equality) with no conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_matches: Option<bool>,
     pub ok: bool,
 }
 
@@ -365,14 +369,18 @@ fn check_rehearsals(
     report: &mut DrillReport,
 ) {
     for r in rehearsals {
-        let ok = r.loaded_rows == r.expected_rows && r.content_matches;
-        if r.loaded_rows != r.expected_rows {
+        let ok = r.loaded_rows == r.expected_rows
+            && r.content_matches
+            && r.restore_matches != Some(false)
+            && r.problem.is_none();
+        if let Some(p) = &r.problem {
+            report.reasons.push(format!("{}: {p}", r.object));
+        } else if r.loaded_rows != r.expected_rows {
             report.reasons.push(format!(
                 "{}: {} rows loaded, the manifest records {}",
                 r.object, r.loaded_rows, r.expected_rows
             ));
-        }
-        if !r.content_matches {
+        } else if !r.content_matches {
             report.reasons.push(format!(
                 "{}: the restored rows differ from the captured file",
                 r.object
@@ -384,6 +392,7 @@ fn check_rehearsals(
             expected_rows: r.expected_rows,
             rows: r.loaded_rows,
             content_matches: Some(r.content_matches),
+            restore_matches: r.restore_matches,
             ok,
         });
     }
@@ -391,7 +400,7 @@ fn check_rehearsals(
     for o in manifest.objects.iter().filter(|o| {
         matches!(
             o.kind,
-            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values
+            ObjectKind::Rows | ObjectKind::Columns | ObjectKind::Values | ObjectKind::Changes
         )
     }) {
         let q = o.qualified();
@@ -427,6 +436,7 @@ fn count_rows(client: &mut postgres::Client, manifest: &Manifest, report: &mut D
                     expected_rows: o.rows,
                     rows: 0,
                     content_matches: None,
+                    restore_matches: None,
                     ok: false,
                 });
                 continue;
@@ -445,6 +455,7 @@ fn count_rows(client: &mut postgres::Client, manifest: &Manifest, report: &mut D
             expected_rows: o.rows,
             rows,
             content_matches: None,
+            restore_matches: None,
             ok,
         });
     }

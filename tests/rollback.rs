@@ -105,6 +105,47 @@ impl Run {
         )
     }
 
+    /// Drills each snapshot the apply took in a throwaway database: every object must pass,
+    /// and every row-change object must come back exactly through the rollback's own restore.
+    /// Returns how many row-change objects were drilled.
+    fn drill_every_snapshot(&self, name: &str) -> usize {
+        let out = migsafe(self.dir.path(), &["snapshot", "list", "--format", "json"]);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let admin = testing::cluster().url("postgres");
+        let mut changes = 0;
+        for s in list["snapshots"].as_array().unwrap() {
+            let id = s["id"].as_str().unwrap();
+            let out = migsafe(
+                self.dir.path(),
+                &[
+                    "drill",
+                    "--snapshot",
+                    id,
+                    "--database-url",
+                    &admin,
+                    "--format",
+                    "json",
+                    "-q",
+                ],
+            );
+            let stdout = text(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{name}: drill of {id}\n{stdout}\n{}",
+                text(&out.stderr)
+            );
+            let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            for o in report["drills"][0]["objects"].as_array().unwrap() {
+                if o["kind"] == "changes" {
+                    assert_eq!(o["restore_matches"], true, "{name}: {o}");
+                    changes += 1;
+                }
+            }
+        }
+        changes
+    }
+
     /// Every table outside migsafe's schema and the runner's history, as sorted record text.
     fn contents(db: &str) -> Vec<(String, Vec<String>)> {
         let mut c = testing::cluster().connect(db).unwrap();
@@ -166,6 +207,7 @@ fn fidelity(shape: &Shape) {
         text(&out.stdout),
         text(&out.stderr)
     );
+    run.drill_every_snapshot(shape.name);
     exec(&run.target, shape.writes);
     exec(&run.copy, shape.writes);
     let out = run.rollback();
@@ -224,6 +266,93 @@ INSERT INTO t SELECT g, g, 'o' || g FROM generate_series(1, 20) g;
 CREATE TABLE src (id int PRIMARY KEY, x int NOT NULL);
 INSERT INTO src SELECT g, g * 100 FROM generate_series(1, 25) g;
 ";
+
+/// A snapshot whose files are intact (their sha256 matches a rewritten manifest) but whose
+/// changes cannot be restored never passes a drill: here a forged row inserts a key the
+/// statement's own rows already hold.
+#[test]
+fn a_snapshot_the_rollback_cannot_restore_fails_its_drill() {
+    use sha2::Digest;
+    let run = Run::new(&Shape {
+        name: "forged",
+        seed: NUMBERS,
+        up: "UPDATE t SET v = v + 1 WHERE id <= 3;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    assert_eq!(run.apply().status.code(), Some(0));
+    assert_eq!(run.drill_every_snapshot("forged"), 1);
+    let manifest_path = walk(&run.dir.path().join("store"))
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "manifest.json"))
+        .expect("a snapshot");
+    let dir = manifest_path.parent().unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let obj = m["objects"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["kind"] == "changes")
+        .unwrap();
+    let file = obj["file"].as_str().unwrap().to_string();
+    let columns = obj["columns"].as_array().unwrap().len();
+    obj["rows"] = serde_json::json!(obj["rows"].as_u64().unwrap() + 1);
+    let mut data = std::fs::read_to_string(dir.join(&file)).unwrap();
+    // `seq op o_<columns> n_<columns>`: an insert of the first row's after-image.
+    let first: Vec<&str> = data.lines().next().unwrap().split('\t').collect();
+    data.push_str(&format!(
+        "999\tI\t{}{}\n",
+        "\\N\t".repeat(columns),
+        first[2 + columns..].join("\t")
+    ));
+    std::fs::write(dir.join(&file), &data).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        if f["path"] == file.as_str() {
+            f["bytes"] = serde_json::json!(data.len());
+            f["sha256"] = serde_json::json!(
+                sha2::Sha256::digest(data.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+        }
+    }
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let id = m["id"].as_str().unwrap();
+    let admin = testing::cluster().url("postgres");
+    let out = migsafe(
+        run.dir.path(),
+        &["drill", "--snapshot", id, "--database-url", &admin, "-q"],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("FAIL public.t"), "{stdout}");
+    assert!(stdout.contains("rollback does not restore it"), "{stdout}");
+    assert!(
+        stdout.contains("the rollback's restore failed: duplicate key value"),
+        "{stdout}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
 
 #[test]
 fn cascade_delete_two_levels_deep() {

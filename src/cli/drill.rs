@@ -158,7 +158,7 @@ pub fn report_text(r: &DrillReport, saved: Option<&Path>) -> String {
     }
     for o in &r.objects {
         s.push_str(&format!(
-            "  {} {}  {}/{} rows{}\n",
+            "  {} {}  {}/{} rows{}{}\n",
             if o.ok { "ok  " } else { "FAIL" },
             o.object,
             o.rows,
@@ -166,6 +166,11 @@ pub fn report_text(r: &DrillReport, saved: Option<&Path>) -> String {
             match o.content_matches {
                 Some(true) => ", content matches",
                 Some(false) => ", content differs",
+                None => "",
+            },
+            match o.restore_matches {
+                Some(true) => ", rollback restores it exactly",
+                Some(false) => ", rollback does not restore it",
                 None => "",
             }
         ));

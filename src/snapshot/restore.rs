@@ -787,6 +787,10 @@ pub struct Rehearsal {
     pub loaded_rows: u64,
     /// The loaded rows, exported again with `COPY … TO STDOUT`, hash to the file's sha256.
     pub content_matches: bool,
+    /// Row changes: the rollback's own restore, run on the rows as the statement left them,
+    /// gave back exactly the rows it found (binary image equality), with no conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_matches: Option<bool>,
     pub elapsed_ms: u64,
     /// What went wrong, when something did.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -816,6 +820,7 @@ pub fn rehearse(
             expected_rows: obj.rows,
             loaded_rows: 0,
             content_matches: false,
+            restore_matches: None,
             elapsed_ms: 0,
             problem: None,
         };
@@ -871,6 +876,40 @@ pub fn rehearse(
         }
         r.elapsed_ms = started.elapsed().as_millis() as u64;
         out.push(r);
+    }
+    // Row changes that loaded intact are restored as a rollback would restore them.
+    let loaded: Vec<(usize, String)> = manifest
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            o.kind == ObjectKind::Changes && out[*i].problem.is_none() && out[*i].content_matches
+        })
+        .map(|(i, _)| {
+            (
+                i,
+                format!("migsafe_drill.{}", quote_ident(&format!("o{i}"))),
+            )
+        })
+        .collect();
+    if !loaded.is_empty() {
+        progress.set_message("restoring the row changes");
+        let mut sp = tx.savepoint("migsafe_rehearse_restore")?;
+        match changes::rehearse(&mut sp, entry, manifest, &loaded, progress) {
+            Ok(results) => {
+                for (i, problem) in results {
+                    out[i].restore_matches = Some(problem.is_none());
+                    out[i].problem = problem;
+                }
+            }
+            Err(e) => {
+                for (i, _) in &loaded {
+                    out[*i].restore_matches = Some(false);
+                    out[*i].problem = Some(format!("the rollback's restore failed: {e}"));
+                }
+            }
+        }
+        drop(sp);
     }
     // Nothing of a rehearsal is kept.
     tx.rollback()?;

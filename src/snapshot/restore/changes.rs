@@ -564,3 +564,119 @@ fn remove_inserted(
     )?;
     Ok(())
 }
+
+/// Rehearses the rollback of a snapshot's Changes objects in a scratch database, through the
+/// same code a rollback runs: each table is created under its own name, typed like the loaded
+/// file (`loaded`: object index → the table [`super::rehearse`] loaded it into) and keyed like
+/// the snapshot; it is filled with the rows as the statement left them; [`restore`] runs; and
+/// the result must equal, by binary image, the rows as the statement found them, with no
+/// conflict. Returns, per object index, what did not come back (None: all of it did).
+pub(super) fn rehearse(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &Entry,
+    manifest: &Manifest,
+    loaded: &[(usize, String)],
+    progress: &ProgressBar,
+) -> Result<Vec<(usize, Option<String>)>, RestoreError> {
+    let mut expected = vec![];
+    for (i, from) in loaded {
+        let obj = &manifest.objects[*i];
+        let live = format!("{}.{}", quote_ident(&obj.schema), quote_ident(&obj.name));
+        let mut defs = vec![];
+        for c in &obj.columns {
+            let ty: String = tx
+                .query_one(
+                    "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a \
+                     WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2",
+                    &[from, &staged('o', c)],
+                )?
+                .get(0);
+            defs.push(format!("{} {ty}", quote_ident(c)));
+        }
+        let keys = obj
+            .key
+            .iter()
+            .map(|k| quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_eq = |a: fn(&str) -> String, b: fn(&str) -> String| {
+            obj.key
+                .iter()
+                .map(|k| format!("x.{} = y.{}", a(k), b(k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let side = |f: fn(&str) -> String| {
+            obj.columns
+                .iter()
+                .map(|c| format!("x.{} AS {}", f(c), quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let want = format!("migsafe_drill.{}", quote_ident(&format!("e{i}")));
+        // After the statement: each row's last image, unless a later change moved or deleted
+        // its key. Before it: each row's first image, unless an earlier change made its key.
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; \
+             CREATE TABLE {live} ({defs}, PRIMARY KEY ({keys})); \
+             INSERT INTO {live} SELECT {after} FROM {from} x WHERE x.op IN ('I', 'U') \
+               AND NOT EXISTS (SELECT 1 FROM {from} y WHERE y.seq > x.seq AND y.op IN ('U', 'D') AND {later}); \
+             CREATE TABLE {want} AS SELECT {before} FROM {from} x WHERE x.op IN ('U', 'D') \
+               AND NOT EXISTS (SELECT 1 FROM {from} y WHERE y.seq < x.seq AND y.op IN ('I', 'U') AND {earlier});",
+            schema = quote_ident(&obj.schema),
+            defs = defs.join(", "),
+            after = side(n),
+            before = side(o),
+            later = key_eq(n, o),
+            earlier = key_eq(o, n),
+        ))?;
+        expected.push((*i, live, want));
+    }
+    let objects: Vec<&Object> = loaded.iter().map(|(i, _)| &manifest.objects[*i]).collect();
+    let reports = restore(tx, entry, manifest, &objects, progress)?;
+    let mut out = vec![];
+    for ((i, live, want), report) in expected.into_iter().zip(reports) {
+        let obj = &manifest.objects[i];
+        let cols = |alias: &str| {
+            obj.columns
+                .iter()
+                .map(|c| format!("{alias}.{}", quote_ident(c)))
+                .collect::<Vec<_>>()
+        };
+        let on = obj
+            .key
+            .iter()
+            .map(|k| format!("t.{k} = w.{k}", k = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let k = quote_ident(&obj.key[0]);
+        let differ: i64 = tx
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {live} t FULL JOIN {want} w ON {on} \
+                     WHERE t.{k} IS NULL OR w.{k} IS NULL OR NOT {}",
+                    same_image(&cols("t"), &cols("w"))
+                ),
+                &[],
+            )?
+            .get(0);
+        let mut problems = vec![];
+        if differ > 0 {
+            problems.push(format!(
+                "restoring it leaves {differ} row{} different from the rows the statement found",
+                if differ == 1 { "" } else { "s" }
+            ));
+        }
+        if report.conflicts > 0 || report.gone > 0 {
+            problems.push(format!(
+                "restoring it onto the rows the statement left reports {} conflict{} and {} row{} gone",
+                report.conflicts,
+                if report.conflicts == 1 { "" } else { "s" },
+                report.gone,
+                if report.gone == 1 { "" } else { "s" },
+            ));
+        }
+        out.push((i, (!problems.is_empty()).then(|| problems.join("; "))));
+    }
+    Ok(out)
+}
