@@ -194,6 +194,32 @@ fn a_dropped_column_is_reported_as_data_lost() {
     snap!(migsafe(t.path()).args(["verify", "migrations"]));
 }
 
+/// The synthetic rows include what a filtering statement selects, so the round trip exercises
+/// it: without `'legacy-gold'` among the seeded plans this DELETE would delete nothing and
+/// verify would have proven nothing about it.
+#[test]
+fn seeded_rows_meet_the_predicates_of_the_projects_statements() {
+    let t = project(&[(
+        "purge_legacy_gold",
+        "DELETE FROM accounts WHERE plan = 'legacy-gold' AND id > 0;\n",
+        "SELECT 1;\n",
+    )]);
+    let out = migsafe(t.path())
+        .args(["verify", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &doc["projects"][0]["migrations"][1];
+    assert_eq!(m["id"], "2_purge_legacy_gold");
+    assert_eq!(m["classified"], "irreversible");
+    let lost = m["data_lost"].as_array().unwrap();
+    assert!(
+        lost.iter()
+            .any(|c| c["table"].as_str().unwrap().ends_with("accounts") && c["announced"] == true),
+        "{m:#}"
+    );
+}
+
 #[test]
 fn data_lost_by_a_migration_classified_reversible_is_a_disagreement() {
     // Renaming is reversible; this down "undoes" it by dropping and re-adding, which loses the

@@ -131,6 +131,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let seed = SeedOptions {
         rows_per_table: args.rows,
         seed_file: args.seed.clone(),
+        hints: Default::default(),
     };
     if let Some(t) = &target {
         let outcome = on_target(

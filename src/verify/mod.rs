@@ -267,6 +267,10 @@ pub fn verify(
     opts: &VerifyOptions,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Vec<MigrationResult>, VerifyError> {
+    // The synthetic rows include what the project's filtering statements select.
+    let mut hinted = opts.clone();
+    hinted.seed.hints = seed::hints_of(analysis);
+    let opts = &hinted;
     let mut dbs = Databases::new(server);
     // Round trips that pass end where they started plus the migration, so they run in place;
     // a copy of the state is taken every CHECKPOINT_EVERY migrations, and a failed round trip

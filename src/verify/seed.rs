@@ -36,6 +36,43 @@ pub struct SeedOptions {
     pub rows_per_table: usize,
     /// The user's own seed SQL (`--seed FILE`), run after the synthetic rows.
     pub seed_file: Option<PathBuf>,
+    /// Texts of the statements that select rows of a table to change (see [`hints_of`]), by
+    /// the table's name as the statements write it (folded, maybe schema-qualified).
+    pub hints: HashMap<String, Vec<String>>,
+}
+
+/// The DELETE and UPDATE statements with a `WHERE` in the project's scripts, by the table they
+/// change. Their constants are mixed into that table's synthetic rows, so that the round trip
+/// meets rows they select (`UPDATE invoices … WHERE currency = 'DEM'` needs a `'DEM'`), and
+/// the rows that reference them through foreign keys, which their FK actions then reach.
+pub fn hints_of(analysis: &crate::classify::Analysis) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for m in &analysis.migrations {
+        for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
+            for step in &script.steps {
+                for e in &step.effects {
+                    let table = match &e.op {
+                        crate::sql::Op::Delete {
+                            table,
+                            has_where: true,
+                        }
+                        | crate::sql::Op::Update {
+                            table,
+                            has_where: true,
+                            ..
+                        } => table,
+                        _ => continue,
+                    };
+                    let text = script.text(step).to_string();
+                    let texts = out.entry(table.clone()).or_default();
+                    if !texts.contains(&text) {
+                        texts.push(text);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What was seeded, and what could not be (a table whose constraints no synthetic row meets).
@@ -67,6 +104,7 @@ pub fn seed(client: &mut postgres::Client, opts: &SeedOptions) -> Result<SeedSum
         let mut seeder = Seeder {
             client,
             rows: opts.rows_per_table,
+            hints: &opts.hints,
             types: HashMap::new(),
             formats: HashMap::new(),
         };
@@ -197,6 +235,7 @@ struct Resolved {
 struct Seeder<'a> {
     client: &'a mut postgres::Client,
     rows: usize,
+    hints: &'a HashMap<String, Vec<String>>,
     types: HashMap<Oid, TypeInfo>,
     formats: HashMap<(Oid, i32), String>,
 }
@@ -316,10 +355,17 @@ impl Seeder<'_> {
                 .push((t.display(), "a partitioned table without partitions".into()));
             return Ok(());
         }
+        let hinted: Vec<Constant> = self
+            .hints
+            .iter()
+            .filter(|(name, _)| **name == t.name || **name == t.display())
+            .flat_map(|(_, texts)| texts.iter().flat_map(|x| constants_in(x)))
+            .collect();
         let mut total = 0;
         let mut leaf_skips = vec![];
         for (i, leaf) in leaves.iter().enumerate() {
             let plan = TablePlan {
+                hinted: &hinted,
                 target: t,
                 columns: &columns,
                 fks: &fks,
@@ -503,6 +549,33 @@ impl Seeder<'_> {
                     let candidates = pool(&r, &found);
                     self.passing(&c.name, &r, candidates, &own)?
                 }
+            };
+            // One plain row in three takes a constant of a statement that selects rows of
+            // this table: the first family is the one inserted when the checks pass.
+            let hinted = match fk_value.get(c.name.as_str()) {
+                Some(_) => vec![],
+                None => {
+                    let candidates = crate::verify::seed::pool(&r, plan.hinted);
+                    let own: Vec<&String> = table_checks
+                        .clone()
+                        .filter(|(_, cols)| cols.len() == 1 && cols[0] == c.name)
+                        .map(|(e, _)| e)
+                        .collect();
+                    self.passing(&c.name, &r, candidates, &own)?
+                }
+            };
+            let plain = if hinted.is_empty() {
+                plain
+            } else {
+                let mut e = format!(
+                    "CASE WHEN ({g} + {k}) % 3 = 0 THEN CASE ({g} / 3 + {k}) % {}",
+                    hinted.len()
+                );
+                for (i, v) in hinted.iter().enumerate() {
+                    let _ = write!(e, " WHEN {i} THEN {}", cast(v));
+                }
+                let _ = write!(e, " END ELSE {plain} END");
+                e
             };
             let with_nulls = if nullable {
                 format!("CASE WHEN ({g} + {k}) % 4 = 0 THEN NULL ELSE {plain} END")
@@ -992,6 +1065,8 @@ impl Seeder<'_> {
 }
 
 struct TablePlan<'a> {
+    /// Constants of the statements that select rows of this table ([`hints_of`]).
+    hinted: &'a [Constant],
     target: &'a Target,
     columns: &'a [Column],
     fks: &'a [ForeignKey],
@@ -1287,6 +1362,7 @@ mod tests {
 
     fn opts(rows: usize) -> SeedOptions {
         SeedOptions {
+            hints: Default::default(),
             rows_per_table: rows,
             seed_file: None,
         }
@@ -1601,6 +1677,7 @@ mod tests {
         let s = seed(
             &mut c,
             &SeedOptions {
+                hints: Default::default(),
                 rows_per_table: 2,
                 seed_file: Some(good.clone()),
             },
@@ -1612,6 +1689,7 @@ mod tests {
         let err = seed(
             &mut c,
             &SeedOptions {
+                hints: Default::default(),
                 rows_per_table: 2,
                 seed_file: Some(bad.clone()),
             },
@@ -1631,6 +1709,7 @@ mod tests {
         let err = seed(
             &mut c,
             &SeedOptions {
+                hints: Default::default(),
                 rows_per_table: 0,
                 seed_file: Some(missing),
             },
