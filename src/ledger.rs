@@ -22,7 +22,7 @@ use crate::pg::error_text;
 
 /// The layout version this migsafe writes. A database at a newer version is refused rather than
 /// misread.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// `MIGRATIONS[i]` takes the ledger from version `i` to `i + 1`. Append, never edit: databases
 /// in the field are at every version that was ever released.
@@ -69,6 +69,9 @@ CREATE TABLE "migsafe"."in_progress" (
 );
 "#,
     crate::snapshot::observe::FUNCTION_SQL,
+    r#"
+ALTER TABLE "migsafe"."steps" ADD COLUMN "snapshot_sha256" text[] NOT NULL DEFAULT '{}';
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +172,9 @@ pub struct StepRecord {
     /// Snapshots taken before the step: rollback restores them, prune keeps them until the
     /// step is finalised.
     pub snapshot_ids: Vec<String>,
+    /// The sha256 of each snapshot's manifest.json as apply wrote it, same order (empty for
+    /// steps recorded before migsafe kept them): a manifest edited since is refused.
+    pub snapshot_sha256: Vec<String>,
     /// Why an irreversible step was let through without its gate, when someone accepted that.
     pub accepted_risk: Option<String>,
     /// The runner whose history table was written in the same transaction.
@@ -289,9 +295,9 @@ pub fn record_step(tx: &mut Transaction<'_>, step: &StepRecord) -> Result<i64, L
         .query_one(
             r#"INSERT INTO "migsafe"."steps" ("migration_id", "version", "direction",
                    "started_at", "finished_at", "up_sha256", "down_sha256", "snapshot_ids",
-                   "accepted_risk", "runner", "execution_ms", "deferred")
+                   "accepted_risk", "runner", "execution_ms", "deferred", "snapshot_sha256")
                VALUES ($1, $2, $3, $4::text::timestamptz, $5::text::timestamptz, $6, $7, $8,
-                   $9, $10, $11, $12::text::jsonb)
+                   $9, $10, $11, $12::text::jsonb, $13)
                RETURNING "id""#,
             &[
                 &step.migration_id,
@@ -306,6 +312,7 @@ pub fn record_step(tx: &mut Transaction<'_>, step: &StepRecord) -> Result<i64, L
                 &step.runner,
                 &step.execution_ms,
                 &serde_json::to_string(&step.deferred).expect("plain data serialises"),
+                &step.snapshot_sha256,
             ],
         )
         .map_err(db("record a step"))?;
@@ -352,7 +359,9 @@ pub fn applied_steps(client: &mut impl GenericClient) -> Result<Vec<StepRecord>,
                    "up_sha256", "down_sha256", "snapshot_ids", "accepted_risk", "runner",
                    "execution_ms", (extract(epoch FROM "finalised_at") * 1000000)::int8,
                    -- Version-1 ledgers, not yet upgraded, have no "deferred" column.
-                   COALESCE((to_jsonb(s) -> 'deferred')::text, '[]')
+                   COALESCE((to_jsonb(s) -> 'deferred')::text, '[]'),
+                   -- Ledgers before version 4 have no "snapshot_sha256" column.
+                   COALESCE((to_jsonb(s) -> 'snapshot_sha256')::text, '[]')
                FROM "migsafe"."steps" AS s
                WHERE "direction" = 'up' AND "rolled_back_by" IS NULL
                ORDER BY "id""#,
@@ -371,6 +380,9 @@ pub fn applied_steps(client: &mut impl GenericClient) -> Result<Vec<StepRecord>,
                 up_sha256: r.get(5),
                 down_sha256: r.get(6),
                 snapshot_ids: r.get(7),
+                snapshot_sha256: serde_json::from_str(r.get::<_, &str>(13)).map_err(|e| {
+                    LedgerError::Corrupt(format!("a step's snapshot checksums are unreadable: {e}"))
+                })?,
                 accepted_risk: r.get(8),
                 runner: r.get(9),
                 execution_ms: r.get(10),

@@ -31,8 +31,9 @@ pub use estimate::{
 use estimate::{Captures, Estimator};
 
 /// Test hook: when set, the free space of the snapshot store (bytes) instead of `statvfs`.
-/// Free space cannot be faked on a real filesystem, so tests of the "no room" gate use this;
-/// it is read only by [`check_store`] and is not a user setting.
+/// Free space cannot be faked on a real filesystem, so tests of the "no room" gate use this.
+/// Debug builds only (the tests' binary): a release build ignores it, so nobody can fake the
+/// store-room gate of plan and apply in production.
 pub const TEST_FREE_BYTES_ENV: &str = "MIGSAFE_TEST_STORE_FREE_BYTES";
 
 /// The version of the JSON document; bumped on incompatible changes.
@@ -1335,7 +1336,9 @@ pub fn check_store(path: Option<&Path>) -> StoreCheck {
 /// Space available to this user on the filesystem that holds `path` (or would: its nearest
 /// existing ancestor), from `statvfs`. [`TEST_FREE_BYTES_ENV`] overrides it for tests.
 pub fn free_bytes(path: &Path) -> Option<u64> {
-    if let Ok(v) = std::env::var(TEST_FREE_BYTES_ENV) {
+    if cfg!(debug_assertions)
+        && let Ok(v) = std::env::var(TEST_FREE_BYTES_ENV)
+    {
         return v.trim().parse().ok();
     }
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

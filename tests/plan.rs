@@ -693,6 +693,7 @@ fn a_ledger_step_missing_from_the_runner_history_blocks_the_target() {
             up_sha256: "ab".repeat(32),
             down_sha256: Some("cd".repeat(32)),
             snapshot_ids: vec![],
+            snapshot_sha256: vec![],
             accepted_risk: None,
             runner: "sqlx".into(),
             execution_ms: 1,

@@ -341,6 +341,77 @@ fn a_snapshot_the_rollback_cannot_restore_fails_its_drill() {
     );
 }
 
+/// The ledger keeps the sha256 of each snapshot's manifest as apply wrote it: a manifest
+/// edited since (here only a note added, which still parses) is refused by rollback and its dry
+/// run, naming the snapshot, and nothing changes.
+#[test]
+fn a_manifest_edited_after_apply_is_refused_by_rollback() {
+    let run = Run::new(&Shape {
+        name: "edited",
+        seed: NUMBERS,
+        up: "UPDATE t SET v = v + 1 WHERE id <= 3;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    assert_eq!(run.apply().status.code(), Some(0));
+    let manifest_path = walk(&run.dir.path().join("store"))
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "manifest.json"))
+        .expect("a snapshot");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    m["notes"] = serde_json::json!(["nothing to see here"]);
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let id = m["id"].as_str().unwrap();
+    let before = Run::contents(&run.target);
+    for args in [
+        vec!["rollback", "--target", "t", "--to", "0", "--dry-run"],
+        vec!["rollback", "--target", "t", "--to", "0"],
+    ] {
+        let out = migsafe(run.dir.path(), &args);
+        let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{all}");
+        assert!(
+            all.contains(&format!(
+                "needs snapshot {id}: its manifest.json changed after apply recorded it"
+            )),
+            "{args:?}\n{all}"
+        );
+    }
+    assert_eq!(Run::contents(&run.target), before, "nothing may change");
+}
+
+/// `rollback --dry-run` checks the snapshots it would restore as `snapshot verify` does: a
+/// data file altered in place (same size, other bytes) is named before anything would run.
+#[test]
+fn a_dry_run_hashes_the_snapshots_it_would_restore() {
+    let run = Run::new(&Shape {
+        name: "corrupt",
+        seed: NUMBERS,
+        up: "UPDATE t SET v = v + 1 WHERE id <= 3;",
+        down: "SELECT 1;",
+        writes: "",
+        conflicts: 0,
+    });
+    assert_eq!(run.apply().status.code(), Some(0));
+    let data = walk(&run.dir.path().join("store"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "copy"))
+        .expect("a data file");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&data, &bytes).unwrap();
+    let out = migsafe(
+        run.dir.path(),
+        &["rollback", "--target", "t", "--to", "0", "--dry-run"],
+    );
+    let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("does not match the manifest"), "{all}");
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(dir).unwrap().flatten() {

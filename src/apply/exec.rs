@@ -25,6 +25,8 @@ use crate::verify::exec::{ExecError, execute};
 pub struct ScriptRun {
     /// Snapshots taken, in statement order.
     pub snapshots: Vec<String>,
+    /// The sha256 of each snapshot's manifest.json, same order.
+    pub manifest_sha256: Vec<String>,
     /// Columns renamed aside instead of dropped.
     pub deferred: Vec<Deferred>,
     /// Destroying statements that ran without a snapshot, with why (accepted risk).
@@ -124,6 +126,7 @@ pub fn run_autocommit(
             // The statement rolled back with its capture: that snapshot protects nothing.
             super::discard(ctx, &out.snapshots[before..]);
             out.snapshots.truncate(before);
+            out.manifest_sha256.truncate(before);
             return Err(e);
         }
     }
@@ -419,7 +422,8 @@ fn record(
             snapshot.notes,
             started,
         )?;
-        out.snapshots.push(id);
+        out.snapshots.push(id.0);
+        out.manifest_sha256.push(id.1);
     }
     Ok(())
 }
@@ -479,7 +483,7 @@ fn commit(
     objects: Vec<crate::snapshot::manifest::Object>,
     notes: Vec<String>,
     started: Instant,
-) -> Result<String, ApplyError> {
+) -> Result<(String, String), ApplyError> {
     let identity = DatabaseIdentity::read(tx).map_err(ApplyError::db("read the identity"))?;
     let manifest = Manifest::new(
         Kind::Targeted,
@@ -489,14 +493,16 @@ fn commit(
         notes,
         started.elapsed().as_millis() as u64,
     );
-    let m = writer.commit(manifest).map_err(ApplyError::Store)?;
+    let (m, sha) = writer
+        .commit_with_sha(manifest)
+        .map_err(ApplyError::Store)?;
     ctx.note(&format!(
         "snapshot {} taken ({} rows, {} bytes)",
         m.id,
         m.total_rows(),
         m.total_bytes()
     ));
-    Ok(m.id)
+    Ok((m.id, sha))
 }
 
 fn collapse(s: &str) -> String {

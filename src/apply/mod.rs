@@ -426,6 +426,7 @@ fn apply_one(
                 .as_ref()
                 .map(|d| receipts::sha256(d.text())),
             snapshot_ids: run.snapshots.clone(),
+            snapshot_sha256: run.manifest_sha256.clone(),
             accepted_risk: accepted_risk.clone(),
             runner: runner.to_string(),
             execution_ms,

@@ -156,7 +156,28 @@ fn rollback_locked(
                 for sid in &s.snapshot_ids {
                     let found = opts.store.map(|st| st.find(sid));
                     match found {
-                        Some(Ok(_)) => {}
+                        Some(Ok(e)) => {
+                            if let Err(why) = authentic(&e, s) {
+                                problems.push(format!("{id} needs snapshot {sid}: {why}"));
+                            }
+                            // The checks every reader of a snapshot makes; a dry run also
+                            // hashes every file, as `snapshot verify` does (the rollback
+                            // itself hashes them while it streams them, and stops on a
+                            // mismatch before anything commits).
+                            let store = opts.store.expect("found in it");
+                            let found = if opts.dry_run {
+                                store.check(&e)
+                            } else {
+                                store.inspect(&e)
+                            };
+                            for p in found {
+                                problems.push(format!(
+                                    "{id} needs snapshot {sid}: {}: {}",
+                                    p.path.display(),
+                                    p.message
+                                ));
+                            }
+                        }
                         _ if opts.accept_risk.is_some() => {}
                         None => problems.push(format!(
                             "{id} needs snapshot {sid}, and no snapshot store is configured (set [snapshots] store or pass --store)"
@@ -342,6 +363,7 @@ fn rollback_one(
                 .as_ref()
                 .map(|d| receipts::sha256(d.text())),
             snapshot_ids: run.snapshots.clone(),
+            snapshot_sha256: run.manifest_sha256.clone(),
             accepted_risk: ctx.accept_risk.map(str::to_string),
             runner: runner.to_string(),
             execution_ms,
@@ -423,6 +445,10 @@ fn restore_step(
             }
             Err(e) => return Err(ApplyError::Store(e)),
         };
+        // Checked again here: the store may have changed since the checks before the step.
+        if let Err(why) = authentic(&entry, up) {
+            return Err(ApplyError::Blocked(format!("snapshot {sid}: {why}")));
+        }
         let mut manifest = entry.manifest().expect("find returns complete").clone();
         manifest.objects.retain(|o| !covered_by(o, &swapped));
         if manifest.objects.is_empty() {
@@ -446,4 +472,22 @@ fn restore_step(
         out.restored.extend(r.objects);
     }
     Ok(())
+}
+
+/// The snapshot's manifest is the one apply recorded: its sha256 matches the ledger's (steps
+/// recorded before migsafe kept the checksum have none to compare).
+fn authentic(entry: &crate::snapshot::store::Entry, step: &StepRecord) -> Result<(), String> {
+    let Some(i) = step.snapshot_ids.iter().position(|s| *s == entry.id) else {
+        return Ok(());
+    };
+    let Some(recorded) = step.snapshot_sha256.get(i) else {
+        return Ok(());
+    };
+    match &entry.manifest_sha256 {
+        Some(now) if now == recorded => Ok(()),
+        now => Err(format!(
+            "its manifest.json changed after apply recorded it (sha256 {}, the ledger holds {recorded}): restore the snapshot directory from a copy you trust",
+            now.as_deref().unwrap_or("unreadable")
+        )),
+    }
 }

@@ -40,6 +40,7 @@ fn step(migration_id: &str, direction: Direction, snapshots: &[&str]) -> StepRec
         up_sha256: "ab".repeat(32),
         down_sha256: Some("cd".repeat(32)),
         snapshot_ids: snapshots.iter().map(|s| s.to_string()).collect(),
+        snapshot_sha256: snapshots.iter().map(|_| "ef".repeat(32)).collect(),
         accepted_risk: None,
         runner: "sqlx".into(),
         execution_ms: 2377,

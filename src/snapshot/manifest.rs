@@ -28,6 +28,7 @@ impl Kind {
 /// Which server and database the data came from, so a restore into another database is a
 /// conscious choice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseIdentity {
     /// `pg_control_system().system_identifier`: unique per cluster (initdb).
     pub system_identifier: String,
@@ -62,6 +63,7 @@ impl DatabaseIdentity {
 
 /// The migration step a snapshot guards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Guard {
     /// Migration id (`<version>_<name>`).
     pub migration: String,
@@ -112,6 +114,7 @@ pub enum KeySource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Object {
     pub kind: ObjectKind,
     pub schema: String,
@@ -147,6 +150,7 @@ impl Object {
 
 /// One file of the snapshot, relative to its directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// Path relative to the snapshot directory, `/`-separated.
     pub path: String,
@@ -155,6 +159,7 @@ pub struct FileEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub schema_version: u32,
     pub id: String,
@@ -213,4 +218,215 @@ impl Manifest {
 /// The JSON Schema of `manifest.json` (docs/schemas/snapshot-manifest.schema.json).
 pub fn schema() -> schemars::Schema {
     schemars::schema_for!(Manifest)
+}
+
+/// Why a manifest is refused: it is read from a store other people and machines may write, so
+/// everything in it that reaches a path or a SQL statement is checked before anything is opened
+/// or run. Names the offending field.
+impl Manifest {
+    pub fn validate(&self) -> Result<(), String> {
+        let mut paths = std::collections::HashSet::new();
+        for (i, f) in self.files.iter().enumerate() {
+            plain_relative(&f.path).map_err(|e| format!("files[{i}].path {:?}: {e}", f.path))?;
+            if !paths.insert(f.path.as_str()) {
+                return Err(format!("files[{i}].path {:?}: listed twice", f.path));
+            }
+            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("files[{i}].sha256: not a sha256 in hex"));
+            }
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            let at = |field: &str| format!("objects[{i}].{field}");
+            identifier(&o.schema).map_err(|e| format!("{}: {e}", at("schema")))?;
+            identifier(&o.name).map_err(|e| format!("{}: {e}", at("name")))?;
+            for (field, names) in [
+                ("key", &o.key),
+                ("columns", &o.columns),
+                ("after", &o.after),
+            ] {
+                for (j, n) in names.iter().enumerate() {
+                    identifier(n).map_err(|e| format!("{}[{j}]: {e}", at(field)))?;
+                }
+            }
+            for (field, names, types) in [
+                ("key_types", &o.key, &o.key_types),
+                ("column_types", &o.columns, &o.column_types),
+            ] {
+                if !types.is_empty() && types.len() != names.len() {
+                    return Err(format!(
+                        "{}: {} types for {} names",
+                        at(field),
+                        types.len(),
+                        names.len()
+                    ));
+                }
+                for (j, t) in types.iter().enumerate() {
+                    type_name(t).map_err(|e| format!("{}[{j}] {t:?}: {e}", at(field)))?;
+                }
+            }
+            plain_relative(&o.file).map_err(|e| format!("{} {:?}: {e}", at("file"), o.file))?;
+            let listed = if o.kind == ObjectKind::Dump {
+                let prefix = format!("{}/", o.file);
+                self.files.iter().any(|f| f.path.starts_with(&prefix))
+            } else {
+                paths.contains(o.file.as_str())
+            };
+            if !listed {
+                return Err(format!(
+                    "{} {:?}: not among the manifest's files",
+                    at("file"),
+                    o.file
+                ));
+            }
+            if o.kind == ObjectKind::Changes
+                && (o.key.is_empty() || o.key.iter().any(|k| !o.columns.contains(k)))
+            {
+                return Err(format!(
+                    "{}: a key among the columns is required",
+                    at("key")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file name inside the snapshot directory: `/`-separated plain components, no absolute
+/// path, no `.` or `..`, no backslash and no control character.
+pub fn plain_relative(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("empty");
+    }
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("holds a control character or a backslash");
+    }
+    if path.starts_with('/') {
+        return Err("an absolute path: files must be inside the snapshot directory");
+    }
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err("not a plain relative name inside the snapshot directory");
+    }
+    Ok(())
+}
+
+/// A PostgreSQL identifier as the catalog holds it: 1 to 63 bytes, no NUL.
+fn identifier(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 63 || name.contains('\0') {
+        return Err("not an identifier (1 to 63 bytes, no NUL)");
+    }
+    Ok(())
+}
+
+/// A type as `format_type` writes it, checked token by token: names (plain or double-quoted),
+/// dots, integers, parentheses, commas and brackets only, balanced. What passes cannot end a
+/// statement, open a comment or a string, or leave a column definition; the server then checks
+/// that it names a type (`to_regtype`) before it is used.
+pub fn type_name(ty: &str) -> Result<(), &'static str> {
+    if ty.is_empty() || ty.len() > 200 {
+        return Err("not a type name (1 to 200 bytes)");
+    }
+    let b = ty.as_bytes();
+    let (mut parens, mut brackets) = (0i32, 0i32);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' => {}
+            b'"' => {
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return Err("an unterminated quoted name"),
+                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 1,
+                        Some(b'"') => break,
+                        Some(&c) if c < 0x20 || c == 0x7f => {
+                            return Err("a control character in a quoted name");
+                        }
+                        Some(_) => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => parens += 1,
+            b')' => parens -= 1,
+            b'[' => brackets += 1,
+            b']' => brackets -= 1,
+            b'.' | b',' => {}
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 => {}
+            _ => return Err("holds characters a type name cannot"),
+        }
+        if parens < 0 || brackets < 0 || parens > 1 || brackets > 1 {
+            return Err("unbalanced parentheses or brackets");
+        }
+        i += 1;
+    }
+    if parens != 0 || brackets != 0 {
+        return Err("unbalanced parentheses or brackets");
+    }
+    if std::str::from_utf8(b).is_err() {
+        return Err("not UTF-8");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+
+    #[test]
+    fn types_as_format_type_writes_them_pass() {
+        for t in [
+            "integer",
+            "character varying(12)",
+            "numeric(10,2)",
+            "timestamp(3) with time zone",
+            "interval day to second(3)",
+            "text[]",
+            "integer[][]",
+            "public.\"Mood; drop\"",
+            "\"char\"",
+            "bit varying(5)",
+            "app.\"Stätus\"",
+        ] {
+            assert_eq!(type_name(t), Ok(()), "{t}");
+        }
+    }
+
+    #[test]
+    fn anything_that_could_leave_a_column_definition_is_refused() {
+        for t in [
+            "text); CREATE TABLE public.pwned AS SELECT current_user; CREATE TEMP TABLE zz (q text",
+            "text -- comment",
+            "text /* x */",
+            "varchar('1')",
+            "text)",
+            "numeric((1),(2))",
+            "\"unterminated",
+            "",
+            "text\n",
+        ] {
+            assert!(type_name(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn file_names_stay_inside_the_snapshot() {
+        for ok in ["rows-1.copy", "dump/toc.dat", "a b.copy"] {
+            assert_eq!(plain_relative(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/etc/hostname",
+            "../x",
+            "a/../../b",
+            "./x",
+            "a//b",
+            "",
+            "a\\b",
+            "x\u{1b}",
+        ] {
+            assert!(plain_relative(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -40,6 +40,8 @@ pub enum StoreError {
     Ambiguous(String),
     #[error("{path}: invalid manifest: {message}")]
     BadManifest { path: PathBuf, message: String },
+    #[error("{path}: {message}; nothing was read from it")]
+    BadFile { path: PathBuf, message: String },
     #[error(
         "target name `{0}` cannot name a store directory (use letters, digits, `_`, `-`, `.`; not starting with `_` or `.`)"
     )]
@@ -59,6 +61,8 @@ pub struct Entry {
     pub dir: PathBuf,
     pub state: State,
     pub pinned: Option<String>,
+    /// sha256 of manifest.json as read (hex), when it could be read.
+    pub manifest_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,12 +200,33 @@ impl Store {
         };
         let mut problems = vec![];
         for f in &m.files {
-            let path = entry.dir.join(&f.path);
-            if let Err(message) = check_file(&path, f) {
-                problems.push(Problem { path, message });
+            if let Err(message) = check_file(&entry.dir, f) {
+                problems.push(Problem {
+                    path: entry.dir.join(&f.path),
+                    message,
+                });
             }
         }
         problems
+    }
+
+    /// [`Store::check`] without reading the files: names, links, types, sizes and modes.
+    pub fn inspect(&self, entry: &Entry) -> Vec<Problem> {
+        let Some(m) = entry.manifest() else {
+            return vec![Problem {
+                path: entry.dir.join(manifest::FILE_NAME),
+                message: "no valid manifest: the snapshot is incomplete".into(),
+            }];
+        };
+        m.files
+            .iter()
+            .filter_map(|f| {
+                open_checked(&entry.dir, f).err().map(|message| Problem {
+                    path: entry.dir.join(&f.path),
+                    message,
+                })
+            })
+            .collect()
     }
 
     /// Marks a snapshot as needed by an applied, not yet finalised step.
@@ -298,7 +323,9 @@ fn read_dir_names(dir: &Path) -> Result<Option<Vec<String>>, StoreError> {
 fn load_entry(target: &str, id: &str, dir: &Path) -> Entry {
     let pinned = fs::read_to_string(dir.join(PIN_FILE)).ok();
     let path = dir.join(manifest::FILE_NAME);
-    let state = match fs::read(&path) {
+    let read = fs::read(&path);
+    let manifest_sha256 = read.as_ref().ok().map(|b| hex(&Sha256::digest(b)));
+    let state = match read {
         Err(e) if e.kind() == io::ErrorKind::NotFound => State::Incomplete {
             reason: "no manifest.json".into(),
             in_progress: is_locked(dir),
@@ -321,6 +348,7 @@ fn load_entry(target: &str, id: &str, dir: &Path) -> Entry {
         dir: dir.to_path_buf(),
         state,
         pinned,
+        manifest_sha256,
     }
 }
 
@@ -339,11 +367,47 @@ fn parse_manifest(bytes: &[u8], target: &str, id: &str) -> Result<Manifest, Stri
             m.target, m.id
         ));
     }
+    m.validate()
+        .map_err(|e| format!("manifest.json refused: {e}"))?;
     Ok(m)
 }
 
-fn check_file(path: &Path, f: &FileEntry) -> Result<(), String> {
-    let meta = fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+/// Hashes one file after [`open_checked`]'s checks.
+fn check_file(dir: &Path, f: &FileEntry) -> Result<(), String> {
+    let mut r = HashingReader::new(open_checked(dir, f)?);
+    io::copy(&mut r, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
+    let (sha, _) = r.finish();
+    if sha != f.sha256 {
+        return Err(format!(
+            "sha256 {sha} does not match the manifest ({}): the file is corrupt",
+            f.sha256
+        ));
+    }
+    Ok(())
+}
+
+/// Opens one file of a snapshot after the checks every reader of a snapshot makes (verify,
+/// restore, rollback, drill): a plain relative name, no symbolic link on the way, a regular
+/// file (not a device or a FIFO), the manifest's size, and private (mode 0600).
+fn open_checked(dir: &Path, f: &FileEntry) -> Result<File, String> {
+    manifest::plain_relative(&f.path).map_err(|e| e.to_string())?;
+    let mut path = dir.to_path_buf();
+    let parts: Vec<&str> = f.path.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let meta = fs::symlink_metadata(&path).map_err(|e| format!("cannot read: {e}"))?;
+        if meta.file_type().is_symlink() {
+            let what = if i + 1 == parts.len() {
+                "a symbolic link".to_string()
+            } else {
+                format!("its directory {} is a symbolic link", parts[..=i].join("/"))
+            };
+            return Err(format!(
+                "{what}: snapshot files must be inside the snapshot directory"
+            ));
+        }
+    }
+    let meta = fs::symlink_metadata(&path).map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
@@ -360,16 +424,17 @@ fn check_file(path: &Path, f: &FileEntry) -> Result<(), String> {
             meta.permissions().mode() & 0o777
         ));
     }
-    let mut r = HashingReader::new(File::open(path).map_err(|e| format!("cannot open: {e}"))?);
-    io::copy(&mut r, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
-    let (sha, _) = r.finish();
-    if sha != f.sha256 {
-        return Err(format!(
-            "sha256 {sha} does not match the manifest ({}): the file is corrupt",
-            f.sha256
-        ));
+    // The file cannot have been swapped for a link or a FIFO since: no following, no waiting.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| format!("cannot open: {e}"))?;
+    let opened = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !opened.is_file() || opened.len() != f.bytes {
+        return Err("changed while it was being opened".into());
     }
-    Ok(())
+    Ok(file)
 }
 
 /// Creates `dir` and missing parents with mode 0700.
@@ -537,7 +602,16 @@ impl Writer {
 
     /// Writes the manifest (with the files recorded so far) last and atomically: from here on
     /// the directory is a snapshot.
-    pub fn commit(mut self, mut manifest: Manifest) -> Result<Manifest, StoreError> {
+    pub fn commit(self, manifest: Manifest) -> Result<Manifest, StoreError> {
+        self.commit_with_sha(manifest).map(|(m, _)| m)
+    }
+
+    /// [`Writer::commit`], also returning the sha256 of the manifest.json written (hex): the
+    /// ledger keeps it, so that a manifest edited later is told apart.
+    pub fn commit_with_sha(
+        mut self,
+        mut manifest: Manifest,
+    ) -> Result<(Manifest, String), StoreError> {
         manifest.id = self.id.clone();
         manifest.target = self.target.clone();
         manifest.schema_version = manifest::SCHEMA_VERSION;
@@ -547,7 +621,8 @@ impl Writer {
         write_private_atomic(&self.dir.join(manifest::FILE_NAME), &json)?;
         self.committed = true;
         let _ = fs::remove_file(self.dir.join(LOCK_FILE));
-        Ok(manifest)
+        let sha = hex(&Sha256::digest(&json));
+        Ok((manifest, sha))
     }
 }
 
@@ -656,9 +731,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Opens a snapshot file for streaming; pair with [`HashingReader::finish`] to check it.
+/// Every reader checks the file the same way ([`open_checked`]); a file that fails is refused
+/// with the same message `snapshot verify` gives.
 pub fn open_file(entry: &Entry, f: &FileEntry) -> Result<HashingReader<File>, StoreError> {
-    let path = entry.dir.join(&f.path);
-    let file = File::open(&path).map_err(io_err(&path, "cannot open snapshot file"))?;
+    let file = open_checked(&entry.dir, f).map_err(|message| StoreError::BadFile {
+        path: entry.dir.join(&f.path),
+        message,
+    })?;
     Ok(HashingReader::new(file))
 }
 
