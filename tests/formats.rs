@@ -235,3 +235,179 @@ fn docs_index_lists_every_page() {
         }
     }
 }
+
+/// A migration file name and a table name (from the migration's SQL) holding ESC, a newline
+/// followed by a would-be workflow command, and a right-to-left override; a column name holding
+/// DEL and the 8-bit CSI (C1). Names are shown, never obeyed (issue 17).
+#[cfg(unix)]
+mod hostile_names {
+    use super::*;
+
+    const FILE: &str = "2_esc\u{1b}[31mRED\n::error::forged\u{202e}lqs.up.sql";
+    const TABLE: &str = "t\u{1b}[2J\n::warning::forged\u{202e}txt";
+    const COLUMN: &str = "c\u{7f}\u{9b}31m";
+
+    fn project() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("sqlx.toml", "");
+        write(
+            "migrations/1_init.up.sql",
+            &format!("CREATE TABLE \"{TABLE}\" (id bigint PRIMARY KEY, \"{COLUMN}\" text);\n"),
+        );
+        write(
+            "migrations/1_init.down.sql",
+            &format!("DROP TABLE \"{TABLE}\";\n"),
+        );
+        write(
+            &format!("migrations/{FILE}"),
+            &format!(
+                "ALTER TABLE \"{TABLE}\" DROP COLUMN \"{COLUMN}\";\nDROP TABLE \"{TABLE}\";\n"
+            ),
+        );
+        t
+    }
+
+    /// The report in `format`, after checking that no control or bidirectional character
+    /// (other than the format's own line breaks) and no forged line reaches it.
+    fn report(format: &str) -> String {
+        let t = project();
+        let out = lint(t.path(), &["--format", format, "migrations"]);
+        assert_eq!(out.status.code(), Some(1), "{format}: {out:?}");
+        assert!(out.stderr.is_empty(), "{format}: {out:?}");
+        let text = stdout(&out);
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| migsafe::report::escape::is_unsafe(c) && c != '\n')
+            .collect();
+        assert!(raw.is_empty(), "{format}: {raw:?} in\n{text}");
+        for line in text.lines() {
+            assert!(
+                !line.starts_with("::error::forged") && !line.starts_with("::warning::forged"),
+                "{format}: a name started a line of its own:\n{text}"
+            );
+        }
+        text
+    }
+
+    /// The names as the human and github formats show them.
+    const SHOWN_FILE: &str = r"2_esc\e[31mRED\n::error::forged\u{202e}lqs.up.sql";
+    const SHOWN_TABLE: &str = r"t\e[2J\n::warning::forged\u{202e}txt";
+    const SHOWN_COLUMN: &str = r"c\x7f\u{9b}31m";
+
+    /// The names as JSON strings hold them.
+    const JSON_FILE: &str = r"2_esc\u001b[31mRED\n::error::forged\u202elqs.up.sql";
+    const JSON_TABLE: &str = r"t\u001b[2J\n::warning::forged\u202etxt";
+    const JSON_COLUMN: &str = r"c\u007f\u009b31m";
+
+    #[test]
+    fn human() {
+        let text = mask_time(&report("human"));
+        for shown in [SHOWN_FILE, SHOWN_TABLE, SHOWN_COLUMN] {
+            assert!(text.contains(shown), "{shown} not in\n{text}");
+        }
+        insta::assert_snapshot!("human", text);
+    }
+
+    #[test]
+    fn github() {
+        let text = report("github");
+        // In a command's file property, `:` and `,` are percent-encoded as well.
+        let property = SHOWN_FILE.replace(':', "%3A");
+        assert!(
+            text.contains(&format!("file=migrations/{property},")),
+            "{text}"
+        );
+        for shown in [SHOWN_FILE, SHOWN_TABLE, SHOWN_COLUMN] {
+            assert!(text.contains(shown), "{shown} not in\n{text}");
+        }
+        // Every line is a command, blank, a plain finding or the summary.
+        for line in text.lines() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with("::error file=")
+                    || line.starts_with("::warning file=")
+                    || line.starts_with("error[")
+                    || line.starts_with("warning[")
+                    || line.starts_with("2 migrations checked"),
+                "{line}"
+            );
+        }
+        insta::assert_snapshot!("github", text);
+    }
+
+    #[test]
+    fn gitlab() {
+        let text = report("gitlab");
+        let issues: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert!(
+            issues
+                .iter()
+                .all(|i| i["location"]["path"] == format!("migrations/{FILE}").as_str())
+        );
+        for escaped in [JSON_FILE, JSON_TABLE, JSON_COLUMN] {
+            assert!(text.contains(escaped), "{escaped} not in\n{text}");
+        }
+        insta::assert_snapshot!("gitlab", text);
+    }
+
+    #[test]
+    fn rdjson() {
+        let text = report("rdjson");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let diagnostics = v["diagnostics"].as_array().unwrap();
+        assert!(!diagnostics.is_empty());
+        assert!(
+            diagnostics
+                .iter()
+                .all(|d| d["location"]["path"] == format!("migrations/{FILE}").as_str())
+        );
+        for escaped in [JSON_FILE, JSON_TABLE, JSON_COLUMN] {
+            assert!(text.contains(escaped), "{escaped} not in\n{text}");
+        }
+        insta::assert_snapshot!("rdjson", text);
+    }
+
+    #[test]
+    fn sarif() {
+        let text = report("sarif");
+        validate_sarif(&text);
+        for escaped in [JSON_TABLE, JSON_COLUMN] {
+            assert!(text.contains(escaped), "{escaped} not in\n{text}");
+        }
+        // The file name is a URI reference: percent-encoded.
+        assert!(
+            text.contains("2_esc%1B%5B31mRED%0A%3A%3Aerror%3A%3Aforged%E2%80%AElqs.up.sql"),
+            "{text}"
+        );
+        // Read back and written again the same way (keys sorted: serde_json's Value), without
+        // every rule's documentation.
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        let driver = &mut v["runs"][0]["tool"]["driver"];
+        driver["rules"] = "[every rule]".into();
+        driver["version"] = "[version]".into();
+        driver["semanticVersion"] = "[version]".into();
+        insta::assert_snapshot!("sarif", migsafe::report::escape::json_pretty(&v).unwrap());
+    }
+
+    #[test]
+    fn json() {
+        let text = report("json");
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        let migration = &v["projects"][0]["migrations"][1];
+        assert_eq!(
+            migration["up"]["path"],
+            format!("migrations/{FILE}").as_str()
+        );
+        for escaped in [JSON_FILE, JSON_TABLE, JSON_COLUMN] {
+            assert!(text.contains(escaped), "{escaped} not in\n{text}");
+        }
+        // Read back and written again the same way, indented (keys sorted: serde_json's Value).
+        v["migsafe_version"] = "[version]".into();
+        insta::assert_snapshot!("json", migsafe::report::escape::json_pretty(&v).unwrap());
+    }
+}

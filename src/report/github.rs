@@ -2,10 +2,15 @@
 //! runner turns into an annotation on the file and line, then the findings as plain lines and
 //! the summary line. GitHub shows at most 10 annotations of each type per step, so the most
 //! severe come first and the plain list keeps every finding in the log.
+//!
+//! Names and messages are shown with [`visible`] escapes first (the log viewer obeys ANSI
+//! escape sequences, and a name's newline would split a line), then encoded as workflow
+//! commands want: the only line breaks left in a command are the message's own.
 
 use std::fmt::Write as _;
 
 use super::Report;
+use super::escape::visible;
 use super::human::summary_line;
 use super::location::{self, Base, Located};
 
@@ -32,7 +37,10 @@ fn render_with(report: &Report, base: &Base) -> String {
 
 fn annotation(out: &mut String, l: &Located) {
     let f = l.finding;
-    let mut props = vec![("file", l.path.clone()), ("line", f.start.line.to_string())];
+    let mut props = vec![
+        ("file", visible(&l.path).into_owned()),
+        ("line", f.start.line.to_string()),
+    ];
     let last = l.last_line();
     if l.is_point() {
         // A whole-file finding (an empty down script): the line alone.
@@ -56,12 +64,17 @@ fn annotation(out: &mut String, l: &Located) {
         "::{} {}::{}",
         f.severity.as_str(),
         props.join(","),
-        escape_data(&l.message_with_help())
+        escape_data(&format!(
+            "{}\nhelp: {}",
+            visible(&f.message),
+            visible(f.help)
+        ))
     );
 }
 
-/// One line per finding for the log. It starts with the severity and holds no line break, so
-/// a hostile file or column name cannot start a workflow command of its own.
+/// One line per finding for the log. It starts with the severity and holds no line break or
+/// escape sequence, so a hostile file or column name can neither start a workflow command of
+/// its own nor restyle the log.
 fn plain(out: &mut String, l: &Located) {
     let f = l.finding;
     let _ = writeln!(
@@ -69,16 +82,12 @@ fn plain(out: &mut String, l: &Located) {
         "{}[{}] {}:{}:{}: {} [{}]",
         f.severity.as_str(),
         f.rule,
-        one_line(&l.path),
+        visible(&l.path),
         f.start.line,
         f.start.column,
-        one_line(&f.message),
+        visible(&f.message),
         f.name
     );
-}
-
-fn one_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
 }
 
 /// A command's message: `%`, CR and LF are percent-encoded (actions/toolkit `escapeData`).

@@ -14,8 +14,9 @@ pub fn render(report: &Report) -> String {
 fn render_with(report: &Report, base: &Base) -> String {
     let items = location::findings(report, base);
     let issues: Vec<Issue> = items.iter().map(issue).collect();
-    // Every value serialises; a failure here would be a bug in the structs below.
-    let mut out = serde_json::to_string_pretty(&issues).expect("Code Quality JSON serialises");
+    // Every value serialises; a failure here would be a bug in the structs below. Control and
+    // bidirectional characters in names are written as `\u` escapes (report::escape).
+    let mut out = super::escape::json_pretty(&issues).expect("Code Quality JSON serialises");
     out.push('\n');
     out
 }

@@ -1,12 +1,20 @@
 //! Human output: per migration its reversibility, then each finding as an annotated excerpt
 //! (annotate-snippets) with the rule ID and a help line. Colour follows the terminal and
 //! `NO_COLOR`/`CLICOLOR_FORCE` (anstream).
+//!
+//! File names, identifiers, messages and excerpts are shown with [`visible`] escapes (`\e`,
+//! `\n`, `\u{202e}` …): a hostile name can neither send the terminal an escape sequence nor
+//! start a line of its own. annotate-snippets gets the escaped text, so it has nothing left to
+//! replace and anstream nothing of the names' to strip.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
+use super::escape::{self, visible};
 use super::{ProjectReport, Report, Summary};
 use crate::classify::{Destroyed, MigrationAnalysis, Reversibility};
 use crate::rules::{Finding, Severity};
@@ -64,7 +72,7 @@ fn write_project(out: &mut String, p: &ProjectReport) {
     let _ = writeln!(
         out,
         "{} ({}, {} migration{}{})",
-        p.analysis.root.display(),
+        visible(&p.analysis.root.display().to_string()),
         p.analysis.runner,
         checked.len(),
         if checked.len() == 1 { "" } else { "s" },
@@ -81,7 +89,7 @@ fn write_project(out: &mut String, p: &ProjectReport) {
             out,
             "  {:<13} {}",
             m.reversibility.label(),
-            m.migration.id()
+            visible(&m.migration.id())
         );
         write_reversibility(out, &m.reversibility);
     }
@@ -93,25 +101,30 @@ fn write_reversibility(out: &mut String, r: &Reversibility) {
         Reversibility::Reversible => {}
         Reversibility::Irreversible { steps, unknown } => {
             for s in steps {
-                let _ = writeln!(out, "      line {}: {}", s.line, s.reason);
+                let _ = writeln!(out, "      line {}: {}", s.line, visible(&s.reason));
                 if !s.destroys.is_empty() {
                     let d: Vec<String> = s.destroys.iter().map(describe).collect();
-                    let _ = writeln!(out, "        destroys: {}", d.join("; "));
+                    let _ = writeln!(out, "        destroys: {}", visible(&d.join("; ")));
                 }
             }
             for s in unknown {
-                let _ = writeln!(out, "      line {}: unknown: {}", s.line, s.reason);
+                let _ = writeln!(
+                    out,
+                    "      line {}: unknown: {}",
+                    s.line,
+                    visible(&s.reason)
+                );
             }
         }
         Reversibility::Unknown { steps } => {
             for s in steps {
-                let _ = writeln!(out, "      line {}: {}", s.line, s.reason);
+                let _ = writeln!(out, "      line {}: {}", s.line, visible(&s.reason));
             }
         }
     }
 }
 
-/// One line naming what a step destroys.
+/// One line naming what a step destroys, names as they are (escape it to show it).
 pub fn describe(d: &Destroyed) -> String {
     match d {
         Destroyed::Table { table } => format!("table {table} (all rows)"),
@@ -143,8 +156,8 @@ fn render_bare(renderer: &Renderer, f: &Finding) -> String {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
-    let title = format!("{} [{}]", f.message, f.name);
-    let path = f.path.display().to_string();
+    let title = format!("{} [{}]", visible(&f.message), f.name);
+    let path = visible(&f.path.display().to_string()).into_owned();
     let report = &[
         level
             .primary_title(&title)
@@ -160,12 +173,13 @@ fn render_one(renderer: &Renderer, f: &Finding, source: &str) -> String {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
-    let path = f.path.display().to_string();
-    let span = clamp(source, f.range.clone());
-    let title = format!("{} [{}]", f.message, f.name);
+    let path = visible(&f.path.display().to_string()).into_owned();
+    let (text, span, line) = excerpt(source, clamp(source, f.range.clone()));
+    let title = format!("{} [{}]", visible(&f.message), f.name);
     let report = &[
         level.primary_title(&title).id(f.rule).element(
-            Snippet::source(source)
+            Snippet::source(&*text)
+                .line_start(line)
                 .path(&path)
                 .fold(true)
                 .annotation(AnnotationKind::Primary.span(span)),
@@ -173,6 +187,19 @@ fn render_one(renderer: &Renderer, f: &Finding, source: &str) -> String {
         Group::with_title(Level::HELP.secondary_title(f.help)),
     ];
     renderer.render(report).to_string()
+}
+
+/// The lines `span` touches, shown with [`escape::visible_source`], the span moved into them,
+/// and the number of the first line. Only these lines are drawn (`fold`); cutting them out
+/// keeps the escaping off the rest of a large script.
+fn excerpt(source: &str, span: Range<usize>) -> (Cow<'_, str>, Range<usize>, usize) {
+    let bytes = source.as_bytes();
+    let first = memchr::memrchr(b'\n', &bytes[..span.start]).map_or(0, |i| i + 1);
+    let last = memchr::memchr(b'\n', &bytes[span.end..]).map_or(source.len(), |i| span.end + i + 1);
+    let line = 1 + memchr::memchr_iter(b'\n', &bytes[..first]).count();
+    let (text, span) =
+        escape::visible_source(&source[first..last], span.start - first..span.end - first);
+    (text, span, line)
 }
 
 /// Keeps a span inside the text and on character boundaries, so rendering never panics.

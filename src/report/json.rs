@@ -130,11 +130,8 @@ pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_j
         summary: report.summary(),
     };
     let mut out = out;
-    if pretty {
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-    } else {
-        serde_json::to_writer(&mut out, &doc)?;
-    }
+    // DEL, C1 and bidirectional controls in names are written as `\u` escapes.
+    super::escape::json_write(&mut out, &doc, pretty)?;
     out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 

@@ -21,8 +21,9 @@ fn render_with(report: &Report, base: &Base) -> String {
         },
         diagnostics: items.iter().map(diagnostic).collect(),
     };
-    // Every value serialises; a failure here would be a bug in the structs below.
-    let mut out = serde_json::to_string_pretty(&doc).expect("rdjson serialises");
+    // Every value serialises; a failure here would be a bug in the structs below. Control and
+    // bidirectional characters in names are written as `\u` escapes (report::escape).
+    let mut out = super::escape::json_pretty(&doc).expect("rdjson serialises");
     out.push('\n');
     out
 }

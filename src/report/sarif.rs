@@ -42,8 +42,9 @@ fn render_with(report: &Report, base: &Base) -> String {
             results: located.iter().map(|l| result(l, &rules)).collect(),
         }],
     };
-    // Every value serialises; a failure here would be a bug in the structs above.
-    let mut out = serde_json::to_string_pretty(&log).expect("SARIF serialises");
+    // Every value serialises; a failure here would be a bug in the structs above. Control and
+    // bidirectional characters in names are written as `\u` escapes (report::escape).
+    let mut out = super::escape::json_pretty(&log).expect("SARIF serialises");
     out.push('\n');
     out
 }
