@@ -61,6 +61,23 @@ struct Raw {
     drill: Option<RawDrill>,
     /// How `migsafe drift` compares a target's schema with what its history says it applied.
     drift: Option<RawDrift>,
+    /// How `migsafe verify` (and drift's replay) runs the migrations on its scratch cluster.
+    verify: Option<RawVerify>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    /// Run the migrations as the scratch cluster's superuser instead of an unprivileged role
+    /// that owns the scratch databases. UNSAFE for migrations nobody reviewed (a pull request):
+    /// a superuser can run programs on the machine (`COPY … TO PROGRAM`), read its files and
+    /// reach other servers (`dblink`). Only for migrations that need superuser-only commands.
+    superuser: Option<bool>,
+    /// Extensions migsafe creates, as the scratch cluster's superuser, in every scratch
+    /// database before the migrations run, for extensions an unprivileged owner may not create
+    /// (those not marked trusted). Trusted ones (pgcrypto, citext, hstore, …) need no entry.
+    #[serde(default)]
+    extensions: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -206,6 +223,10 @@ pub struct Config {
     /// `[drift] blocks` (default true): an irreversible migration whose receipt was not proven
     /// on the target's own schema is blocked.
     pub drift_blocks: bool,
+    /// `[verify] superuser`: run verified migrations as superuser (unsafe; default false).
+    pub verify_superuser: bool,
+    /// `[verify] extensions`: created by migsafe in each scratch database before the run.
+    pub verify_extensions: Vec<String>,
 }
 
 /// One `[drift] ignore` entry.
@@ -657,6 +678,12 @@ impl Config {
             drill_max_age,
             drift_ignore,
             drift_blocks: raw.drift.as_ref().and_then(|d| d.blocks).unwrap_or(true),
+            verify_superuser: raw
+                .verify
+                .as_ref()
+                .and_then(|v| v.superuser)
+                .unwrap_or(false),
+            verify_extensions: raw.verify.map(|v| v.extensions).unwrap_or_default(),
         })
     }
 

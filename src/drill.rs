@@ -350,7 +350,8 @@ fn start_scratch(opts: &DrillOptions) -> anyhow::Result<Scratch> {
                 .context("cannot create a scratch database for the drill")?,
         )),
         None => {
-            let cluster = Cluster::start().context("cannot start a scratch PostgreSQL cluster")?;
+            let cluster =
+                Cluster::start_private().context("cannot start a scratch PostgreSQL cluster")?;
             let mut admin = cluster
                 .connect("postgres")
                 .context("cannot connect to the scratch cluster")?;

@@ -149,7 +149,7 @@ fn fake(store: &Store, target: &str, kind: Kind, days_old: i64) -> Entry {
                 column_types: vec![],
                 after: vec![],
                 rows: 0,
-                file: "dump".into(),
+                file: "toc.dat".into(),
             }
         }
     };

@@ -411,6 +411,107 @@ fn the_embedded_scratch_cluster_is_the_default() {
     );
 }
 
+/// Verify on its own scratch cluster runs migrations as a role without privileges: what a
+/// pull request could do with a superuser (run a program on the CI machine, create untrusted
+/// extensions such as dblink, change the server's configuration) fails at the statement, with
+/// its file and line, and nothing happens on the machine.
+#[test]
+fn untrusted_migrations_run_without_privileges() {
+    let marker = tempfile::tempdir().unwrap();
+    let flag = marker.path().join("pwned");
+    for (name, up, expected) in [
+        (
+            "copy_to_program",
+            format!(
+                "SELECT 1;\nCOPY (SELECT 1) TO PROGRAM 'touch {}';\n",
+                flag.display()
+            ),
+            "2_copy_to_program.up.sql:2:1: must be superuser or have privileges of the pg_execute_server_program role",
+        ),
+        (
+            "dblink",
+            "CREATE EXTENSION dblink;\n".to_string(),
+            "2_dblink.up.sql:1:1: permission denied to create extension \"dblink\"",
+        ),
+        (
+            "alter_system",
+            "-- no-transaction\nALTER SYSTEM SET work_mem = '1MB';\n".to_string(),
+            "2_alter_system.up.sql:1:1: permission denied to set parameter \"work_mem\"",
+        ),
+        (
+            "read_file",
+            "SELECT pg_read_file('/etc/hostname');\n".to_string(),
+            "2_read_file.up.sql:1:1: permission denied for function pg_read_file",
+        ),
+    ] {
+        let t = project(&[(name, &up, "SELECT 1;\n")]);
+        let out = migsafe(t.path())
+            .env_remove("MIGSAFE_DATABASE_URL")
+            .args(["verify", "migrations"])
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{name}\n{all}");
+        assert!(all.contains(&format!("FAILED   2_{name}")), "{name}\n{all}");
+        assert!(
+            all.contains(expected),
+            "{name}: expected {expected:?}\n{all}"
+        );
+        assert!(!flag.exists(), "{name}: a program ran on the machine");
+    }
+}
+
+/// Trusted extensions are the database owner's to create; `[verify] extensions` creates the
+/// others (as the scratch cluster's superuser, before the run); `[verify] superuser = true`
+/// opts back into running migrations as superuser.
+#[test]
+fn trusted_extensions_and_the_verify_settings() {
+    let t = project(&[
+        (
+            "pgcrypto",
+            "CREATE EXTENSION pgcrypto;\nCREATE TABLE secrets (id int PRIMARY KEY, h bytea DEFAULT digest('x', 'sha256'));\n",
+            "DROP TABLE secrets;\nDROP EXTENSION pgcrypto;\n",
+        ),
+        (
+            "uses_dblink",
+            "CREATE VIEW links AS SELECT dblink_get_connections() AS c;\n",
+            "DROP VIEW links;\n",
+        ),
+    ]);
+    let verify = |t: &tempfile::TempDir| {
+        let out = migsafe(t.path())
+            .env_remove("MIGSAFE_DATABASE_URL")
+            .args(["verify", "migrations"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    // Without the setting, dblink's functions do not exist.
+    let (code, all) = verify(&t);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("passed   2_pgcrypto"), "{all}");
+    assert!(all.contains("FAILED   3_uses_dblink"), "{all}");
+    write(
+        t.path(),
+        "migsafe.toml",
+        "[verify]\nextensions = [\"dblink\"]\n",
+    );
+    let (code, all) = verify(&t);
+    assert_eq!(code, Some(0), "{all}");
+    // The superuser opt-in: a superuser-only statement passes.
+    let t = project(&[(
+        "alter_system",
+        "-- no-transaction\nALTER SYSTEM SET work_mem = '1MB';\n",
+        "-- no-transaction\nALTER SYSTEM RESET work_mem;\n",
+    )]);
+    write(t.path(), "migsafe.toml", "[verify]\nsuperuser = true\n");
+    let (code, all) = verify(&t);
+    assert_eq!(code, Some(0), "{all}");
+}
+
 #[test]
 fn each_phase_runs_on_a_session_of_its_own() {
     // The up leaves its session on search_path `app`; in production the down runs in another

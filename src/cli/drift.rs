@@ -60,7 +60,7 @@ impl Scratch for Server {
         let url = match &self.url {
             Some(u) => u.clone(),
             None => {
-                let c = Cluster::start()
+                let c = Cluster::start_private()
                     .map_err(|e| format!("cannot start a scratch PostgreSQL cluster: {e:#}"))?;
                 let url = c.url("postgres");
                 self.cluster = Some(c);

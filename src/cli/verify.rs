@@ -114,7 +114,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             (server, name)
         }
         None => {
-            let c = Cluster::start().context("cannot start a scratch PostgreSQL cluster")?;
+            let c =
+                Cluster::start_private().context("cannot start a scratch PostgreSQL cluster")?;
             if progress_on {
                 eprintln!(
                     "scratch PostgreSQL {} ready in {:.1} s",
@@ -122,8 +123,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
                     c.started_in().as_secs_f64()
                 );
             }
-            let server = Server::new(crate::pg::connect::from_url(&c.url("postgres"))?)
+            let mut server = Server::new(crate::pg::connect::from_url(&c.url("postgres"))?)
                 .context("cannot connect to the scratch cluster")?;
+            // Migrations nobody vouched for run without privileges; `--target` restores the
+            // target's owners and grants, which only a superuser can then alter.
+            if !config.verify_superuser && target.is_none() {
+                server = server.with_runner(crate::pg::connect::from_url(
+                    &c.url_as(crate::pg::cluster::RUNNER, "postgres"),
+                )?);
+            }
             cluster = Some(c);
             (server, "a scratch cluster".to_string())
         }
@@ -155,6 +163,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let opts = VerifyOptions {
         seed,
         ignore: config.drift_ignore.clone(),
+        extensions: config.verify_extensions.clone(),
         ..VerifyOptions::default()
     };
     let mut receipts = Receipts::load(&args.receipts)?;
@@ -290,6 +299,7 @@ fn on_target(
         ignore: config.drift_ignore.clone(),
         settings: prepared.settings.clone(),
         kept: prepared.kept.clone(),
+        extensions: config.verify_extensions.clone(),
     };
     let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
     let mut progress = |e: Event| {

@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 /// The superuser role initdb creates in a scratch cluster.
 pub const SUPERUSER: &str = "postgres";
 
+/// The role a private cluster ([`Cluster::start_private`]) runs untrusted SQL as: it may log in
+/// and own databases, nothing more (no superuser, no CREATEDB, no CREATEROLE), so `COPY … TO
+/// PROGRAM`, server-side files, untrusted extensions and `ALTER SYSTEM` are refused to it.
+pub const RUNNER: &str = "migsafe_runner";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error(
@@ -60,6 +65,9 @@ pub struct Cluster {
     guardian: Option<(Child, ChildStdin)>,
     kept: bool,
     started_in: Duration,
+    /// Reached only through its Unix socket, in a directory only this OS user (or root) can
+    /// enter; it has the [`RUNNER`] role.
+    private: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -73,8 +81,27 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// initdb, configure, start, and wait until the server accepts connections.
+    /// initdb, configure, start, and wait until the server accepts connections on 127.0.0.1
+    /// and its socket. For tests and tools that connect over TCP; see [`Cluster::start_private`]
+    /// for running SQL nobody vouched for.
     pub fn start() -> Result<Cluster> {
+        Self::start_with(false)
+    }
+
+    /// A cluster for untrusted SQL (migrations from a pull request, a shared snapshot store):
+    /// no TCP at all, the socket in a private directory (mode 0700), and a [`RUNNER`] role
+    /// without privileges for the untrusted work. Other users of the machine cannot reach the
+    /// superuser that local trust authentication would otherwise hand them.
+    pub fn start_private() -> Result<Cluster> {
+        let cluster = Self::start_with(true)?;
+        let mut admin = cluster.connect("postgres")?;
+        admin.batch_execute(&format!(
+            "CREATE ROLE {RUNNER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+        ))?;
+        Ok(cluster)
+    }
+
+    fn start_with(private: bool) -> Result<Cluster> {
         let t0 = Instant::now();
         let bin = find_bindir()?;
         let major = major_version(&bin)?;
@@ -107,6 +134,7 @@ impl Cluster {
             guardian: None,
             kept: false,
             started_in: Duration::ZERO,
+            private,
         };
         // From here on, Drop removes the directory if anything fails.
         cluster.guardian = Some(cluster.spawn_guardian()?);
@@ -160,13 +188,43 @@ impl Cluster {
 
     /// A connection URL for `db` (no password: the scratch cluster trusts local connections).
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://{SUPERUSER}@{}:{}/{db}", self.host(), self.port)
+        self.url_as(SUPERUSER, db)
+    }
+
+    /// A connection URL for `db` as `role`: through the socket for a private cluster.
+    pub fn url_as(&self, role: &str, db: &str) -> String {
+        if self.private {
+            let dir: String = self
+                .dir
+                .display()
+                .to_string()
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    b => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("postgres://{role}@/{db}?host={dir}&port={}", self.port)
+        } else {
+            format!("postgres://{role}@{}:{}/{db}", self.host(), self.port)
+        }
+    }
+
+    /// Whether this is a [`Cluster::start_private`] cluster (socket only, with [`RUNNER`]).
+    pub fn is_private(&self) -> bool {
+        self.private
     }
 
     pub fn config(&self, db: &str) -> postgres::Config {
         let mut c = postgres::Config::new();
-        c.host(self.host())
-            .port(self.port)
+        if self.private {
+            c.host_path(&self.dir);
+        } else {
+            c.host(self.host());
+        }
+        c.port(self.port)
             .user(SUPERUSER)
             .dbname(db)
             .application_name("migsafe")
@@ -247,15 +305,17 @@ rm -rf "$0""#,
         run(c, "initdb")
     }
 
-    /// Settings appended to postgresql.conf: no TCP beyond loopback, the socket next to the
-    /// data, and durability off.
+    /// Settings appended to postgresql.conf: no TCP beyond loopback (none at all for a private
+    /// cluster), the socket next to the data (mode 0700, like the directory), and durability
+    /// off.
     fn configure(&self) -> std::io::Result<()> {
         let conf = self.dir.join("data/postgresql.conf");
         let mut f = std::fs::OpenOptions::new().append(true).open(&conf)?;
         let socket = self.dir.display().to_string().replace('\'', "''");
+        let listen = if self.private { "" } else { "127.0.0.1" };
         write!(
             f,
-            "\n# migsafe scratch cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{socket}'\nfsync = off\nfull_page_writes = off\nsynchronous_commit = off\nmax_connections = 50\nshared_buffers = 32MB\nlog_min_messages = warning\n"
+            "\n# migsafe scratch cluster\nlisten_addresses = '{listen}'\nunix_socket_directories = '{socket}'\nunix_socket_permissions = 0700\nfsync = off\nfull_page_writes = off\nsynchronous_commit = off\nmax_connections = 50\nshared_buffers = 32MB\nlog_min_messages = warning\n"
         )
     }
 

@@ -237,7 +237,10 @@ impl Manifest {
         }
         for (i, o) in self.objects.iter().enumerate() {
             let at = |field: &str| format!("objects[{i}].{field}");
-            identifier(&o.schema).map_err(|e| format!("{}: {e}", at("schema")))?;
+            // A dump of a whole database names no schema.
+            if !(o.kind == ObjectKind::Dump && o.schema.is_empty()) {
+                identifier(&o.schema).map_err(|e| format!("{}: {e}", at("schema")))?;
+            }
             identifier(&o.name).map_err(|e| format!("{}: {e}", at("name")))?;
             for (field, names) in [
                 ("key", &o.key),
@@ -265,12 +268,10 @@ impl Manifest {
                 }
             }
             plain_relative(&o.file).map_err(|e| format!("{} {:?}: {e}", at("file"), o.file))?;
-            let listed = if o.kind == ObjectKind::Dump {
-                let prefix = format!("{}/", o.file);
-                self.files.iter().any(|f| f.path.starts_with(&prefix))
-            } else {
-                paths.contains(o.file.as_str())
-            };
+            // A file, or the directory of a dump (its files are listed one by one).
+            let prefix = format!("{}/", o.file);
+            let listed = paths.contains(o.file.as_str())
+                || self.files.iter().any(|f| f.path.starts_with(&prefix));
             if !listed {
                 return Err(format!(
                     "{} {:?}: not among the manifest's files",

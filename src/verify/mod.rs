@@ -36,6 +36,9 @@ pub struct Server {
     /// The database to connect to for CREATE/DROP DATABASE.
     admin_db: String,
     major: u32,
+    /// The role migrations run as, when not `target`'s own: a role without privileges that
+    /// owns the scratch databases ([`crate::pg::cluster::RUNNER`] of a private cluster).
+    runner: Option<Target>,
 }
 
 impl Server {
@@ -50,7 +53,28 @@ impl Server {
             target,
             admin_db,
             major: num as u32 / 10000,
+            runner: None,
         })
+    }
+
+    /// Migrations run on connections made as `runner` (same server; it owns every database
+    /// created for the run), migsafe's own work (seeding, digests, fingerprints) as `target`.
+    pub fn with_runner(mut self, runner: Target) -> Server {
+        self.runner = Some(runner);
+        self
+    }
+
+    /// The role migrations run as, when it is not the admin connection's.
+    pub fn runner_name(&self) -> Option<&str> {
+        self.runner.as_ref().map(|r| r.user())
+    }
+
+    /// A connection to `db` as the role migrations run as.
+    pub fn connect_runner(&self, db: &str) -> Result<Client, ConnectError> {
+        match &self.runner {
+            Some(r) => connect::connect(&r.with_dbname(db)),
+            None => self.connect(db),
+        }
     }
 
     pub fn major_version(&self) -> u32 {
@@ -109,9 +133,13 @@ impl<'a> Databases<'a> {
         } else {
             ""
         };
+        let owner = match self.server.runner_name() {
+            Some(r) => format!(" OWNER {}", crate::pg::quote_ident(r)),
+            None => String::new(),
+        };
         admin
             .batch_execute(&format!(
-                "CREATE DATABASE {} TEMPLATE {}{strategy}",
+                "CREATE DATABASE {} TEMPLATE {}{strategy}{owner}",
                 crate::pg::quote_ident(&name),
                 crate::pg::quote_ident(template)
             ))
@@ -152,6 +180,8 @@ pub enum VerifyError {
     CreateDatabase(postgres::Error),
     #[error("lost the connection to PostgreSQL: {0}")]
     Connection(postgres::Error),
+    #[error("cannot create extension {0} ([verify] extensions): {reason}", reason = crate::pg::error_text(.1))]
+    Extension(String, postgres::Error),
     #[error(transparent)]
     Seed(#[from] seed::SeedError),
 }
@@ -175,6 +205,9 @@ pub struct VerifyOptions {
     /// Session settings (`search_path`, `role`, …) set on every connection that runs a
     /// migration, as the target's sessions have them.
     pub settings: Vec<(String, String)>,
+    /// `[verify] extensions`: created as the server's admin role in the first scratch database
+    /// (the others are copies of it) before any migration runs.
+    pub extensions: Vec<String>,
 }
 
 /// What happened to one migration.
@@ -276,6 +309,16 @@ pub fn verify(
     // a copy of the state is taken every CHECKPOINT_EVERY migrations, and a failed round trip
     // is recovered from the latest copy by applying the ups since (never from zero).
     let mut current = dbs.create(opts.base.as_deref().unwrap_or("template0"))?;
+    if !opts.extensions.is_empty() {
+        let mut c = server.connect(&current).map_err(VerifyError::Server)?;
+        for e in &opts.extensions {
+            c.batch_execute(&format!(
+                "CREATE EXTENSION IF NOT EXISTS {}",
+                crate::pg::quote_ident(e)
+            ))
+            .map_err(|err| VerifyError::Extension(e.clone(), err))?;
+        }
+    }
     let mut checkpoint: Option<String> = None;
     let mut since: Vec<&MigrationAnalysis> = Vec::new();
     let exclude = &opts.exclude;
@@ -387,7 +430,7 @@ fn not_reached(m: &MigrationAnalysis, because: &str) -> MigrationResult {
 /// A new session on `db` for one phase, with the target's settings: state a phase leaves in
 /// its session (a `SET`, a temporary table, a prepared statement) cannot help the next pass.
 fn session(server: &Server, db: &str, opts: &VerifyOptions) -> Result<Client, VerifyError> {
-    let mut c = server.connect(db).map_err(VerifyError::Server)?;
+    let mut c = server.connect_runner(db).map_err(VerifyError::Server)?;
     connect::set_session(&mut c, &opts.settings).map_err(|(_, _, e)| VerifyError::Connection(e))?;
     Ok(c)
 }
