@@ -742,22 +742,21 @@ impl Config {
 
     /// Finds `migsafe.toml` in `dir` or the nearest ancestor.
     pub fn find(dir: &Path) -> Option<PathBuf> {
-        let abs = std::path::absolute(dir).ok()?;
+        // The real directory: `a/../../b` climbs where the file system says, not textually.
+        let abs = std::fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .ok()?;
         let found = abs
             .ancestors()
             .map(|d| d.join(FILE_NAME))
             .find(|p| p.is_file())?;
-        // Report it relative to `dir` when `dir` was relative, for stable messages.
-        let depth = abs.ancestors().position(|d| Some(d) == found.parent())?;
         if dir.is_absolute() {
-            Some(found)
-        } else {
-            let mut rel = dir.to_path_buf();
-            for _ in 0..depth {
-                rel.push("..");
-            }
-            Some(normalise(&rel.join(FILE_NAME)))
+            return Some(found);
         }
+        // Report it relative to the working directory when `dir` was relative, for stable
+        // messages.
+        let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+        Some(cwd.and_then(|c| relative_to(&found, &c)).unwrap_or(found))
     }
 }
 
@@ -771,25 +770,17 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Removes `x/..` pairs so that relative paths stay readable.
-fn normalise(p: &Path) -> PathBuf {
-    let mut out: Vec<std::path::Component> = Vec::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir
-                if matches!(out.last(), Some(std::path::Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            c => out.push(c),
-        }
+/// `path` as seen from `from` (both absolute, canonical): `../` up to their common ancestor,
+/// then down.
+fn relative_to(path: &Path, from: &Path) -> Option<PathBuf> {
+    let common = from.ancestors().find(|a| path.starts_with(a))?;
+    let ups = from.ancestors().position(|a| a == common)?;
+    let mut rel = PathBuf::new();
+    for _ in 0..ups {
+        rel.push("..");
     }
-    if out.is_empty() {
-        PathBuf::from(".")
-    } else {
-        out.iter().collect()
-    }
+    rel.push(path.strip_prefix(common).ok()?);
+    Some(rel)
 }
 
 #[cfg(test)]

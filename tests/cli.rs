@@ -213,6 +213,29 @@ fn unknown_config_key_is_an_error_with_its_line() {
     snap!(migsafe(t.path()).args(["lint", "."]));
 }
 
+/// A `migrations_dir` that climbs out of the project is followed where the file system leads,
+/// and the error names the path as written, not a `migsafe.toml` that does not exist.
+#[test]
+fn migrations_dir_outside_the_project_is_named_as_written() {
+    let t = tempfile::tempdir().unwrap();
+    let project = t.path().join("a/b/proj");
+    std::fs::create_dir_all(t.path().join("a/b/proj")).unwrap();
+    std::fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+    write(
+        &project,
+        "migsafe.toml",
+        "migrations_dir = \"../../../elsewhere\"\n",
+    );
+    let out = migsafe(&project).arg("lint").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("../../../elsewhere: no migrations found"),
+        "{err}"
+    );
+    assert!(!err.contains("migsafe.toml: cannot read"), "{err}");
+}
+
 #[test]
 fn missing_path_is_an_error() {
     let t = tempfile::tempdir().unwrap();

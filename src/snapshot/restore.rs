@@ -114,6 +114,7 @@ pub fn restore(
             ObjectKind::Changes => continue,
             ObjectKind::Definition => {
                 let sql = read_checked(entry, manifest, &obj.file)?;
+                check_definition(obj, &sql)?;
                 let exists: bool = tx
                     .query_one(
                         "SELECT to_regclass($1) IS NOT NULL",
@@ -135,9 +136,9 @@ pub fn restore(
                 r
             }
             ObjectKind::Sequence => {
-                let sql = read_checked(entry, manifest, &obj.file)?;
-                tx.batch_execute(&sql)?;
-                progress.inc(sql.len() as u64);
+                let text = read_checked(entry, manifest, &obj.file)?;
+                tx.batch_execute(&sequence_sql(obj, &text)?)?;
+                progress.inc(text.len() as u64);
                 let mut r = report_for(obj);
                 r.restored = 1;
                 r
@@ -957,4 +958,178 @@ fn rehearse_data(
     drop(r);
     let (_, sha_back, _) = out.finish();
     Ok((rows, sha_back == f.sha256))
+}
+
+/// A dropped table's definition is SQL that capture wrote; a store writer could have written
+/// other SQL. Each statement must be one of the forms capture writes, for this object's table:
+/// `CREATE SEQUENCE IF NOT EXISTS`, `CREATE TABLE <the table> (`, `ALTER TABLE <the table> ADD
+/// CONSTRAINT`, `ALTER SEQUENCE … OWNED BY <the table>.`, `CREATE [UNIQUE] INDEX`. (Their
+/// DEFAULT, CHECK and index expressions may still call functions that exist on the target.)
+fn check_definition(obj: &Object, sql: &str) -> Result<(), RestoreError> {
+    let table = format!("{}.{}", quote_ident(&obj.schema), quote_ident(&obj.name));
+    let refuse = |why: String| {
+        RestoreError::Other(format!(
+            "{}: the definition in {} is not one migsafe writes ({why}); nothing was restored",
+            obj.qualified(),
+            obj.file
+        ))
+    };
+    let statements =
+        crate::sql::split::split(sql, 0..sql.len(), crate::source::Delimiting::Standard)
+            .map_err(|e| refuse(e.to_string()))?;
+    let mut created = false;
+    for raw in statements {
+        let text = sql[raw.range].trim();
+        let allowed = text.starts_with("CREATE SEQUENCE IF NOT EXISTS ")
+            || text.starts_with(&format!("CREATE TABLE {table} ("))
+            || text.starts_with(&format!("ALTER TABLE {table} ADD CONSTRAINT "))
+            || (text.starts_with("ALTER SEQUENCE ")
+                && text.contains(&format!(" OWNED BY {table}.")))
+            || text.starts_with("CREATE INDEX ")
+            || text.starts_with("CREATE UNIQUE INDEX ");
+        if !allowed {
+            let shown: String = text.chars().take(60).collect();
+            return Err(refuse(format!("statement `{shown}`")));
+        }
+        created |= text.starts_with("CREATE TABLE ");
+    }
+    if !created {
+        return Err(refuse("no CREATE TABLE".into()));
+    }
+    Ok(())
+}
+
+/// A sequence's state as capture wrote it (`CREATE SEQUENCE IF NOT EXISTS … AS <type>
+/// INCREMENT BY n MINVALUE n MAXVALUE n START WITH n CACHE n [NO] CYCLE;` then `SELECT
+/// pg_catalog.setval(…, last, called);`), read back into numbers: the statements run are built
+/// here from those numbers and the manifest's (quoted) names, never taken from the file.
+fn sequence_sql(obj: &Object, text: &str) -> Result<String, RestoreError> {
+    let bad = |why: &str| {
+        RestoreError::Other(format!(
+            "{}: the sequence state in {} is not one migsafe writes ({why}); nothing was restored",
+            obj.qualified(),
+            obj.file
+        ))
+    };
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let (create, set) = match (lines.next(), lines.next(), lines.next()) {
+        (Some(c), Some(s), None) => (c.trim(), s.trim()),
+        _ => return Err(bad("two statements expected")),
+    };
+    let tail = create
+        .strip_prefix("CREATE SEQUENCE IF NOT EXISTS ")
+        .and_then(|r| r.rfind(" AS ").map(|at| &r[at + 4..]))
+        .and_then(|r| r.strip_suffix(';'))
+        .ok_or_else(|| bad("CREATE SEQUENCE"))?;
+    let words: Vec<&str> = tail.split(' ').collect();
+    let (ty, rest) = words.split_first().ok_or_else(|| bad("type"))?;
+    if !["smallint", "integer", "bigint"].contains(ty) {
+        return Err(bad("type"));
+    }
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad("number"));
+    let (inc, min, max, start, cache, cycle) = match rest {
+        [
+            "INCREMENT",
+            "BY",
+            i,
+            "MINVALUE",
+            lo,
+            "MAXVALUE",
+            hi,
+            "START",
+            "WITH",
+            s,
+            "CACHE",
+            c,
+            cy @ ..,
+        ] => {
+            let cycle = match cy {
+                ["CYCLE"] => "CYCLE",
+                ["NO", "CYCLE"] => "NO CYCLE",
+                _ => return Err(bad("CYCLE")),
+            };
+            (num(i)?, num(lo)?, num(hi)?, num(s)?, num(c)?, cycle)
+        }
+        _ => return Err(bad("options")),
+    };
+    let args = set
+        .strip_prefix("SELECT pg_catalog.setval(")
+        .and_then(|r| r.strip_suffix(");"))
+        .ok_or_else(|| bad("setval"))?;
+    let mut parts = args.rsplitn(3, ", ");
+    let called = match parts.next() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(bad("is_called")),
+    };
+    let last = num(parts.next().ok_or_else(|| bad("last_value"))?)?;
+    let q = format!("{}.{}", quote_ident(&obj.schema), quote_ident(&obj.name));
+    Ok(format!(
+        "CREATE SEQUENCE IF NOT EXISTS {q} AS {ty} INCREMENT BY {inc} MINVALUE {min} MAXVALUE {max} START WITH {start} CACHE {cache} {cycle};\n\
+         SELECT pg_catalog.setval({}, {last}, {called});\n",
+        capture::quote_literal(&q)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::manifest::KeySource;
+
+    fn object(kind: ObjectKind, name: &str) -> Object {
+        Object {
+            kind,
+            schema: "public".into(),
+            name: name.into(),
+            key_source: KeySource::None,
+            key: vec![],
+            key_types: vec![],
+            columns: vec![],
+            column_types: vec![],
+            after: vec![],
+            rows: 0,
+            file: "f.sql".into(),
+        }
+    }
+
+    #[test]
+    fn a_sequence_state_is_rebuilt_from_its_numbers() {
+        let o = object(ObjectKind::Sequence, "orders_id_seq");
+        let text = "CREATE SEQUENCE IF NOT EXISTS \"public\".\"orders_id_seq\" AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE;\nSELECT pg_catalog.setval('\"public\".\"orders_id_seq\"', 42, true);\n";
+        assert_eq!(sequence_sql(&o, text).unwrap(), text);
+        for evil in [
+            "CREATE SEQUENCE IF NOT EXISTS x AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 1 CACHE 1 NO CYCLE;\nSELECT pg_catalog.setval('x', 42, true); DROP TABLE accounts;\n",
+            "CREATE SEQUENCE IF NOT EXISTS x AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 1 CACHE 1 NO CYCLE;\nSELECT pg_catalog.setval('x', (SELECT 1), true);\n",
+            "CREATE SEQUENCE IF NOT EXISTS x AS text INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 1 CACHE 1 NO CYCLE;\nSELECT pg_catalog.setval('x', 4, true);\n",
+            "DROP TABLE accounts;\nSELECT pg_catalog.setval('x', 4, true);\n",
+            "CREATE SEQUENCE IF NOT EXISTS x AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 1 CACHE 1 NO CYCLE;\nSELECT pg_catalog.setval('x', 4, true);\nDROP TABLE accounts;\n",
+        ] {
+            assert!(sequence_sql(&o, evil).is_err(), "{evil}");
+        }
+        // The name comes from the manifest, whatever the file says.
+        let renamed = text.replace("orders_id_seq", "other");
+        assert!(
+            sequence_sql(&o, &renamed)
+                .unwrap()
+                .contains("\"orders_id_seq\"")
+        );
+    }
+
+    #[test]
+    fn a_definition_holds_only_what_capture_writes_for_its_table() {
+        let o = object(ObjectKind::Definition, "orders");
+        let good = "-- Definition of public.orders captured by migsafe before it was dropped.\nCREATE SEQUENCE IF NOT EXISTS public.orders_id_seq;\nCREATE TABLE \"public\".\"orders\" (\n    \"id\" integer DEFAULT nextval('orders_id_seq'::regclass) NOT NULL\n);\nALTER TABLE \"public\".\"orders\" ADD CONSTRAINT \"orders_pkey\" PRIMARY KEY (id);\nALTER SEQUENCE public.orders_id_seq OWNED BY \"public\".\"orders\".\"id\";\nCREATE INDEX orders_x ON public.orders USING btree (id);\n";
+        assert!(check_definition(&o, good).is_ok());
+        for evil in [
+            format!("{good}DROP TABLE accounts;\n"),
+            "CREATE TABLE \"public\".\"orders\" AS SELECT pg_sleep(1);\n".into(),
+            "CREATE TABLE \"public\".\"other\" (id int);\n".into(),
+            "CREATE TABLE \"public\".\"orders\" (id int); CREATE ROLE evil SUPERUSER;\n".into(),
+            "SELECT 1;\n".into(),
+            "CREATE TABLE \"public\".\"orders\" (id int);\nDO $$ BEGIN PERFORM 1; END $$;\n".into(),
+            "ALTER TABLE \"public\".\"orders\" ADD CONSTRAINT c CHECK (true);\n".into(),
+        ] {
+            assert!(check_definition(&o, &evil).is_err(), "{evil}");
+        }
+    }
 }
