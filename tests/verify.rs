@@ -512,6 +512,31 @@ fn trusted_extensions_and_the_verify_settings() {
     assert_eq!(code, Some(0), "{all}");
 }
 
+/// A migration's file name is shown, never obeyed: no terminal escape or bidirectional
+/// override reaches the output, human or JSON, and JSON still reads back the real name.
+#[test]
+fn hostile_file_names_are_escaped_in_verify_output() {
+    let t = project(&[("esc\u{1b}[2Jred\u{202e}lqs", "SELECT 1;\n", "SELECT 1;\n")]);
+    let out = migsafe(t.path())
+        .args(["verify", "migrations"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(text.contains("2_esc\\e[2Jred\\u202elqs"), "{text}");
+    let out = migsafe(t.path())
+        .args(["verify", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        doc["projects"][0]["migrations"][1]["id"],
+        "2_esc\u{1b}[2Jred\u{202e}lqs"
+    );
+}
+
 #[test]
 fn each_phase_runs_on_a_session_of_its_own() {
     // The up leaves its session on search_path `app`; in production the down runs in another

@@ -291,8 +291,10 @@ pub(crate) fn one_project(
     }
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
+/// Writes to stdout; a closed pipe (`| head`) is not an error. Control and bidirectional
+/// characters that names brought in are escaped ([`crate::report::escape::terminal_safe`]).
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    let text = crate::report::escape::terminal_safe(text);
     let mut out = anstream::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -62,6 +62,31 @@ pub fn push_visible(out: &mut String, s: &str) {
     }
 }
 
+/// Whole command output (human text or JSON) made safe for a terminal, keeping its own line
+/// breaks and tabs: C0 controls become [`visible`] escapes (they occur only in human text:
+/// JSON escapes them itself), DEL, C1 controls and bidirectional formatting characters become
+/// `\uXXXX`, which JSON reads back as the same character and a person reads as an escape. For
+/// the commands whose renderers build text from names without escaping each one (plan,
+/// verify, apply, drift, snapshot, drill): a name can no longer move the cursor, recolour the
+/// terminal or reorder what is shown; a newline in a name still breaks its line.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => push_escape(&mut out, c),
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The visible escape of one [`is_unsafe`] character.
 fn push_escape(out: &mut String, c: char) {
     match c {
@@ -330,4 +355,19 @@ mod tests {
                 .unwrap()
         );
     }
+
+    #[test]
+    fn whole_outputs_keep_their_lines_and_stay_valid_json() {
+        assert_eq!(
+            terminal_safe("a\u{1b}[31mb\n\tc\u{202e}d\u{7f}"),
+            "a\\e[31mb\n\tc\\u202ed\\u007f"
+        );
+        let json = serde_json::to_string(&serde_json::json!({"t": "x\u{202e}\u{85}\u{7f}\u{1b}"}))
+            .unwrap();
+        let safe = terminal_safe(&json);
+        assert!(!safe.chars().any(|c| is_unsafe(c)), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["t"], "x\u{202e}\u{85}\u{7f}\u{1b}");
+    }
+
 }
