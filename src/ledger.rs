@@ -319,6 +319,27 @@ pub fn record_step(tx: &mut Transaction<'_>, step: &StepRecord) -> Result<i64, L
     Ok(row.get(0))
 }
 
+/// The sha256 of snapshot `id`'s manifest as the step that took it recorded it, when a step of
+/// this database's ledger took it (and the ledger keeps checksums). Read-only.
+pub fn recorded_manifest_sha256(
+    client: &mut impl GenericClient,
+    id: &str,
+) -> Result<Option<String>, LedgerError> {
+    if !readable(client)? {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            r#"SELECT (to_jsonb(s) -> 'snapshot_sha256') ->> (array_position(s."snapshot_ids", $1) - 1)
+               FROM "migsafe"."steps" AS s
+               WHERE $1 = ANY (s."snapshot_ids")
+               ORDER BY s."id" DESC LIMIT 1"#,
+            &[&id],
+        )
+        .map_err(db("read a snapshot's recorded checksum"))?;
+    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
 /// Marks up step `step_id` as rolled back by down step `rollback_step_id`.
 pub fn mark_rolled_back(
     tx: &mut Transaction<'_>,

@@ -237,3 +237,82 @@ fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+#[test]
+fn a_dollar_quoted_payload_in_a_type_never_runs() {
+    let (p, id) = Project::with_snapshot();
+    p.edit_manifest(&id, |m| {
+        for o in m["objects"].as_array_mut().unwrap() {
+            if o["kind"] == "rows" {
+                o["column_types"][1] = serde_json::json!(
+                    "text DEFAULT $$\"$$) ON COMMIT DROP; CREATE TABLE public.pwned AS SELECT current_user AS who; --\""
+                );
+            }
+        }
+    });
+    p.refused_everywhere(&id, "column_types[1]");
+}
+
+#[test]
+fn sizes_and_counts_that_cannot_be_real_are_refused_not_summed() {
+    let (p, id) = Project::with_snapshot();
+    p.edit_manifest(&id, |m| {
+        m["files"][0]["bytes"] = serde_json::json!(u64::MAX);
+    });
+    p.refused_everywhere(&id, "files[0].bytes");
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_or_a_link_is_refused_without_blocking() {
+    let (p, id) = Project::with_snapshot();
+    let manifest = p.snapshot_dir(&id).join("manifest.json");
+    let kept = p.dir.path().join("manifest.kept");
+    std::fs::rename(&manifest, &kept).unwrap();
+    let c = std::ffi::CString::new(manifest.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    p.refused_everywhere(&id, "not a regular file");
+    std::fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink(&kept, &manifest).unwrap();
+    p.refused_everywhere(&id, "a symbolic link, not a file");
+}
+
+#[test]
+fn a_snapshot_directory_that_is_a_link_is_not_a_snapshot() {
+    let (p, id) = Project::with_snapshot();
+    let dir = p.snapshot_dir(&id);
+    let elsewhere = p.dir.path().join("elsewhere");
+    std::fs::rename(&dir, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+    p.refused_everywhere(
+        &id,
+        "a symbolic link, not a snapshot directory of this store",
+    );
+}
+
+/// Words that pass the token check but are not one type name (`text DEFAULT now()` would give
+/// the staging column a default) are refused by the server's own type-name parser first.
+#[test]
+fn a_type_the_server_does_not_read_as_one_type_name_is_refused() {
+    let (p, id) = Project::with_snapshot();
+    p.edit_manifest(&id, |m| {
+        for o in m["objects"].as_array_mut().unwrap() {
+            if o["kind"] == "rows" {
+                o["column_types"][1] = serde_json::json!("text DEFAULT pg_sleep(1)");
+            }
+        }
+    });
+    p.client()
+        .batch_execute("DELETE FROM accounts WHERE id <= 10")
+        .unwrap();
+    let o = p.run(&["snapshot", "restore", &id, "--target", "acct-1"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(all.contains("is not a type name"), "{all}");
+    let n: i64 = p
+        .client()
+        .query_one("SELECT count(*) FROM accounts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 490);
+}

@@ -379,6 +379,17 @@ fn a_manifest_edited_after_apply_is_refused_by_rollback() {
             "{args:?}\n{all}"
         );
     }
+    // `snapshot restore` of the same snapshot consults the target's ledger too.
+    let out = migsafe(
+        run.dir.path(),
+        &["snapshot", "restore", id, "--target", "t"],
+    );
+    let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("its manifest.json changed after apply recorded it"),
+        "{all}"
+    );
     assert_eq!(Run::contents(&run.target), before, "nothing may change");
 }
 

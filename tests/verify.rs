@@ -418,6 +418,12 @@ fn the_embedded_scratch_cluster_is_the_default() {
 #[test]
 fn untrusted_migrations_run_without_privileges() {
     let marker = tempfile::tempdir().unwrap();
+    // Writable by the server's OS user, so that a program it ran could leave the flag.
+    std::fs::set_permissions(
+        marker.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let flag = marker.path().join("pwned");
     for (name, up, expected) in [
         (
@@ -439,25 +445,48 @@ fn untrusted_migrations_run_without_privileges() {
             "2_alter_system.up.sql:1:1: permission denied to set parameter \"work_mem\"",
         ),
         (
+            // A CHECK that would run a program if the rows migsafe seeds were inserted by a
+            // superuser: seeding runs with the migrations' privileges.
+            "check_as_superuser",
+            format!(
+                "CREATE FUNCTION ok(int) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN\n\
+                 IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN\n\
+                 EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {}''';\n\
+                 END IF; RETURN true; END $f$;\n\
+                 CREATE TABLE guarded (id int PRIMARY KEY CHECK (ok(id)));\n",
+                flag.display()
+            ),
+            "",
+        ),
+        (
             "read_file",
             "SELECT pg_read_file('/etc/hostname');\n".to_string(),
             "2_read_file.up.sql:1:1: permission denied for function pg_read_file",
         ),
     ] {
-        let t = project(&[(name, &up, "SELECT 1;\n")]);
+        let t = project(&[
+            (name, &up, "SELECT 1;\n"),
+            ("later", "SELECT 1;\n", "SELECT 1;\n"),
+        ]);
         let out = migsafe(t.path())
             .env_remove("MIGSAFE_DATABASE_URL")
             .args(["verify", "migrations"])
             .output()
             .unwrap();
         let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            !flag.exists(),
+            "{name}: a program ran on the machine\n{all}"
+        );
+        if expected.is_empty() {
+            continue;
+        }
         assert_eq!(out.status.code(), Some(1), "{name}\n{all}");
         assert!(all.contains(&format!("FAILED   2_{name}")), "{name}\n{all}");
         assert!(
             all.contains(expected),
             "{name}: expected {expected:?}\n{all}"
         );
-        assert!(!flag.exists(), "{name}: a program ran on the machine");
     }
 }
 
@@ -522,14 +551,20 @@ fn hostile_file_names_are_escaped_in_verify_output() {
         .output()
         .unwrap();
     let text = stdout(&out);
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     assert!(text.contains("2_esc\\e[2Jred\\u202elqs"), "{text}");
     let out = migsafe(t.path())
         .args(["verify", "--format", "json", "migrations"])
         .output()
         .unwrap();
     let text = stdout(&out);
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         doc["projects"][0]["migrations"][1]["id"],

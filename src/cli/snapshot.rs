@@ -1150,6 +1150,16 @@ fn restore_targeted(
     into: &Target,
 ) -> anyhow::Result<Outcome> {
     let mut client = connect::connect(into)?;
+    // A snapshot `migsafe apply` took is vouched for by the target's ledger.
+    if let Some(recorded) = crate::ledger::recorded_manifest_sha256(&mut client, &m.id)?
+        && entry.manifest_sha256.as_deref() != Some(recorded.as_str())
+    {
+        bail!(
+            "snapshot {}: its manifest.json changed after apply recorded it (sha256 {}, the ledger of {into} holds {recorded}): restore the snapshot directory from a copy you trust; nothing was restored",
+            m.id,
+            entry.manifest_sha256.as_deref().unwrap_or("unreadable")
+        );
+    }
     let pb = progress(args.quiet);
     pb.set_message(format!("restoring {} into {into}", m.id));
     let mut tx = client

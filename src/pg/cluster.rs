@@ -122,6 +122,9 @@ impl Cluster {
             path: dir.clone(),
             source,
         };
+        // Private: the socket lives here, and local connections are trusted.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(io)?;
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(io)?;
         }

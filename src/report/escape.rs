@@ -365,9 +365,8 @@ mod tests {
         let json = serde_json::to_string(&serde_json::json!({"t": "x\u{202e}\u{85}\u{7f}\u{1b}"}))
             .unwrap();
         let safe = terminal_safe(&json);
-        assert!(!safe.chars().any(|c| is_unsafe(c)), "{safe}");
+        assert!(!safe.chars().any(is_unsafe), "{safe}");
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back["t"], "x\u{202e}\u{85}\u{7f}\u{1b}");
     }
-
 }

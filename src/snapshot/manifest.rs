@@ -208,10 +208,14 @@ impl Manifest {
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.bytes).sum()
+        self.files
+            .iter()
+            .fold(0u64, |n, f| n.saturating_add(f.bytes))
     }
     pub fn total_rows(&self) -> u64 {
-        self.objects.iter().map(|o| o.rows).sum()
+        self.objects
+            .iter()
+            .fold(0u64, |n, o| n.saturating_add(o.rows))
     }
 }
 
@@ -234,9 +238,15 @@ impl Manifest {
             if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("files[{i}].sha256: not a sha256 in hex"));
             }
+            if f.bytes > LARGEST {
+                return Err(format!("files[{i}].bytes: {} is not a file size", f.bytes));
+            }
         }
         for (i, o) in self.objects.iter().enumerate() {
             let at = |field: &str| format!("objects[{i}].{field}");
+            if o.rows > LARGEST {
+                return Err(format!("{}: {} is not a row count", at("rows"), o.rows));
+            }
             // A dump of a whole database names no schema.
             if !(o.kind == ObjectKind::Dump && o.schema.is_empty()) {
                 identifier(&o.schema).map_err(|e| format!("{}: {e}", at("schema")))?;
@@ -291,6 +301,10 @@ impl Manifest {
         Ok(())
     }
 }
+
+/// The largest file size or row count a manifest may state (2^50, a pebibyte): sums of them
+/// cannot overflow.
+const LARGEST: u64 = 1 << 50;
 
 /// A file name inside the snapshot directory: `/`-separated plain components, no absolute
 /// path, no `.` or `..`, no backslash and no control character.
@@ -355,7 +369,9 @@ pub fn type_name(ty: &str) -> Result<(), &'static str> {
             b'[' => brackets += 1,
             b']' => brackets -= 1,
             b'.' | b',' => {}
-            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 => {}
+            // `$` only inside a name (`a$b`): at a token's start it opens a dollar quote.
+            b'$' if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') => {}
+            c if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 => {}
             _ => return Err("holds characters a type name cannot"),
         }
         if parens < 0 || brackets < 0 || parens > 1 || brackets > 1 {
@@ -390,6 +406,7 @@ mod validation_tests {
             "\"char\"",
             "bit varying(5)",
             "app.\"Stätus\"",
+            "my$type",
         ] {
             assert_eq!(type_name(t), Ok(()), "{t}");
         }
@@ -407,6 +424,9 @@ mod validation_tests {
             "\"unterminated",
             "",
             "text\n",
+            "text DEFAULT $$\"$$) ON COMMIT DROP; CREATE TABLE public.pwned AS SELECT 1; --\"",
+            "$tag$x$tag$",
+            "text $1",
         ] {
             assert!(type_name(t).is_err(), "{t}");
         }

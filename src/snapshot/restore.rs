@@ -91,7 +91,7 @@ pub fn restore(
     } else {
         drop(sp);
     }
-    let total: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+    let total = manifest.total_bytes();
     progress.set_length(total);
     let mut report = RestoreReport {
         snapshot: manifest.id.clone(),
@@ -278,16 +278,16 @@ fn stage_columns(obj: &Object) -> Vec<(String, String)> {
         return cols;
     }
     for (k, ty) in obj.key.iter().zip(&obj.key_types) {
-        cols.push((format!("k_{k}"), ty.clone()));
+        cols.push((changes::staged('k', k), ty.clone()));
     }
     for (c, ty) in obj.columns.iter().zip(&obj.column_types) {
         if obj.kind == ObjectKind::Rows && obj.key.contains(c) {
             continue;
         }
-        cols.push((format!("c_{c}"), ty.clone()));
+        cols.push((changes::staged('c', c), ty.clone()));
     }
     for a in &obj.after {
-        cols.push((format!("a_{a}"), "text".into()));
+        cols.push((changes::staged('a', a), "text".into()));
     }
     cols
 }
@@ -307,18 +307,18 @@ fn file_order(obj: &Object) -> Vec<String> {
             .iter()
             .map(|c| {
                 if obj.key.contains(c) {
-                    format!("k_{c}")
+                    changes::staged('k', c)
                 } else {
-                    format!("c_{c}")
+                    changes::staged('c', c)
                 }
             })
             .collect()
     } else {
         obj.key
             .iter()
-            .map(|k| format!("k_{k}"))
-            .chain(obj.columns.iter().map(|c| format!("c_{c}")))
-            .chain(obj.after.iter().map(|a| format!("a_{a}")))
+            .map(|k| changes::staged('k', k))
+            .chain(obj.columns.iter().map(|c| changes::staged('c', c)))
+            .chain(obj.after.iter().map(|a| changes::staged('a', a)))
             .collect()
     }
 }
@@ -334,11 +334,12 @@ fn stage_file(
     progress: &indicatif::ProgressBar,
 ) -> Result<u64, RestoreError> {
     let f = file_entry(manifest, &obj.file)?;
-    let defs = stage_columns(obj)
-        .iter()
-        .map(|(c, ty)| format!("{} {ty}", quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut defs = vec![];
+    for (c, ty) in stage_columns(obj) {
+        server_type(tx, obj, &ty)?;
+        defs.push(format!("{} {ty}", quote_ident(&c)));
+    }
+    let defs = defs.join(", ");
     tx.batch_execute(&format!(
         "CREATE TEMP TABLE {} ({defs}) ON COMMIT DROP",
         quote_ident(stage)
@@ -346,6 +347,30 @@ fn stage_file(
     let rows = copy_file_in(tx, entry, f, &quote_ident(stage), obj, progress)?;
     tx.batch_execute(&format!("ANALYZE {}", quote_ident(stage)))?;
     Ok(rows)
+}
+
+/// A manifest's type, already checked token by token ([`crate::snapshot::manifest::type_name`]),
+/// must also be one type name to the server (`to_regtype` parses the whole text as one, with a
+/// bound parameter) that exists here, before it is written into a statement.
+fn server_type(
+    tx: &mut postgres::Transaction<'_>,
+    obj: &Object,
+    ty: &str,
+) -> Result<(), RestoreError> {
+    let mut sp = tx.savepoint("migsafe_type")?;
+    let known = sp.query_one("SELECT pg_catalog.to_regtype($1) IS NOT NULL", &[&ty]);
+    match known {
+        Ok(row) if row.get::<_, bool>(0) => Ok(()),
+        Ok(_) => Err(RestoreError::Other(format!(
+            "{}: type {ty:?} does not exist in this database",
+            obj.qualified()
+        ))),
+        Err(e) => Err(RestoreError::Other(format!(
+            "{}: the manifest's type {ty:?} is not a type name ({}); nothing was restored",
+            obj.qualified(),
+            crate::pg::error_text(&e)
+        ))),
+    }
 }
 
 /// The file's columns, quoted, in file order.
@@ -398,7 +423,7 @@ fn key_match(obj: &Object, t: &Table) -> String {
             let nullable = t.column(k).is_some_and(|c| !c.not_null);
             let (t, s) = (
                 format!("t.{}", quote_ident(k)),
-                format!("s.{}", quote_ident(&format!("k_{k}"))),
+                format!("s.{}", quote_ident(&changes::staged('k', k))),
             );
             if nullable && obj.key_source == KeySource::WholeRow {
                 same_image(&[t], &[s])
@@ -414,7 +439,7 @@ fn key_text(obj: &Object) -> String {
     let parts = obj
         .key
         .iter()
-        .map(|k| format!("s.{}::text", quote_ident(&format!("k_{k}"))))
+        .map(|k| format!("s.{}::text", quote_ident(&changes::staged('k', k))))
         .collect::<Vec<_>>()
         .join(", ");
     format!("concat_ws(', ', {parts})")
@@ -454,9 +479,9 @@ fn restore_rows(
         .collect();
     let src = |c: &String| {
         if obj.key.contains(c) {
-            format!("s.{}", quote_ident(&format!("k_{c}")))
+            format!("s.{}", quote_ident(&changes::staged('k', c)))
         } else {
-            format!("s.{}", quote_ident(&format!("c_{c}")))
+            format!("s.{}", quote_ident(&changes::staged('c', c)))
         }
     };
     let insert_cols = live
@@ -594,7 +619,7 @@ fn restore_values(
             .map(|c| {
                 let tc = format!("{prefix}{}", quote_ident(&c.name));
                 if obj.kind == ObjectKind::Values && !obj.after.is_empty() {
-                    let a = format!("s.{}", quote_ident(&format!("a_{}", c.name)));
+                    let a = format!("s.{}", quote_ident(&changes::staged('a', &c.name)));
                     return same_image(&[tc], &[format!("{a}::{}", c.ty)]);
                 }
                 if opts.overwrite_columns {
@@ -617,7 +642,7 @@ fn restore_values(
         .map(|c| {
             same_image(
                 &[format!("t.{}", quote_ident(&c.name))],
-                &[format!("s.{}", quote_ident(&format!("c_{}", c.name)))],
+                &[format!("s.{}", quote_ident(&changes::staged('c', &c.name)))],
             )
         })
         .collect();
@@ -662,7 +687,7 @@ fn restore_values(
             format!(
                 "{} = s.{}",
                 quote_ident(&c.name),
-                quote_ident(&format!("c_{}", c.name))
+                quote_ident(&changes::staged('c', &c.name))
             )
         })
         .collect::<Vec<_>>()
@@ -738,7 +763,7 @@ fn rewrite_in(
 ) -> Result<(), postgres::Error> {
     let key = &obj.key[0];
     let st = quote_ident(stage);
-    let sk = quote_ident(&format!("k_{key}"));
+    let sk = quote_ident(&changes::staged('k', key));
     sp.batch_execute(&format!("CREATE UNIQUE INDEX ON {st} ({sk})"))?;
     let mut clauses = vec![];
     for (i, c) in cols.iter().enumerate() {
@@ -748,7 +773,7 @@ fn rewrite_in(
             "CREATE FUNCTION {f}({}, {ty}) RETURNS {ty} LANGUAGE sql STABLE AS $migsafe$ \
              SELECT s.{}::{ty} FROM {st} s WHERE s.{sk} = $1 UNION ALL SELECT $2 LIMIT 1 $migsafe$",
             obj.key_types[0],
-            quote_ident(&format!("c_{}", c.name)),
+            quote_ident(&changes::staged('c', &c.name)),
             ty = c.ty,
         ))?;
         let collate: Option<String> = sp

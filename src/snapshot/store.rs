@@ -151,12 +151,31 @@ impl Store {
                 continue;
             }
             let tdir = self.root.join(&t);
-            if !tdir.is_dir() {
+            if !real_dir(&tdir) {
                 continue;
             }
             for id in read_dir_names(&tdir)?.unwrap_or_default() {
                 let dir = tdir.join(&id);
-                if !dir.is_dir() || id.starts_with('.') {
+                if id.starts_with('.') {
+                    continue;
+                }
+                // A link to a directory elsewhere is not a snapshot of this store.
+                if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                    out.push(Entry {
+                        target: t.clone(),
+                        id: id.clone(),
+                        dir: dir.clone(),
+                        state: State::Incomplete {
+                            reason: "a symbolic link, not a snapshot directory of this store"
+                                .into(),
+                            in_progress: false,
+                        },
+                        pinned: None,
+                        manifest_sha256: None,
+                    });
+                    continue;
+                }
+                if !dir.is_dir() {
                     continue;
                 }
                 out.push(load_entry(&t, &id, &dir));
@@ -323,7 +342,7 @@ fn read_dir_names(dir: &Path) -> Result<Option<Vec<String>>, StoreError> {
 fn load_entry(target: &str, id: &str, dir: &Path) -> Entry {
     let pinned = fs::read_to_string(dir.join(PIN_FILE)).ok();
     let path = dir.join(manifest::FILE_NAME);
-    let read = fs::read(&path);
+    let read = read_manifest_file(&path);
     let manifest_sha256 = read.as_ref().ok().map(|b| hex(&Sha256::digest(b)));
     let state = match read {
         Err(e) if e.kind() == io::ErrorKind::NotFound => State::Incomplete {
@@ -350,6 +369,34 @@ fn load_entry(target: &str, id: &str, dir: &Path) -> Entry {
         pinned,
         manifest_sha256,
     }
+}
+
+/// A directory, not a link to one.
+fn real_dir(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// Reads a manifest without following a link or waiting on a FIFO, and at most 64 MiB.
+fn read_manifest_file(path: &Path) -> io::Result<Vec<u8>> {
+    const MAX: u64 = 64 << 20;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other("a symbolic link, not a file"),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX {
+        return Err(io::Error::other("larger than 64 MiB"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn parse_manifest(bytes: &[u8], target: &str, id: &str) -> Result<Manifest, String> {

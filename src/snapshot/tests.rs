@@ -188,6 +188,38 @@ fn dropped_table_comes_back_from_its_definition_and_its_sequence_moves_on() {
     assert_eq!(d.rows("SELECT id FROM users WHERE name = 'next'"), ["(51)"]);
 }
 
+/// Column names of 62 and 63 bytes that share their first 61 cannot collide in the staging
+/// table (PostgreSQL truncates names to 63 bytes): rows and dropped columns come back.
+#[test]
+fn long_column_names_that_share_a_prefix_come_back() {
+    let a = "a".repeat(61);
+    let mut d = db(
+        "snap_long_names",
+        &format!(
+            "CREATE TABLE wide (id int PRIMARY KEY, \"{a}_x\" text, \"{a}_y\" text);
+             INSERT INTO wide SELECT g, 'x' || g, 'y' || g FROM generate_series(1, 20) g;"
+        ),
+    );
+    let before = d.rows("SELECT * FROM wide ORDER BY id");
+    let e = d.capture_and_run("DROP TABLE wide");
+    d.restore(&e, RestoreOptions::default()).unwrap();
+    assert_eq!(d.rows("SELECT * FROM wide ORDER BY id"), before);
+    let e = d.capture_and_run(&format!(
+        "ALTER TABLE wide DROP COLUMN \"{a}_x\", DROP COLUMN \"{a}_y\""
+    ));
+    d.exec(&format!(
+        "ALTER TABLE wide ADD COLUMN \"{a}_x\" text, ADD COLUMN \"{a}_y\" text"
+    ));
+    d.restore(
+        &e,
+        RestoreOptions {
+            overwrite_columns: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(d.rows("SELECT * FROM wide ORDER BY id"), before);
+}
+
 #[test]
 fn rows_recreated_by_the_down_and_written_since_are_kept_and_reported() {
     let mut d = db("snap_rowconf", USERS);
