@@ -137,7 +137,12 @@ pub struct DrillOutcome {
 /// The scratch database a drill restores into (one per drill: size does not matter).
 #[allow(clippy::large_enum_variant)]
 enum Scratch {
-    Cluster { cluster: Cluster, target: Target },
+    Cluster {
+        cluster: Cluster,
+        target: Target,
+        /// The drill database as its owner, the cluster's role without privileges.
+        runner: Target,
+    },
     Server(Throwaway),
 }
 
@@ -151,7 +156,9 @@ impl Scratch {
 
     fn keep(self) -> String {
         match self {
-            Scratch::Cluster { cluster, target } => {
+            Scratch::Cluster {
+                cluster, target, ..
+            } => {
                 format!("scratch database {target}\n{}", cluster.keep())
             }
             Scratch::Server(t) => {
@@ -292,10 +299,16 @@ pub fn run(
         }
         Kind::Full => {
             let t = Instant::now();
+            // On migsafe's own cluster the dump is loaded by a role without privileges: what
+            // its CHECK constraints, triggers and index expressions run cannot act as superuser.
+            let (into, extensions_by) = match &scratch {
+                Scratch::Cluster { runner, target, .. } => (runner, Some(target.clone())),
+                Scratch::Server(t) => (t.target(), None),
+            };
             let restored = full::restore(
                 entry,
                 manifest,
-                scratch.target(),
+                into,
                 &full::RestoreOptions {
                     jobs: opts.jobs,
                     clean: false,
@@ -304,6 +317,7 @@ pub fn run(
                         Scratch::Cluster { cluster, .. } => Some(cluster.bindir().to_path_buf()),
                         Scratch::Server(_) => None,
                     },
+                    extensions_by,
                 },
                 progress,
             );
@@ -356,10 +370,19 @@ fn start_scratch(opts: &DrillOptions) -> anyhow::Result<Scratch> {
                 .connect("postgres")
                 .context("cannot connect to the scratch cluster")?;
             admin
-                .batch_execute("CREATE DATABASE migsafe_drill TEMPLATE template0")
+                .batch_execute(&format!(
+                    "CREATE DATABASE migsafe_drill TEMPLATE template0 OWNER {}",
+                    crate::pg::cluster::RUNNER
+                ))
                 .context("cannot create the drill database in the scratch cluster")?;
             let target = connect::from_url(&cluster.url("migsafe_drill"))?;
-            Ok(Scratch::Cluster { cluster, target })
+            let runner =
+                connect::from_url(&cluster.url_as(crate::pg::cluster::RUNNER, "migsafe_drill"))?;
+            Ok(Scratch::Cluster {
+                cluster,
+                target,
+                runner,
+            })
         }
     }
 }

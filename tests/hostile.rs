@@ -316,3 +316,48 @@ fn a_type_the_server_does_not_read_as_one_type_name_is_refused() {
         .get(0);
     assert_eq!(n, 490);
 }
+
+/// A full snapshot's dump carries the target's functions, constraints and triggers; a drill on
+/// migsafe's own cluster loads it as a role without privileges, so a CHECK that would run a
+/// program as superuser while rows load cannot.
+#[test]
+fn a_drill_loads_a_dump_without_privileges() {
+    let (p, _) = Project::with_snapshot();
+    let marker = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        marker.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let flag = marker.path().join("pwned");
+    p.client()
+        .batch_execute(&format!(
+            "CREATE FUNCTION ok(int) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN
+               IF current_database() <> '{db}'
+                  AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                 EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {flag}''';
+               END IF;
+               RETURN true;
+             END $f$;
+             CREATE TABLE guarded (id int PRIMARY KEY CHECK (ok(id)));
+             INSERT INTO guarded VALUES (1), (2);
+             CREATE EXTENSION pgcrypto;",
+            db = p.db,
+            flag = flag.display()
+        ))
+        .unwrap();
+    let o = p.run(&[
+        "snapshot", "create", "--target", "acct-1", "--full", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = m["id"].as_str().unwrap();
+    let o = p.run(&["drill", "--snapshot", id, "-q"]);
+    assert!(
+        !flag.exists(),
+        "the dump's SQL ran as superuser\n{}",
+        text(&o)
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("passed"), "{}", text(&o));
+}

@@ -1226,6 +1226,7 @@ fn restore_full(
         clean,
         no_owner: false,
         bindir: None,
+        extensions_by: None,
     };
     let started = Instant::now();
     let pb;

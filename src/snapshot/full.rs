@@ -275,6 +275,14 @@ pub struct RestoreOptions {
     /// do not exist.
     pub no_owner: bool,
     pub bindir: Option<PathBuf>,
+    /// Restoring as a role without privileges (drills on a private scratch cluster): this
+    /// connection, a superuser's on the same database, first creates the extensions the dump
+    /// names (their scripts come from the machine's PostgreSQL, not from the dump), and what
+    /// only a superuser or an owner may restore is left out (`--no-comments`,
+    /// `--no-publications`, `--no-subscriptions`, `--no-security-labels`). The dump's own SQL
+    /// (CHECK constraints, triggers, index expressions it evaluates while loading) then runs
+    /// without privileges.
+    pub extensions_by: Option<Target>,
 }
 
 /// Checks every file's sha256, then `pg_restore -j N` into the database `into` names.
@@ -345,6 +353,32 @@ pub fn restore(
     // pg_restore's own error for an unreachable server is terse; this one says what to check.
     progress.set_message(format!("connecting to {into}"));
     drop(connect::connect(into)?);
+    if let Some(admin) = &opts.extensions_by {
+        let mut list = tool_command(&pg_restore, admin);
+        list.arg("--list").arg(entry.dir.join(&dump.file));
+        let out = list
+            .output()
+            .map_err(|e| FullError::Tool(format!("cannot run {}: {e}", pg_restore.display())))?;
+        if !out.status.success() {
+            return Err(FullError::Tool(format!(
+                "pg_restore --list failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let mut c = connect::connect(admin)?;
+        for name in toc_extensions(&String::from_utf8_lossy(&out.stdout)) {
+            c.batch_execute(&format!(
+                "CREATE EXTENSION IF NOT EXISTS {}",
+                crate::pg::quote_ident(&name)
+            ))
+            .map_err(|e| {
+                FullError::Tool(format!(
+                    "cannot create extension {name} in the scratch database: {}",
+                    crate::pg::error_text(&e)
+                ))
+            })?;
+        }
+    }
 
     let jobs = jobs(opts.jobs);
     let dbname = into.dbname().unwrap_or(into.user());
@@ -360,10 +394,33 @@ pub fn restore(
     if opts.no_owner {
         cmd.arg("--no-owner").arg("--no-privileges");
     }
+    if opts.extensions_by.is_some() {
+        cmd.args([
+            "--no-comments",
+            "--no-publications",
+            "--no-subscriptions",
+            "--no-security-labels",
+        ]);
+    }
     cmd.arg(entry.dir.join(&dump.file));
     let label = format!("pg_restore -j{jobs} into {dbname}");
     let (status, stderr) = run(cmd, &pg_restore, progress, &label, None, |_| {})?;
     check_status(status, &stderr, "pg_restore", into)
+}
+
+/// The extensions a `pg_restore --list` table of contents creates: lines such as
+/// `2; 3079 16397 EXTENSION - pgcrypto`.
+fn toc_extensions(list: &str) -> Vec<String> {
+    list.lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace().skip(3);
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("EXTENSION"), Some("-"), Some(name), None) => Some(name.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// `-j 0` means one job per CPU.
@@ -622,6 +679,7 @@ mod tests {
             clean: false,
             no_owner: false,
             bindir: Some(testing::cluster().bindir().to_path_buf()),
+            extensions_by: None,
         }
     }
 
@@ -1061,5 +1119,17 @@ mod tests {
         assert_eq!(parse_major("pg_restore (PostgreSQL) 17devel"), Some(17));
         assert_eq!(parse_major("garbage"), None);
         assert_eq!(conninfo_escape(r"a'b\c"), r"a\'b\\c");
+    }
+}
+
+#[cfg(test)]
+mod toc_tests {
+    #[test]
+    fn extensions_are_read_from_the_table_of_contents() {
+        let list = ";\n; Archive created at 2026-12-07\n;\n2; 3079 16397 EXTENSION - pgcrypto \n3391; 0 0 COMMENT - EXTENSION pgcrypto \n215; 1259 16434 TABLE public t postgres\n3; 3079 1 EXTENSION - uuid-ossp \n3403; 0 0 COMMENT - EXTENSION \"uuid-ossp\" \n";
+        assert_eq!(
+            super::toc_extensions(list),
+            ["pgcrypto".to_string(), "uuid-ossp".to_string()]
+        );
     }
 }
