@@ -127,6 +127,11 @@ impl DriftReport {
 /// Where scratch databases are created (CREATEDB needed).
 pub trait Scratch {
     fn server(&mut self) -> Result<Target, String>;
+    /// The role the replay runs the migrations as, when not the server's own: a role without
+    /// privileges on migsafe's private cluster.
+    fn runner(&self) -> Option<Target> {
+        None
+    }
 }
 
 pub struct DriftInput<'a> {
@@ -430,8 +435,11 @@ fn build(
     exclude: &Exclude,
 ) -> Result<Fingerprint, String> {
     let server = scratch.server()?;
-    let mut db = Throwaway::create(&server, "migsafe_drift")
-        .map_err(|e| format!("cannot create a scratch database: {e}"))?;
+    let mut db = match scratch.runner() {
+        Some(runner) => Throwaway::create_owned(&server, "migsafe_drift", &runner),
+        None => Throwaway::create(&server, "migsafe_drift"),
+    }
+    .map_err(|e| format!("cannot create a scratch database: {e}"))?;
     for m in applied {
         match exec::run_script(db.client(), &m.up) {
             Ok(()) => {}

@@ -316,3 +316,48 @@ fn columns_kept_aside_by_apply_are_not_drift() {
     let (out, _) = expect(&p.drift(&["--target", "t"]), 0);
     assert!(!out.contains("kept aside"), "{out}");
 }
+
+/// Drift's replay on its own scratch cluster runs the applied migrations as a role without
+/// privileges: a migration that would run a program when replayed cannot, and the target is
+/// reported as not comparable rather than the program running.
+#[test]
+fn the_replay_runs_without_privileges() {
+    let p = Project::new(&["t"], "");
+    let marker = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        marker.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let flag = marker.path().join("pwned");
+    let m = p.path().join("migrations");
+    std::fs::write(
+        m.join("20240801000000_sneaky.up.sql"),
+        format!(
+            "DO $$ BEGIN\n  IF current_database() LIKE 'migsafe%drift%' THEN\n    EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {}''';\n  END IF;\nEND $$;\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(m.join("20240801000000_sneaky.down.sql"), "SELECT 1;\n").unwrap();
+    expect(
+        &p.run(&[
+            "apply",
+            "--target",
+            "t",
+            "--to",
+            PREVIOUS,
+            "-q",
+            "--accept-risk",
+            "a DO block lint cannot read",
+        ]),
+        0,
+    );
+    let out = p.run(&["drift", "--target", "t"]);
+    let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(!flag.exists(), "the replay ran a program\n{all}");
+    assert!(
+        all.contains("pg_execute_server_program"),
+        "the replay says why it could not rebuild the schema\n{all}"
+    );
+}

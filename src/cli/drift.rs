@@ -52,6 +52,13 @@ struct Server {
     target: Option<Target>,
 }
 
+impl Server {
+    fn runner_of(&self) -> Option<Target> {
+        let c = self.cluster.as_ref()?;
+        connect::from_url(&c.url_as(crate::pg::cluster::RUNNER, "postgres")).ok()
+    }
+}
+
 impl Scratch for Server {
     fn server(&mut self) -> Result<Target, String> {
         if let Some(t) = &self.target {
@@ -70,6 +77,10 @@ impl Scratch for Server {
         let t = connect::from_url(&url).map_err(|e| format!("scratch server: {e}"))?;
         self.target = Some(t.clone());
         Ok(t)
+    }
+
+    fn runner(&self) -> Option<Target> {
+        self.runner_of()
     }
 }
 

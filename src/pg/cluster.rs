@@ -248,8 +248,14 @@ impl Cluster {
             let _ = child.wait();
         }
         self.kept = true;
+        // pg_ctl refuses to run as root: the server runs as `postgres`, and so must it.
+        let as_owner = if self.run_as.is_some() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
         format!(
-            "scratch cluster kept running: psql '{}'\n  stop and remove it with: {} -D {} stop -m fast && rm -rf {}",
+            "scratch cluster kept running: psql '{}'\n  stop and remove it with: {as_owner}{} -D {} stop -m fast && rm -rf {}",
             self.url("postgres"),
             self.bin.join("pg_ctl").display(),
             self.dir.join("data").display(),

@@ -815,7 +815,17 @@ impl fmt::Debug for Throwaway {
 impl Throwaway {
     /// An empty database (a copy of template0, so nothing in the server's template1 leaks in).
     pub fn create(target: &Target, prefix: &str) -> Result<Throwaway, ConnectError> {
-        Throwaway::create_inner(target, "template0", prefix)
+        Throwaway::create_inner(target, "template0", prefix, None)
+    }
+
+    /// An empty database owned by `owner`'s role (same server), whose connection is made as
+    /// that role: for SQL that must not run with `target`'s privileges.
+    pub fn create_owned(
+        target: &Target,
+        prefix: &str,
+        owner: &Target,
+    ) -> Result<Throwaway, ConnectError> {
+        Throwaway::create_inner(target, "template0", prefix, Some(owner))
     }
 
     /// A copy of `template` (no other session may be connected to it meanwhile).
@@ -824,13 +834,14 @@ impl Throwaway {
         template: &str,
         prefix: &str,
     ) -> Result<Throwaway, ConnectError> {
-        Throwaway::create_inner(target, template, prefix)
+        Throwaway::create_inner(target, template, prefix, None)
     }
 
     fn create_inner(
         target: &Target,
         template: &str,
         prefix: &str,
+        owner: Option<&Target>,
     ) -> Result<Throwaway, ConnectError> {
         let mut admin = connect(target)?;
         let pg = |e: postgres::Error| ConnectError::from_pg(target, &e);
@@ -840,9 +851,12 @@ impl Throwaway {
             .get(0);
         let name = unique_name(prefix);
         let sql = format!(
-            "CREATE DATABASE {} TEMPLATE {}",
+            "CREATE DATABASE {} TEMPLATE {}{}",
             quote_ident(&name),
-            quote_ident(template)
+            quote_ident(template),
+            owner
+                .map(|o| format!(" OWNER {}", quote_ident(o.user())))
+                .unwrap_or_default()
         );
         if let Err(e) = admin.batch_execute(&sql) {
             let t = target.redacted();
@@ -863,7 +877,7 @@ impl Throwaway {
             });
         }
         let mut throwaway = Throwaway {
-            target: target.with_dbname(&name),
+            target: owner.unwrap_or(target).with_dbname(&name),
             name,
             admin_target: target.clone(),
             admin: Some(admin),
