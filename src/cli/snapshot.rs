@@ -1012,6 +1012,27 @@ fn show(args: ShowArgs) -> anyhow::Result<Outcome> {
     ));
     for o in &m.objects {
         s.push_str(&object_line(o));
+        // Types reach the restore's SQL (checked first): a reviewer sees them here.
+        let typed = |names: &[String], types: &[String]| {
+            names
+                .iter()
+                .zip(types)
+                .map(|(n, t)| format!("{n} {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !o.key_types.is_empty() {
+            s.push_str(&format!(
+                "              key ({})\n",
+                typed(&o.key, &o.key_types)
+            ));
+        }
+        if !o.column_types.is_empty() {
+            s.push_str(&format!(
+                "              columns ({})\n",
+                typed(&o.columns, &o.column_types)
+            ));
+        }
         s.push_str(&format!("              file {}\n", o.file));
     }
     s.push_str(&format!(
