@@ -668,3 +668,46 @@ fn a_verification_server_without_a_superuser_restores_without_owners() {
         .get(0);
     assert_eq!(left, 0, "scratch databases left behind");
 }
+
+/// On its own scratch cluster, `verify --target` runs the round trips as the role without
+/// privileges, made a member of the roles that own the target's schema: a pending migration may
+/// alter their tables, and one that would run a program cannot.
+#[test]
+fn round_trips_on_a_target_schema_run_without_privileges() {
+    let tier = (
+        "3_tier",
+        "ALTER TABLE accounts ADD COLUMN tier text;\n",
+        "ALTER TABLE accounts DROP COLUMN tier;\n",
+    );
+    let marker = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        marker.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let flag = marker.path().join("pwned");
+    let sneaky_up = format!(
+        "DO $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {}'''; END $$;\n",
+        flag.display()
+    );
+    let sneaky = ("4_sneaky", sneaky_up.as_str(), "SELECT 1;\n");
+    let p = Project::new(&[INIT, ADD_NOTE, tier, sneaky], &["prod"]);
+    p.apply("prod", "2");
+    let db = &p.dbs[0];
+    let role = format!("vt_app_{db}");
+    connect(db)
+        .batch_execute(&format!(
+            "CREATE ROLE {role} NOLOGIN;
+             ALTER TABLE accounts OWNER TO {role};
+             ALTER TABLE orders OWNER TO {role};
+             ALTER TABLE _sqlx_migrations OWNER TO {role};"
+        ))
+        .unwrap();
+    let out = p.run(&["verify", "--target", "prod"]);
+    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    assert!(!flag.exists(), "a program ran\n{o}\n{e}");
+    assert_eq!(out.status.code(), Some(1), "{o}\n{e}");
+    assert!(o.contains("passed   3_tier"), "{o}\n{e}");
+    assert!(o.contains("FAILED   4_sneaky"), "{o}\n{e}");
+    assert!(o.contains("pg_execute_server_program"), "{o}\n{e}");
+}

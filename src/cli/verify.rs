@@ -125,9 +125,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             }
             let mut server = Server::new(crate::pg::connect::from_url(&c.url("postgres"))?)
                 .context("cannot connect to the scratch cluster")?;
-            // Migrations nobody vouched for run without privileges; `--target` restores the
-            // target's owners and grants, which only a superuser can then alter.
-            if !config.verify_superuser && target.is_none() {
+            // Migrations nobody vouched for run without privileges (with `--target`, unless a
+            // superuser owns the target's schema: see verify::target).
+            if !config.verify_superuser {
                 server = server.with_runner(crate::pg::connect::from_url(
                     &c.url_as(crate::pg::cluster::RUNNER, "postgres"),
                 )?);
@@ -311,6 +311,13 @@ fn on_target(
             Event::Verifying { id } => eprintln!("verifying {id}"),
             Event::Done { .. } => {}
         }
+    };
+    let admin_only;
+    let server = if prepared.unprivileged {
+        server
+    } else {
+        admin_only = server.without_runner();
+        &admin_only
     };
     let results = verify::verify(&analysis, server, &opts, &mut progress)?;
     let mut receipts = Receipts::load(&args.receipts)?;

@@ -64,6 +64,16 @@ impl Server {
         self
     }
 
+    /// The same server, with migrations run as the admin connection's role.
+    pub fn without_runner(&self) -> Server {
+        Server {
+            target: self.target.clone(),
+            admin_db: self.admin_db.clone(),
+            major: self.major,
+            runner: None,
+        }
+    }
+
     /// The role migrations run as, when it is not the admin connection's.
     pub fn runner_name(&self) -> Option<&str> {
         self.runner.as_ref().map(|r| r.user())

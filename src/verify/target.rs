@@ -81,6 +81,9 @@ pub struct Prepared<'a> {
     pub sampled: Vec<Sampled>,
     /// What limits the result.
     pub notes: Vec<String>,
+    /// The round trips may run as the server's role without privileges: it was made a member
+    /// of the roles that own the restored schema, none of which is a superuser.
+    pub unprivileged: bool,
     cleanup: Cleanup<'a>,
 }
 
@@ -361,6 +364,38 @@ pub fn prepare<'a>(
             crate::pg::error_text(&e)
         )
     })?;
+    // With a role without privileges on the server, the round trips run as it: a member of the
+    // (non-superuser) roles that own the restored schema, so it may alter their objects. A
+    // schema a superuser owns can only be altered by one.
+    let mut unprivileged = false;
+    if let Some(runner) = server.runner_name() {
+        let owner: Option<String> = scratch
+            .query_opt(SUPERUSER_OWNED, &[])
+            .map_err(|e| anyhow!("{}", crate::pg::error_text(&e)))?
+            .map(|r| r.get(0));
+        match owner {
+            Some(su) => notes.push(format!(
+                "the target's schema has objects owned by {su}, a superuser: the round trips run as the scratch cluster's superuser"
+            )),
+            None => {
+                for r in &roles {
+                    scratch
+                        .batch_execute(&format!(
+                            "GRANT {} TO {}",
+                            quote_ident(r),
+                            quote_ident(runner)
+                        ))
+                        .map_err(|e| {
+                            anyhow!(
+                                "cannot let the round trips act as role {r}: {}",
+                                crate::pg::error_text(&e)
+                            )
+                        })?;
+                }
+                unprivileged = true;
+            }
+        }
+    }
     drop(scratch);
     let restored = crate::drift::hide_kept(restored, &read.kept_columns);
     let restored_schema = crate::drift::schema_id(&restored, opts.ignore);
@@ -390,6 +425,7 @@ pub fn prepare<'a>(
         kept: read.kept_columns.clone(),
         sampled,
         notes,
+        unprivileged,
         cleanup,
     })
 }
@@ -410,6 +446,23 @@ pub fn short(id: &str) -> &str {
 }
 
 /// Roles the target database's objects refer to (owners, grantees), except PostgreSQL's own.
+/// A superuser that owns a schema, table, function or type of the restored database (objects of
+/// extensions and of migsafe's own schema aside), if any.
+const SUPERUSER_OWNED: &str = "WITH own(owner, nsp, oid, cls) AS (
+       SELECT n.nspowner, n.oid, n.oid, 'pg_catalog.pg_namespace'::pg_catalog.regclass FROM pg_catalog.pg_namespace n
+       UNION ALL SELECT c.relowner, c.relnamespace, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass FROM pg_catalog.pg_class c
+       UNION ALL SELECT p.proowner, p.pronamespace, p.oid, 'pg_catalog.pg_proc'::pg_catalog.regclass FROM pg_catalog.pg_proc p
+       UNION ALL SELECT t.typowner, t.typnamespace, t.oid, 'pg_catalog.pg_type'::pg_catalog.regclass FROM pg_catalog.pg_type t)
+     SELECT r.rolname::text FROM own
+     JOIN pg_catalog.pg_namespace n ON n.oid = own.nsp
+     JOIN pg_catalog.pg_roles r ON r.oid = own.owner
+     WHERE r.rolsuper
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migsafe')
+       AND n.nspname !~ '^pg_'
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                       WHERE d.classid = own.cls AND d.objid = own.oid AND d.deptype = 'e')
+     LIMIT 1";
+
 fn referenced_roles(c: &mut Client) -> Result<Vec<String>, postgres::Error> {
     let rows = c.query(
         "SELECT r.rolname::text FROM pg_catalog.pg_roles r
