@@ -88,6 +88,8 @@ pub struct Captures {
 pub struct Write {
     /// Quoted, as the statement names it: resolved on the target like the statement will be.
     pub table: String,
+    /// As the statement writes it (folded), for messages.
+    pub shown: String,
     pub kind: WriteKind,
     /// The statement has a WHERE: which rows it changes is not known in advance.
     pub filtered: bool,
@@ -132,6 +134,7 @@ pub fn captures_of(m: &crate::classify::MigrationAnalysis) -> Captures {
             writes_rows |= kind != WriteKind::Insert;
             let w = Write {
                 table: capture::quote_dotted(table),
+                shown: table.clone(),
                 kind,
                 filtered,
             };
@@ -331,6 +334,16 @@ impl<'a, 't> Estimator<'a, 't> {
     ) -> Result<(), postgres::Error> {
         const FILTERED: &str = "the statement's WHERE decides which rows: selectivity unknown, the whole table is an upper bound";
         let bound = w.filtered.then_some(FILTERED);
+        if self.table(&w.table)?.is_none() {
+            match &w.kind {
+                WriteKind::Insert => {}
+                WriteKind::Delete => out.push(absent(format!("rows of {}", w.shown))),
+                WriteKind::Update(cols) => {
+                    out.push(absent(format!("values of {}.{}", w.shown, cols.join(", "))))
+                }
+            }
+            return Ok(());
+        }
         match &w.kind {
             WriteKind::Insert => {
                 if self.table(&w.table)?.is_some() {
