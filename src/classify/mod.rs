@@ -247,6 +247,23 @@ pub fn analyze_script(
                         effect.destroys.clear();
                         effect.reason = format!("drops column {table}.{column}, added earlier in this migration").into();
                     }
+                    // A backfill of columns this migration added overwrites no value that
+                    // existed before it (their default, at most): the down drops them again.
+                    // What a trigger writes meanwhile is observed by apply, not predicted here.
+                    Op::Update { table, columns, .. }
+                        if !columns.is_empty()
+                            && columns.iter().all(|c| {
+                                added_columns.contains(&(strip_public(table).to_string(), c.clone()))
+                            }) =>
+                    {
+                        effect.data = DataEffect::Schema;
+                        effect.destroys.clear();
+                        effect.reason = format!(
+                            "fills {} of {table}, added earlier in this migration: no value that existed before is overwritten",
+                            columns.join(", ")
+                        )
+                        .into();
+                    }
                     _ => {}
                 }
                 if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
@@ -533,6 +550,37 @@ mod tests {
                 false, true, true, false, false, true, true, false, false, true, false
             ]
         );
+    }
+
+    #[test]
+    fn backfills_of_columns_added_in_the_same_migration_destroy_nothing() {
+        let a = script(
+            "ALTER TABLE n ADD COLUMN creator_id int; UPDATE n SET creator_id = p.creator_id FROM p WHERE p.id = n.post_id; UPDATE n SET creator_id = 0 WHERE creator_id IS NULL;",
+            ExecMode::WrappedTx,
+        );
+        assert!(
+            matches!(reversibility(&a), Reversibility::Reversible),
+            "{:?}",
+            reversibility(&a)
+        );
+        // An UPDATE that also sets a column that existed before destroys its old values.
+        let b = script(
+            "ALTER TABLE n ADD COLUMN creator_id int; UPDATE n SET creator_id = 1, title = 'x';",
+            ExecMode::WrappedTx,
+        );
+        assert!(matches!(
+            reversibility(&b),
+            Reversibility::Irreversible { .. }
+        ));
+        // A column of the same name added to another table does not count.
+        let c = script(
+            "ALTER TABLE m ADD COLUMN creator_id int; UPDATE n SET creator_id = 1;",
+            ExecMode::WrappedTx,
+        );
+        assert!(matches!(
+            reversibility(&c),
+            Reversibility::Irreversible { .. }
+        ));
     }
 
     #[test]

@@ -7,6 +7,9 @@ rule! {
     /// `UPDATE … WHERE` and `DELETE … WHERE` on tables that existed before this migration: data
     /// backfills and clean-ups inside a schema migration.
     ///
+    /// An UPDATE that only fills columns the same migration added is not flagged: it overwrites
+    /// no value that existed before.
+    ///
     /// ## Why it matters
     /// The rows deleted and the values overwritten are gone; the migration's down script cannot tell
     /// what they were, so rolling the release back means living with the changed data or restoring a
@@ -30,6 +33,10 @@ rule! {
     /// ```sql
     /// CREATE TABLE invoices (id bigint PRIMARY KEY, currency text);
     /// UPDATE invoices SET currency = 'EUR' WHERE currency IS NULL;
+    /// -- example: next migration
+    /// -- A backfill of a column this migration added overwrites nothing that existed before.
+    /// ALTER TABLE invoices ADD COLUMN currency_code text;
+    /// UPDATE invoices SET currency_code = upper(currency) WHERE currency IS NOT NULL;
     /// ```
     DestructiveBackfill {
         id: "MS008",
@@ -45,7 +52,11 @@ impl Rule for DestructiveBackfill {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for (step, e) in cx.ops_on_existing() {
+        // A backfill of columns the migration itself added destroys nothing (see classify).
+        for (step, e) in cx
+            .ops_on_existing()
+            .filter(|(_, e)| e.effect.data.is_destructive())
+        {
             match &e.op {
                 Op::Delete {
                     table,

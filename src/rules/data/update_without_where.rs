@@ -26,6 +26,8 @@ rule! {
     /// CREATE TABLE invoices (id bigint PRIMARY KEY, currency text);
     /// -- example: next migration
     /// ALTER TABLE invoices ADD COLUMN currency_v2 text;
+    /// -- Filling a column this migration added overwrites nothing that existed before.
+    /// UPDATE invoices SET currency_v2 = upper(currency);
     /// ```
     UpdateWithoutWhere {
         id: "MS007",
@@ -41,7 +43,10 @@ impl Rule for UpdateWithoutWhere {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for (step, e) in cx.ops_on_existing() {
+        for (step, e) in cx
+            .ops_on_existing()
+            .filter(|(_, e)| e.effect.data.is_destructive())
+        {
             if let Op::Update {
                 table,
                 has_where: false,
