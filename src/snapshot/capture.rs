@@ -985,6 +985,12 @@ impl Capturer<'_, '_, '_> {
     }
 
     fn sequence(&mut self, name: &str) -> Result<(), CaptureError> {
+        // `table.column` names an identity or serial column's sequence (ALTER TABLE … ALTER
+        // COLUMN … RESTART): resolved through the column when no sequence has that name.
+        let (table, column) = match name.rsplit_once('.') {
+            Some((t, c)) => (t.to_string(), c.trim_matches('"').replace("\"\"", "\"")),
+            None => (String::new(), String::new()),
+        };
         let row = self
             .tx
             .query_opt(
@@ -992,8 +998,13 @@ impl Capturer<'_, '_, '_> {
                         s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  JOIN pg_sequence s ON s.seqrelid = c.oid \
-                 WHERE c.oid = to_regclass($1) AND c.relkind = 'S'",
-                &[&name],
+                 WHERE c.oid = CASE WHEN to_regclass($1) IS NOT NULL THEN to_regclass($1) \
+                                    ELSE (SELECT to_regclass(pg_get_serial_sequence($2, $3)) \
+                                          WHERE EXISTS (SELECT 1 FROM pg_attribute a \
+                                                        WHERE a.attrelid = to_regclass($2) AND a.attname = $3 \
+                                                          AND NOT a.attisdropped)) END \
+                   AND c.relkind = 'S'",
+                &[&name, &table, &column],
             )?
             .ok_or_else(|| CaptureError::Other(format!("sequence {name} does not exist")))?;
         let (schema, seq): (String, String) = (row.get(1), row.get(2));

@@ -517,13 +517,11 @@ fn called_function(text: &str) -> Option<String> {
     use super::tokens::{Tok, tokenize};
     let toks = tokenize(text);
     toks.windows(2).find_map(|w| match (&w[0], &w[1]) {
-        (
-            Tok::Word {
-                text,
-                quoted: false,
-            },
-            Tok::Sym('('),
-        ) if !READ_ONLY.contains(&text.as_str()) && !is_keyword_before_paren(text) => {
+        // A quoted name is always a function (`"setval"(…)`), never a keyword.
+        (Tok::Word { text, quoted }, Tok::Sym('('))
+            if !READ_ONLY.contains(&text.as_str())
+                && (*quoted || !is_keyword_before_paren(text)) =>
+        {
             Some(text.clone())
         }
         _ => None,
@@ -575,7 +573,12 @@ fn is_keyword_before_paren(word: &str) -> bool {
 
 /// The first argument of a call, as a name: `setval('s', 1)` → `s`.
 fn first_argument(text: &str, call: &str) -> Name {
-    let after = text.split_once(call).map_or("", |(_, a)| a);
+    // The call as written, its name quoted or not: `setval(` or `"setval"(`.
+    let quoted = format!("\"{}\"(", call.trim_end_matches('('));
+    let after = text
+        .split_once(call)
+        .or_else(|| text.split_once(quoted.as_str()))
+        .map_or("", |(_, a)| a);
     after
         .split(['\'', ',', ')'])
         .find(|p| !p.trim().is_empty())

@@ -313,3 +313,37 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod sequence_reset_tests {
+    use super::Op;
+
+    /// Every form that hands out ids again is a sequence reset, whatever its spelling.
+    #[test]
+    fn identity_restart_and_quoted_setval_reset_a_sequence() {
+        for (sql, name) in [
+            (
+                "ALTER TABLE accounts ALTER COLUMN id RESTART WITH 1",
+                "accounts.id",
+            ),
+            (
+                "ALTER TABLE accounts ALTER COLUMN id RESTART",
+                "accounts.id",
+            ),
+            ("SELECT \"setval\"('accounts_id_seq', 1)", "accounts_id_seq"),
+            (
+                "SELECT pg_catalog.setval('accounts_id_seq', 1)",
+                "accounts_id_seq",
+            ),
+            ("SELECT setval('accounts_id_seq', 1)", "accounts_id_seq"),
+        ] {
+            assert_eq!(
+                super::understand(sql).1,
+                vec![Op::AlterSequence {
+                    name: name.into(),
+                    restart: true
+                }],
+                "{sql}"
+            );
+        }
+    }
+}

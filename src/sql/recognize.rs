@@ -665,6 +665,13 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
         if c.kws(&["drop", "default"]) {
             return Some(Op::DropDefault { table, column });
         }
+        // An identity column's sequence set back (`RESTART [WITH n]`): ids handed out again.
+        if has(&c, "restart") {
+            return Some(Op::AlterSequence {
+                name: format!("{table}.{column}"),
+                restart: true,
+            });
+        }
         if c.kws(&["set", "data", "type"]) || c.kw("type") {
             let ty = type_text(&mut c);
             if ty.is_empty() {
