@@ -999,9 +999,9 @@ impl Capturer<'_, '_, '_> {
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  JOIN pg_sequence s ON s.seqrelid = c.oid \
                  WHERE c.oid = CASE WHEN to_regclass($1) IS NOT NULL THEN to_regclass($1) \
-                                    ELSE (SELECT to_regclass(pg_get_serial_sequence($2, $3)) \
+                                    ELSE (SELECT to_regclass(pg_get_serial_sequence(NULLIF($2, ''), $3)) \
                                           WHERE EXISTS (SELECT 1 FROM pg_attribute a \
-                                                        WHERE a.attrelid = to_regclass($2) AND a.attname = $3 \
+                                                        WHERE a.attrelid = to_regclass(NULLIF($2, '')) AND a.attname = $3 \
                                                           AND NOT a.attisdropped)) END \
                    AND c.relkind = 'S'",
                 &[&name, &table, &column],
