@@ -30,6 +30,12 @@ pub enum TypeChange {
         from: SqlType,
         to: SqlType,
     },
+    /// Every value converts, but not exactly: what is lost, in `why`.
+    Inexact {
+        from: SqlType,
+        to: SqlType,
+        why: &'static str,
+    },
     /// A `USING` expression computes new values from old: the old ones are gone.
     Using {
         to: SqlType,
@@ -52,6 +58,9 @@ impl TypeChange {
             }
             TypeChange::Narrowing { from, to } => {
                 format!("narrows {from} to {to}: values that do not fit are lost or rejected")
+            }
+            TypeChange::Inexact { from, to, why } => {
+                format!("changes {from} to {to}, which {why}")
             }
             TypeChange::Using { to } => format!(
                 "converts values to {to} with a USING expression, overwriting the old values"
@@ -194,12 +203,21 @@ fn classify_change(from: &SqlType, to: &SqlType) -> TypeChange {
         | ("int", "bigint" | "numeric" | "double precision")
         | ("bigint", "numeric")
         | ("real", "double precision")
-        | ("timestamp", "timestamptz")
-        | ("timestamptz", "timestamp")
         | ("char", "varchar")
-        | ("json", "jsonb")
+        // jsonb's text is json's normal form: nothing is lost going back.
         | ("jsonb", "json")
         | ("date", "timestamp" | "timestamptz") => rewrite,
+        // Lossy though they look like widenings.
+        ("json", "jsonb") => TypeChange::Inexact {
+            from: from.clone(),
+            to: to.clone(),
+            why: "drops duplicate keys, key order, whitespace and number formatting",
+        },
+        ("timestamp", "timestamptz") | ("timestamptz", "timestamp") => TypeChange::Inexact {
+            from: from.clone(),
+            to: to.clone(),
+            why: "converts through the session's TimeZone: a time in a daylight-saving gap moves and the repeated hour cannot be told apart",
+        },
         (_, "text") => rewrite,
         _ => narrowing,
     }
@@ -247,9 +265,20 @@ mod tests {
             );
         }
         for (f, t) in [
+            ("json", "jsonb"),
+            ("timestamp", "timestamptz"),
+            ("timestamptz", "timestamp"),
+        ] {
+            assert!(
+                matches!(change(f, t), TypeChange::Inexact { .. }),
+                "{f} → {t}"
+            );
+        }
+        for (f, t) in [
             ("int", "bigint"),
             ("int", "text"),
-            ("timestamp", "timestamptz"),
+            ("jsonb", "json"),
+            ("date", "timestamptz"),
         ] {
             assert!(
                 matches!(change(f, t), TypeChange::Rewrite { .. }),

@@ -246,6 +246,7 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
                 TypeChange::Same | TypeChange::BinaryCoercible { .. } => {}
                 TypeChange::Rewrite { .. } => e = e.rewrite(),
                 TypeChange::Narrowing { .. }
+                | TypeChange::Inexact { .. }
                 | TypeChange::Using { .. }
                 | TypeChange::Unknown { .. } => {
                     e = e.rewrite();

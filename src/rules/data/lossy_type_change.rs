@@ -8,6 +8,11 @@ rule! {
     /// `bigint` to `int`, less numeric precision or scale), any `USING` expression, or a change from a
     /// type that migsafe does not know from earlier migrations.
     ///
+    /// Some changes that look like widenings lose values too: `json` to `jsonb` (duplicate keys,
+    /// key order, whitespace and number formatting are gone), `timestamp` to `timestamptz` and
+    /// back (converted through the session's `TimeZone`: a time in a daylight-saving gap moves,
+    /// the repeated hour cannot be told apart).
+    ///
     /// ## Why it matters
     /// Values that do not fit are cut, rounded or rejected, and a `USING` expression replaces every
     /// old value with a computed one: converting back in a down script does not restore them. The
@@ -21,9 +26,10 @@ rule! {
     ///
     /// ## Bad
     /// ```sql
-    /// CREATE TABLE users (id bigint PRIMARY KEY, email varchar(255));
+    /// CREATE TABLE users (id bigint PRIMARY KEY, email varchar(255), prefs json);
     /// -- example: next migration
     /// ALTER TABLE users ALTER COLUMN email TYPE varchar(64);
+    /// ALTER TABLE users ALTER COLUMN prefs TYPE jsonb;
     /// ```
     ///
     /// ## Good
