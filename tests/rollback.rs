@@ -451,6 +451,20 @@ fn a_backfill_of_a_new_column_is_undone_by_its_down() {
     });
 }
 
+/// `CREATE TABLE … AS` whose query deletes rows: lint calls it irreversible (issue 18), apply
+/// records the deleted rows, and rollback brings them back after the down drops the archive.
+#[test]
+fn create_table_as_with_a_deleting_query() {
+    fidelity(&Shape {
+        name: "ctas delete",
+        seed: NUMBERS,
+        up: "CREATE TABLE archive AS WITH d AS (DELETE FROM t WHERE id <= 5 RETURNING *) SELECT * FROM d;",
+        down: "DROP TABLE archive;",
+        writes: "INSERT INTO t (id, v, other) VALUES (100, 1, 'new');",
+        conflicts: 0,
+    });
+}
+
 #[test]
 fn cascade_delete_two_levels_deep() {
     fidelity(&Shape {

@@ -105,8 +105,14 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
     match stmt {
         Statement::CreateTable(ct) => {
             let table = name(&ct.name);
-            if ct.query.is_some() {
-                return vec![Op::CreateTableAs { table }];
+            if let Some(q) = &ct.query {
+                // The query's own writes (`WITH d AS (DELETE … RETURNING *) SELECT …`) happen too.
+                let mut ops: Vec<Op> = query_ops(q)
+                    .into_iter()
+                    .filter(|o| !matches!(o, Op::Select))
+                    .collect();
+                ops.push(Op::CreateTableAs { table });
+                return ops;
             }
             let mut foreign_keys: Vec<Name> = ct
                 .columns

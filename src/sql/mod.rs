@@ -346,4 +346,25 @@ mod sequence_reset_tests {
             );
         }
     }
+
+    /// A CREATE TABLE … AS whose query deletes rows deletes them.
+    #[test]
+    fn create_table_as_keeps_the_writes_of_its_query() {
+        let ops = super::understand(
+            "CREATE TABLE archive AS WITH d AS (DELETE FROM accounts WHERE id < 10 RETURNING *) SELECT * FROM d",
+        )
+        .1;
+        assert_eq!(
+            ops,
+            vec![
+                Op::Delete {
+                    table: "accounts".into(),
+                    has_where: true
+                },
+                Op::CreateTableAs {
+                    table: "archive".into()
+                }
+            ]
+        );
+    }
 }
