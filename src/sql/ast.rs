@@ -281,6 +281,49 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             ops
         }
         Statement::Query(q) => query_ops(q),
+        // Each branch is what it says: DELETE and UPDATE destroy, INSERT adds. Every branch
+        // may match rows, so each counts as filtered (the ON clause and its own AND decide).
+        Statement::Merge(m) => {
+            use sqlparser::ast::{MergeAction, MergeUpdateKind};
+            let table = match &m.table {
+                TableFactor::Table { name: n, .. } => name(n),
+                other => other.to_string(),
+            };
+            let mut ops = vec![];
+            for c in &m.clauses {
+                let op = match &c.action {
+                    MergeAction::Delete { .. } => Op::Delete {
+                        table: table.clone(),
+                        has_where: true,
+                    },
+                    MergeAction::Update(u) => match &u.kind {
+                        MergeUpdateKind::Set(assignments) => Op::Update {
+                            table: table.clone(),
+                            has_where: true,
+                            columns: assignments
+                                .iter()
+                                .flat_map(|a| match &a.target {
+                                    AssignmentTarget::ColumnName(n) => vec![name(n)],
+                                    AssignmentTarget::Tuple(ns) => ns.iter().map(name).collect(),
+                                })
+                                .collect(),
+                        },
+                        _ => return unmodeled("MERGE … UPDATE SET *"),
+                    },
+                    MergeAction::Insert(_) => Op::Insert {
+                        table: table.clone(),
+                    },
+                    MergeAction::DoNothing { .. } => continue,
+                };
+                if !ops.contains(&op) {
+                    ops.push(op);
+                }
+            }
+            if ops.is_empty() {
+                ops.push(Op::Select);
+            }
+            ops
+        }
         Statement::CreateView(v) => vec![Op::CreateView {
             name: name(&v.name),
             materialized: v.materialized,

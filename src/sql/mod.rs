@@ -367,4 +367,37 @@ mod sequence_reset_tests {
             ]
         );
     }
+
+    /// MERGE branches are read: DELETE and UPDATE destroy, INSERT alone adds.
+    #[test]
+    fn merge_branches_are_classified() {
+        let ops = |sql: &str| super::understand(sql).1;
+        assert_eq!(
+            ops(
+                "MERGE INTO accounts a USING staging s ON a.id = s.id WHEN MATCHED AND s.gone THEN DELETE WHEN MATCHED THEN UPDATE SET plan = s.plan WHEN NOT MATCHED THEN INSERT (id, plan) VALUES (s.id, s.plan)"
+            ),
+            vec![
+                Op::Delete {
+                    table: "accounts".into(),
+                    has_where: true
+                },
+                Op::Update {
+                    table: "accounts".into(),
+                    has_where: true,
+                    columns: vec!["plan".into()]
+                },
+                Op::Insert {
+                    table: "accounts".into()
+                },
+            ]
+        );
+        assert_eq!(
+            ops(
+                "MERGE INTO accounts a USING staging s ON a.id = s.id WHEN NOT MATCHED THEN INSERT (id, plan) VALUES (s.id, s.plan)"
+            ),
+            vec![Op::Insert {
+                table: "accounts".into()
+            }]
+        );
+    }
 }
