@@ -6,7 +6,9 @@ rule! {
     /// ## What it flags
     /// The first statement of a migration that takes a `SHARE` lock or stronger (`CREATE INDEX`, most
     /// `ALTER TABLE` forms, `DROP`, `TRUNCATE`, `LOCK TABLE` …) on an object that existed before the
-    /// migration, when no `SET lock_timeout` precedes it in the script.
+    /// migration, when no `SET lock_timeout` precedes it in the script. That includes the table a
+    /// new table's foreign key references: `CREATE TABLE … REFERENCES person` takes `SHARE ROW
+    /// EXCLUSIVE` on `person`.
     ///
     /// One finding per migration.
     ///
@@ -29,6 +31,12 @@ rule! {
     /// ALTER TABLE orders ADD COLUMN note text;
     /// ```
     ///
+    /// ```sql
+    /// CREATE TABLE person (id bigint PRIMARY KEY);
+    /// -- example: next migration
+    /// CREATE TABLE person_note (id bigint PRIMARY KEY, person_id bigint REFERENCES person (id));
+    /// ```
+    ///
     /// ## Good
     /// ```sql
     /// CREATE TABLE orders (id bigint PRIMARY KEY);
@@ -40,6 +48,7 @@ rule! {
     /// ```sql
     /// CREATE TABLE orders (id bigint PRIMARY KEY);
     /// ALTER TABLE orders ADD COLUMN note text;
+    /// CREATE TABLE order_notes (id bigint PRIMARY KEY, order_id bigint REFERENCES orders (id));
     /// ```
     MissingLockTimeout {
         id: "MS125",
@@ -56,6 +65,29 @@ impl Rule for MissingLockTimeout {
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (step, e) in cx.ops() {
+            // A new table's foreign key takes SHARE ROW EXCLUSIVE on the table it references,
+            // which existed before: writes to it queue behind a waiting CREATE TABLE.
+            if let Op::CreateTable { foreign_keys, .. } = &e.op
+                && !step.lock_timeout
+            {
+                let created = super::created_before(cx, step.index);
+                let referenced: Vec<&str> = foreign_keys
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|t| !created.contains(super::key(t)))
+                    .collect();
+                if !referenced.is_empty() {
+                    out.push(Hit::at(
+                        step,
+                        format!(
+                            "takes SHARE ROW EXCLUSIVE on {} (referenced by a foreign key of the new table) with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and every write to {} queues behind it meanwhile",
+                            referenced.join(", "),
+                            referenced.join(", ")
+                        ),
+                    ));
+                    return;
+                }
+            }
             if step.lock_timeout || e.effect.lock < LockLevel::Share {
                 continue;
             }
