@@ -225,6 +225,8 @@ pub struct Config {
     pub drift_blocks: bool,
     /// `[verify] superuser`: run verified migrations as superuser (unsafe; default false).
     pub verify_superuser: bool,
+    /// `[apply] lock_timeout` is set in the file, to something other than 0 (no timeout).
+    pub apply_lock_timeout_set: bool,
     /// `[verify] extensions`: created by migsafe in each scratch database before the run.
     pub verify_extensions: Vec<String>,
 }
@@ -612,6 +614,7 @@ impl Config {
             }
         };
         let defaults = ApplySettings::default();
+        let apply_lock_timeout_set = raw.apply.as_ref().is_some_and(|a| a.lock_timeout.is_some());
         let apply = match &raw.apply {
             None => defaults,
             Some(a) => ApplySettings {
@@ -628,6 +631,8 @@ impl Config {
                 soft_drop: a.soft_drop.unwrap_or(defaults.soft_drop),
             },
         };
+        let apply_lock_timeout_set =
+            apply_lock_timeout_set && apply.lock_timeout() > Duration::ZERO;
         let drill_max_age = match raw.drill.as_ref().and_then(|d| d.max_age.as_ref()) {
             None => None,
             Some(v) => Some(drill_age(v.get_ref()).ok_or_else(|| {
@@ -684,6 +689,7 @@ impl Config {
                 .and_then(|v| v.superuser)
                 .unwrap_or(false),
             verify_extensions: raw.verify.map(|v| v.extensions).unwrap_or_default(),
+            apply_lock_timeout_set,
         })
     }
 

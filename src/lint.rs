@@ -291,6 +291,7 @@ fn check_with(
 ) -> Result<ProjectReport, LintError> {
     let settings = Settings {
         postgres: config.postgres_version,
+        apply_lock_timeout: config.apply_lock_timeout_set,
     };
     let analysis = classify::analyze_project(project, settings, |m| checked(m))?;
     let findings = rules::check(&analysis, &config.rules, settings);

@@ -552,3 +552,22 @@ fn stdin_filename_with_paths_but_no_dash_is_a_usage_error() {
     let t = sqlx_project("SELECT 1;\n", None);
     snap!(migsafe(t.path()).args(["lint", "migrations", "--stdin-filename", "x.sql"]));
 }
+
+/// `[apply] lock_timeout` in migsafe.toml is set by `migsafe apply` on every step's session:
+/// MS125 does not ask the scripts for one then (unless it is 0, no timeout).
+#[test]
+fn an_apply_lock_timeout_in_the_config_quiets_missing_lock_timeout() {
+    let t = sqlx_project(
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+        Some("ALTER TABLE accounts DROP COLUMN note;\n"),
+    );
+    let lint = |t: &tempfile::TempDir| {
+        let out = migsafe(t.path()).args(["lint", "."]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(lint(&t).contains("MS125"), "{}", lint(&t));
+    write(t.path(), "migsafe.toml", "[apply]\nlock_timeout = \"2s\"\n");
+    assert!(!lint(&t).contains("MS125"), "{}", lint(&t));
+    write(t.path(), "migsafe.toml", "[apply]\nlock_timeout = \"0\"\n");
+    assert!(lint(&t).contains("MS125"), "{}", lint(&t));
+}

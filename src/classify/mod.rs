@@ -166,11 +166,17 @@ pub struct ScriptError {
 pub struct Settings {
     /// Target PostgreSQL major version.
     pub postgres: u32,
+    /// migsafe.toml sets `[apply] lock_timeout`: `migsafe apply` and `rollback` set it on every
+    /// step's session, so a script need not.
+    pub apply_lock_timeout: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { postgres: 15 }
+        Settings {
+            postgres: 15,
+            apply_lock_timeout: false,
+        }
     }
 }
 

@@ -22,7 +22,8 @@ rule! {
     /// Start the migration with `SET lock_timeout = '5s'` (`SET LOCAL` in a migration the runner
     /// wraps in a transaction), so that the statement gives up instead of blocking everyone, and retry
     /// the deploy. If the timeout is set outside the script (role or database settings), disable this
-    /// rule in `migsafe.toml`.
+    /// rule in `migsafe.toml`. When `migsafe.toml` sets `[apply] lock_timeout` (not 0), `migsafe
+    /// apply` and `migsafe rollback` set it on every step's session and the rule stays quiet.
     ///
     /// ## Bad
     /// ```sql
@@ -64,6 +65,10 @@ impl Rule for MissingLockTimeout {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        // `migsafe apply` sets the configured lock_timeout on every step's session.
+        if cx.settings.apply_lock_timeout {
+            return;
+        }
         for (step, e) in cx.ops() {
             // A new table's foreign key takes SHARE ROW EXCLUSIVE on the table it references,
             // which existed before: writes to it queue behind a waiting CREATE TABLE.
