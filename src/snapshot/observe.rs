@@ -202,6 +202,21 @@ impl TableState {
     }
 }
 
+/// Whether table `c` carries its capture triggers, enabled always (`$1` is [`TRIGGER`]): the
+/// row-level one on partitions and inheritance members, the three statement-level ones
+/// elsewhere. One definition for the step's catalog and for what plan says apply will install.
+macro_rules! captured {
+    () => {
+        "CASE WHEN c.relispartition OR c.relhassubclass \
+              OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+         THEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+                      AND g.tgname = $1 AND g.tgenabled = 'A') \
+         ELSE (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
+               AND g.tgname IN ($1 || '_ins', $1 || '_upd', $1 || '_del') \
+               AND g.tgenabled = 'A') = 3 END"
+    };
+}
+
 /// The tables of the database at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog(pub BTreeMap<u32, TableState>);
@@ -209,15 +224,10 @@ pub struct Catalog(pub BTreeMap<u32, TableState>);
 impl Catalog {
     pub fn read(tx: &mut impl postgres::GenericClient) -> Result<Catalog, postgres::Error> {
         let rows = tx.query(
-            "SELECT c.oid, c.relfilenode, n.nspname::text, c.relname::text, c.relkind = 'p', \
-                    CASE WHEN c.relispartition OR c.relhassubclass \
-                              OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
-                         THEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
-                                      AND g.tgname = $1 AND g.tgenabled = 'A') \
-                         ELSE (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid \
-                               AND g.tgname IN ($1 || '_ins', $1 || '_upd', $1 || '_del') \
-                               AND g.tgenabled = 'A') = 3 END, \
-                    coalesce((SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
+            concat!(
+                "SELECT c.oid, c.relfilenode, n.nspname::text, c.relname::text, c.relkind = 'p', ",
+                captured!(),
+                ", coalesce((SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
                     coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
@@ -227,7 +237,8 @@ impl Catalog {
              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migsafe') \
-               AND n.nspname !~ '^pg_toast'",
+               AND n.nspname !~ '^pg_toast'"
+            ),
             &[&TRIGGER],
         )?;
         let mut out = BTreeMap::new();
@@ -734,19 +745,17 @@ pub fn missing_triggers(
     let all = reachable(tx, &oids)?;
     Ok(tx
         .query(
-            "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) \
-             FROM pg_catalog.unnest($1::oid[]) o(oid) \
-             CROSS JOIN LATERAL (SELECT relid FROM pg_catalog.pg_partition_tree(o.oid::regclass) UNION SELECT o.oid) p \
-             JOIN pg_catalog.pg_class c ON c.oid = p.relid \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND \
-               (SELECT count(*) FROM pg_catalog.pg_trigger g \
-                WHERE g.tgrelid = c.oid AND g.tgname LIKE $2 || '%' AND g.tgenabled = 'A') \
-               < CASE WHEN c.relispartition OR c.relhassubclass \
-                        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
-                      THEN 1 ELSE 3 END \
-             ORDER BY 1",
-            &[&all, &TRIGGER],
+            concat!(
+                "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) \
+                 FROM pg_catalog.unnest($2::oid[]) o(oid) \
+                 CROSS JOIN LATERAL (SELECT relid FROM pg_catalog.pg_partition_tree(o.oid::regclass) UNION SELECT o.oid) p \
+                 JOIN pg_catalog.pg_class c ON c.oid = p.relid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'r' AND NOT ",
+                captured!(),
+                " ORDER BY 1"
+            ),
+            &[&TRIGGER, &all],
         )?
         .iter()
         .map(|r| r.get(0))

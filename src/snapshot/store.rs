@@ -376,9 +376,9 @@ fn real_dir(p: &Path) -> bool {
     fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
 }
 
-/// Reads a manifest without following a link or waiting on a FIFO, and at most 64 MiB.
-fn read_manifest_file(path: &Path) -> io::Result<Vec<u8>> {
-    const MAX: u64 = 64 << 20;
+/// Opens a regular file without following a link or waiting on a FIFO (a FIFO or device is
+/// refused after the non-blocking open), with its metadata as opened.
+fn open_regular(path: &Path) -> io::Result<(File, fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -391,6 +391,13 @@ fn read_manifest_file(path: &Path) -> io::Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
     }
+    Ok((file, meta))
+}
+
+/// Reads a manifest through [`open_regular`], at most 64 MiB.
+fn read_manifest_file(path: &Path) -> io::Result<Vec<u8>> {
+    const MAX: u64 = 64 << 20;
+    let (file, meta) = open_regular(path)?;
     if meta.len() > MAX {
         return Err(io::Error::other("larger than 64 MiB"));
     }
@@ -472,13 +479,8 @@ fn open_checked(dir: &Path, f: &FileEntry) -> Result<File, String> {
         ));
     }
     // The file cannot have been swapped for a link or a FIFO since: no following, no waiting.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| format!("cannot open: {e}"))?;
-    let opened = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
-    if !opened.is_file() || opened.len() != f.bytes {
+    let (file, opened) = open_regular(&path).map_err(|e| format!("cannot open: {e}"))?;
+    if opened.len() != f.bytes {
         return Err("changed while it was being opened".into());
     }
     Ok(file)
