@@ -336,7 +336,12 @@ fn stage_file(
     let f = file_entry(manifest, &obj.file)?;
     let mut defs = vec![];
     for (c, ty) in stage_columns(obj) {
-        server_type(tx, obj, &ty)?;
+        if !known_type(tx, obj, &ty)? {
+            return Err(RestoreError::Other(format!(
+                "{}: type {ty:?} does not exist in this database",
+                obj.qualified()
+            )));
+        }
         defs.push(format!("{} {ty}", quote_ident(&c)));
     }
     let defs = defs.join(", ");
@@ -349,22 +354,18 @@ fn stage_file(
     Ok(rows)
 }
 
-/// A manifest's type, already checked token by token ([`crate::snapshot::manifest::type_name`]),
-/// must also be one type name to the server (`to_regtype` parses the whole text as one, with a
-/// bound parameter) that exists here, before it is written into a statement.
-fn server_type(
+/// Whether a manifest's type, already checked token by token
+/// ([`crate::snapshot::manifest::type_name`]), exists here. It must also be one type name to the
+/// server (`to_regtype` parses the whole text as one, with a bound parameter) before it is
+/// written into a statement: anything else is an error.
+fn known_type(
     tx: &mut postgres::Transaction<'_>,
     obj: &Object,
     ty: &str,
-) -> Result<(), RestoreError> {
+) -> Result<bool, RestoreError> {
     let mut sp = tx.savepoint("migsafe_type")?;
-    let known = sp.query_one("SELECT pg_catalog.to_regtype($1) IS NOT NULL", &[&ty]);
-    match known {
-        Ok(row) if row.get::<_, bool>(0) => Ok(()),
-        Ok(_) => Err(RestoreError::Other(format!(
-            "{}: type {ty:?} does not exist in this database",
-            obj.qualified()
-        ))),
+    match sp.query_one("SELECT pg_catalog.to_regtype($1) IS NOT NULL", &[&ty]) {
+        Ok(row) => Ok(row.get(0)),
         Err(e) => Err(RestoreError::Other(format!(
             "{}: the manifest's type {ty:?} is not a type name ({}); nothing was restored",
             obj.qualified(),
@@ -967,10 +968,12 @@ fn rehearse_data(
     let table = format!("migsafe_drill.{}", quote_ident(&format!("o{i}")));
     let mut defs = vec![];
     for (c, ty) in stage_columns(obj) {
-        let known: bool = tx
-            .query_one("SELECT to_regtype($1) IS NOT NULL", &[&ty])?
-            .get(0);
-        let ty = if known { ty } else { "text".into() };
+        // A type this server does not have (an extension's, an enum) loads as text.
+        let ty = if known_type(tx, obj, &ty)? {
+            ty
+        } else {
+            "text".into()
+        };
         defs.push(format!("{} {ty}", quote_ident(&c)));
     }
     tx.batch_execute(&format!("CREATE TABLE {table} ({})", defs.join(", ")))?;
