@@ -9,6 +9,8 @@ use crate::sql::{Op, SqlType};
 pub struct Catalog {
     /// table → column → type. Names without a schema are keyed as written; `public.` is dropped.
     tables: HashMap<String, HashMap<String, SqlType>>,
+    /// Triggers, foreign keys, inheritance and functions: what acts on data later.
+    pub deps: super::objects::Deps,
 }
 
 /// How a column's type changes.
@@ -99,6 +101,7 @@ impl Catalog {
 
     /// Folds one operation into the model.
     pub fn apply(&mut self, op: &Op) {
+        self.deps.apply(op);
         match op {
             Op::CreateTable {
                 table,

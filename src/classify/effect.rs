@@ -100,7 +100,11 @@ pub struct Effect {
 }
 
 impl Effect {
-    fn new(data: DataEffect, lock: LockLevel, reason: impl Into<Cow<'static, str>>) -> Effect {
+    pub(super) fn new(
+        data: DataEffect,
+        lock: LockLevel,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Effect {
         Effect {
             data,
             lock,
@@ -314,6 +318,16 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             D::Compat,
             L::AccessExclusive,
             "renames or moves an object the running application refers to",
+        ),
+        Op::Inherit { .. } => Effect::new(
+            D::Schema,
+            L::AccessExclusive,
+            "makes the table a child of another: scans, updates and deletes of the parent reach its rows",
+        ),
+        Op::Call { function } => Effect::new(
+            D::Unknown,
+            L::None,
+            format!("calls {function}(), whose body migsafe cannot read"),
         ),
         // SHARE UPDATE EXCLUSIVE on the parent, but ACCESS EXCLUSIVE on the table attached.
         Op::AttachPartition { .. } => Effect::new(

@@ -8,8 +8,8 @@
 
 mod catalog;
 mod effect;
+mod objects;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,7 +19,6 @@ pub use catalog::{Catalog, TypeChange};
 pub use effect::{DataEffect, Destroyed, Effect, LockLevel};
 
 use crate::source::{Delimiting, ExecMode, Migration, Project, Runner, Script};
-use crate::sql::op::unqualified as strip_public;
 use crate::sql::{self, LineIndex, Op, Statement};
 
 /// A position in a file: 1-based line and column.
@@ -36,6 +35,10 @@ pub struct OpEffect {
     pub effect: Effect,
     /// The table was created earlier in the same migration.
     pub new_table: bool,
+    /// What PostgreSQL runs this operation for, when the statement does not say it: a trigger,
+    /// a foreign-key action, a parent table, a called function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// One statement with its context and effects.
@@ -227,69 +230,45 @@ pub fn analyze_script(
             message: e.to_string(),
         }
     })?;
-    let mut created: HashSet<String> = HashSet::new();
-    // Columns added by this migration: dropping one again destroys nothing that existed before.
-    let mut added_columns: HashSet<(String, String)> = HashSet::new();
+    let mut origins = objects::Origins::default();
     let mut steps = Vec::with_capacity(statements.len());
     for (index, mut statement) in statements.into_iter().enumerate() {
         let (l, c) = lines.position(&script.source, statement.range.start);
         let (el, ec) = lines.position(&script.source, statement.range.end);
+        let mut effects = Vec::with_capacity(statement.ops.len());
         // The operations move into their effects: one copy, not two, on large files.
-        let effects = std::mem::take(&mut statement.ops)
-            .into_iter()
-            .map(|op| {
-                let tables = op.tables();
-                let new_table =
-                    !tables.is_empty() && tables.iter().all(|t| created.contains(strip_public(t)));
-                let mut effect = effect::effect(&op, catalog, new_table);
-                match &op {
-                    Op::AddColumn { table, column } => {
-                        added_columns.insert((strip_public(table).to_string(), column.name.clone()));
-                    }
-                    Op::DropColumn { table, column, .. }
-                        if added_columns.contains(&(strip_public(table).to_string(), column.clone())) =>
-                    {
-                        effect.data = DataEffect::Schema;
-                        effect.destroys.clear();
-                        effect.reason = format!("drops column {table}.{column}, added earlier in this migration").into();
-                    }
-                    // A backfill of columns this migration added overwrites no value that
-                    // existed before it (their default, at most): the down drops them again.
-                    // What a trigger writes meanwhile is observed by apply, not predicted here.
-                    Op::Update { table, columns, .. }
-                        if !columns.is_empty()
-                            && columns.iter().all(|c| {
-                                added_columns.contains(&(strip_public(table).to_string(), c.clone()))
-                            }) =>
-                    {
-                        effect.data = DataEffect::Schema;
-                        effect.destroys.clear();
-                        effect.reason = format!(
-                            "fills {} of {table}, added earlier in this migration: no value that existed before is overwritten",
-                            columns.join(", ")
-                        )
-                        .into();
-                    }
-                    _ => {}
-                }
-                if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
-                    effect.tx_allowed = false;
-                }
-                // `CREATE TABLE IF NOT EXISTS` of a table that already exists creates nothing.
-                let exists = matches!(&op, Op::CreateTable { table, if_not_exists: true, .. } if catalog.has_table(table));
-                if let Op::CreateTable { table, .. } | Op::CreateTableAs { table } = &op
-                    && !exists
-                {
-                    created.insert(strip_public(table).to_string());
-                }
-                catalog.apply(&op);
-                OpEffect {
+        for op in std::mem::take(&mut statement.ops) {
+            // What the operation sets off is judged before the operation changes the model
+            // (a dropped parent still has its partitions).
+            let consequences = catalog.deps.consequences(&op);
+            let mut effect = judge(&op, catalog, &origins, settings);
+            // `CREATE TABLE IF NOT EXISTS` of a table that already exists creates nothing.
+            let exists = matches!(&op, Op::CreateTable { table, if_not_exists: true, .. } if catalog.has_table(table));
+            let new_table = is_new(&op, &origins);
+            origins.record(&op, !exists);
+            catalog.apply(&op);
+            if let Op::Call { .. } = op
+                && consequences.iter().any(|(o, _)| matches!(o, Op::Unmodeled { .. }))
+            {
+                effect.data = DataEffect::Unknown;
+            }
+            effects.push(OpEffect {
+                op,
+                effect,
+                new_table,
+                via: None,
+            });
+            for (op, via) in consequences {
+                let mut effect = judge(&op, catalog, &origins, settings);
+                effect.reason = format!("{} (set off by {via})", effect.reason).into();
+                effects.push(OpEffect {
+                    new_table: is_new(&op, &origins),
                     op,
                     effect,
-                    new_table,
-                }
-            })
-            .collect();
+                    via: Some(via),
+                });
+            }
+        }
         steps.push(Step {
             index,
             start: Pos { line: l, column: c },
@@ -319,6 +298,76 @@ pub fn analyze_script(
         mode,
         steps,
     })
+}
+
+/// Whether every table an operation acts on was created earlier in this migration.
+fn is_new(op: &Op, origins: &objects::Origins) -> bool {
+    let tables = op.tables();
+    !tables.is_empty() && tables.iter().all(|t| origins.new_table(t))
+}
+
+/// The effect of one operation in its migration: what it would do to existing data, less what
+/// only reaches objects this migration created.
+fn judge(op: &Op, catalog: &Catalog, origins: &objects::Origins, settings: Settings) -> Effect {
+    let mut effect = effect::effect(op, catalog, is_new(op, origins));
+    let nothing_lost = |effect: &mut Effect, reason: String| {
+        effect.data = DataEffect::Schema;
+        effect.destroys.clear();
+        effect.reason = reason.into();
+    };
+    match op {
+        Op::DropColumn { table, column, .. } if origins.new_column(table, column) => nothing_lost(
+            &mut effect,
+            format!("drops column {table}.{column}, added earlier in this migration"),
+        ),
+        // A backfill of columns this migration added overwrites no value that existed before
+        // it (their default, at most): the down drops them again. What a trigger writes
+        // meanwhile follows as a consequence of its own.
+        Op::Update { table, columns, .. }
+            if !columns.is_empty() && columns.iter().all(|c| origins.new_column(table, c)) =>
+        {
+            nothing_lost(
+                &mut effect,
+                format!(
+                    "fills {} of {table}, added earlier in this migration: no value that existed before is overwritten",
+                    columns.join(", ")
+                ),
+            )
+        }
+        Op::AlterSequence {
+            name,
+            restart: true,
+        } if origins.new_sequence(name) => nothing_lost(
+            &mut effect,
+            format!("restarts sequence {name}, created earlier in this migration"),
+        ),
+        Op::Call { function } => match catalog.deps.body(function) {
+            Some(sql::Body::ReadOnly) => {
+                effect = Effect::new(
+                    DataEffect::None,
+                    LockLevel::None,
+                    format!("calls {function}(), declared IMMUTABLE or STABLE: it cannot write"),
+                )
+            }
+            Some(sql::Body::Ops(_)) => {
+                effect = Effect::new(
+                    DataEffect::None,
+                    LockLevel::None,
+                    format!("calls {function}(); what its body does follows"),
+                )
+            }
+            Some(sql::Body::Unreadable(why)) => {
+                effect.reason =
+                    format!("calls {function}(), whose body migsafe cannot read: {why}").into()
+            }
+            None => {}
+        },
+        _ => {}
+    }
+    if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
+        effect.tx_allowed = false;
+    }
+    effect
 }
 
 /// Flyway runs a script outside a transaction when it holds a statement that cannot run in one.
@@ -587,6 +636,209 @@ mod tests {
             reversibility(&c),
             Reversibility::Irreversible { .. }
         ));
+    }
+
+    /// The destroyed objects of an irreversible migration, or its label otherwise.
+    fn verdict(sql: &str) -> Result<Vec<Destroyed>, &'static str> {
+        match reversibility(&script(sql, ExecMode::WrappedTx)) {
+            Reversibility::Irreversible { steps, .. } => {
+                Ok(steps.into_iter().flat_map(|s| s.destroys).collect())
+            }
+            other => Err(other.label()),
+        }
+    }
+
+    fn rows(table: &str, all: bool) -> Destroyed {
+        Destroyed::Rows {
+            table: table.into(),
+            all,
+        }
+    }
+
+    #[test]
+    fn renames_move_identity_so_a_swap_then_drop_hits_the_old_object() {
+        assert_eq!(
+            verdict(
+                "CREATE TABLE accounts_new (id int); ALTER TABLE accounts RENAME TO accounts_old; ALTER TABLE accounts_new RENAME TO accounts; DROP TABLE accounts_old;"
+            ),
+            Ok(vec![Destroyed::Table {
+                table: "accounts_old".into()
+            }])
+        );
+        // The new table, renamed, is still new: dropping it loses nothing.
+        assert_eq!(
+            verdict("CREATE TABLE a_new (id int); ALTER TABLE a_new RENAME TO a_tmp; DROP TABLE a_tmp;"),
+            Err("reversible")
+        );
+        // A name freed by a drop and taken by an old table is the old table.
+        assert_eq!(
+            verdict("CREATE TABLE tmp (id int); DROP TABLE tmp; ALTER TABLE accounts RENAME TO tmp; DROP TABLE tmp;"),
+            Ok(vec![Destroyed::Table { table: "tmp".into() }])
+        );
+        // Column swaps: the renamed old column is what the DROP destroys.
+        assert!(
+            verdict("ALTER TABLE t ADD COLUMN b2 int; ALTER TABLE t RENAME COLUMN b TO b_old; ALTER TABLE t RENAME COLUMN b2 TO b; ALTER TABLE t DROP COLUMN b_old;").is_ok()
+        );
+        assert_eq!(
+            verdict("ALTER TABLE t ADD COLUMN b2 int; ALTER TABLE t RENAME COLUMN b2 TO b3; ALTER TABLE t DROP COLUMN b3;"),
+            Err("reversible")
+        );
+        assert_eq!(
+            verdict("ALTER TABLE t ADD COLUMN c int; UPDATE t SET c = 1; ALTER TABLE t RENAME COLUMN c TO d; UPDATE t SET d = 2;"),
+            Err("reversible")
+        );
+    }
+
+    #[test]
+    fn sequences_the_migration_created_can_be_reset() {
+        assert_eq!(
+            verdict("CREATE SEQUENCE s; SELECT setval('s', 100); CREATE TABLE n (id serial); SELECT setval('n_id_seq', 5); ALTER TABLE n ALTER COLUMN id RESTART WITH 9;"),
+            Err("reversible")
+        );
+        assert_eq!(
+            verdict("ALTER TABLE accounts ALTER COLUMN id RESTART WITH 1;"),
+            Ok(vec![Destroyed::Sequence {
+                sequence: "accounts.id".into()
+            }])
+        );
+    }
+
+    #[test]
+    fn foreign_key_actions_carry_deletes_into_older_tables() {
+        assert_eq!(
+            verdict(
+                "CREATE TABLE plans (id int PRIMARY KEY); INSERT INTO plans SELECT DISTINCT plan_id FROM accounts; ALTER TABLE accounts ADD FOREIGN KEY (plan_id) REFERENCES plans ON DELETE CASCADE; DELETE FROM plans WHERE id = 3;"
+            ),
+            Ok(vec![rows("accounts", false)])
+        );
+        assert_eq!(
+            verdict(
+                "CREATE TABLE plans (id int PRIMARY KEY); ALTER TABLE accounts ADD CONSTRAINT f FOREIGN KEY (plan_id) REFERENCES plans (id) ON DELETE SET NULL; DELETE FROM plans;"
+            ),
+            Ok(vec![Destroyed::Values {
+                table: "accounts".into(),
+                columns: vec!["plan_id".into()],
+                all_rows: false
+            }])
+        );
+        // Without an action the DELETE of the new table's rows fails or does nothing to others.
+        assert_eq!(
+            verdict("CREATE TABLE plans (id int PRIMARY KEY); ALTER TABLE accounts ADD FOREIGN KEY (plan_id) REFERENCES plans; DELETE FROM plans;"),
+            Err("reversible")
+        );
+        // Cascades into a table the migration created lose nothing.
+        assert_eq!(
+            verdict("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (p int REFERENCES p ON DELETE CASCADE); DELETE FROM p;"),
+            Err("reversible")
+        );
+    }
+
+    #[test]
+    fn inheritance_and_partitions_reach_older_tables() {
+        assert_eq!(
+            verdict("CREATE TABLE base (id int); ALTER TABLE accounts INHERIT base; DELETE FROM base;"),
+            Ok(vec![rows("accounts", true)])
+        );
+        assert_eq!(
+            verdict(
+                "CREATE TABLE events_p (id int, at date) PARTITION BY RANGE (at); ALTER TABLE events_p ATTACH PARTITION events FOR VALUES FROM ('2020-01-01') TO ('2030-01-01'); DROP TABLE events_p;"
+            ),
+            Ok(vec![Destroyed::Table {
+                table: "events".into()
+            }])
+        );
+    }
+
+    #[test]
+    fn triggers_and_functions_the_migration_created_act_on_older_tables() {
+        let purge = "CREATE FUNCTION purge() RETURNS trigger AS $$ BEGIN DELETE FROM accounts WHERE closed; RETURN NEW; END $$ LANGUAGE plpgsql;";
+        assert_eq!(
+            verdict(&format!(
+                "CREATE TABLE log (id int); {purge} CREATE TRIGGER t AFTER INSERT ON log FOR EACH ROW EXECUTE FUNCTION purge(); INSERT INTO log VALUES (1);"
+            )),
+            Ok(vec![rows("accounts", false)])
+        );
+        // A trigger on other events does not fire.
+        assert_eq!(
+            verdict(&format!(
+                "CREATE TABLE log (id int); {purge} CREATE TRIGGER t AFTER DELETE ON log FOR EACH ROW EXECUTE FUNCTION purge(); INSERT INTO log VALUES (1);"
+            )),
+            Err("reversible")
+        );
+        let wipe = "CREATE FUNCTION wipe() RETURNS int AS $$ DELETE FROM accounts RETURNING 1 $$ LANGUAGE sql;";
+        for use_it in [
+            "INSERT INTO log SELECT wipe();",
+            "ALTER TABLE log ADD COLUMN c int DEFAULT wipe();",
+            "ALTER TABLE log ADD CONSTRAINT c CHECK (wipe() > 0);",
+            "CREATE MATERIALIZED VIEW mv AS SELECT wipe();",
+            "CREATE INDEX i ON log ((wipe()));",
+            "CREATE TABLE copy AS SELECT wipe() AS n;",
+        ] {
+            assert_eq!(
+                verdict(&format!("CREATE TABLE log (id int); {wipe} {use_it}")),
+                Ok(vec![rows("accounts", true)]),
+                "{use_it}"
+            );
+        }
+        // A view stores the call for later; it runs nothing now.
+        assert_eq!(
+            verdict(&format!("{wipe} CREATE VIEW v AS SELECT wipe();")),
+            Err("reversible")
+        );
+        // A function migsafe did not see created is unknown wherever it runs.
+        assert_eq!(
+            verdict("CREATE TABLE log (id int); INSERT INTO log SELECT external_fn();"),
+            Err("unknown")
+        );
+        // STABLE and IMMUTABLE functions cannot write; built-ins are known.
+        assert_eq!(
+            verdict("CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'; CREATE TABLE log (id int DEFAULT f(), u uuid DEFAULT gen_random_uuid(), e text DEFAULT lower('X')); INSERT INTO log SELECT f();"),
+            Err("reversible")
+        );
+        // Functions calling functions are followed.
+        assert_eq!(
+            verdict(&format!(
+                "{wipe} CREATE FUNCTION outer_fn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM wipe(); END $$; SELECT outer_fn();"
+            )),
+            Ok(vec![rows("accounts", true)])
+        );
+        // Recursion ends.
+        assert_eq!(
+            verdict("CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM r(); END $$; SELECT r();"),
+            Err("reversible")
+        );
+    }
+
+    #[test]
+    fn do_blocks_are_classified_from_their_statements() {
+        assert_eq!(
+            verdict("DO $$ BEGIN EXECUTE 'ALTER TABLE accounts DROP COLUMN legacy'; END $$;"),
+            Ok(vec![Destroyed::Columns {
+                table: "accounts".into(),
+                columns: vec!["legacy".into()]
+            }])
+        );
+        assert_eq!(
+            verdict("DO $$ BEGIN IF EXISTS (SELECT 1 FROM legacy_orders) THEN DROP TABLE legacy_orders; END IF; END $$;"),
+            Ok(vec![Destroyed::Table {
+                table: "legacy_orders".into()
+            }])
+        );
+        assert_eq!(
+            verdict("DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'tmp_%' LOOP EXECUTE 'DROP TABLE ' || quote_ident(t); END LOOP; END $$;"),
+            Ok(vec![Destroyed::Table {
+                table: crate::sql::RUN_TIME.into()
+            }])
+        );
+        assert_eq!(
+            verdict("DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;"),
+            Err("reversible")
+        );
+        assert_eq!(verdict("DO $$ BEGIN EXECUTE some_text; END $$;"), Err("unknown"));
+        assert_eq!(
+            verdict("MERGE INTO accounts a USING s ON a.id = s.id WHEN MATCHED THEN DELETE;"),
+            Ok(vec![rows("accounts", false)])
+        );
     }
 
     #[test]

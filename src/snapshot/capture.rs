@@ -113,6 +113,27 @@ pub fn requests_for(sql: &str) -> Result<Vec<Request>, CaptureError> {
 /// are observed while it runs, not predicted, so DELETE and UPDATE need none here. `migsafe
 /// apply` captures with this and `migsafe plan` estimates with it: one model.
 pub fn pre_capture(step: &crate::classify::Step, text: &str) -> Result<Vec<Request>, CaptureError> {
+    use crate::sql::Op;
+    // What procedural code destroys (a DO block's DROP, a called function's TRUNCATE, a
+    // partition dropped with its parent) is not in the statement's text, so nothing here can
+    // capture it ahead: refuse rather than run it uncaptured. Row changes are observed anyway.
+    let procedural = crate::classify::excerpt(text)
+        .get(..3)
+        .is_some_and(|w| w.eq_ignore_ascii_case("do "));
+    if let Some(e) = step.effects.iter().find(|e| {
+        e.effect.data.is_destructive()
+            // `f()` in `via`: the body of a called function (or trigger function).
+            && (procedural || e.via.as_deref().is_some_and(|v| v.contains("()")))
+            && !matches!(e.op, Op::Delete { .. } | Op::Update { .. } | Op::Insert { .. })
+    }) {
+        return Err(unsupported(
+            text,
+            format!(
+                "{}; migsafe cannot snapshot what procedural code destroys ahead of it: write it as plain SQL, or take a full snapshot (--full)",
+                e.effect.reason
+            ),
+        ));
+    }
     let dml = step.effects.iter().all(|e| {
         matches!(
             e.op,

@@ -4,11 +4,13 @@
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, ColumnDef,
     ColumnOption, CreateTableOptions, DetachPartitionMode, FromTable, Ident, ObjectName,
-    ObjectType, Query, Set, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
-    TableWithJoins,
+    ObjectType, Query, ReferentialAction, Set, SetExpr, Statement, TableConstraint, TableFactor,
+    TableObject, TableWithJoins,
 };
 
-use super::op::{ColumnSpec, ConstraintKind, DefaultKind, Name, Op};
+use super::op::{
+    ColumnSpec, ConstraintKind, DefaultKind, FkAction, FkActions, ForeignKey, Name, Op,
+};
 use super::tokens::volatile_function;
 use super::types::SqlType;
 
@@ -34,6 +36,28 @@ fn unmodeled(what: impl Into<String>) -> Vec<Op> {
     vec![Op::Unmodeled { what: what.into() }]
 }
 
+fn fk_action(a: &Option<ReferentialAction>) -> FkAction {
+    match a {
+        Some(ReferentialAction::Cascade) => FkAction::Cascade,
+        Some(ReferentialAction::SetNull) => FkAction::SetNull,
+        Some(ReferentialAction::SetDefault) => FkAction::SetDefault,
+        Some(ReferentialAction::Restrict) => FkAction::Restrict,
+        _ => FkAction::NoAction,
+    }
+}
+
+fn foreign_key(fk: &sqlparser::ast::ForeignKeyConstraint) -> ForeignKey {
+    ForeignKey {
+        references: name(&fk.foreign_table),
+        columns: fk.columns.iter().map(ident).collect(),
+        referred: fk.referred_columns.iter().map(ident).collect(),
+        actions: FkActions {
+            on_delete: fk_action(&fk.on_delete),
+            on_update: fk_action(&fk.on_update),
+        },
+    }
+}
+
 fn table_of(t: &TableWithJoins) -> Name {
     match &t.relation {
         TableFactor::Table { name: n, .. } => name(n),
@@ -56,6 +80,7 @@ pub fn column_spec(c: &ColumnDef) -> ColumnSpec {
         unique: false,
         check: false,
         references: None,
+        actions: FkActions::default(),
     };
     for o in &c.options {
         match &o.option {
@@ -72,7 +97,11 @@ pub fn column_spec(c: &ColumnDef) -> ColumnSpec {
                 spec.not_null = true;
             }
             ColumnOption::Unique(_) => spec.unique = true,
-            ColumnOption::ForeignKey(fk) => spec.references = Some(name(&fk.foreign_table)),
+            ColumnOption::ForeignKey(fk) => {
+                let fk = foreign_key(fk);
+                spec.references = Some(fk.references);
+                spec.actions = fk.actions;
+            }
             ColumnOption::Check(_) => spec.check = true,
             ColumnOption::Generated {
                 generation_expr: Some(_),
@@ -114,22 +143,31 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
                 ops.push(Op::CreateTableAs { table });
                 return ops;
             }
-            let mut foreign_keys: Vec<Name> = ct
-                .columns
+            let columns: Vec<ColumnSpec> = ct.columns.iter().map(column_spec).collect();
+            let mut foreign_keys: Vec<ForeignKey> = columns
                 .iter()
-                .filter_map(|c| column_spec(c).references)
+                .filter_map(|c| {
+                    Some(ForeignKey {
+                        references: c.references.clone()?,
+                        columns: vec![c.name.clone()],
+                        referred: vec![],
+                        actions: c.actions,
+                    })
+                })
                 .collect();
             for c in &ct.constraints {
                 if let TableConstraint::ForeignKey(fk) = c {
-                    foreign_keys.push(name(&fk.foreign_table));
+                    foreign_keys.push(foreign_key(fk));
                 }
             }
             let _ = &CreateTableOptions::None;
             vec![Op::CreateTable {
                 table,
-                columns: ct.columns.iter().map(column_spec).collect(),
+                columns,
                 if_not_exists: ct.if_not_exists,
                 foreign_keys,
+                inherits: ct.inherits.iter().flatten().map(name).collect(),
+                partition_of: ct.partition_of.as_ref().map(name),
             }]
         }
         Statement::CreateIndex(ci) => vec![Op::CreateIndex {
@@ -281,6 +319,8 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             ops
         }
         Statement::Query(q) => query_ops(q),
+        // What it runs is the procedure: see `calls`.
+        Statement::Call(_) => vec![],
         // Each branch is what it says: DELETE and UPDATE destroy, INSERT adds. Every branch
         // may match rows, so each counts as filtered (the ON clause and its own AND decide).
         Statement::Merge(m) => {
@@ -328,16 +368,21 @@ pub fn ops(stmt: &Statement) -> Vec<Op> {
             name: name(&v.name),
             materialized: v.materialized,
         }],
+        // Read from the text (body, language, volatility): see `routine`.
         Statement::CreateFunction(f) => vec![Op::CreateFunction {
             name: name(&f.name),
             kind: "function".into(),
+            body: super::op::Body::default(),
         }],
         Statement::CreateProcedure { name: n, .. } => vec![Op::CreateFunction {
             name: name(n),
             kind: "procedure".into(),
+            body: super::op::Body::default(),
         }],
         Statement::CreateTrigger(t) => vec![Op::CreateTrigger {
             table: name(&t.table_name),
+            function: None,
+            events: vec![],
         }],
         Statement::CreateType {
             name: n,
@@ -500,124 +545,66 @@ fn query_ops(q: &Query) -> Vec<Op> {
         _ => {}
     }
     if ops.is_empty() {
-        let text = q.to_string();
-        match called_function(&text) {
-            Some(f) if f == "setval" => ops.push(Op::AlterSequence {
-                name: first_argument(&text, "setval("),
-                restart: true,
-            }),
-            // diesel's own setup migration defines this helper: it only adds an updated_at trigger.
-            Some(f) if f == "diesel_manage_updated_at" => ops.push(Op::CreateTrigger {
-                table: first_argument(&text, "diesel_manage_updated_at("),
-            }),
-            Some(f) => ops.push(Op::Unmodeled {
-                what: format!("SELECT calling {f}()"),
-            }),
-            None => ops.push(Op::Select),
-        }
+        ops.push(Op::Select);
     }
     ops
 }
 
-/// The first function a query calls that is not a read-only built-in.
-fn called_function(text: &str) -> Option<String> {
-    const READ_ONLY: &[&str] = &[
-        "count",
-        "sum",
-        "min",
-        "max",
-        "avg",
-        "coalesce",
-        "nullif",
-        "greatest",
-        "least",
-        "lower",
-        "upper",
-        "length",
-        "now",
-        "current_setting",
-        "pg_sleep",
-        "exists",
-        "nextval",
-        "currval",
-        "version",
-        "to_char",
-        "format",
-        "concat",
-        "array_agg",
-        "string_agg",
-        "jsonb_build_object",
-        "json_build_object",
-        "row_number",
-        "abs",
-        "round",
-        "date_trunc",
-        "extract",
-        "cast",
-        "in",
-        "any",
-        "all",
-        "values",
-        "pg_advisory_lock",
-        "pg_advisory_unlock",
-        "pg_try_advisory_lock",
-        "pg_advisory_xact_lock",
-    ];
-    use super::tokens::{Tok, tokenize};
-    let toks = tokenize(text);
-    toks.windows(2).find_map(|w| match (&w[0], &w[1]) {
-        // A quoted name is always a function (`"setval"(…)`), never a keyword.
-        (Tok::Word { text, quoted }, Tok::Sym('('))
-            if !READ_ONLY.contains(&text.as_str())
-                && (*quoted || !is_keyword_before_paren(text)) =>
-        {
-            Some(text.clone())
+/// The functions a statement runs, as operations: a sequence reset for `setval`, a trigger for
+/// diesel's `diesel_manage_updated_at`, and a [`Op::Call`] for anything that is not a built-in
+/// known to write nothing. Statements that only store code or expressions for later (views,
+/// functions, triggers, policies, comments, grants, drops) run nothing now.
+pub fn calls(stmt: &Statement) -> Vec<Op> {
+    use std::ops::ControlFlow;
+    match stmt {
+        Statement::CreateView(v) if !v.materialized => return vec![],
+        Statement::CreateFunction(_)
+        | Statement::CreateProcedure { .. }
+        | Statement::CreateTrigger(_)
+        | Statement::CreatePolicy(_)
+        | Statement::AlterPolicy(_)
+        | Statement::CreateDomain(_)
+        | Statement::Comment { .. }
+        | Statement::Grant(_)
+        | Statement::Revoke(_)
+        | Statement::Drop { .. }
+        | Statement::DropFunction(_) => return vec![],
+        _ => {}
+    }
+    let mut names: Vec<Name> = vec![];
+    if let Statement::Call(f) = stmt {
+        names.push(name(&f.name));
+    }
+    let _ = sqlparser::ast::visit_expressions(stmt, |e| {
+        if let sqlparser::ast::Expr::Function(f) = e {
+            names.push(name(&f.name));
         }
-        _ => None,
-    })
-}
-
-/// Keywords that are followed by a parenthesis without being function calls.
-fn is_keyword_before_paren(word: &str) -> bool {
-    matches!(
-        word,
-        "select"
-            | "from"
-            | "where"
-            | "as"
-            | "and"
-            | "or"
-            | "not"
-            | "on"
-            | "join"
-            | "using"
-            | "with"
-            | "over"
-            | "filter"
-            | "when"
-            | "then"
-            | "else"
-            | "case"
-            | "by"
-            | "partition"
-            | "set"
-            | "into"
-            | "limit"
-            | "offset"
-            | "group"
-            | "order"
-            | "having"
-            | "union"
-            | "except"
-            | "intersect"
-            | "lateral"
-            | "is"
-            | "between"
-            | "like"
-            | "ilike"
-            | "returning"
-            | "distinct"
-    )
+        ControlFlow::<()>::Continue(())
+    });
+    let text = || stmt.to_string();
+    let mut ops = vec![];
+    for n in names {
+        // Extensions live in any schema (`extensions.uuid_generate_v4()`): the name decides.
+        let bare = n.rsplit('.').next().unwrap_or(&n);
+        let op = match bare {
+            "setval" => Op::AlterSequence {
+                name: first_argument(&text(), "setval("),
+                restart: true,
+            },
+            // diesel's own setup migration defines this helper: it only adds an updated_at trigger.
+            "diesel_manage_updated_at" => Op::CreateTrigger {
+                table: first_argument(&text(), "diesel_manage_updated_at("),
+                function: Some("diesel_set_updated_at".into()),
+                events: vec!["update".into()],
+            },
+            _ if super::builtins::writes_nothing(bare) => continue,
+            _ => Op::Call { function: n.clone() },
+        };
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    ops
 }
 
 /// The first argument of a call, as a name: `setval('s', 1)` → `s`.
@@ -715,6 +702,10 @@ fn alter_table_op(table: &Name, o: &AlterTableOperation) -> Op {
                     kind,
                     not_valid: *not_valid,
                     using_index,
+                    foreign_key: match constraint {
+                        TableConstraint::ForeignKey(fk) => Some(foreign_key(fk)),
+                        _ => None,
+                    },
                 },
                 None => Op::Unmodeled {
                     what: format!("ADD {constraint}"),
@@ -757,6 +748,10 @@ fn alter_table_op(table: &Name, o: &AlterTableOperation) -> Op {
         AlterTableOperation::AttachPartitionOf { partition, .. } => Op::AttachPartition {
             table,
             partition: name(partition),
+        },
+        AlterTableOperation::Inherit { parent } => Op::Inherit {
+            table,
+            parent: name(parent),
         },
         AlterTableOperation::DetachPartitionOf { partition, mode } => Op::DetachPartition {
             table,

@@ -3,8 +3,10 @@
 //! the `-- migsafe:ignore` directives. The rest of migsafe sees only [`Statement`] and [`Op`].
 
 mod ast;
+mod builtins;
 pub mod lines;
 pub mod op;
+mod procedural;
 mod recognize;
 pub mod split;
 pub mod tokens;
@@ -17,7 +19,8 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 pub use lines::LineIndex;
-pub use op::{ColumnSpec, ConstraintKind, DefaultKind, Name, Op};
+pub use procedural::RUN_TIME;
+pub use op::{Body, ColumnSpec, ConstraintKind, DefaultKind, FkAction, FkActions, ForeignKey, Name, Op};
 pub use split::Unterminated;
 pub use types::SqlType;
 
@@ -119,6 +122,48 @@ pub fn recognized_ops(text: &str) -> Option<Vec<Op>> {
 const PARALLEL_MIN: usize = 512;
 
 fn understand(text: &str) -> (Understanding, Vec<Op>) {
+    understand_at(text, 0)
+}
+
+/// The operations of one statement inside procedural code or dynamic SQL, `depth` levels down:
+/// what cannot be parsed is unmodeled (unknown).
+pub(crate) fn statement_ops(text: &str, depth: usize) -> Vec<Op> {
+    match understand_at(text, depth) {
+        (Understanding::Opaque { message }, _) => vec![Op::Unmodeled {
+            what: format!("a statement migsafe cannot parse ({message})"),
+        }],
+        (_, ops) => ops,
+    }
+}
+
+fn understand_at(text: &str, depth: usize) -> (Understanding, Vec<Op>) {
+    let (understanding, mut ops) = parse(text);
+    // Procedural code is read by migsafe's own reader: DO blocks, routine bodies, triggers.
+    for op in &mut ops {
+        match op {
+            Op::CreateFunction { .. } => {
+                if let Some(read) = procedural::create_routine(text, depth) {
+                    *op = read;
+                }
+            }
+            Op::CreateTrigger { function: None, .. } => {
+                if let Some(read) = procedural::create_trigger(text) {
+                    *op = read;
+                }
+            }
+            _ => {}
+        }
+    }
+    if ops == [Op::DoBlock]
+        && let Some(body) = procedural::do_block(text, depth)
+    {
+        // A body that does nothing worth an operation still ran: say so.
+        ops = if body.is_empty() { vec![Op::Select] } else { body };
+    }
+    (understanding, ops)
+}
+
+fn parse(text: &str) -> (Understanding, Vec<Op>) {
     // Transaction control, session settings, comments and ANALYZE carry nothing an AST adds,
     // and they are a large share of real migration files (sqitch and psql scripts wrap every
     // change in BEGIN/COMMIT): read them directly instead of building an AST.
@@ -137,12 +182,15 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             {
                 return (Understanding::Recognised, better);
             }
-            (Understanding::Parsed, ops)
+            (Understanding::Parsed, with_calls(ops, &stmts[0]))
         }
         // A goose StatementBegin/End block may hold several statements.
         Ok(stmts) if !stmts.is_empty() => (
             Understanding::Parsed,
-            stmts.iter().flat_map(ast::ops).collect(),
+            stmts
+                .iter()
+                .flat_map(|s| with_calls(ast::ops(s), s))
+                .collect(),
         ),
         Ok(_) => (
             Understanding::Opaque {
@@ -160,6 +208,21 @@ fn understand(text: &str) -> (Understanding, Vec<Op>) {
             ),
         },
     }
+}
+
+/// A statement's operations followed by the functions it runs; a plain read that runs a
+/// function is that function's effect alone.
+fn with_calls(mut ops: Vec<Op>, stmt: &sqlparser::ast::Statement) -> Vec<Op> {
+    let calls = ast::calls(stmt);
+    if !calls.is_empty() && ops == [Op::Select] {
+        ops.clear();
+    }
+    for c in calls {
+        if !ops.contains(&c) {
+            ops.push(c);
+        }
+    }
+    ops
 }
 
 fn keyword_only(text: &str) -> bool {

@@ -38,6 +38,64 @@ pub struct ColumnSpec {
     pub unique: bool,
     pub check: bool,
     pub references: Option<Name>,
+    /// The referential actions of `references`, when there is one.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub actions: FkActions,
+}
+
+/// What a referential action does to the referencing rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    /// Whether the action writes the referencing rows (deletes or overwrites them).
+    pub fn writes(self) -> bool {
+        matches!(self, FkAction::Cascade | FkAction::SetNull | FkAction::SetDefault)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct FkActions {
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+}
+
+/// A foreign key: the referencing columns, the table they reference, and its actions.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ForeignKey {
+    pub references: Name,
+    pub columns: Vec<Name>,
+    /// The referenced columns, when written (else the referenced table's primary key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referred: Vec<Name>,
+    #[serde(flatten)]
+    pub actions: FkActions,
+}
+
+/// What a function does when called, read from its body when it was created.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// `IMMUTABLE` or `STABLE` SQL or PL/pgSQL: PostgreSQL refuses writes in it.
+    ReadOnly,
+    /// The operations of the statements in its body.
+    Ops(Vec<Op>),
+    /// A language or form migsafe cannot read, and why.
+    Unreadable(String),
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Unreadable("its body was not read".into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -59,7 +117,13 @@ pub enum Op {
         table: Name,
         columns: Vec<ColumnSpec>,
         if_not_exists: bool,
-        foreign_keys: Vec<Name>,
+        foreign_keys: Vec<ForeignKey>,
+        /// `INHERITS (…)`: the parents whose scans, updates and deletes reach this table.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inherits: Vec<Name>,
+        /// `PARTITION OF parent`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition_of: Option<Name>,
     },
     CreateTableAs {
         table: Name,
@@ -117,6 +181,8 @@ pub enum Op {
         kind: ConstraintKind,
         not_valid: bool,
         using_index: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        foreign_key: Option<ForeignKey>,
     },
     ValidateConstraint {
         table: Name,
@@ -148,6 +214,11 @@ pub enum Op {
     AttachPartition {
         table: Name,
         partition: Name,
+    },
+    /// `ALTER TABLE table INHERIT parent`.
+    Inherit {
+        table: Name,
+        parent: Name,
     },
     DetachPartition {
         table: Name,
@@ -229,9 +300,25 @@ pub enum Op {
     CreateFunction {
         name: Name,
         kind: String,
+        #[serde(skip)]
+        #[schemars(skip)]
+        body: Body,
     },
     CreateTrigger {
         table: Name,
+        /// The function it executes.
+        #[serde(skip)]
+        #[schemars(skip)]
+        function: Option<Name>,
+        /// The events that fire it: `insert`, `update`, `delete`, `truncate`.
+        #[serde(skip)]
+        #[schemars(skip)]
+        events: Vec<String>,
+    },
+    /// A call of a function that is not a read-only built-in, where the statement runs it (a
+    /// query, a default or check evaluated on existing rows, an index expression, `CALL`).
+    Call {
+        function: Name,
     },
     CreateDomain {
         name: Name,
@@ -319,6 +406,7 @@ impl Op {
             | RenameColumn { table, .. }
             | RenameTable { table, .. }
             | AttachPartition { table, .. }
+            | Inherit { table, .. }
             | DetachPartition { table, .. }
             | TableRewrite { table, .. }
             | TriggerToggle { table, .. }
@@ -328,7 +416,7 @@ impl Op {
             | Delete { table, .. }
             | Update { table, .. }
             | Insert { table }
-            | CreateTrigger { table } => Some(table),
+            | CreateTrigger { table, .. } => Some(table),
             Cluster { table } => table.as_deref(),
             _ => None,
         }

@@ -306,6 +306,7 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
             return Some(vec![Op::CreateFunction {
                 name: c.name()?,
                 kind: kind.into(),
+                body: crate::sql::op::Body::default(),
             }]);
         }
     }
@@ -313,7 +314,11 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
         while !c.at_end() && !c.kw("on") {
             c.pos += 1;
         }
-        return Some(vec![Op::CreateTrigger { table: c.name()? }]);
+        return Some(vec![Op::CreateTrigger {
+            table: c.name()?,
+            function: None,
+            events: vec![],
+        }]);
     }
     let materialized = c.kw("materialized");
     if c.kw("view")
@@ -341,8 +346,14 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
     if c.kw("table") {
         let if_not_exists = c.kws(&["if", "not", "exists"]);
         let table = c.name()?;
+        // The referenced tables are not read here: an empty name stands for "some table".
         let foreign_keys = if c.rest_has("references") {
-            vec![String::new()]
+            vec![crate::sql::ForeignKey {
+                references: String::new(),
+                columns: vec![],
+                referred: vec![],
+                actions: Default::default(),
+            }]
         } else {
             vec![]
         };
@@ -351,6 +362,8 @@ fn create(c: &mut Cur) -> Option<Vec<Op>> {
             columns: vec![],
             if_not_exists,
             foreign_keys,
+            inherits: vec![],
+            partition_of: None,
         }]);
     }
     if c.kw("database") {
@@ -635,12 +648,14 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
                 .toks
                 .windows(2)
                 .any(|w| w[0].is_kw("using") && w[1].is_kw("index"));
+            let foreign_key = (kind == ConstraintKind::ForeignKey).then(|| foreign_key(&c.toks));
             return Some(Op::AddConstraint {
                 table,
                 name,
                 kind,
                 not_valid,
                 using_index,
+                foreign_key,
             });
         }
         c.kw("column");
@@ -812,7 +827,50 @@ fn column_spec(c: &mut Cur) -> Option<ColumnSpec> {
         unique: has("unique"),
         check: has("check"),
         references: has("references").then(String::new),
+        actions: Default::default(),
     })
+}
+
+/// A foreign key's referenced table and actions, read from its tokens (`… REFERENCES t (id)
+/// ON DELETE CASCADE`); an unreadable name is empty.
+fn foreign_key(toks: &[Tok]) -> crate::sql::ForeignKey {
+    use crate::sql::{FkAction, FkActions};
+    let at = toks.iter().position(|t| t.is_kw("references"));
+    // `name` or `schema.name`: words joined by dots.
+    let mut parts: Vec<String> = vec![];
+    let mut rest = at.map_or(&[][..], |i| &toks[i + 1..]).iter();
+    while let Some(Tok::Word { text, .. }) = rest.next() {
+        parts.push(text.clone());
+        if rest.next() != Some(&Tok::Sym('.')) {
+            break;
+        }
+    }
+    let action = |event: &str| {
+        let i = toks
+            .windows(2)
+            .position(|w| w[0].is_kw("on") && w[1].is_kw(event))?;
+        let w = |k: usize| toks.get(i + 2 + k);
+        Some(if w(0)?.is_kw("cascade") {
+            FkAction::Cascade
+        } else if w(0)?.is_kw("set") && w(1)?.is_kw("null") {
+            FkAction::SetNull
+        } else if w(0)?.is_kw("set") && w(1)?.is_kw("default") {
+            FkAction::SetDefault
+        } else if w(0)?.is_kw("restrict") {
+            FkAction::Restrict
+        } else {
+            FkAction::NoAction
+        })
+    };
+    crate::sql::ForeignKey {
+        references: parts.join("."),
+        columns: vec![],
+        referred: vec![],
+        actions: FkActions {
+            on_delete: action("delete").unwrap_or_default(),
+            on_update: action("update").unwrap_or_default(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -875,7 +933,8 @@ mod tests {
             one("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$"),
             Op::CreateFunction {
                 name: "p".into(),
-                kind: "procedure".into()
+                kind: "procedure".into(),
+                body: Default::default()
             }
         );
         assert_eq!(

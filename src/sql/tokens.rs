@@ -22,11 +22,17 @@ impl Tok {
 }
 
 pub fn tokenize(text: &str) -> Vec<Tok> {
+    tokenize_spans(text).into_iter().map(|(t, _)| t).collect()
+}
+
+/// The tokens with their byte ranges in `text` (strings and quoted names include their quotes).
+pub fn tokenize_spans(text: &str) -> Vec<(Tok, std::ops::Range<usize>)> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
+    let mut out: Vec<(Tok, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        let mut at = i;
         if c.is_ascii_whitespace() {
             i += 1;
         } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
@@ -51,11 +57,12 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 }
             }
         } else if c == b'\'' {
-            let escapes = out.last().is_some_and(|t: &Tok| t.is_kw("e"))
+            let escapes = out.last().is_some_and(|(t, _)| t.is_kw("e"))
                 && i > 0
                 && matches!(b[i - 1], b'e' | b'E');
             if escapes {
                 out.pop();
+                at = i - 1;
             }
             i += 1;
             let start = i;
@@ -70,9 +77,8 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 }
             }
             let end = i.min(b.len()).saturating_sub(1).max(start);
-            out.push(Tok::Str(
-                text.get(start..end).unwrap_or_default().to_string(),
-            ));
+            let tok = Tok::Str(text.get(start..end).unwrap_or_default().to_string());
+            out.push((tok, at..i.min(b.len())));
         } else if c == b'"' {
             i += 1;
             let mut s = String::new();
@@ -89,18 +95,18 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
                 }
             }
             i += 1;
-            out.push(Tok::Word {
+            let tok = Tok::Word {
                 text: s,
                 quoted: true,
-            });
+            };
+            out.push((tok, at..i.min(b.len())));
         } else if c == b'$' && dollar_tag_len(&b[i..]).is_some() {
             let n = dollar_tag_len(&b[i..]).unwrap_or(1);
             let tag = &text[i..i + n];
             let body = i + n;
             i = text[body..].find(tag).map_or(b.len(), |p| body + p + n);
-            out.push(Tok::Str(
-                text[body..i.saturating_sub(n).max(body)].to_string(),
-            ));
+            let tok = Tok::Str(text[body..i.saturating_sub(n).max(body)].to_string());
+            out.push((tok, at..i));
         } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
             let start = i;
             while i < b.len()
@@ -108,20 +114,21 @@ pub fn tokenize(text: &str) -> Vec<Tok> {
             {
                 i += 1;
             }
-            out.push(Tok::Word {
+            let tok = Tok::Word {
                 text: text[start..i].to_lowercase(),
                 quoted: false,
-            });
+            };
+            out.push((tok, at..i));
         } else if c.is_ascii_digit() {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
                 i += 1;
             }
-            out.push(Tok::Num(text[start..i].to_string()));
+            out.push((Tok::Num(text[start..i].to_string()), at..i));
         } else {
             let ch = text[i..].chars().next().unwrap_or('?');
-            out.push(Tok::Sym(ch));
             i += ch.len_utf8();
+            out.push((Tok::Sym(ch), at..i));
         }
     }
     out

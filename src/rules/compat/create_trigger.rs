@@ -45,7 +45,7 @@ impl Rule for CreateTrigger {
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         super::walk_existing(cx, |step, e, _| {
-            let Op::CreateTrigger { table } = &e.op else {
+            let Op::CreateTrigger { table, .. } = &e.op else {
                 return;
             };
             let toks = super::tokens(cx.up(), step);

@@ -156,7 +156,7 @@ fn problem(step: &Step, op: &Op, toks: &[Tok], e: &crate::classify::OpEffect) ->
         } if !has_seq(toks, &["or", "replace"]) => {
             format!("CREATE VIEW {name} has no OR REPLACE")
         }
-        Op::CreateFunction { name, kind } if !has_seq(toks, &["or", "replace"]) => {
+        Op::CreateFunction { name, kind, .. } if !has_seq(toks, &["or", "replace"]) => {
             format!("CREATE {} {name} has no OR REPLACE", kind.to_uppercase())
         }
         Op::AddColumn { table, column }

@@ -70,16 +70,25 @@ impl Rule for MissingLockTimeout {
             return;
         }
         for (step, e) in cx.ops() {
-            // A new table's foreign key takes SHARE ROW EXCLUSIVE on the table it references,
-            // which existed before: writes to it queue behind a waiting CREATE TABLE.
-            if let Op::CreateTable { foreign_keys, .. } = &e.op
-                && !step.lock_timeout
-            {
+            // A foreign key takes SHARE ROW EXCLUSIVE on the table it references as well: when
+            // that table existed before, writes to it queue behind the waiting statement even
+            // though the table being created or altered is new.
+            let foreign_keys: Vec<&crate::sql::ForeignKey> = match &e.op {
+                Op::CreateTable { foreign_keys, .. } => foreign_keys.iter().collect(),
+                Op::AddConstraint {
+                    foreign_key: Some(fk),
+                    ..
+                } if super::fresh(cx, step, e) => vec![fk],
+                _ => vec![],
+            };
+            if !foreign_keys.is_empty() && !step.lock_timeout {
                 let created = super::created_before(cx, step.index);
                 let referenced: Vec<&str> = foreign_keys
                     .iter()
-                    .map(String::as_str)
+                    .map(|fk| fk.references.as_str())
                     .filter(|t| !created.contains(super::key(t)))
+                    // The fallback recognizer does not read the referenced table's name.
+                    .map(|t| if t.is_empty() { "the referenced table" } else { t })
                     .collect();
                 if !referenced.is_empty() {
                     out.push(Hit::at(
