@@ -944,3 +944,43 @@ fn tls_wrong_password_is_an_authentication_error_without_the_password() {
     assert!(matches!(e, ConnectError::AuthFailed { .. }), "{e}");
     assert!(e.to_string().contains("none was given"), "{e}");
 }
+
+/// The built-in function table (src/sql/builtins.rs) is sorted for binary search and, on the
+/// PostgreSQL major it was generated from, holds every `pg_catalog` function the server has: a
+/// missing one would make a harmless call "unknown", an invented one could hide a project's.
+#[test]
+fn the_builtin_function_table_matches_the_server() {
+    use migsafe::sql::builtins::{CATALOG, CONTRIB};
+    for list in [CATALOG, CONTRIB] {
+        assert!(list.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+    }
+    let (_, mut c) = testing::fresh_database("builtins");
+    let major: i32 = c
+        .query_one(
+            "SELECT current_setting('server_version_num')::int / 10000",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let names: Vec<String> = c
+        .query(
+            "SELECT DISTINCT proname::text FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(names.len() > 2000);
+    if major == 15 {
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| CATALOG.binary_search(&n.as_str()).is_err())
+            .collect();
+        assert!(missing.is_empty(), "regenerate the table: {missing:?}");
+    }
+    // Whatever the major: the functions that write are never taken for readers.
+    for w in ["setval", "lo_unlink", "lowrite", "pg_file_write"] {
+        assert!(!migsafe::sql::builtins::catalog_reader(w), "{w}");
+    }
+}

@@ -248,7 +248,9 @@ pub fn analyze_script(
             origins.record(&op, !exists);
             catalog.apply(&op);
             if let Op::Call { .. } = op
-                && consequences.iter().any(|(o, _)| matches!(o, Op::Unmodeled { .. }))
+                && consequences
+                    .iter()
+                    .any(|(o, _)| matches!(o, Op::Unmodeled { .. }))
             {
                 effect.data = DataEffect::Unknown;
             }
@@ -359,6 +361,14 @@ fn judge(op: &Op, catalog: &Catalog, origins: &objects::Origins, settings: Setti
             Some(sql::Body::Unreadable(why)) => {
                 effect.reason =
                     format!("calls {function}(), whose body migsafe cannot read: {why}").into()
+            }
+            // Extensions live in any schema (`extensions.uuid_generate_v4()`): the name decides.
+            None if sql::builtins::contrib_reader(function.rsplit('.').next().unwrap_or("")) => {
+                effect = Effect::new(
+                    DataEffect::None,
+                    LockLevel::None,
+                    format!("calls {function}() from a PostgreSQL extension, which writes nothing"),
+                )
             }
             None => {}
         },
@@ -667,24 +677,34 @@ mod tests {
         );
         // The new table, renamed, is still new: dropping it loses nothing.
         assert_eq!(
-            verdict("CREATE TABLE a_new (id int); ALTER TABLE a_new RENAME TO a_tmp; DROP TABLE a_tmp;"),
+            verdict(
+                "CREATE TABLE a_new (id int); ALTER TABLE a_new RENAME TO a_tmp; DROP TABLE a_tmp;"
+            ),
             Err("reversible")
         );
         // A name freed by a drop and taken by an old table is the old table.
         assert_eq!(
-            verdict("CREATE TABLE tmp (id int); DROP TABLE tmp; ALTER TABLE accounts RENAME TO tmp; DROP TABLE tmp;"),
-            Ok(vec![Destroyed::Table { table: "tmp".into() }])
+            verdict(
+                "CREATE TABLE tmp (id int); DROP TABLE tmp; ALTER TABLE accounts RENAME TO tmp; DROP TABLE tmp;"
+            ),
+            Ok(vec![Destroyed::Table {
+                table: "tmp".into()
+            }])
         );
         // Column swaps: the renamed old column is what the DROP destroys.
         assert!(
             verdict("ALTER TABLE t ADD COLUMN b2 int; ALTER TABLE t RENAME COLUMN b TO b_old; ALTER TABLE t RENAME COLUMN b2 TO b; ALTER TABLE t DROP COLUMN b_old;").is_ok()
         );
         assert_eq!(
-            verdict("ALTER TABLE t ADD COLUMN b2 int; ALTER TABLE t RENAME COLUMN b2 TO b3; ALTER TABLE t DROP COLUMN b3;"),
+            verdict(
+                "ALTER TABLE t ADD COLUMN b2 int; ALTER TABLE t RENAME COLUMN b2 TO b3; ALTER TABLE t DROP COLUMN b3;"
+            ),
             Err("reversible")
         );
         assert_eq!(
-            verdict("ALTER TABLE t ADD COLUMN c int; UPDATE t SET c = 1; ALTER TABLE t RENAME COLUMN c TO d; UPDATE t SET d = 2;"),
+            verdict(
+                "ALTER TABLE t ADD COLUMN c int; UPDATE t SET c = 1; ALTER TABLE t RENAME COLUMN c TO d; UPDATE t SET d = 2;"
+            ),
             Err("reversible")
         );
     }
@@ -692,7 +712,9 @@ mod tests {
     #[test]
     fn sequences_the_migration_created_can_be_reset() {
         assert_eq!(
-            verdict("CREATE SEQUENCE s; SELECT setval('s', 100); CREATE TABLE n (id serial); SELECT setval('n_id_seq', 5); ALTER TABLE n ALTER COLUMN id RESTART WITH 9;"),
+            verdict(
+                "CREATE SEQUENCE s; SELECT setval('s', 100); CREATE TABLE n (id serial); SELECT setval('n_id_seq', 5); ALTER TABLE n ALTER COLUMN id RESTART WITH 9;"
+            ),
             Err("reversible")
         );
         assert_eq!(
@@ -723,12 +745,16 @@ mod tests {
         );
         // Without an action the DELETE of the new table's rows fails or does nothing to others.
         assert_eq!(
-            verdict("CREATE TABLE plans (id int PRIMARY KEY); ALTER TABLE accounts ADD FOREIGN KEY (plan_id) REFERENCES plans; DELETE FROM plans;"),
+            verdict(
+                "CREATE TABLE plans (id int PRIMARY KEY); ALTER TABLE accounts ADD FOREIGN KEY (plan_id) REFERENCES plans; DELETE FROM plans;"
+            ),
             Err("reversible")
         );
         // Cascades into a table the migration created lose nothing.
         assert_eq!(
-            verdict("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (p int REFERENCES p ON DELETE CASCADE); DELETE FROM p;"),
+            verdict(
+                "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (p int REFERENCES p ON DELETE CASCADE); DELETE FROM p;"
+            ),
             Err("reversible")
         );
     }
@@ -736,7 +762,9 @@ mod tests {
     #[test]
     fn inheritance_and_partitions_reach_older_tables() {
         assert_eq!(
-            verdict("CREATE TABLE base (id int); ALTER TABLE accounts INHERIT base; DELETE FROM base;"),
+            verdict(
+                "CREATE TABLE base (id int); ALTER TABLE accounts INHERIT base; DELETE FROM base;"
+            ),
             Ok(vec![rows("accounts", true)])
         );
         assert_eq!(
@@ -792,9 +820,26 @@ mod tests {
         );
         // STABLE and IMMUTABLE functions cannot write; built-ins are known.
         assert_eq!(
-            verdict("CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'; CREATE TABLE log (id int DEFAULT f(), u uuid DEFAULT gen_random_uuid(), e text DEFAULT lower('X')); INSERT INTO log SELECT f();"),
+            verdict(
+                "CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'; CREATE TABLE log (id int DEFAULT f(), u uuid DEFAULT gen_random_uuid(), e text DEFAULT lower('X')); INSERT INTO log SELECT f();"
+            ),
             Err("reversible")
         );
+        // Extension functions are known in any schema, unless the project defines its own.
+        assert_eq!(
+            verdict(
+                "CREATE TABLE log (id uuid DEFAULT extensions.uuid_generate_v4(), d int DEFAULT levenshtein('a', 'b'));"
+            ),
+            Err("reversible")
+        );
+        assert_eq!(
+            verdict(
+                "CREATE FUNCTION levenshtein(a text, b text) RETURNS int LANGUAGE sql AS 'DELETE FROM accounts RETURNING 1'; CREATE TABLE log (d int); INSERT INTO log SELECT levenshtein('a', 'b');"
+            ),
+            Ok(vec![rows("accounts", true)])
+        );
+        // A built-in that writes is as unknown as any unread function.
+        assert_eq!(verdict("SELECT lo_unlink(42);"), Err("unknown"));
         // Functions calling functions are followed.
         assert_eq!(
             verdict(&format!(
@@ -804,7 +849,9 @@ mod tests {
         );
         // Recursion ends.
         assert_eq!(
-            verdict("CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM r(); END $$; SELECT r();"),
+            verdict(
+                "CREATE FUNCTION r() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM r(); END $$; SELECT r();"
+            ),
             Err("reversible")
         );
     }
@@ -819,22 +866,31 @@ mod tests {
             }])
         );
         assert_eq!(
-            verdict("DO $$ BEGIN IF EXISTS (SELECT 1 FROM legacy_orders) THEN DROP TABLE legacy_orders; END IF; END $$;"),
+            verdict(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM legacy_orders) THEN DROP TABLE legacy_orders; END IF; END $$;"
+            ),
             Ok(vec![Destroyed::Table {
                 table: "legacy_orders".into()
             }])
         );
         assert_eq!(
-            verdict("DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'tmp_%' LOOP EXECUTE 'DROP TABLE ' || quote_ident(t); END LOOP; END $$;"),
+            verdict(
+                "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'tmp_%' LOOP EXECUTE 'DROP TABLE ' || quote_ident(t); END LOOP; END $$;"
+            ),
             Ok(vec![Destroyed::Table {
                 table: crate::sql::RUN_TIME.into()
             }])
         );
         assert_eq!(
-            verdict("DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;"),
+            verdict(
+                "DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+            ),
             Err("reversible")
         );
-        assert_eq!(verdict("DO $$ BEGIN EXECUTE some_text; END $$;"), Err("unknown"));
+        assert_eq!(
+            verdict("DO $$ BEGIN EXECUTE some_text; END $$;"),
+            Err("unknown")
+        );
         assert_eq!(
             verdict("MERGE INTO accounts a USING s ON a.id = s.id WHEN MATCHED THEN DELETE;"),
             Ok(vec![rows("accounts", false)])

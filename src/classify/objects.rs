@@ -295,7 +295,12 @@ impl Deps {
                 }
                 let via = format!("a trigger on {table}");
                 out.push(match &t.function {
-                    Some(f) => (Op::Call { function: f.clone() }, via),
+                    Some(f) => (
+                        Op::Call {
+                            function: f.clone(),
+                        },
+                        via,
+                    ),
                     None => (
                         Op::Unmodeled {
                             what: format!("a trigger on {table} whose function was not read"),
@@ -332,8 +337,8 @@ impl Deps {
             Op::Update { table, columns, .. } => {
                 fire(table, "update", &mut out);
                 for (child, fk) in referencing(table) {
-                    let touched = fk.referred.is_empty()
-                        || fk.referred.iter().any(|c| columns.contains(c));
+                    let touched =
+                        fk.referred.is_empty() || fk.referred.iter().any(|c| columns.contains(c));
                     if fk.actions.on_update.writes() && touched {
                         out.push((
                             Op::Update {

@@ -317,6 +317,8 @@ pub struct Covered {
     pub using: BTreeSet<(u32, String)>,
     /// Tables whose unrecorded losses the user accepted (`--accept-loss`), with the reason.
     pub accepted: BTreeMap<u32, String>,
+    /// Partitions in `tables` only because their parent was captured whole.
+    pub through_parent: BTreeSet<u32>,
 }
 
 impl Covered {
@@ -341,13 +343,19 @@ impl Covered {
             "WITH RECURSIVE d(root, oid) AS ( \
                SELECT r, r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r \
                UNION SELECT d.root, i.inhrelid FROM pg_catalog.pg_inherits i JOIN d ON i.inhparent = d.oid) \
-             SELECT root, oid FROM d WHERE root <> oid",
+             SELECT root, d.oid, c.relispartition FROM d JOIN pg_catalog.pg_class c ON c.oid = d.oid \
+             WHERE root <> d.oid",
             &[&roots],
         )?;
         for r in rows {
-            let (root, child): (u32, u32) = (r.get(0), r.get(1));
-            if self.tables.contains(&root) {
+            let (root, child, partition): (u32, u32, bool) = (r.get(0), r.get(1), r.get(2));
+            // A parent's capture holds a partition's rows whole (same columns), but only the
+            // parent's columns of an inheritance child, which may have more of its own. Even a
+            // partition's rows can only go back through the parent while the partition exists:
+            // a dropped partition must be captured itself (see `judge`).
+            if self.tables.contains(&root) && partition {
                 self.tables.insert(child);
+                self.through_parent.insert(child);
             }
             if self.named.contains(&root) {
                 self.named.insert(child);
@@ -508,7 +516,8 @@ pub fn judge(
     let mut j = Judgement::default();
     for (oid, b) in &before.0 {
         let Some(s) = start.0.get(oid) else { continue };
-        if covered.tables.contains(oid) {
+        let dropped = !after.0.contains_key(oid);
+        if covered.tables.contains(oid) && !(dropped && covered.through_parent.contains(oid)) {
             continue;
         }
         let Some(a) = after.0.get(oid) else {

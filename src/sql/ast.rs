@@ -584,8 +584,8 @@ pub fn calls(stmt: &Statement) -> Vec<Op> {
     let text = || stmt.to_string();
     let mut ops = vec![];
     for n in names {
-        // Extensions live in any schema (`extensions.uuid_generate_v4()`): the name decides.
         let bare = n.rsplit('.').next().unwrap_or(&n);
+        let catalog = !n.contains('.') || n.starts_with("pg_catalog.");
         let op = match bare {
             "setval" => Op::AlterSequence {
                 name: first_argument(&text(), "setval("),
@@ -597,8 +597,11 @@ pub fn calls(stmt: &Statement) -> Vec<Op> {
                 function: Some("diesel_set_updated_at".into()),
                 events: vec!["update".into()],
             },
-            _ if super::builtins::writes_nothing(bare) => continue,
-            _ => Op::Call { function: n.clone() },
+            // Contrib functions are judged with the project's own functions, which may shadow them.
+            _ if catalog && super::builtins::catalog_reader(bare) => continue,
+            _ => Op::Call {
+                function: n.clone(),
+            },
         };
         if !ops.contains(&op) {
             ops.push(op);

@@ -3,7 +3,7 @@
 //! the `-- migsafe:ignore` directives. The rest of migsafe sees only [`Statement`] and [`Op`].
 
 mod ast;
-mod builtins;
+pub mod builtins;
 pub mod lines;
 pub mod op;
 mod procedural;
@@ -19,8 +19,10 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 pub use lines::LineIndex;
+pub use op::{
+    Body, ColumnSpec, ConstraintKind, DefaultKind, FkAction, FkActions, ForeignKey, Name, Op,
+};
 pub use procedural::RUN_TIME;
-pub use op::{Body, ColumnSpec, ConstraintKind, DefaultKind, FkAction, FkActions, ForeignKey, Name, Op};
 pub use split::Unterminated;
 pub use types::SqlType;
 
@@ -158,7 +160,11 @@ fn understand_at(text: &str, depth: usize) -> (Understanding, Vec<Op>) {
         && let Some(body) = procedural::do_block(text, depth)
     {
         // A body that does nothing worth an operation still ran: say so.
-        ops = if body.is_empty() { vec![Op::Select] } else { body };
+        ops = if body.is_empty() {
+            vec![Op::Select]
+        } else {
+            body
+        };
     }
     (understanding, ops)
 }

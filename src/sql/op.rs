@@ -59,7 +59,10 @@ pub enum FkAction {
 impl FkAction {
     /// Whether the action writes the referencing rows (deletes or overwrites them).
     pub fn writes(self) -> bool {
-        matches!(self, FkAction::Cascade | FkAction::SetNull | FkAction::SetDefault)
+        matches!(
+            self,
+            FkAction::Cascade | FkAction::SetNull | FkAction::SetDefault
+        )
     }
 }
 

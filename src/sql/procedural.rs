@@ -38,7 +38,9 @@ fn literal(text: &str, (tok, span): &Spanned) -> String {
     if raw.starts_with('$') {
         s.clone()
     } else if raw.starts_with(['e', 'E']) {
-        s.replace("''", "'").replace("\\'", "'").replace("\\\\", "\\")
+        s.replace("''", "'")
+            .replace("\\'", "'")
+            .replace("\\\\", "\\")
     } else {
         s.replace("''", "'")
     }
@@ -46,7 +48,13 @@ fn literal(text: &str, (tok, span): &Spanned) -> String {
 
 fn word(t: Option<&Spanned>) -> Option<&str> {
     match t {
-        Some((Tok::Word { text, quoted: false }, _)) => Some(text),
+        Some((
+            Tok::Word {
+                text,
+                quoted: false,
+            },
+            _,
+        )) => Some(text),
         _ => None,
     }
 }
@@ -134,7 +142,10 @@ pub fn create_routine(text: &str, depth: usize) -> Option<Op> {
         match t {
             Tok::Sym('(') => parens += 1,
             Tok::Sym(')') => parens -= 1,
-            Tok::Word { text: w, quoted: false } if parens == 0 => match w.as_str() {
+            Tok::Word {
+                text: w,
+                quoted: false,
+            } if parens == 0 => match w.as_str() {
                 "language" => {
                     language = match toks.get(i + 1) {
                         Some((Tok::Word { text, .. }, _)) => Some(text.to_lowercase()),
@@ -291,7 +302,10 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
             Some(kw @ ("if" | "elsif" | "elseif" | "while" | "when")) => {
                 let until = if kw == "while" { "loop" } else { "then" };
                 let Some(end) = find_word(&toks, i + 1, until) else {
-                    ops.push(unmodeled(format!("PL/pgSQL {} without {until}", kw.to_uppercase())));
+                    ops.push(unmodeled(format!(
+                        "PL/pgSQL {} without {until}",
+                        kw.to_uppercase()
+                    )));
                     return;
                 };
                 // Exception names and CASE values are not expressions worth reading.
@@ -337,7 +351,8 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
     let rest = &text[first.1.start..];
     if *declaring {
         // `name [CONSTANT] type [NOT NULL] [{DEFAULT | := | =} expr]`, `name CURSOR FOR query`.
-        if let Some(f) = find_word(&toks, i, "for").filter(|_| find_word(&toks, i, "cursor").is_some())
+        if let Some(f) =
+            find_word(&toks, i, "for").filter(|_| find_word(&toks, i, "cursor").is_some())
         {
             ops.extend(sql_ops(&text[toks[f].1.end..], depth));
         } else if let Some(d) = assignment(&toks, i).or_else(|| find_word(&toks, i, "default")) {
@@ -347,8 +362,8 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
     }
     match word(Some(first)) {
         Some(
-            "null" | "raise" | "exit" | "continue" | "get" | "fetch" | "move" | "close"
-            | "commit" | "rollback",
+            "null" | "raise" | "exit" | "continue" | "get" | "fetch" | "move" | "close" | "commit"
+            | "rollback",
         ) => {}
         Some("return") => match word(toks.get(i + 1)) {
             Some("query") => match word(toks.get(i + 2)) {
@@ -482,9 +497,7 @@ fn execute(rest: &str, depth: usize) -> Vec<Op> {
     let toks = &toks[..end];
     match dynamic_text(rest, toks) {
         Some(sql) => sql_ops(&sql, depth),
-        None => vec![unmodeled(
-            "EXECUTE of SQL text computed at run time",
-        )],
+        None => vec![unmodeled("EXECUTE of SQL text computed at run time")],
     }
 }
 
@@ -494,9 +507,18 @@ fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<String> {
     let stand_in = format!("\"{RUN_TIME}\"");
     match toks {
         [t @ (Tok::Str(_), _)] => return Some(literal(text, t)),
-        [(Tok::Word { text: f, quoted: false }, _), (Tok::Sym('('), _), t @ (Tok::Str(_), _), ..]
-            if f == "format" =>
-        {
+        [
+            (
+                Tok::Word {
+                    text: f,
+                    quoted: false,
+                },
+                _,
+            ),
+            (Tok::Sym('('), _),
+            t @ (Tok::Str(_), _),
+            ..,
+        ] if f == "format" => {
             return Some(format_template(&literal(text, t), &stand_in));
         }
         _ => {}
@@ -509,7 +531,9 @@ fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<String> {
         match toks[i].0 {
             Tok::Sym('(') => parens += 1,
             Tok::Sym(')') => parens -= 1,
-            Tok::Sym('|') if parens == 0 && toks.get(i + 1).map(|t| &t.0) == Some(&Tok::Sym('|')) => {
+            Tok::Sym('|')
+                if parens == 0 && toks.get(i + 1).map(|t| &t.0) == Some(&Tok::Sym('|')) =>
+            {
                 parts.push(&toks[start..i]);
                 start = i + 2;
                 i += 1;
@@ -627,7 +651,9 @@ mod tests {
     #[test]
     fn into_assigns_variables_and_creates_no_table() {
         assert_eq!(
-            body("DECLARE v int; BEGIN SELECT id INTO STRICT v FROM t WHERE a = 1; DELETE FROM t WHERE id = v RETURNING id INTO v; END"),
+            body(
+                "DECLARE v int; BEGIN SELECT id INTO STRICT v FROM t WHERE a = 1; DELETE FROM t WHERE id = v RETURNING id INTO v; END"
+            ),
             vec![Op::Delete {
                 table: "t".into(),
                 has_where: true
@@ -656,9 +682,24 @@ mod tests {
             "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql STABLE AS 'SELECT a + 1'",
             0,
         );
-        assert!(matches!(stable, Some(Op::CreateFunction { body: Body::ReadOnly, .. })));
-        let c = create_routine("CREATE FUNCTION f() RETURNS int AS 'lib', 'f' LANGUAGE c", 0);
-        assert!(matches!(c, Some(Op::CreateFunction { body: Body::Unreadable(_), .. })));
+        assert!(matches!(
+            stable,
+            Some(Op::CreateFunction {
+                body: Body::ReadOnly,
+                ..
+            })
+        ));
+        let c = create_routine(
+            "CREATE FUNCTION f() RETURNS int AS 'lib', 'f' LANGUAGE c",
+            0,
+        );
+        assert!(matches!(
+            c,
+            Some(Op::CreateFunction {
+                body: Body::Unreadable(_),
+                ..
+            })
+        ));
         let standard = create_routine(
             "CREATE FUNCTION g() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END",
             0,
@@ -687,7 +728,10 @@ mod tests {
     #[test]
     fn do_blocks_are_read_and_other_languages_are_not() {
         assert_eq!(
-            do_block("DO $$ BEGIN IF true THEN DROP TABLE legacy_orders; END IF; END $$", 0),
+            do_block(
+                "DO $$ BEGIN IF true THEN DROP TABLE legacy_orders; END IF; END $$",
+                0
+            ),
             Some(vec![Op::DropTable {
                 tables: vec!["legacy_orders".into()],
                 cascade: false

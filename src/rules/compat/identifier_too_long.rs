@@ -91,7 +91,9 @@ impl Rule for IdentifierTooLong {
                     Op::CreateEnum { name } | Op::CreateDomain { name, .. } => {
                         names.push(("type", name.clone()))
                     }
-                    Op::CreateFunction { name, kind, .. } => names.push((kind.as_str(), name.clone())),
+                    Op::CreateFunction { name, kind, .. } => {
+                        names.push((kind.as_str(), name.clone()))
+                    }
                     Op::CreateOther { kind, name }
                         if matches!(kind.as_str(), "schema" | "sequence" | "type") =>
                     {

@@ -88,7 +88,13 @@ impl Rule for MissingLockTimeout {
                     .map(|fk| fk.references.as_str())
                     .filter(|t| !created.contains(super::key(t)))
                     // The fallback recognizer does not read the referenced table's name.
-                    .map(|t| if t.is_empty() { "the referenced table" } else { t })
+                    .map(|t| {
+                        if t.is_empty() {
+                            "the referenced table"
+                        } else {
+                            t
+                        }
+                    })
                     .collect();
                 if !referenced.is_empty() {
                     out.push(Hit::at(
