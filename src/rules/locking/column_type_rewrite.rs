@@ -59,6 +59,7 @@ impl Rule for ColumnTypeRewrite {
             if let Op::AlterColumnType { table, column, .. } = &e.op
                 && e.effect.rewrite
                 && !e.effect.data.is_destructive()
+                && e.effect.data != crate::classify::DataEffect::FailRisk
             {
                 out.push(Hit::at(
                     step,
