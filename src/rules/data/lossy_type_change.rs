@@ -7,10 +7,9 @@ rule! {
     /// ## What it flags
     /// `ALTER COLUMN … TYPE` that can lose values or fail on them: a narrowing (`varchar(255)` to
     /// `varchar(20)`, a smaller numeric scale), a conversion that is not exact although it looks
-    /// like a widening (`json` to `jsonb`, `timestamp` to `timestamptz`, `bigint` to `double
-    /// precision`), one that fails when a value does not fit (`bigint` to `int`, fewer numeric
-    /// integer digits), a `USING` expression, or a change from a type that migsafe does not know
-    /// from earlier migrations.
+    /// like a widening (`json` to `jsonb`, `timestamp` to `timestamptz`), one that fails when a
+    /// value does not fit (`bigint` to `int`), a `USING` expression other than a cast of the
+    /// column, or a change from a type that migsafe does not know.
     ///
     /// `USING col::type` (or `USING CAST(col AS type)`) converts the column exactly as no `USING`
     /// does, so it is judged by the table below; any other `USING` expression replaces the values.
@@ -60,7 +59,8 @@ rule! {
     ///
     /// *Keeps every value* means that converting each value back, in the same session, gives the
     /// same value: `real` to `double precision` keeps `0.1` although the double reads
-    /// `0.10000000149011612`. Those changes are not flagged here (`column-type-rewrite` flags the
+    /// `0.10000000149011612`. `char(n)` is judged by what clients read, padding included (a cast
+    /// back would pad again). Those changes are not flagged here (`column-type-rewrite` flags the
     /// rewrite). *May fail* changes are flagged because the `ALTER` fails on a value that does not
     /// fit; when it succeeds, every value was kept exactly, so apply needs no snapshot for them.
     /// *Loses values* changes destroy data: apply takes a snapshot of the column first.
