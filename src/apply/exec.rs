@@ -226,6 +226,7 @@ fn named_tables(
                 Op::AlterColumnType {
                     column,
                     using: true,
+                    using_cast: false,
                     ..
                 } => {
                     covered.named.insert(oid);

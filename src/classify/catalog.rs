@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+use std::collections::HashSet;
+
+use crate::sql::convert::{Verdict, convert};
 use crate::sql::{Op, SqlType};
 
 #[derive(Debug, Default, Clone)]
@@ -11,9 +14,11 @@ pub struct Catalog {
     tables: HashMap<String, HashMap<String, SqlType>>,
     /// Triggers, foreign keys, inheritance and functions: what acts on data later.
     pub deps: super::objects::Deps,
+    /// Enum types created by the migrations (unqualified, as [`SqlType::parse`] spells them).
+    enums: HashSet<String>,
 }
 
-/// How a column's type changes.
+/// How a column's type changes: a [`Verdict`] of the conversion table with the types it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeChange {
     Same,
@@ -27,6 +32,13 @@ pub enum TypeChange {
         from: SqlType,
         to: SqlType,
     },
+    /// Every value that converts is kept exactly, but one that does not fit fails the `ALTER`
+    /// (`bigint`→`int`, `numeric(5,2)`→`numeric(6,4)`): which, in `why`.
+    FailRisk {
+        from: SqlType,
+        to: SqlType,
+        why: &'static str,
+    },
     /// Values may not fit and are cut, rounded or rejected.
     Narrowing {
         from: SqlType,
@@ -37,6 +49,12 @@ pub enum TypeChange {
         from: SqlType,
         to: SqlType,
         why: &'static str,
+    },
+    /// A conversion the table does not know to keep every value (a user-defined type, a pair
+    /// not checked): taken to lose values.
+    Unlisted {
+        from: SqlType,
+        to: SqlType,
     },
     /// A `USING` expression computes new values from old: the old ones are gone.
     Using {
@@ -49,6 +67,20 @@ pub enum TypeChange {
 }
 
 impl TypeChange {
+    /// The change from `from` to `to`, as the conversion table has it.
+    pub fn of(from: &SqlType, to: &SqlType, is_enum: &dyn Fn(&SqlType) -> bool) -> TypeChange {
+        let (from, to) = (from.clone(), to.clone());
+        match convert(&from, &to, is_enum) {
+            Verdict::Same => TypeChange::Same,
+            Verdict::BinaryCoercible => TypeChange::BinaryCoercible { from, to },
+            Verdict::Rewrite => TypeChange::Rewrite { from, to },
+            Verdict::FailRisk(why) => TypeChange::FailRisk { from, to, why },
+            Verdict::Narrowing => TypeChange::Narrowing { from, to },
+            Verdict::Inexact(why) => TypeChange::Inexact { from, to, why },
+            Verdict::Unknown => TypeChange::Unlisted { from, to },
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             TypeChange::Same => "keeps the column's type".into(),
@@ -58,12 +90,18 @@ impl TypeChange {
             TypeChange::Rewrite { from, to } => {
                 format!("changes {from} to {to}, rewriting the table and its indexes")
             }
+            TypeChange::FailRisk { from, to, why } => {
+                format!("changes {from} to {to}, rewriting the table and its indexes; {why}")
+            }
             TypeChange::Narrowing { from, to } => {
                 format!("narrows {from} to {to}: values that do not fit are lost or rejected")
             }
             TypeChange::Inexact { from, to, why } => {
                 format!("changes {from} to {to}, which {why}")
             }
+            TypeChange::Unlisted { from, to } => format!(
+                "changes {from} to {to}, a conversion migsafe does not know to keep every value"
+            ),
             TypeChange::Using { to } => format!(
                 "converts values to {to} with a USING expression, overwriting the old values"
             ),
@@ -89,14 +127,27 @@ impl Catalog {
         self.tables.get(&key(table))?.get(column)
     }
 
-    pub fn type_change(&self, table: &str, column: &str, to: &SqlType, using: bool) -> TypeChange {
-        if using {
+    /// `ALTER COLUMN column TYPE to`; `using_expression` when a `USING` other than a plain cast
+    /// of the column to `to` computes the new values.
+    pub fn type_change(
+        &self,
+        table: &str,
+        column: &str,
+        to: &SqlType,
+        using_expression: bool,
+    ) -> TypeChange {
+        if using_expression {
             return TypeChange::Using { to: to.clone() };
         }
         match self.column_type(table, column) {
-            Some(from) => classify_change(from, to),
+            Some(from) => TypeChange::of(from, to, &|t| self.is_enum(t)),
             None => TypeChange::Unknown { to: to.clone() },
         }
+    }
+
+    /// Whether `ty` is an enum a migration created.
+    pub fn is_enum(&self, ty: &SqlType) -> bool {
+        !ty.array && ty.mods.is_empty() && self.enums.contains(&key(&ty.base))
     }
 
     /// Folds one operation into the model.
@@ -128,6 +179,9 @@ impl Catalog {
                     t.insert(column.clone(), ty.clone());
                 }
             }
+            Op::CreateEnum { name } => {
+                self.enums.insert(key(&name.to_lowercase()));
+            }
             Op::DropColumn { table, column, .. } => {
                 if let Some(t) = self.tables.get_mut(&key(table)) {
                     t.remove(column);
@@ -155,138 +209,78 @@ impl Catalog {
     }
 }
 
-fn classify_change(from: &SqlType, to: &SqlType) -> TypeChange {
-    let (f, t) = (from.base.as_str(), to.base.as_str());
-    let same_array = from.array == to.array;
-    let coercible = TypeChange::BinaryCoercible {
-        from: from.clone(),
-        to: to.clone(),
-    };
-    let rewrite = TypeChange::Rewrite {
-        from: from.clone(),
-        to: to.clone(),
-    };
-    let narrowing = TypeChange::Narrowing {
-        from: from.clone(),
-        to: to.clone(),
-    };
-    if from == to {
-        return TypeChange::Same;
-    }
-    if !same_array {
-        return narrowing;
-    }
-    let len = |ty: &SqlType| ty.mods.first().copied();
-    match (f, t) {
-        ("varchar", "varchar") => match (len(from), len(to)) {
-            (_, None) => coercible,
-            (Some(a), Some(b)) if b >= a => coercible,
-            _ => narrowing,
-        },
-        ("varchar", "text") | ("text", "varchar") if len(to).is_none() => coercible,
-        // char(n) pads with blanks: widening it, or casting it to text (which trims), rewrites.
-        ("char", "char") | ("varchar", "char")
-            if len(to).is_some_and(|b| len(from).is_some_and(|a| b >= a)) =>
-        {
-            rewrite
-        }
-        ("numeric", "numeric") => match (&from.mods[..], &to.mods[..]) {
-            (_, []) => coercible,
-            ([p1], [p2]) | ([p1, 0], [p2]) | ([p1], [p2, 0]) if p2 >= p1 => coercible,
-            ([p1, s1], [p2, s2]) if s1 == s2 && p2 >= p1 => coercible,
-            ([p1, s1], [p2, s2]) if s2 >= s1 && p2 - s2 >= p1 - s1 => rewrite,
-            _ => narrowing,
-        },
-        ("cidr", "inet") | ("varbit", "varbit")
-            if len(to).is_none_or(|b| len(from).is_some_and(|a| b >= a)) =>
-        {
-            coercible
-        }
-        ("smallint", "int" | "bigint" | "numeric" | "real" | "double precision")
-        | ("int", "bigint" | "numeric" | "double precision")
-        | ("bigint", "numeric")
-        | ("real", "double precision")
-        | ("char", "varchar")
-        // jsonb's text is json's normal form: nothing is lost going back.
-        | ("jsonb", "json")
-        | ("date", "timestamp" | "timestamptz") => rewrite,
-        // Lossy though they look like widenings.
-        ("json", "jsonb") => TypeChange::Inexact {
-            from: from.clone(),
-            to: to.clone(),
-            why: "drops duplicate keys, key order, whitespace and number formatting",
-        },
-        ("timestamp", "timestamptz") | ("timestamptz", "timestamp") => TypeChange::Inexact {
-            from: from.clone(),
-            to: to.clone(),
-            why: "converts through the session's TimeZone: a time in a daylight-saving gap moves and the repeated hour cannot be told apart",
-        },
-        (_, "text") => rewrite,
-        _ => narrowing,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn change(from: &str, to: &str) -> TypeChange {
-        classify_change(&SqlType::parse(from), &SqlType::parse(to))
+        TypeChange::of(&SqlType::parse(from), &SqlType::parse(to), &|_| false)
     }
 
     #[test]
-    fn widenings_are_binary_coercible() {
-        for (f, t) in [
-            ("varchar(20)", "varchar(40)"),
-            ("varchar(20)", "varchar"),
-            ("varchar(20)", "text"),
-            ("character varying", "text"),
-            ("numeric(10,2)", "numeric(12,2)"),
-            ("numeric(10,2)", "numeric"),
-            ("cidr", "inet"),
-        ] {
-            assert!(
-                matches!(change(f, t), TypeChange::BinaryCoercible { .. }),
-                "{f} → {t}"
-            );
-        }
+    fn verdicts_become_type_changes() {
+        assert!(matches!(
+            change("varchar(20)", "text"),
+            TypeChange::BinaryCoercible { .. }
+        ));
+        assert!(matches!(
+            change("int", "bigint"),
+            TypeChange::Rewrite { .. }
+        ));
+        assert!(matches!(
+            change("numeric(5,2)", "numeric(6,4)"),
+            TypeChange::FailRisk { .. }
+        ));
+        assert!(matches!(
+            change("varchar(40)", "varchar(20)"),
+            TypeChange::Narrowing { .. }
+        ));
+        assert!(matches!(
+            change("json", "jsonb"),
+            TypeChange::Inexact { .. }
+        ));
+        assert!(matches!(
+            change("mood", "text"),
+            TypeChange::Unlisted { .. }
+        ));
+        assert!(
+            change("numeric(5,2)", "numeric(6,4)")
+                .describe()
+                .contains("numeric field overflow")
+        );
     }
 
     #[test]
-    fn narrowings_and_rewrites_are_told_apart() {
-        for (f, t) in [
-            ("varchar(40)", "varchar(20)"),
-            ("bigint", "int"),
-            ("numeric(12,2)", "numeric(10,2)"),
-            ("numeric(10,2)", "numeric(10,1)"),
-            ("text", "varchar(10)"),
-            ("text", "int"),
+    fn enums_created_by_the_migrations_are_known() {
+        let mut cat = Catalog::default();
+        for sql in [
+            "CREATE TYPE mood AS ENUM ('sad', 'ok')",
+            "CREATE TABLE t (m mood, n public.mood, o mood[], p other)",
         ] {
-            assert!(
-                matches!(change(f, t), TypeChange::Narrowing { .. }),
-                "{f} → {t}"
-            );
+            for op in crate::sql::parse_ops(sql) {
+                cat.apply(&op);
+            }
         }
-        for (f, t) in [
-            ("json", "jsonb"),
-            ("timestamp", "timestamptz"),
-            ("timestamptz", "timestamp"),
-        ] {
-            assert!(
-                matches!(change(f, t), TypeChange::Inexact { .. }),
-                "{f} → {t}"
-            );
-        }
-        for (f, t) in [
-            ("int", "bigint"),
-            ("int", "text"),
-            ("jsonb", "json"),
-            ("date", "timestamptz"),
-        ] {
-            assert!(
-                matches!(change(f, t), TypeChange::Rewrite { .. }),
-                "{f} → {t}"
-            );
-        }
+        let text = SqlType::parse("text");
+        assert!(matches!(
+            cat.type_change("t", "m", &text, false),
+            TypeChange::Rewrite { .. }
+        ));
+        assert!(matches!(
+            cat.type_change("t", "n", &text, false),
+            TypeChange::Rewrite { .. }
+        ));
+        assert!(matches!(
+            cat.type_change("t", "o", &SqlType::parse("text[]"), false),
+            TypeChange::Unlisted { .. }
+        ));
+        assert!(matches!(
+            cat.type_change("t", "p", &text, false),
+            TypeChange::Unlisted { .. }
+        ));
+        assert!(matches!(
+            cat.type_change("t", "m", &text, true),
+            TypeChange::Using { .. }
+        ));
     }
 }

@@ -243,14 +243,21 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             column,
             ty,
             using,
+            using_cast,
         } => {
-            let change = catalog.type_change(table, column, ty, *using);
+            let change = catalog.type_change(table, column, ty, *using && !*using_cast);
             let mut e = Effect::new(D::Schema, L::AccessExclusive, change.describe());
             match change {
                 TypeChange::Same | TypeChange::BinaryCoercible { .. } => {}
                 TypeChange::Rewrite { .. } => e = e.rewrite(),
+                // Fails or keeps every value: nothing to capture.
+                TypeChange::FailRisk { .. } => {
+                    e = e.rewrite();
+                    e.data = D::FailRisk;
+                }
                 TypeChange::Narrowing { .. }
                 | TypeChange::Inexact { .. }
+                | TypeChange::Unlisted { .. }
                 | TypeChange::Using { .. }
                 | TypeChange::Unknown { .. } => {
                     e = e.rewrite();

@@ -958,8 +958,18 @@ mod tests {
         .unwrap();
         assert!(matches!(reversibility(&widen), Reversibility::Reversible));
         assert!(!widen.steps[0].effects[0].effect.rewrite);
-        let narrow = analyze_script(
+        // Fewer integer digits: fails on a value that does not fit, keeps every other exactly.
+        let fewer = analyze_script(
             &mk("ALTER TABLE u ALTER COLUMN n TYPE numeric(8,2);"),
+            &mut catalog,
+            Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(reversibility(&fewer).label(), "reversible");
+        assert_eq!(fewer.steps[0].effects[0].effect.data, DataEffect::FailRisk);
+        // A smaller scale rounds.
+        let narrow = analyze_script(
+            &mk("ALTER TABLE u ALTER COLUMN n TYPE numeric(8,1);"),
             &mut catalog,
             Settings::default(),
         )

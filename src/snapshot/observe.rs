@@ -36,6 +36,7 @@ use super::capture::{self, Table};
 use super::manifest::{KeySource, Object, ObjectKind};
 use super::store::Writer;
 use crate::pg::quote_ident;
+use crate::sql::convert::lossless;
 
 /// The name of migsafe's row-level capture trigger; the statement-level ones add `_ins`, `_upd`
 /// and `_del`.
@@ -177,7 +178,10 @@ pub enum ObserveError {
 pub struct ColumnState {
     pub attnum: i16,
     pub name: String,
+    /// As `format_type()` spells it.
     pub ty: String,
+    /// The type is an enum (its labels survive a change to text).
+    pub is_enum: bool,
 }
 
 /// One ordinary or partitioned table outside the system schemas and migsafe's own.
@@ -233,6 +237,9 @@ impl Catalog {
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
                     coalesce((SELECT array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) \
                               FROM pg_catalog.pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
+                    coalesce((SELECT array_agg(t.typtype = 'e' ORDER BY a.attnum) \
+                              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') \
              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
@@ -246,6 +253,7 @@ impl Catalog {
             let attnums: Vec<i16> = r.get(6);
             let names: Vec<String> = r.get(7);
             let types: Vec<String> = r.get(8);
+            let enums: Vec<bool> = r.get(9);
             let t = TableState {
                 oid: r.get(0),
                 relfilenode: r.get(1),
@@ -257,7 +265,13 @@ impl Catalog {
                     .into_iter()
                     .zip(names)
                     .zip(types)
-                    .map(|((attnum, name), ty)| ColumnState { attnum, name, ty })
+                    .zip(enums)
+                    .map(|(((attnum, name), ty), is_enum)| ColumnState {
+                        attnum,
+                        name,
+                        ty,
+                        is_enum,
+                    })
                     .collect(),
             };
             out.insert(t.oid, t);
@@ -437,70 +451,6 @@ impl Judgement {
     }
 }
 
-/// Whether changing a column from type `from` to type `to` keeps every value (and so needs no
-/// capture). Conservative: anything not listed here is lossy.
-pub fn lossless(from: &str, to: &str) -> bool {
-    if from == to {
-        return true;
-    }
-    fn split(t: &str) -> (&str, Option<&str>) {
-        match t.find('(') {
-            Some(i) => (t[..i].trim_end(), Some(t[i + 1..].trim_end_matches(')'))),
-            None => (t, None),
-        }
-    }
-    let (fb, fm) = split(from);
-    let (tb, tm) = split(to);
-    let ints = ["smallint", "integer", "bigint"];
-    let rank = |b: &str| ints.iter().position(|x| *x == b);
-    // Values with an exact, type-independent text form.
-    let textual = [
-        "smallint",
-        "integer",
-        "bigint",
-        "numeric",
-        "uuid",
-        "date",
-        "boolean",
-        "text",
-        "character varying",
-    ];
-    match (fb, tb) {
-        (a, b) if rank(a).is_some() && rank(b).is_some() => rank(a) <= rank(b),
-        (a, "numeric") if rank(a).is_some() => tm.is_none(),
-        ("numeric", "numeric") => match (fm, tm) {
-            (_, None) => true,
-            (Some(f), Some(t)) => {
-                let p = |m: &str| -> Option<(u32, u32)> {
-                    let mut it = m.split(',').map(|x| x.trim().parse::<u32>().ok());
-                    let p = it.next()??;
-                    let s = it.next().flatten().unwrap_or(0);
-                    Some((p, s))
-                };
-                matches!((p(f), p(t)), (Some((fp, fs)), Some((tp, ts))) if fs == ts && tp >= fp)
-            }
-            (None, Some(_)) => false,
-        },
-        ("character varying", "character varying") => match (fm, tm) {
-            (_, None) => true,
-            (Some(f), Some(t)) => {
-                matches!((f.parse::<u32>(), t.parse::<u32>()), (Ok(f), Ok(t)) if t >= f)
-            }
-            (None, Some(_)) => false,
-        },
-        ("bit varying", "bit varying") => match (fm, tm) {
-            (_, None) => true,
-            (Some(f), Some(t)) => {
-                matches!((f.parse::<u32>(), t.parse::<u32>()), (Ok(f), Ok(t)) if t >= f)
-            }
-            (None, Some(_)) => false,
-        },
-        (a, "text") if textual.contains(&a) => true,
-        (a, "character varying") if textual.contains(&a) => tm.is_none(),
-        _ => false,
-    }
-}
-
 /// Compares the database after a statement with before it. `start` is the catalog when the step
 /// began (only tables that existed then are protected: tables the step created hold nothing to
 /// give back).
@@ -553,7 +503,12 @@ pub fn judge(
                         c.name
                     ),
                 ),
-                Some(now) if now.ty != c.ty && !kept && !lossless(&c.ty, &now.ty) => j.flag(
+                Some(now)
+                    if now.ty != c.ty
+                        && !kept
+                        && !lossless(&c.ty, c.is_enum, &now.ty, now.is_enum) =>
+                {
+                    j.flag(
                     covered,
                     *oid,
                     format!(
@@ -563,7 +518,8 @@ pub fn judge(
                         c.ty,
                         now.ty
                     ),
-                ),
+                    )
+                }
                 Some(now)
                     if covered.using.contains(&(*oid, c.name.clone()))
                         && !kept
@@ -1737,38 +1693,6 @@ mod tests {
         assert_eq!(out, b"a\\\\b\\tc\\nd");
     }
 
-    #[test]
-    fn lossless_conversions_are_the_widening_ones() {
-        for (a, b) in [
-            ("integer", "bigint"),
-            ("smallint", "integer"),
-            ("integer", "numeric"),
-            ("integer", "text"),
-            ("character varying(20)", "character varying(40)"),
-            ("character varying(20)", "text"),
-            ("character varying(20)", "character varying"),
-            ("numeric(10,2)", "numeric(12,2)"),
-            ("numeric(10,2)", "numeric"),
-            ("uuid", "text"),
-        ] {
-            assert!(lossless(a, b), "{a} -> {b}");
-        }
-        for (a, b) in [
-            ("bigint", "integer"),
-            ("json", "jsonb"),
-            ("character varying(40)", "character varying(20)"),
-            ("text", "character varying(10)"),
-            ("numeric(10,2)", "numeric(12,3)"),
-            ("numeric", "numeric(10,2)"),
-            ("double precision", "real"),
-            ("timestamp with time zone", "timestamp without time zone"),
-            ("character(3)", "text"),
-            ("double precision", "text"),
-        ] {
-            assert!(!lossless(a, b), "{a} -> {b}");
-        }
-    }
-
     fn table(oid: u32, node: u32, cols: &[(i16, &str, &str)]) -> TableState {
         TableState {
             oid,
@@ -1783,6 +1707,7 @@ mod tests {
                     attnum: *attnum,
                     name: name.to_string(),
                     ty: ty.to_string(),
+                    is_enum: false,
                 })
                 .collect(),
         }

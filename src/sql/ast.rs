@@ -2,10 +2,10 @@
 //! at through their rendered text so that this file depends on as little of the AST as possible.
 
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, ColumnDef,
-    ColumnOption, CreateTableOptions, DetachPartitionMode, FromTable, Ident, ObjectName,
-    ObjectType, Query, ReferentialAction, Set, SetExpr, Statement, TableConstraint, TableFactor,
-    TableObject, TableWithJoins,
+    AlterColumnOperation, AlterTableOperation, AlterTypeOperation, AssignmentTarget, CastKind,
+    ColumnDef, ColumnOption, CreateTableOptions, DetachPartitionMode, Expr, FromTable, Ident,
+    ObjectName, ObjectType, Query, ReferentialAction, Set, SetExpr, Statement, TableConstraint,
+    TableFactor, TableObject, TableWithJoins,
 };
 
 use super::op::{
@@ -30,6 +30,28 @@ pub fn name(n: &ObjectName) -> Name {
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// Whether `e` is `column::ty` or `CAST(column AS ty)` (in parentheses or not): a `USING` that
+/// converts the column as no `USING` would.
+fn is_cast_of(e: &Expr, column: &str, ty: &SqlType) -> bool {
+    match e {
+        Expr::Nested(inner) => is_cast_of(inner, column, ty),
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr,
+            data_type,
+            format: None,
+        } => {
+            let mut inner = expr.as_ref();
+            while let Expr::Nested(x) = inner {
+                inner = x;
+            }
+            matches!(inner, Expr::Identifier(i) if ident(i) == column)
+                && SqlType::parse(&data_type.to_string()) == *ty
+        }
+        _ => false,
+    }
 }
 
 fn unmodeled(what: impl Into<String>) -> Vec<Op> {
@@ -681,12 +703,17 @@ fn alter_table_op(table: &Name, o: &AlterTableOperation) -> Op {
                 AlterColumnOperation::DropDefault => Op::DropDefault { table, column },
                 AlterColumnOperation::SetDataType {
                     data_type, using, ..
-                } => Op::AlterColumnType {
-                    table,
-                    column,
-                    ty: SqlType::parse(&data_type.to_string()),
-                    using: using.is_some(),
-                },
+                } => {
+                    let ty = SqlType::parse(&data_type.to_string());
+                    let using_cast = using.as_ref().is_some_and(|u| is_cast_of(u, &column, &ty));
+                    Op::AlterColumnType {
+                        table,
+                        column,
+                        ty,
+                        using: using.is_some(),
+                        using_cast,
+                    }
+                }
                 other => Op::AlterTableOther {
                     table,
                     action: format!("ALTER COLUMN {other}"),

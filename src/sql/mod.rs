@@ -4,6 +4,7 @@
 
 mod ast;
 pub mod builtins;
+pub mod convert;
 pub mod lines;
 pub mod op;
 mod procedural;
@@ -118,6 +119,12 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
 /// The ops migsafe's own recognizer finds in a statement sqlparser cannot read.
 pub fn recognized_ops(text: &str) -> Option<Vec<Op>> {
     recognize::recognize(text)
+}
+
+/// The ops of one statement, as [`analyze`] reads them (for tests).
+#[cfg(test)]
+pub(crate) fn parse_ops(text: &str) -> Vec<Op> {
+    understand(text).1
 }
 
 /// Below this many statements per thread, a script is parsed on one thread.
@@ -293,6 +300,79 @@ mod tests {
 
     use super::*;
     use crate::source::{Delimiting, ExecMode};
+
+    /// `USING col::ty` and `USING CAST(col AS ty)` are the conversion without `USING`; any
+    /// other expression is not. Both readers (sqlparser's AST and the recognizer) agree.
+    #[test]
+    fn a_using_that_casts_the_column_to_the_new_type_is_told_apart() {
+        let cases = [
+            (
+                "ALTER TABLE t ALTER COLUMN status TYPE text USING status::text",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN status TYPE text USING (status::text)",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN \"Status\" TYPE text USING \"Status\"::text",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN status TYPE text USING \"status\"::text",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN Status TYPE TEXT USING status::TEXT",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE numeric(10,2) USING CAST(n AS numeric(10, 2))",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE varchar(20) USING n::character varying(20)",
+                true,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE bigint USING n::int",
+                false,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE bigint USING m::bigint",
+                false,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE bigint USING n::bigint + 1",
+                false,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN n TYPE text USING lower(n::text)",
+                false,
+            ),
+            (
+                "ALTER TABLE t ALTER COLUMN \"N\" TYPE text USING n::text",
+                false,
+            ),
+            ("ALTER TABLE t ALTER COLUMN n TYPE bigint", false),
+        ];
+        for (sql, cast) in cases {
+            let from_ast = parse_ops(sql);
+            let from_recognizer = recognize::recognize(sql).unwrap_or_default();
+            for (how, ops) in [("ast", from_ast), ("recognizer", from_recognizer)] {
+                let [
+                    Op::AlterColumnType {
+                        using, using_cast, ..
+                    },
+                ] = &ops[..]
+                else {
+                    panic!("{how}: {sql}: {ops:?}");
+                };
+                assert_eq!(*using_cast, cast, "{how}: {sql}");
+                assert_eq!(*using, sql.contains("USING"), "{how}: {sql}");
+            }
+        }
+    }
 
     /// Random concatenations of the fragments that make splitting and recognising hard must
     /// never panic: they either split (and every statement is parsed, recognised or opaque) or

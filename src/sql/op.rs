@@ -160,7 +160,11 @@ pub enum Op {
         table: Name,
         column: Name,
         ty: SqlType,
+        /// A `USING` clause is present.
         using: bool,
+        /// That `USING` is a plain cast of the column to the new type (`USING col::ty`,
+        /// `USING CAST(col AS ty)`): the same conversion as no `USING` at all.
+        using_cast: bool,
     },
     SetNotNull {
         table: Name,

@@ -692,11 +692,15 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
             if ty.is_empty() {
                 return None;
             }
+            let ty = SqlType::parse(&ty);
+            let using = has(&c, "using");
+            let using_cast = c.kw("using") && cast_of(&mut c, &column, &ty) && c.at_end();
             return Some(Op::AlterColumnType {
                 table,
                 column,
-                ty: SqlType::parse(&ty),
-                using: has(&c, "using"),
+                ty,
+                using,
+                using_cast,
             });
         }
         return Some(Op::AlterTableOther {
@@ -755,6 +759,60 @@ fn table_action(table: &Name, toks: Vec<Tok>) -> Option<Op> {
 }
 
 /// The type text of a column definition, up to its first constraint keyword.
+/// Reads `column::ty` or `CAST(column AS ty)`, possibly in parentheses: a `USING` that converts
+/// the column as no `USING` would.
+fn cast_of(c: &mut Cur, column: &str, ty: &SqlType) -> bool {
+    if c.sym('(') {
+        return cast_of(c, column, ty) && c.sym(')');
+    }
+    let is_column =
+        |c: &mut Cur| matches!(c.peek(), Some(Tok::Word { text, .. }) if text == column);
+    if c.kw("cast") {
+        if !c.sym('(') || !is_column(c) {
+            return false;
+        }
+        c.pos += 1;
+        if !c.kw("as") {
+            return false;
+        }
+        return cast_type(c) == *ty && c.sym(')');
+    }
+    if !is_column(c) {
+        return false;
+    }
+    c.pos += 1;
+    if !(c.sym(':') && c.sym(':')) {
+        return false;
+    }
+    cast_type(c) == *ty
+}
+
+/// The type of a cast, up to a `)` that closes what encloses the cast.
+fn cast_type(c: &mut Cur) -> SqlType {
+    let start = c.pos;
+    let mut depth = 0;
+    while let Some(t) = c.peek() {
+        match t {
+            Tok::Sym('(') => depth += 1,
+            Tok::Sym(')') if depth == 0 => break,
+            Tok::Sym(')') => depth -= 1,
+            _ => {}
+        }
+        c.pos += 1;
+    }
+    let end = c.pos;
+    let mut inner = Cur {
+        toks: c.toks[start..end].to_vec(),
+        pos: 0,
+    };
+    let text = type_text(&mut inner);
+    if !inner.at_end() && inner.pos < inner.toks.len() {
+        // Something that is not part of a type (`col::text || 'x'`).
+        return SqlType::parse("?");
+    }
+    SqlType::parse(&text)
+}
+
 fn type_text(c: &mut Cur) -> String {
     const STOP: &[&str] = &[
         "not",

@@ -49,9 +49,15 @@ impl fmt::Display for SqlType {
 
 impl SqlType {
     /// Parses a type as written in SQL (`character varying(255)`, `NUMERIC(10, 2)`, `int[]`,
-    /// `timestamp with time zone`).
+    /// `timestamp with time zone`) or as `format_type()` spells it (`timestamp(3) without time
+    /// zone`, `bit varying(5)`, `"char"`). A name it does not know (a user type such as an enum)
+    /// is kept as written, lower case.
     pub fn parse(text: &str) -> SqlType {
         let lower = text.trim().to_ascii_lowercase();
+        let lower = lower
+            .strip_prefix("pg_catalog.")
+            .map_or(lower.as_str(), str::trim_start)
+            .to_string();
         let (mut head, array) = match lower.strip_suffix("[]") {
             Some(h) => (h.trim_end().to_string(), true),
             None => (lower.clone(), false),
@@ -68,7 +74,13 @@ impl SqlType {
         }
         let words: Vec<&str> = head.split_whitespace().collect();
         let joined = words.join(" ");
-        let base = match joined.trim_matches('"') {
+        // `"char"` (quoted) is the one-byte type, not `char(n)`.
+        let unquoted = if joined == "\"char\"" {
+            joined.as_str()
+        } else {
+            joined.trim_matches('"')
+        };
+        let base = match unquoted {
             "int" | "integer" | "int4" => "int",
             "bigint" | "int8" => "bigint",
             "smallint" | "int2" => "smallint",
@@ -124,5 +136,34 @@ mod tests {
         );
         assert_eq!(SqlType::parse("numeric(10, 2)").mods, vec![10, 2]);
         assert_eq!(SqlType::parse("int[]").to_string(), "int[]");
+    }
+
+    /// What `format_type(atttypid, atttypmod)` returns, as the tripwire reads it.
+    #[test]
+    fn format_type_spellings_parse() {
+        for (text, want) in [
+            ("character varying(20)", "varchar(20)"),
+            ("character varying", "varchar"),
+            ("timestamp with time zone", "timestamptz"),
+            ("timestamp without time zone", "timestamp"),
+            ("timestamp(3) without time zone", "timestamp(3)"),
+            ("time(3) with time zone", "timetz(3)"),
+            ("integer[]", "int[]"),
+            ("numeric(10,2)", "numeric(10,2)"),
+            ("bit varying(5)", "varbit(5)"),
+            ("bit(3)", "bit(3)"),
+            ("character(3)", "char(3)"),
+            ("double precision", "double precision"),
+            ("real", "real"),
+            ("smallint", "smallint"),
+            ("bigint[]", "bigint[]"),
+            ("\"char\"", "\"char\""),
+            ("mood", "mood"),
+            ("public.mood", "public.mood"),
+            ("pg_catalog.int4", "int"),
+        ] {
+            assert_eq!(SqlType::parse(text).to_string(), want, "{text}");
+        }
+        assert_ne!(SqlType::parse("\"char\""), SqlType::parse("character(1)"));
     }
 }

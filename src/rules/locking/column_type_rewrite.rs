@@ -4,10 +4,11 @@ use crate::sql::Op;
 rule! {
     /// ## What it flags
     /// `ALTER TABLE … ALTER COLUMN … TYPE` that keeps every value but rewrites the table (`int` to
-    /// `bigint`, `int` to `text`, `timestamp` to `timestamptz` …), on a table that existed before this
-    /// migration.
+    /// `bigint`, `int` to `text`, `real` to `double precision` …), on a table that existed before
+    /// this migration.
     ///
-    /// Changes that can lose values are reported by `lossy-type-change` instead. Binary-coercible
+    /// Changes that can lose values or fail on them are reported by `lossy-type-change` instead
+    /// (its documentation has the table of conversions). Binary-coercible
     /// widenings (`varchar(n)` to `varchar(m >= n)` or `text`, more numeric precision at the same
     /// scale, `cidr` to `inet`) change only the catalog and are not flagged.
     ///
@@ -59,6 +60,7 @@ impl Rule for ColumnTypeRewrite {
             if let Op::AlterColumnType { table, column, .. } = &e.op
                 && e.effect.rewrite
                 && !e.effect.data.is_destructive()
+                && e.effect.data != crate::classify::DataEffect::FailRisk
             {
                 out.push(Hit::at(
                     step,
