@@ -8,6 +8,7 @@ pub mod convert;
 pub mod lines;
 pub mod op;
 mod procedural;
+mod psql;
 mod recognize;
 pub mod split;
 pub mod tokens;
@@ -76,14 +77,33 @@ impl Statement {
 pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
     let source = &*script.source;
     let raws = split::split(source, script.range.clone(), script.delimiting)?;
-    let one = |raw: split::RawStatement| {
+    // psql variables are set in file order: one pass before the statements are parsed apart.
+    let mut vars = psql::Vars::default();
+    let interpolate = source[script.range.clone()].contains(['\\', ':']);
+    let raws: Vec<(split::RawStatement, psql::Prepared)> = raws
+        .into_iter()
+        .map(|raw| {
+            let prepared = if interpolate {
+                vars.prepare(&source[raw.range.clone()])
+            } else {
+                psql::Prepared::Same
+            };
+            (raw, prepared)
+        })
+        .collect();
+    let one = |(raw, prepared): (split::RawStatement, psql::Prepared)| {
         let text = &source[raw.range.clone()];
         let directives = raw
             .comments
             .iter()
             .filter_map(|c| directive(source, c.clone()))
             .collect();
-        let (understanding, ops) = understand(text);
+        let (understanding, ops) = match prepared {
+            _ if text.starts_with('\\') => (Understanding::Recognised, psql::meta_ops(text)),
+            psql::Prepared::Same => understand(text),
+            psql::Prepared::Text(t) => understand(&t),
+            psql::Prepared::Unset(message) => (Understanding::Opaque { message }, vec![]),
+        };
         Statement {
             range: raw.range,
             understanding,
@@ -101,7 +121,7 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
     }
     let chunk = raws.len().div_ceil(threads);
     let mut raws = raws.into_iter();
-    let chunks: Vec<Vec<split::RawStatement>> = (0..threads)
+    let chunks: Vec<Vec<(split::RawStatement, psql::Prepared)>> = (0..threads)
         .map(|_| raws.by_ref().take(chunk).collect())
         .collect();
     Ok(std::thread::scope(|scope| {
@@ -438,6 +458,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A psql meta-command ends at its line end: it does not swallow the statement after it,
+    /// and the variables it sets are substituted.
+    #[test]
+    fn psql_meta_commands_are_statements_of_their_own() {
+        let sql = "\\set schema app\nSET search_path = :schema, public;\n\\i more.sql\nDROP TABLE :other;";
+        let script = Script {
+            path: "m.sql".into(),
+            source: Arc::from(sql),
+            range: 0..sql.len(),
+            mode: ExecMode::WrappedTx,
+            delimiting: Delimiting::Standard,
+        };
+        let st = analyze(&script).unwrap();
+        let texts: Vec<&str> = st.iter().map(|s| &sql[s.range.clone()]).collect();
+        assert_eq!(
+            texts,
+            [
+                "\\set schema app",
+                "SET search_path = :schema, public;",
+                "\\i more.sql",
+                "DROP TABLE :other;"
+            ]
+        );
+        assert!(
+            matches!(&st[1].ops[..], [Op::SetVar { name, value, .. }] if name == "search_path" && value.contains("app"))
+        );
+        assert!(matches!(&st[2].ops[..], [Op::Unmodeled { .. }]));
+        assert!(
+            matches!(&st[3].understanding, Understanding::Opaque { message } if message.contains(":other"))
+        );
     }
 
     #[test]

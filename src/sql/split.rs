@@ -94,6 +94,23 @@ pub fn split(
                     None => i += 1,
                 }
             }
+            // A psql meta-command (`\set`, `\i`, `\gexec` …) runs to the end of its line; it
+            // ends the statement before it, as `\g` does.
+            b'\\' if goose_block.is_none() => {
+                let line_end = memchr_nl(b, i, end);
+                if let Some(s) = start.take() {
+                    let stmt_end = trim_end(b, s, i);
+                    out.push(RawStatement {
+                        range: s..stmt_end,
+                        comments: std::mem::take(&mut comments),
+                    });
+                }
+                out.push(RawStatement {
+                    range: i..trim_end(b, i, line_end),
+                    comments: std::mem::take(&mut comments),
+                });
+                i = line_end;
+            }
             b';' if goose_block.is_none() => {
                 if let Some(s) = start.take() {
                     out.push(RawStatement {
