@@ -147,7 +147,7 @@ fn in_repo(repo: &Repo, path: &Path) -> Result<PathBuf, HistoryError> {
 /// Loads the base copy of a project with the project's runner. A sqitch directory without a
 /// plan had no changes yet.
 fn load_base(project: &Project, root: &Path) -> source::Result<Vec<Migration>> {
-    if project.runner == Runner::Sqitch && !root.join("sqitch.plan").is_file() {
+    if project.runner == Runner::Sqitch && !source::sqitch::has_plan(root) {
         return Ok(Vec::new());
     }
     source::load_dir(project.runner, root)

@@ -831,6 +831,158 @@ fn sqitch_rework_picks_the_first_tag_with_a_script() {
     );
 }
 
+const SQITCH_PLAN: &str =
+    "%syntax-version=1.0.0\n%project=x\n\nusers 2024-01-01T00:00:00Z Ann <ann@example.com>\n";
+
+#[test]
+fn sqitch_conf_top_dir() {
+    let dir = tree(&[
+        (
+            "sqitch.conf",
+            b"[core]\n\tengine = pg\n\ttop_dir = ./sql  # scripts live here\n",
+        ),
+        ("sql/sqitch.plan", SQITCH_PLAN.as_bytes()),
+        ("sql/deploy/users.sql", b"CREATE TABLE users (id int);"),
+        ("sql/revert/users.sql", b"DROP TABLE users;"),
+        // Decoys where sqitch would look without the configuration.
+        ("deploy/users.sql", b"SELECT 'wrong';"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Sqitch);
+    assert_eq!(p.root, dir.path());
+    assert_eq!(summary(&p), ["users up=PerStatement down=PerStatement"]);
+    assert_eq!(
+        file_names(&p),
+        ["sql/deploy/users.sql | sql/revert/users.sql"]
+    );
+    // Named by its top directory, the project is still read with its sqitch.conf.
+    let sub = discover(&dir.path().join("sql"), None).unwrap();
+    assert_eq!(sub.runner, Runner::Sqitch);
+    assert_eq!(
+        sub.migrations[0].up.path,
+        dir.path().join("sql/deploy/users.sql")
+    );
+    assert_eq!(sub.migrations[0].up.text(), "CREATE TABLE users (id int);");
+
+    // A top directory that is none of the usual ones, with the plan file named explicitly
+    // (relative to the project, as sqitch reads it) and an extension of its own.
+    let custom = tree(&[
+        (
+            "sqitch.conf",
+            b"[core]\n  top_dir = db/sqitch\n  plan_file = plans/main.plan\n  extension = psql\n",
+        ),
+        ("plans/main.plan", SQITCH_PLAN.as_bytes()),
+        (
+            "db/sqitch/deploy/users.psql",
+            b"CREATE TABLE users (id int);",
+        ),
+    ]);
+    let p = discover(custom.path(), None).unwrap();
+    assert_eq!(file_names(&p), ["db/sqitch/deploy/users.psql"]);
+    assert_eq!(summary(&p), ["users up=PerStatement down=-"]);
+}
+
+#[test]
+fn sqitch_conf_engine_and_target_sections_override_core() {
+    let files = |conf: &'static [u8]| {
+        tree(&[
+            ("sqitch.conf", conf),
+            ("core/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("core/deploy/users.sql", b"SELECT 'core';"),
+            ("pg/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("pg/deploy/users.sql", b"SELECT 'pg';"),
+            ("pg/undo/users.sql", b"SELECT 'pg undo';"),
+            ("prod/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("prod/deploy/users.sql", b"SELECT 'prod';"),
+        ])
+    };
+    let up = |dir: &TempDir| {
+        let p = discover(dir.path(), None).unwrap();
+        let m = &p.migrations[0];
+        (
+            m.up.text().to_string(),
+            m.down.as_ref().map(|d| d.text().to_string()),
+        )
+    };
+    let core = files(b"[core]\n\tengine = pg\n\ttop_dir = core\n");
+    assert_eq!(up(&core), ("SELECT 'core';".into(), None));
+    let engine = files(
+        b"[core]\n\tengine = pg\n\ttop_dir = core\n[engine \"pg\"]\n\ttop_dir = pg\n\trevert_dir = pg/undo\n",
+    );
+    assert_eq!(
+        up(&engine),
+        ("SELECT 'pg';".into(), Some("SELECT 'pg undo';".into()))
+    );
+    // An empty value is unset for sqitch: core's value applies.
+    let empty = files(b"[core]\n\ttop_dir = core\n[engine \"pg\"]\n\ttop_dir = \"\"\n");
+    assert_eq!(up(&empty).0, "SELECT 'core';");
+    // Another engine's section does not apply to a pg project.
+    let other = files(b"[core]\n\ttop_dir = core\n[engine \"sqlite\"]\n\ttop_dir = pg\n");
+    assert_eq!(up(&other).0, "SELECT 'core';");
+    let target = files(
+        b"[core]\n\ttop_dir = core\n[engine \"pg\"]\n\ttarget = production\n\ttop_dir = pg\n[target \"production\"]\n\turi = db:pg:prod\n\ttop_dir = prod\n",
+    );
+    assert_eq!(up(&target).0, "SELECT 'prod';");
+}
+
+#[test]
+fn sqitch_conf_hostile_paths_are_refused() {
+    let outside = tree(&[("deploy/users.sql", b"SELECT 'outside';")]);
+    let cases: [(String, &str, &str); 5] = [
+        (
+            "[core]\n\tengine = pg\n\ttop_dir = /etc\n".into(),
+            "3",
+            "top_dir = \"/etc\": an absolute path",
+        ),
+        (
+            format!("[core]\n\ttop_dir = {}\n", outside.path().display()),
+            "2",
+            "an absolute path",
+        ),
+        (
+            "[core]\n[engine \"pg\"]\n\tdeploy_dir = sql/../../elsewhere/deploy\n".into(),
+            "3",
+            "the path leaves the project directory (`..`)",
+        ),
+        (
+            "[core]\n\tplan_file = \"../x/sqitch.plan\"\n".into(),
+            "2",
+            "plan_file = \"../x/sqitch.plan\": the path leaves the project directory (`..`)",
+        ),
+        (
+            "[core]\n\trevert_dir = ~/revert\n".into(),
+            "2",
+            "revert_dir = \"~/revert\": a path in a home directory",
+        ),
+    ];
+    for (conf, line, why) in cases {
+        let dir = tree(&[
+            ("sqitch.conf", conf.as_bytes()),
+            ("sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("deploy/users.sql", b"SELECT 1;"),
+        ]);
+        let e = err(discover(dir.path(), None));
+        let prefix = format!("{}:{line}: ", at(&dir, "sqitch.conf"));
+        assert!(e.starts_with(&prefix), "{conf:?}: {e}");
+        assert!(e.contains(why), "{conf:?}: {e}");
+        assert!(
+            e.ends_with("; sqitch paths must stay inside the project directory"),
+            "{e}"
+        );
+    }
+    let broken = tree(&[
+        ("sqitch.conf", b"[core]\n\ttop_dir = \"sql\n"),
+        ("sqitch.plan", SQITCH_PLAN.as_bytes()),
+    ]);
+    assert_eq!(
+        err(discover(broken.path(), None)),
+        format!(
+            "{}:2: unterminated quoted value (missing `\"`)",
+            at(&broken, "sqitch.conf")
+        )
+    );
+}
+
 #[test]
 fn diesel_metadata_toml() {
     let dir = tree(&[

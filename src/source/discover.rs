@@ -125,6 +125,7 @@ pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
 fn has_migrations(listing: &Listing) -> bool {
     listing.sql_files().next().is_some()
         || listing.has_file(sqitch::PLAN)
+        || listing.has_file(sqitch::CONF)
         || listing
             .dirs
             .iter()
