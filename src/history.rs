@@ -622,6 +622,7 @@ mod tests {
     ) -> History {
         let project = Project {
             runner,
+            runner_hint: None,
             root: "m".into(),
             migrations: now,
         };

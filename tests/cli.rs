@@ -571,3 +571,42 @@ fn an_apply_lock_timeout_in_the_config_quiets_missing_lock_timeout() {
     write(t.path(), "migsafe.toml", "[apply]\nlock_timeout = \"0\"\n");
     assert!(lint(&t).contains("MS125"), "{}", lint(&t));
 }
+
+#[test]
+fn lint_names_the_hint_that_chose_the_runner() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "Dockerfile", "FROM migrate/migrate:v4\n");
+    write(
+        t.path(),
+        "migrations/1_init.up.sql",
+        "CREATE TABLE t (id int);\n",
+    );
+    write(t.path(), "migrations/1_init.down.sql", "DROP TABLE t;\n");
+    let out = migsafe(t.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("migrations (golang-migrate from Dockerfile, 1 migration)\n"),
+        "{stdout}"
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["runner"], "golang-migrate");
+    assert_eq!(doc["projects"][0]["runner_hint"], "Dockerfile");
+
+    // Decided by the layout alone: no hint to name.
+    write(t.path(), "migsafe.toml", "runner = \"sqlx\"\n");
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["runner"], "sqlx");
+    assert!(doc["projects"][0]["runner_hint"].is_null());
+}

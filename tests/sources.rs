@@ -522,6 +522,265 @@ fn signals_settle_ambiguity() {
     assert_eq!(detect(pom.path()).unwrap(), Runner::Flyway);
 }
 
+/// `(runner, hint)` of a project, or the error.
+fn decided(dir: &TempDir) -> Result<(Runner, Option<String>), String> {
+    discover(dir.path(), None)
+        .map(|p| (p.runner, p.runner_hint))
+        .map_err(|e| e.to_string())
+}
+
+fn hinted(runner: Runner, from: &str) -> Result<(Runner, Option<String>), String> {
+    Ok((runner, Some(from.to_string())))
+}
+
+const UP_DOWN: &[(&str, &[u8])] = &[
+    ("migrations/1_init.up.sql", b"CREATE TABLE t (id int);"),
+    ("migrations/1_init.down.sql", b"DROP TABLE t;"),
+];
+
+fn with(base: &[(&str, &[u8])], extra: &[(&str, &[u8])]) -> TempDir {
+    tree(&[base, extra].concat())
+}
+
+#[test]
+fn repository_hints_decide_between_sqlx_and_golang_migrate() {
+    let go_mod: &[u8] =
+        b"module x\n\nrequire (\n\tgithub.com/golang-migrate/migrate/v4 v4.17.1\n)\n";
+    let cargo: &[u8] = b"[package]\nname = \"x\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n";
+    assert_eq!(
+        decided(&with(UP_DOWN, &[("go.mod", go_mod)])),
+        hinted(Runner::GolangMigrate, "go.mod")
+    );
+    assert_eq!(
+        decided(&with(UP_DOWN, &[("Cargo.toml", cargo)])),
+        hinted(Runner::Sqlx, "Cargo.toml")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "Dockerfile",
+                b"FROM migrate/migrate:v4.17.1\nCOPY migrations /migrations\n"
+            )]
+        )),
+        hinted(Runner::GolangMigrate, "Dockerfile")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "deploy/Dockerfile.migrate",
+                b"FROM rust:1.88\nRUN cargo install sqlx-cli --no-default-features --features postgres\n"
+            ),
+            ("Dockerfile.migrate", b"FROM rust:1.88\nRUN cargo install sqlx-cli\n")]
+        )),
+        hinted(Runner::Sqlx, "Dockerfile.migrate")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "docker-compose.yml",
+                b"services:\n  migrate:\n    image: migrate/migrate\n    command: [\"-path\", \"/migrations\", \"up\"]\n"
+            )]
+        )),
+        hinted(Runner::GolangMigrate, "docker-compose.yml")
+    );
+    // A hint for a runner whose layout does not fit decides nothing.
+    let goose = with(
+        UP_DOWN,
+        &[(
+            "go.mod",
+            b"module x\nrequire github.com/pressly/goose/v3 v3.20.0\n",
+        )],
+    );
+    assert!(
+        decided(&goose)
+            .unwrap_err()
+            .contains("(sqlx, golang-migrate); set")
+    );
+    // A commented-out image is no hint.
+    let comment = with(
+        UP_DOWN,
+        &[("Dockerfile", b"# FROM migrate/migrate\nFROM postgres:16\n")],
+    );
+    assert!(
+        decided(&comment)
+            .unwrap_err()
+            .contains("(sqlx, golang-migrate); set")
+    );
+}
+
+#[test]
+fn hints_are_looked_for_up_to_the_repository_root() {
+    // The migrations are six levels below the repository root that names the runner.
+    let deep = tree(&[
+        (".git/HEAD", b"ref: refs/heads/main\n"),
+        (
+            "go.mod",
+            b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+        ),
+        (
+            "services/api/internal/store/db/migrations/1_init.up.sql",
+            b"SELECT 1;",
+        ),
+        (
+            "services/api/internal/store/db/migrations/1_init.down.sql",
+            b"SELECT 2;",
+        ),
+    ]);
+    let p = discover(
+        &deep
+            .path()
+            .join("services/api/internal/store/db/migrations"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.runner, p.runner_hint.as_deref()),
+        (Runner::GolangMigrate, Some("go.mod"))
+    );
+    // A file above the repository root belongs to another project.
+    let above = tree(&[
+        (
+            "go.mod",
+            b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+        ),
+        ("repo/.git", b"gitdir: /elsewhere\n"),
+        ("repo/migrations/1_init.up.sql", b"SELECT 1;"),
+        ("repo/migrations/1_init.down.sql", b"SELECT 2;"),
+    ]);
+    assert!(
+        err(discover(&above.path().join("repo"), None)).contains("(sqlx, golang-migrate); set")
+    );
+}
+
+#[test]
+fn conflicting_hints_still_ask() {
+    let both = with(
+        UP_DOWN,
+        &[
+            (
+                "go.mod",
+                b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+            ),
+            ("Cargo.toml", b"[dependencies]\nsqlx = \"0.8\"\n"),
+        ],
+    );
+    assert_eq!(
+        decided(&both).unwrap_err(),
+        format!(
+            "{}: the layout fits several runners (sqlx, golang-migrate), and the repository points to several (sqlx from Cargo.toml, golang-migrate from go.mod); set `runner = \"…\"` in migsafe.toml to choose",
+            at(&both, "migrations")
+        )
+    );
+    let docker = with(
+        UP_DOWN,
+        &[(
+            "Dockerfile",
+            b"FROM migrate/migrate AS migrate\nFROM rust\nRUN cargo install sqlx-cli\n",
+        )],
+    );
+    assert!(
+        decided(&docker)
+            .unwrap_err()
+            .contains("points to several (sqlx from Dockerfile, golang-migrate from Dockerfile)")
+    );
+    // migsafe.toml settles it.
+    let settled = with(
+        UP_DOWN,
+        &[
+            (
+                "go.mod",
+                b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+            ),
+            ("Cargo.toml", b"[dependencies]\nsqlx = \"0.8\"\n"),
+            ("migsafe.toml", b"runner = \"sqlx\"\n"),
+        ],
+    );
+    assert_eq!(decided(&settled), Ok((Runner::Sqlx, None)));
+}
+
+#[test]
+fn java_and_cargo_hints_decide_between_flyway_and_refinery() {
+    let v: &[(&str, &[u8])] = &[("src/main/resources/db/migration/V1__init.sql", b"SELECT 1;")];
+    let at_migrations = |t: &TempDir| {
+        discover(&t.path().join("src/main/resources/db/migration"), None)
+            .map(|p| (p.runner, p.runner_hint))
+            .map_err(|e| e.to_string())
+    };
+    let gradle = with(
+        v,
+        &[(
+            "build.gradle.kts",
+            b"plugins {\n  id(\"org.flywaydb.flyway\") version \"10.17.0\"\n}\n",
+        )],
+    );
+    assert_eq!(
+        at_migrations(&gradle),
+        hinted(Runner::Flyway, "build.gradle.kts")
+    );
+    let pom = with(
+        v,
+        &[(
+            "pom.xml",
+            b"<project><dependencies><dependency><groupId>org.flywaydb</groupId><artifactId>flyway-core</artifactId></dependency></dependencies></project>",
+        )],
+    );
+    assert_eq!(at_migrations(&pom), hinted(Runner::Flyway, "pom.xml"));
+    let cargo = with(
+        v,
+        &[("Cargo.toml", b"[dependencies]\nrefinery = \"0.8\"\n")],
+    );
+    assert_eq!(
+        at_migrations(&cargo),
+        hinted(Runner::Refinery, "Cargo.toml")
+    );
+    let none = tree(v);
+    assert!(
+        at_migrations(&none)
+            .unwrap_err()
+            .contains("(flyway, refinery); set")
+    );
+    let docker = with(v, &[("Dockerfile", b"FROM flyway/flyway:10-alpine\n")]);
+    assert_eq!(at_migrations(&docker), hinted(Runner::Flyway, "Dockerfile"));
+}
+
+#[test]
+fn hints_decide_between_goose_and_dbmate_markers() {
+    let files: &[(&str, &[u8])] = &[
+        ("db/migrations/1_a.sql", b"-- +goose Up\nSELECT 1;\n"),
+        (
+            "db/migrations/2_b.sql",
+            b"-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+        ),
+    ];
+    // `detect` only names the runner; loading these files with it then reports the other
+    // runner's file, as it should.
+    let npm = with(
+        files,
+        &[(
+            "package.json",
+            b"{\"devDependencies\": {\"dbmate\": \"^2.21.0\"}}",
+        )],
+    );
+    assert_eq!(detect(npm.path()).unwrap(), Runner::Dbmate);
+    assert!(err(discover(npm.path(), None)).contains("1_a.sql:1: dbmate requires"));
+    let go = with(
+        files,
+        &[(
+            "go.mod",
+            b"module x\n\nrequire github.com/pressly/goose/v3 v3.20.0\n",
+        )],
+    );
+    assert_eq!(detect(go.path()).unwrap(), Runner::Goose);
+    assert!(
+        decided(&tree(files))
+            .unwrap_err()
+            .contains("(goose, dbmate); set")
+    );
+}
+
 #[test]
 fn migsafe_toml_runner_wins() {
     let dir = tree(&[

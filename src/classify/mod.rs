@@ -147,6 +147,8 @@ pub struct MigrationAnalysis {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub runner: Runner,
+    /// The file that decided the runner between several that fit the layout ([`crate::source::Project::runner_hint`]).
+    pub runner_hint: Option<String>,
     pub root: PathBuf,
     pub migrations: Vec<MigrationAnalysis>,
 }
@@ -206,6 +208,7 @@ pub fn analyze_project(
     }
     Ok(Analysis {
         runner: project.runner,
+        runner_hint: project.runner_hint,
         root: project.root,
         migrations,
     })

@@ -72,9 +72,13 @@ fn write_project(out: &mut String, p: &ProjectReport) {
         p.analysis.migrations.iter().filter(|m| m.checked).collect();
     let _ = writeln!(
         out,
-        "{} ({}, {} migration{}{})",
+        "{} ({}{}, {} migration{}{})",
         visible(&p.analysis.root.display().to_string()),
         p.analysis.runner,
+        match &p.analysis.runner_hint {
+            Some(from) => format!(" from {}", visible(from)),
+            None => String::new(),
+        },
         checked.len(),
         if checked.len() == 1 { "" } else { "s" },
         match p.analysis.migrations.len() - checked.len() {

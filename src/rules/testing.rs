@@ -77,6 +77,7 @@ pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pa
         .collect();
     let project = Project {
         runner,
+        runner_hint: None,
         root: PathBuf::from("migrations"),
         migrations,
     };
@@ -197,6 +198,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
     }
     let project = |files: Vec<(PathBuf, String)>| Project {
         runner: Runner::GolangMigrate,
+        runner_hint: None,
         root: PathBuf::from("migrations"),
         migrations: listing_migrations(files),
     };

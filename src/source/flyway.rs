@@ -68,35 +68,32 @@ pub(crate) fn is_callback(name: &str) -> bool {
 }
 
 /// Flyway configuration in the directory or above it (`flyway.conf`, `flyway.toml`,
-/// `conf/flyway.conf`), a Maven or Gradle build mentioning Flyway (the migrations of
-/// `src/main/resources/db/migration` are five levels below `pom.xml`), or files that only Flyway
-/// has: `R__` repeatables, `.sql.conf` script configs, and `U` files that undo a `V` version.
-pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> bool {
-    let conf = found_upwards(
-        dir,
-        3,
-        &["flyway.conf", "flyway.toml", "conf/flyway.conf"],
-        |_| true,
-    );
-    let build = found_upwards(
-        dir,
-        5,
-        &["pom.xml", "build.gradle", "build.gradle.kts"],
-        |t| t.to_ascii_lowercase().contains("flyway"),
-    );
+/// `conf/flyway.conf`), or files that only Flyway has: `R__` repeatables, `.sql.conf` script
+/// configs, and `U` files that undo a `V` version. Named by the file that shows it. (A Maven or
+/// Gradle build with Flyway is a repository hint, see `hints.rs`.)
+pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> Option<String> {
+    if let Some(conf) = found_upwards(dir, 3, &CONF_FILES) {
+        return Some(conf);
+    }
     let mut versions = Vec::new();
     let mut undos = Vec::new();
-    let mut own_files = false;
     for e in &listing.files {
         match parse_name(&e.name) {
-            Some(Ok((Kind::Repeatable, _))) => own_files = true,
+            Some(Ok((Kind::Repeatable, _))) => return Some(e.name.clone()),
             Some(Ok((Kind::Versioned { version }, _))) => versions.push(version),
-            Some(Ok((Kind::Undo { version }, _))) => undos.push(version),
-            _ => own_files |= e.name.ends_with(".sql.conf"),
+            Some(Ok((Kind::Undo { version }, _))) => undos.push((version, &e.name)),
+            _ if e.name.ends_with(".sql.conf") => return Some(e.name.clone()),
+            _ => {}
         }
     }
-    conf || build || own_files || undos.iter().any(|u| versions.contains(u))
+    undos
+        .into_iter()
+        .find(|(u, _)| versions.contains(u))
+        .map(|(_, name)| name.clone())
 }
+
+/// Flyway's configuration files, where Flyway looks for them.
+pub(crate) const CONF_FILES: [&str; 3] = ["flyway.conf", "flyway.toml", "conf/flyway.conf"];
 
 /// The mode of one script, from its `.sql.conf` if there is one.
 fn mode_of(script: &Path) -> Result<ExecMode> {

@@ -23,6 +23,7 @@ mod discover;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+mod hints;
 mod layout;
 pub mod plain;
 pub mod refinery;
@@ -185,6 +186,10 @@ impl Migration {
 #[derive(Debug, Clone)]
 pub struct Project {
     pub runner: Runner,
+    /// The file that decided the runner when the layout fits several (`go.mod`, `Dockerfile`,
+    /// `Cargo.toml`, `flyway.conf` …); `None` when the layout, in-file markers, migsafe.toml or
+    /// the caller chose it.
+    pub runner_hint: Option<String>,
     /// The migrations directory.
     pub root: PathBuf,
     pub migrations: Vec<Migration>,
@@ -223,9 +228,14 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "{path}: the layout fits several runners ({candidates}); set `runner = \"…\"` in migsafe.toml to choose"
+        "{path}: the layout fits several runners ({candidates}){hints}; set `runner = \"…\"` in migsafe.toml to choose"
     )]
-    Ambiguous { path: PathBuf, candidates: String },
+    Ambiguous {
+        path: PathBuf,
+        candidates: String,
+        /// Empty, or `, and the repository points to several (sqlx from Cargo.toml, …)`.
+        hints: String,
+    },
     #[error("{path}: no migrations found (looked for the layouts of {looked_for})")]
     NothingFound { path: PathBuf, looked_for: String },
 }
