@@ -1242,6 +1242,114 @@ fn sqitch_conf_hostile_paths_are_refused() {
     );
 }
 
+fn up_text(p: &Project, i: usize) -> &str {
+    p.migrations[i].up.text()
+}
+
+#[test]
+fn flyway_placeholders_from_flyway_conf() {
+    let dir = tree(&[
+        (
+            "flyway.conf",
+            b"flyway.url=jdbc:postgresql://db:5432/shop?ssl=true\nflyway.schemas=tenant,extra\nflyway.placeholders.schema=app\nflyway.placeholders.Owner = alice\n",
+        ),
+        (
+            "db/migration/V1__init.sql",
+            b"CREATE TABLE ${schema}.t (id int);\nALTER TABLE ${SCHEMA}.t OWNER TO ${owner};\nGRANT USAGE ON SCHEMA ${flyway:defaultSchema} TO ${flyway:user};\n-- ${flyway:filename} ${flyway:table} ${flyway:database} ${flyway:environment}\n",
+        ),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Flyway);
+    assert_eq!(
+        up_text(&p, 0),
+        "CREATE TABLE app.t (id int);\nALTER TABLE app.t OWNER TO alice;\nGRANT USAGE ON SCHEMA tenant TO flyway_user;\n-- V1__init.sql flyway_schema_history shop default\n"
+    );
+    // The checksum is over the text that runs.
+    assert_eq!(p.migrations[0].checksum, checksum(up_text(&p, 0), None));
+    // Without configuration the default schema is public.
+    let bare = tree(&[
+        ("flyway.conf", b""),
+        ("V1__a.sql", b"SET search_path = ${flyway:defaultSchema};"),
+    ]);
+    let p = discover(bare.path(), None).unwrap();
+    assert_eq!(up_text(&p, 0), "SET search_path = public;");
+}
+
+#[test]
+fn flyway_placeholders_from_flyway_toml_with_environment_prefix_and_suffix() {
+    let toml: &[u8] = br##"[flyway]
+environment = "dev"
+placeholderPrefix = "#["
+placeholderSuffix = "]"
+
+[flyway.placeholders]
+schema = "app"
+table = "base"
+
+[environments.dev]
+url = "jdbc:postgresql://localhost/devdb"
+schemas = ["tenant", "other"]
+
+[environments.dev.flyway.placeholders]
+table = "dev_table"
+"##;
+    let dir = tree(&[
+        ("flyway.toml", toml),
+        (
+            "migrations/V1__init.sql",
+            b"CREATE TABLE #[schema].#[table] ();\nSELECT '#[flyway:defaultSchema]', '#[flyway:environment]', '#[flyway:database]', '${untouched}';\n",
+        ),
+        ("migrations/R__views.sql", b"CREATE VIEW v AS SELECT * FROM #[schema].#[table];"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(
+        up_text(&p, 0),
+        "CREATE TABLE app.dev_table ();\nSELECT 'tenant', 'dev', 'devdb', '${untouched}';\n"
+    );
+    assert!(p.migrations[1].repeatable);
+    assert_eq!(
+        up_text(&p, 1),
+        "CREATE VIEW v AS SELECT * FROM app.dev_table;"
+    );
+}
+
+#[test]
+fn flyway_placeholder_replacement_can_be_off() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.placeholderReplacement=false\n"),
+        ("V1__init.sql", b"SELECT '${anything}';"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(up_text(&p, 0), "SELECT '${anything}';");
+}
+
+#[test]
+fn flyway_placeholder_without_value_fails_closed() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.placeholders.schema=app\n"),
+        (
+            "V1__init.sql",
+            b"SELECT 1;\n\nDROP TABLE ${schema}.${victim};\n",
+        ),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:3: placeholder `${{victim}}` has no value, and Flyway refuses to run a script with one; set `flyway.placeholders.victim` in flyway.conf, `victim` under `[flyway.placeholders]` in flyway.toml, or `placeholders = {{ victim = \"…\" }}` under `[flyway]` in migsafe.toml",
+            at(&dir, "V1__init.sql")
+        )
+    );
+    // An unknown built-in is no different.
+    let builtin = tree(&[
+        ("flyway.conf", b""),
+        ("V1__init.sql", b"SELECT '${flyway:nope}';\n"),
+    ]);
+    assert!(
+        err(discover(builtin.path(), None))
+            .contains(":1: placeholder `${flyway:nope}` has no value")
+    );
+}
+
 #[test]
 fn diesel_metadata_toml() {
     let dir = tree(&[

@@ -220,7 +220,7 @@ pub fn analyze_script(
     catalog: &mut Catalog,
     settings: Settings,
 ) -> Result<ScriptAnalysis, ScriptError> {
-    let lines = Arc::new(LineIndex::new(&script.source));
+    let lines = Arc::new(LineIndex::with_folds(&script.source, &script.folded));
     let statements = sql::analyze(script).map_err(|e| {
         let (line, column) = lines.position(&script.source, e.at);
         ScriptError {
@@ -476,6 +476,7 @@ mod tests {
             range: 0..sql.len(),
             mode,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         }
     }
 
@@ -516,6 +517,7 @@ mod tests {
         // goose runs statements one by one in its transaction: COMMIT ends it.
         let goose = Script {
             delimiting: Delimiting::Goose,
+            folded: Vec::new(),
             ..mk(sql, ExecMode::WrappedTx)
         };
         let a = analyze_script(&goose, &mut Catalog::default(), Settings::default()).unwrap();
@@ -638,6 +640,7 @@ mod tests {
             range: 0..sql.len(),
             mode: ExecMode::WrappedTx,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         analyze_script(
             &mk("CREATE TABLE u (email varchar(64), n numeric(10,2));"),

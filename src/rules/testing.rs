@@ -63,6 +63,7 @@ pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pa
                     range: 0..text.len(),
                     mode,
                     delimiting: Delimiting::Standard,
+                    folded: Vec::new(),
                 }
             };
             Migration {
@@ -234,6 +235,7 @@ fn listing_migrations(files: Vec<(PathBuf, String)>) -> Vec<Migration> {
             source: Arc::from(text),
             mode: ExecMode::SingleSimpleQuery,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         let m = by_version
             .entry(version.parse().expect("numeric version"))

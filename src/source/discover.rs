@@ -17,15 +17,30 @@ use super::{
 /// Where migrations usually live below a project root, in the order they are tried.
 const SUBDIRS: [&str; 4] = ["migrations", "db/migrations", "db/migration", "sql"];
 
+/// What loading needs beyond the files: settings from migsafe.toml.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `[flyway] placeholders` from migsafe.toml; they win over Flyway's own configuration.
+    pub flyway_placeholders: std::collections::BTreeMap<String, String>,
+    /// Where Flyway's configuration files are looked for (this directory and three above);
+    /// the migrations directory when unset. Set when loading a copy elsewhere (`--since`).
+    pub flyway_config_from: Option<PathBuf>,
+}
+
 /// Finds the migrations under `dir` (see [`detect`]) and loads them. An explicit `runner` skips
 /// detection. A directory with nothing to load is `NothingFound`.
 pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
+    discover_with(dir, runner, &LoadOptions::default())
+}
+
+/// [`discover`] with settings from migsafe.toml.
+pub fn discover_with(dir: &Path, runner: Option<Runner>, opts: &LoadOptions) -> Result<Project> {
     let (root, listing) = resolve(dir)?;
     let (runner, runner_hint) = match runner {
         Some(r) => (r, None),
         None => detect_in(&root, &listing)?,
     };
-    let migrations = load_dir(runner, &root)?;
+    let migrations = load_dir_with(runner, &root, opts)?;
     if migrations.is_empty() {
         return Err(SourceError::NothingFound {
             path: root,
@@ -110,13 +125,18 @@ pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
 /// Loads `dir` with one runner's layout: no detection, no looking below it, and an empty list
 /// when it holds no migrations.
 pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
+    load_dir_with(runner, dir, &LoadOptions::default())
+}
+
+/// [`load_dir`] with settings from migsafe.toml.
+pub fn load_dir_with(runner: Runner, dir: &Path, opts: &LoadOptions) -> Result<Vec<Migration>> {
     match runner {
         Runner::Diesel => diesel::load(dir),
         Runner::Sqlx => sqlx::load(dir),
         Runner::GolangMigrate => golang_migrate::load(dir),
         Runner::Goose => goose::load(dir),
         Runner::Dbmate => dbmate::load(dir),
-        Runner::Flyway => flyway::load(dir),
+        Runner::Flyway => flyway::load_with(dir, opts),
         Runner::Refinery => refinery::load(dir),
         Runner::Sqitch => sqitch::load(dir),
         Runner::Plain => plain::load(dir),

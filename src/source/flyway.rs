@@ -3,12 +3,13 @@
 //! after all versioned migrations). Versions use `.` or `_` between numbers (`V1_2__x` is 1.2).
 //! A per-script `<file>.sql.conf` with `executeInTransaction=false` makes the script run
 //! statement by statement; otherwise Flyway decides per script ([`ExecMode::FlywayAuto`]).
+//! `${name}` placeholders are replaced as Flyway would ([`super::placeholders`]).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use super::layout::{
-    Direction, Found, Listing, found_upwards, line_of, load_pairs, name_error, pair,
-};
+use super::layout::{Direction, Found, Listing, found_upwards, line_of, name_error, pair};
+use super::placeholders::Placeholders;
 use super::{ExecMode, Migration, Result, Script, SourceError, read_sql};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -129,7 +130,7 @@ fn mode_of(script: &Path) -> Result<ExecMode> {
 /// `key=value` pairs of a Java properties file (also `key: value` and `key value`), with the
 /// offset of each line; `#` and `!` start comments. Continuation lines are not needed for the
 /// few keys Flyway reads per script.
-fn properties(text: &str) -> Vec<(&str, &str, usize)> {
+pub(crate) fn properties(text: &str) -> Vec<(&str, &str, usize)> {
     super::layout::lines(text)
         .filter_map(|l| {
             let t = l.text.trim();
@@ -151,6 +152,29 @@ fn properties(text: &str) -> Vec<(&str, &str, usize)> {
 /// Loads a Flyway directory: versioned migrations in version order (each with its undo as the
 /// down), then repeatables ordered by description.
 pub fn load(dir: &Path) -> Result<Vec<Migration>> {
+    load_with(dir, &super::LoadOptions::default())
+}
+
+/// [`load`], with placeholders replaced as [`Placeholders`] says for `opts`.
+pub fn load_with(dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
+    let config_dir = opts.flyway_config_from.as_deref().unwrap_or(dir);
+    let placeholders = Placeholders::find(config_dir, &opts.flyway_placeholders)?;
+    let script = |path: &Path| -> Result<Script> {
+        let source = read_sql(path)?;
+        let mode = mode_of(path)?;
+        Ok(match placeholders.substitute(path, &source)? {
+            None => Script::whole(path.to_path_buf(), source, mode),
+            Some((text, inserted)) => {
+                let mut s = Script::whole(path.to_path_buf(), Arc::from(text), mode);
+                // Only the line breaks a value brings need folding.
+                s.folded = inserted
+                    .into_iter()
+                    .filter(|r| s.source[r.clone()].contains('\n'))
+                    .collect();
+                s
+            }
+        })
+    };
     let listing = Listing::read(dir)?;
     let mut found = Vec::new();
     let mut repeatables = Vec::new();
@@ -190,10 +214,17 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             path: entry.path.clone(),
         });
     }
-    let mut migrations = load_pairs(pair(found)?, |path, _| mode_of(path))?;
+    let mut migrations = pair(found)?
+        .into_iter()
+        .map(|p| {
+            let up = script(&p.up)?;
+            let down = p.down.as_deref().map(script).transpose()?;
+            Ok(super::layout::migration(p.version, p.name, up, down))
+        })
+        .collect::<Result<Vec<_>>>()?;
     repeatables.sort();
     for (desc, path) in repeatables {
-        let up = Script::whole(path.clone(), read_sql(&path)?, mode_of(&path)?);
+        let up = script(&path)?;
         let mut m = super::layout::migration("R".to_string(), desc, up, None);
         m.repeatable = true;
         migrations.push(m);

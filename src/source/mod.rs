@@ -25,12 +25,15 @@ pub mod golang_migrate;
 pub mod goose;
 mod hints;
 mod layout;
+pub mod placeholders;
 pub mod plain;
 pub mod refinery;
 pub mod sqitch;
 pub mod sqlx;
 
-pub use discover::{detect, discover, load_dir, load_files, load_sources};
+pub use discover::{
+    LoadOptions, detect, discover, discover_with, load_dir, load_dir_with, load_files, load_sources,
+};
 
 /// The migration runners migsafe understands.
 #[derive(
@@ -137,6 +140,10 @@ pub struct Script {
     pub range: Range<usize>,
     pub mode: ExecMode,
     pub delimiting: Delimiting,
+    /// Byte ranges of `source` that are not the file's own text but values put in for
+    /// placeholders (Flyway `${name}`). Line breaks inside them start no line of the file, so
+    /// positions still name the file's own lines. Empty for nearly every script.
+    pub folded: Vec<Range<usize>>,
 }
 
 impl Script {
@@ -149,6 +156,7 @@ impl Script {
             range,
             mode,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         }
     }
 
