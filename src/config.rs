@@ -63,6 +63,19 @@ struct Raw {
     drift: Option<RawDrift>,
     /// How `migsafe verify` (and drift's replay) runs the migrations on its scratch cluster.
     verify: Option<RawVerify>,
+    /// Settings for Flyway projects.
+    flyway: Option<RawFlyway>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawFlyway {
+    /// Values for `${name}` placeholders in the migrations, e.g. `{ schema = "app" }`. They win
+    /// over `flyway.placeholders.*` in flyway.conf and `[flyway.placeholders]` in flyway.toml.
+    /// Names match case-insensitively, as in Flyway. The values become SQL text: lint parses
+    /// it, `apply` and `verify` run it.
+    #[serde(default)]
+    placeholders: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -229,6 +242,8 @@ pub struct Config {
     pub apply_lock_timeout_set: bool,
     /// `[verify] extensions`: created by migsafe in each scratch database before the run.
     pub verify_extensions: Vec<String>,
+    /// `[flyway] placeholders`: values for `${name}` in Flyway migrations.
+    pub flyway_placeholders: BTreeMap<String, String>,
 }
 
 /// One `[drift] ignore` entry.
@@ -690,7 +705,16 @@ impl Config {
                 .unwrap_or(false),
             verify_extensions: raw.verify.map(|v| v.extensions).unwrap_or_default(),
             apply_lock_timeout_set,
+            flyway_placeholders: raw.flyway.map(|f| f.placeholders).unwrap_or_default(),
         })
+    }
+
+    /// What loading migrations needs from this file.
+    pub fn load_options(&self) -> crate::source::LoadOptions {
+        crate::source::LoadOptions {
+            flyway_placeholders: self.flyway_placeholders.clone(),
+            flyway_config_from: None,
+        }
     }
 
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {

@@ -162,6 +162,7 @@ pub fn drift(input: &DriftInput<'_>, scratch: &mut dyn Scratch) -> DriftReport {
     let analysis = input.analysis;
     let project = Project {
         runner: analysis.runner,
+        runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
         migrations: analysis
             .migrations

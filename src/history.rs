@@ -84,6 +84,7 @@ impl Since {
         &mut self,
         project: &Project,
         rules: &RuleConfig,
+        opts: &source::LoadOptions,
     ) -> Result<History, HistoryError> {
         let (repo, base) = self.base(&project.root)?;
         let rel = in_repo(&repo, &project.root)?;
@@ -98,7 +99,7 @@ impl Since {
         let base_root = tmp.path().join("base");
         let migrations = if repo.has_dir(&base, &rel)? {
             repo.export_dir(&base, &rel, &base_root)?;
-            load_base(project, &base_root).map_err(|e| HistoryError::Base {
+            load_base(project, &base_root, opts).map_err(|e| HistoryError::Base {
                 root: project.root.clone(),
                 rev: self.rev.clone(),
                 // Name the files as they are in the project, not in the temporary copy.
@@ -146,11 +147,21 @@ fn in_repo(repo: &Repo, path: &Path) -> Result<PathBuf, HistoryError> {
 
 /// Loads the base copy of a project with the project's runner. A sqitch directory without a
 /// plan had no changes yet.
-fn load_base(project: &Project, root: &Path) -> source::Result<Vec<Migration>> {
-    if project.runner == Runner::Sqitch && !root.join("sqitch.plan").is_file() {
+/// Flyway placeholders take their values from the project's own configuration (the copy has
+/// only the migrations directory), so that old and new text compare alike.
+fn load_base(
+    project: &Project,
+    root: &Path,
+    opts: &source::LoadOptions,
+) -> source::Result<Vec<Migration>> {
+    if project.runner == Runner::Sqitch && !source::sqitch::has_plan(root) {
         return Ok(Vec::new());
     }
-    source::load_dir(project.runner, root)
+    let opts = source::LoadOptions {
+        flyway_config_from: Some(project.root.clone()),
+        ..opts.clone()
+    };
+    source::load_dir_with(project.runner, root, &opts)
 }
 
 /// What git reports under a project's directory, paths relative to that directory.
@@ -502,7 +513,7 @@ fn finding(
     message: String,
 ) -> Finding {
     let source = &m.up.source;
-    let lines = LineIndex::new(source);
+    let lines = LineIndex::with_folds(source, &m.up.folded);
     let pos = |o: usize| {
         let (line, column) = lines.position(source, o);
         Pos { line, column }
@@ -622,6 +633,7 @@ mod tests {
     ) -> History {
         let project = Project {
             runner,
+            runner_hint: None,
             root: "m".into(),
             migrations: now,
         };

@@ -101,7 +101,7 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
             (Some(m), Some(p)) if p.parent().is_some_and(|root| same_dir(root, &dir)) => m.clone(),
             _ => dir.clone(),
         };
-        let project = source::discover(&target, config.runner)?;
+        let project = source::discover_with(&target, config.runner, &config.load_options())?;
         let after = start_after_filter(&project, config.start_after.as_deref())?;
         // History findings about migrations before start_after stay: editing one of those is
         // what MS302 is about.
@@ -214,7 +214,7 @@ fn project_of(
         let Ok(config) = config_for(dir) else {
             continue;
         };
-        let Ok(project) = source::discover(dir, config.runner) else {
+        let Ok(project) = source::discover_with(dir, config.runner, &config.load_options()) else {
             continue;
         };
         let scripts: HashSet<PathBuf> = project.migrations.iter().flat_map(script_paths).collect();
@@ -254,7 +254,7 @@ fn check_project(
     let Some(since) = since else {
         return check_with(project, config, selected);
     };
-    let history = since.project(&project, &config.rules)?;
+    let history = since.project(&project, &config.rules, &config.load_options())?;
     // Findings about deleted migrations name no migration of the project, so only a run about
     // the whole project reports them.
     let about: Option<HashSet<String>> =

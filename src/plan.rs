@@ -349,6 +349,7 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
     let analysis = input.analysis;
     let project = Project {
         runner: analysis.runner,
+        runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
         migrations: analysis
             .migrations

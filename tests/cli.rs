@@ -571,3 +571,141 @@ fn an_apply_lock_timeout_in_the_config_quiets_missing_lock_timeout() {
     write(t.path(), "migsafe.toml", "[apply]\nlock_timeout = \"0\"\n");
     assert!(lint(&t).contains("MS125"), "{}", lint(&t));
 }
+
+#[test]
+fn lint_names_the_hint_that_chose_the_runner() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "Dockerfile", "FROM migrate/migrate:v4\n");
+    write(
+        t.path(),
+        "migrations/1_init.up.sql",
+        "CREATE TABLE t (id int);\n",
+    );
+    write(t.path(), "migrations/1_init.down.sql", "DROP TABLE t;\n");
+    let out = migsafe(t.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("migrations (golang-migrate from Dockerfile, 1 migration)\n"),
+        "{stdout}"
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["runner"], "golang-migrate");
+    assert_eq!(doc["projects"][0]["runner_hint"], "Dockerfile");
+
+    // Decided by the layout alone: no hint to name.
+    write(t.path(), "migsafe.toml", "runner = \"sqlx\"\n");
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["projects"][0]["runner"], "sqlx");
+    assert!(doc["projects"][0]["runner_hint"].is_null());
+}
+
+#[test]
+fn flyway_placeholders_are_replaced_before_linting_and_findings_keep_file_lines() {
+    let t = tempfile::tempdir().unwrap();
+    // migsafe.toml wins over flyway.conf.
+    write(
+        t.path(),
+        "migsafe.toml",
+        "[flyway]\nplaceholders = { schema = \"app\", victim = \"accounts\" }\n",
+    );
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.placeholders.victim=wrong\nflyway.placeholders.cols=id int\n",
+    );
+    write(
+        t.path(),
+        "db/migration/V1__init.sql",
+        "CREATE TABLE ${schema}.accounts (${cols});\n",
+    );
+    write(
+        t.path(),
+        "db/migration/V2__drop.sql",
+        "-- goodbye\n\nDROP TABLE ${schema}.${victim};\n",
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "db/migration"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("--> db/migration/V2__drop.sql:3:1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 | DROP TABLE app.accounts;"), "{stdout}");
+    assert!(!stdout.contains("${"), "{stdout}");
+
+    // A value spanning lines keeps later statements on their own lines of the file.
+    let m = tempfile::tempdir().unwrap();
+    write(
+        m.path(),
+        "flyway.toml",
+        "[flyway.placeholders]\ncols = \"\"\"id int,\n  legacy text,\n  name text\"\"\"\n",
+    );
+    write(
+        m.path(),
+        "migrations/V1__init.sql",
+        "CREATE TABLE t (${cols});\nINSERT INTO t (id) VALUES (1);\n",
+    );
+    write(
+        m.path(),
+        "migrations/V2__drop.sql",
+        "CREATE TABLE u (${cols});\nALTER TABLE t DROP COLUMN legacy;\n",
+    );
+    let out = migsafe(m.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drop = &doc["projects"][0]["migrations"][1];
+    let finding = drop["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "MS002")
+        .unwrap_or_else(|| panic!("{drop:#}"));
+    assert_eq!(finding["start"]["line"], 2, "{finding:#}");
+    let out = migsafe(m.path())
+        .args(["lint", "migrations"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--> migrations/V2__drop.sql:2:1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 | ALTER TABLE t DROP COLUMN legacy;"),
+        "{stdout}"
+    );
+
+    // No value anywhere: an error naming the placeholder, exit 2.
+    write(
+        t.path(),
+        "db/migration/V3__more.sql",
+        "SELECT ${missing};\n",
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "db/migration"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("db/migration/V3__more.sql:1: placeholder `${missing}` has no value"),
+        "{stderr}"
+    );
+}

@@ -259,7 +259,7 @@ fn pre_commit_hook_checks_the_staged_files_in_their_project() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("(sqlx, 2 migrations, 4 others read but not checked)"),
+        text.contains("(sqlx from Cargo.toml, 2 migrations, 4 others read but not checked)"),
         "{text}"
     );
 

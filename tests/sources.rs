@@ -522,6 +522,265 @@ fn signals_settle_ambiguity() {
     assert_eq!(detect(pom.path()).unwrap(), Runner::Flyway);
 }
 
+/// `(runner, hint)` of a project, or the error.
+fn decided(dir: &TempDir) -> Result<(Runner, Option<String>), String> {
+    discover(dir.path(), None)
+        .map(|p| (p.runner, p.runner_hint))
+        .map_err(|e| e.to_string())
+}
+
+fn hinted(runner: Runner, from: &str) -> Result<(Runner, Option<String>), String> {
+    Ok((runner, Some(from.to_string())))
+}
+
+const UP_DOWN: &[(&str, &[u8])] = &[
+    ("migrations/1_init.up.sql", b"CREATE TABLE t (id int);"),
+    ("migrations/1_init.down.sql", b"DROP TABLE t;"),
+];
+
+fn with(base: &[(&str, &[u8])], extra: &[(&str, &[u8])]) -> TempDir {
+    tree(&[base, extra].concat())
+}
+
+#[test]
+fn repository_hints_decide_between_sqlx_and_golang_migrate() {
+    let go_mod: &[u8] =
+        b"module x\n\nrequire (\n\tgithub.com/golang-migrate/migrate/v4 v4.17.1\n)\n";
+    let cargo: &[u8] = b"[package]\nname = \"x\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n";
+    assert_eq!(
+        decided(&with(UP_DOWN, &[("go.mod", go_mod)])),
+        hinted(Runner::GolangMigrate, "go.mod")
+    );
+    assert_eq!(
+        decided(&with(UP_DOWN, &[("Cargo.toml", cargo)])),
+        hinted(Runner::Sqlx, "Cargo.toml")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "Dockerfile",
+                b"FROM migrate/migrate:v4.17.1\nCOPY migrations /migrations\n"
+            )]
+        )),
+        hinted(Runner::GolangMigrate, "Dockerfile")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "deploy/Dockerfile.migrate",
+                b"FROM rust:1.88\nRUN cargo install sqlx-cli --no-default-features --features postgres\n"
+            ),
+            ("Dockerfile.migrate", b"FROM rust:1.88\nRUN cargo install sqlx-cli\n")]
+        )),
+        hinted(Runner::Sqlx, "Dockerfile.migrate")
+    );
+    assert_eq!(
+        decided(&with(
+            UP_DOWN,
+            &[(
+                "docker-compose.yml",
+                b"services:\n  migrate:\n    image: migrate/migrate\n    command: [\"-path\", \"/migrations\", \"up\"]\n"
+            )]
+        )),
+        hinted(Runner::GolangMigrate, "docker-compose.yml")
+    );
+    // A hint for a runner whose layout does not fit decides nothing.
+    let goose = with(
+        UP_DOWN,
+        &[(
+            "go.mod",
+            b"module x\nrequire github.com/pressly/goose/v3 v3.20.0\n",
+        )],
+    );
+    assert!(
+        decided(&goose)
+            .unwrap_err()
+            .contains("(sqlx, golang-migrate); set")
+    );
+    // A commented-out image is no hint.
+    let comment = with(
+        UP_DOWN,
+        &[("Dockerfile", b"# FROM migrate/migrate\nFROM postgres:16\n")],
+    );
+    assert!(
+        decided(&comment)
+            .unwrap_err()
+            .contains("(sqlx, golang-migrate); set")
+    );
+}
+
+#[test]
+fn hints_are_looked_for_up_to_the_repository_root() {
+    // The migrations are six levels below the repository root that names the runner.
+    let deep = tree(&[
+        (".git/HEAD", b"ref: refs/heads/main\n"),
+        (
+            "go.mod",
+            b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+        ),
+        (
+            "services/api/internal/store/db/migrations/1_init.up.sql",
+            b"SELECT 1;",
+        ),
+        (
+            "services/api/internal/store/db/migrations/1_init.down.sql",
+            b"SELECT 2;",
+        ),
+    ]);
+    let p = discover(
+        &deep
+            .path()
+            .join("services/api/internal/store/db/migrations"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.runner, p.runner_hint.as_deref()),
+        (Runner::GolangMigrate, Some("go.mod"))
+    );
+    // A file above the repository root belongs to another project.
+    let above = tree(&[
+        (
+            "go.mod",
+            b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+        ),
+        ("repo/.git", b"gitdir: /elsewhere\n"),
+        ("repo/migrations/1_init.up.sql", b"SELECT 1;"),
+        ("repo/migrations/1_init.down.sql", b"SELECT 2;"),
+    ]);
+    assert!(
+        err(discover(&above.path().join("repo"), None)).contains("(sqlx, golang-migrate); set")
+    );
+}
+
+#[test]
+fn conflicting_hints_still_ask() {
+    let both = with(
+        UP_DOWN,
+        &[
+            (
+                "go.mod",
+                b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+            ),
+            ("Cargo.toml", b"[dependencies]\nsqlx = \"0.8\"\n"),
+        ],
+    );
+    assert_eq!(
+        decided(&both).unwrap_err(),
+        format!(
+            "{}: the layout fits several runners (sqlx, golang-migrate), and the repository points to several (sqlx from Cargo.toml, golang-migrate from go.mod); set `runner = \"…\"` in migsafe.toml to choose",
+            at(&both, "migrations")
+        )
+    );
+    let docker = with(
+        UP_DOWN,
+        &[(
+            "Dockerfile",
+            b"FROM migrate/migrate AS migrate\nFROM rust\nRUN cargo install sqlx-cli\n",
+        )],
+    );
+    assert!(
+        decided(&docker)
+            .unwrap_err()
+            .contains("points to several (sqlx from Dockerfile, golang-migrate from Dockerfile)")
+    );
+    // migsafe.toml settles it.
+    let settled = with(
+        UP_DOWN,
+        &[
+            (
+                "go.mod",
+                b"module x\nrequire github.com/golang-migrate/migrate/v4 v4.17.1\n",
+            ),
+            ("Cargo.toml", b"[dependencies]\nsqlx = \"0.8\"\n"),
+            ("migsafe.toml", b"runner = \"sqlx\"\n"),
+        ],
+    );
+    assert_eq!(decided(&settled), Ok((Runner::Sqlx, None)));
+}
+
+#[test]
+fn java_and_cargo_hints_decide_between_flyway_and_refinery() {
+    let v: &[(&str, &[u8])] = &[("src/main/resources/db/migration/V1__init.sql", b"SELECT 1;")];
+    let at_migrations = |t: &TempDir| {
+        discover(&t.path().join("src/main/resources/db/migration"), None)
+            .map(|p| (p.runner, p.runner_hint))
+            .map_err(|e| e.to_string())
+    };
+    let gradle = with(
+        v,
+        &[(
+            "build.gradle.kts",
+            b"plugins {\n  id(\"org.flywaydb.flyway\") version \"10.17.0\"\n}\n",
+        )],
+    );
+    assert_eq!(
+        at_migrations(&gradle),
+        hinted(Runner::Flyway, "build.gradle.kts")
+    );
+    let pom = with(
+        v,
+        &[(
+            "pom.xml",
+            b"<project><dependencies><dependency><groupId>org.flywaydb</groupId><artifactId>flyway-core</artifactId></dependency></dependencies></project>",
+        )],
+    );
+    assert_eq!(at_migrations(&pom), hinted(Runner::Flyway, "pom.xml"));
+    let cargo = with(
+        v,
+        &[("Cargo.toml", b"[dependencies]\nrefinery = \"0.8\"\n")],
+    );
+    assert_eq!(
+        at_migrations(&cargo),
+        hinted(Runner::Refinery, "Cargo.toml")
+    );
+    let none = tree(v);
+    assert!(
+        at_migrations(&none)
+            .unwrap_err()
+            .contains("(flyway, refinery); set")
+    );
+    let docker = with(v, &[("Dockerfile", b"FROM flyway/flyway:10-alpine\n")]);
+    assert_eq!(at_migrations(&docker), hinted(Runner::Flyway, "Dockerfile"));
+}
+
+#[test]
+fn hints_decide_between_goose_and_dbmate_markers() {
+    let files: &[(&str, &[u8])] = &[
+        ("db/migrations/1_a.sql", b"-- +goose Up\nSELECT 1;\n"),
+        (
+            "db/migrations/2_b.sql",
+            b"-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+        ),
+    ];
+    // `detect` only names the runner; loading these files with it then reports the other
+    // runner's file, as it should.
+    let npm = with(
+        files,
+        &[(
+            "package.json",
+            b"{\"devDependencies\": {\"dbmate\": \"^2.21.0\"}}",
+        )],
+    );
+    assert_eq!(detect(npm.path()).unwrap(), Runner::Dbmate);
+    assert!(err(discover(npm.path(), None)).contains("1_a.sql:1: dbmate requires"));
+    let go = with(
+        files,
+        &[(
+            "go.mod",
+            b"module x\n\nrequire github.com/pressly/goose/v3 v3.20.0\n",
+        )],
+    );
+    assert_eq!(detect(go.path()).unwrap(), Runner::Goose);
+    assert!(
+        decided(&tree(files))
+            .unwrap_err()
+            .contains("(goose, dbmate); set")
+    );
+}
+
 #[test]
 fn migsafe_toml_runner_wins() {
     let dir = tree(&[
@@ -828,6 +1087,266 @@ fn sqitch_rework_picks_the_first_tag_with_a_script() {
     assert_eq!(
         summary(&p),
         ["a@v2 up=PerStatement down=-", "a up=PerStatement down=-"]
+    );
+}
+
+const SQITCH_PLAN: &str =
+    "%syntax-version=1.0.0\n%project=x\n\nusers 2024-01-01T00:00:00Z Ann <ann@example.com>\n";
+
+#[test]
+fn sqitch_conf_top_dir() {
+    let dir = tree(&[
+        (
+            "sqitch.conf",
+            b"[core]\n\tengine = pg\n\ttop_dir = ./sql  # scripts live here\n",
+        ),
+        ("sql/sqitch.plan", SQITCH_PLAN.as_bytes()),
+        ("sql/deploy/users.sql", b"CREATE TABLE users (id int);"),
+        ("sql/revert/users.sql", b"DROP TABLE users;"),
+        // Decoys where sqitch would look without the configuration.
+        ("deploy/users.sql", b"SELECT 'wrong';"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Sqitch);
+    assert_eq!(p.root, dir.path());
+    assert_eq!(summary(&p), ["users up=PerStatement down=PerStatement"]);
+    assert_eq!(
+        file_names(&p),
+        ["sql/deploy/users.sql | sql/revert/users.sql"]
+    );
+    // Named by its top directory, the project is still read with its sqitch.conf.
+    let sub = discover(&dir.path().join("sql"), None).unwrap();
+    assert_eq!(sub.runner, Runner::Sqitch);
+    assert_eq!(
+        sub.migrations[0].up.path,
+        dir.path().join("sql/deploy/users.sql")
+    );
+    assert_eq!(sub.migrations[0].up.text(), "CREATE TABLE users (id int);");
+
+    // A top directory that is none of the usual ones, with the plan file named explicitly
+    // (relative to the project, as sqitch reads it) and an extension of its own.
+    let custom = tree(&[
+        (
+            "sqitch.conf",
+            b"[core]\n  top_dir = db/sqitch\n  plan_file = plans/main.plan\n  extension = psql\n",
+        ),
+        ("plans/main.plan", SQITCH_PLAN.as_bytes()),
+        (
+            "db/sqitch/deploy/users.psql",
+            b"CREATE TABLE users (id int);",
+        ),
+    ]);
+    let p = discover(custom.path(), None).unwrap();
+    assert_eq!(file_names(&p), ["db/sqitch/deploy/users.psql"]);
+    assert_eq!(summary(&p), ["users up=PerStatement down=-"]);
+}
+
+#[test]
+fn sqitch_conf_engine_and_target_sections_override_core() {
+    let files = |conf: &'static [u8]| {
+        tree(&[
+            ("sqitch.conf", conf),
+            ("core/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("core/deploy/users.sql", b"SELECT 'core';"),
+            ("pg/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("pg/deploy/users.sql", b"SELECT 'pg';"),
+            ("pg/undo/users.sql", b"SELECT 'pg undo';"),
+            ("prod/sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("prod/deploy/users.sql", b"SELECT 'prod';"),
+        ])
+    };
+    let up = |dir: &TempDir| {
+        let p = discover(dir.path(), None).unwrap();
+        let m = &p.migrations[0];
+        (
+            m.up.text().to_string(),
+            m.down.as_ref().map(|d| d.text().to_string()),
+        )
+    };
+    let core = files(b"[core]\n\tengine = pg\n\ttop_dir = core\n");
+    assert_eq!(up(&core), ("SELECT 'core';".into(), None));
+    let engine = files(
+        b"[core]\n\tengine = pg\n\ttop_dir = core\n[engine \"pg\"]\n\ttop_dir = pg\n\trevert_dir = pg/undo\n",
+    );
+    assert_eq!(
+        up(&engine),
+        ("SELECT 'pg';".into(), Some("SELECT 'pg undo';".into()))
+    );
+    // An empty value is unset for sqitch: core's value applies.
+    let empty = files(b"[core]\n\ttop_dir = core\n[engine \"pg\"]\n\ttop_dir = \"\"\n");
+    assert_eq!(up(&empty).0, "SELECT 'core';");
+    // Another engine's section does not apply to a pg project.
+    let other = files(b"[core]\n\ttop_dir = core\n[engine \"sqlite\"]\n\ttop_dir = pg\n");
+    assert_eq!(up(&other).0, "SELECT 'core';");
+    let target = files(
+        b"[core]\n\ttop_dir = core\n[engine \"pg\"]\n\ttarget = production\n\ttop_dir = pg\n[target \"production\"]\n\turi = db:pg:prod\n\ttop_dir = prod\n",
+    );
+    assert_eq!(up(&target).0, "SELECT 'prod';");
+}
+
+#[test]
+fn sqitch_conf_hostile_paths_are_refused() {
+    let outside = tree(&[("deploy/users.sql", b"SELECT 'outside';")]);
+    let cases: [(String, &str, &str); 5] = [
+        (
+            "[core]\n\tengine = pg\n\ttop_dir = /etc\n".into(),
+            "3",
+            "top_dir = \"/etc\": an absolute path",
+        ),
+        (
+            format!("[core]\n\ttop_dir = {}\n", outside.path().display()),
+            "2",
+            "an absolute path",
+        ),
+        (
+            "[core]\n[engine \"pg\"]\n\tdeploy_dir = sql/../../elsewhere/deploy\n".into(),
+            "3",
+            "the path leaves the project directory (`..`)",
+        ),
+        (
+            "[core]\n\tplan_file = \"../x/sqitch.plan\"\n".into(),
+            "2",
+            "plan_file = \"../x/sqitch.plan\": the path leaves the project directory (`..`)",
+        ),
+        (
+            "[core]\n\trevert_dir = ~/revert\n".into(),
+            "2",
+            "revert_dir = \"~/revert\": a path in a home directory",
+        ),
+    ];
+    for (conf, line, why) in cases {
+        let dir = tree(&[
+            ("sqitch.conf", conf.as_bytes()),
+            ("sqitch.plan", SQITCH_PLAN.as_bytes()),
+            ("deploy/users.sql", b"SELECT 1;"),
+        ]);
+        let e = err(discover(dir.path(), None));
+        let prefix = format!("{}:{line}: ", at(&dir, "sqitch.conf"));
+        assert!(e.starts_with(&prefix), "{conf:?}: {e}");
+        assert!(e.contains(why), "{conf:?}: {e}");
+        assert!(
+            e.ends_with("; sqitch paths must stay inside the project directory"),
+            "{e}"
+        );
+    }
+    let broken = tree(&[
+        ("sqitch.conf", b"[core]\n\ttop_dir = \"sql\n"),
+        ("sqitch.plan", SQITCH_PLAN.as_bytes()),
+    ]);
+    assert_eq!(
+        err(discover(broken.path(), None)),
+        format!(
+            "{}:2: unterminated quoted value (missing `\"`)",
+            at(&broken, "sqitch.conf")
+        )
+    );
+}
+
+fn up_text(p: &Project, i: usize) -> &str {
+    p.migrations[i].up.text()
+}
+
+#[test]
+fn flyway_placeholders_from_flyway_conf() {
+    let dir = tree(&[
+        (
+            "flyway.conf",
+            b"flyway.url=jdbc:postgresql://db:5432/shop?ssl=true\nflyway.schemas=tenant,extra\nflyway.placeholders.schema=app\nflyway.placeholders.Owner = alice\n",
+        ),
+        (
+            "db/migration/V1__init.sql",
+            b"CREATE TABLE ${schema}.t (id int);\nALTER TABLE ${SCHEMA}.t OWNER TO ${owner};\nGRANT USAGE ON SCHEMA ${flyway:defaultSchema} TO ${flyway:user};\n-- ${flyway:filename} ${flyway:table} ${flyway:database} ${flyway:environment}\n",
+        ),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(p.runner, Runner::Flyway);
+    assert_eq!(
+        up_text(&p, 0),
+        "CREATE TABLE app.t (id int);\nALTER TABLE app.t OWNER TO alice;\nGRANT USAGE ON SCHEMA tenant TO flyway_user;\n-- V1__init.sql flyway_schema_history shop default\n"
+    );
+    // The checksum is over the text that runs.
+    assert_eq!(p.migrations[0].checksum, checksum(up_text(&p, 0), None));
+    // Without configuration the default schema is public.
+    let bare = tree(&[
+        ("flyway.conf", b""),
+        ("V1__a.sql", b"SET search_path = ${flyway:defaultSchema};"),
+    ]);
+    let p = discover(bare.path(), None).unwrap();
+    assert_eq!(up_text(&p, 0), "SET search_path = public;");
+}
+
+#[test]
+fn flyway_placeholders_from_flyway_toml_with_environment_prefix_and_suffix() {
+    let toml: &[u8] = br##"[flyway]
+environment = "dev"
+placeholderPrefix = "#["
+placeholderSuffix = "]"
+
+[flyway.placeholders]
+schema = "app"
+table = "base"
+
+[environments.dev]
+url = "jdbc:postgresql://localhost/devdb"
+schemas = ["tenant", "other"]
+
+[environments.dev.flyway.placeholders]
+table = "dev_table"
+"##;
+    let dir = tree(&[
+        ("flyway.toml", toml),
+        (
+            "migrations/V1__init.sql",
+            b"CREATE TABLE #[schema].#[table] ();\nSELECT '#[flyway:defaultSchema]', '#[flyway:environment]', '#[flyway:database]', '${untouched}';\n",
+        ),
+        ("migrations/R__views.sql", b"CREATE VIEW v AS SELECT * FROM #[schema].#[table];"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(
+        up_text(&p, 0),
+        "CREATE TABLE app.dev_table ();\nSELECT 'tenant', 'dev', 'devdb', '${untouched}';\n"
+    );
+    assert!(p.migrations[1].repeatable);
+    assert_eq!(
+        up_text(&p, 1),
+        "CREATE VIEW v AS SELECT * FROM app.dev_table;"
+    );
+}
+
+#[test]
+fn flyway_placeholder_replacement_can_be_off() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.placeholderReplacement=false\n"),
+        ("V1__init.sql", b"SELECT '${anything}';"),
+    ]);
+    let p = discover(dir.path(), None).unwrap();
+    assert_eq!(up_text(&p, 0), "SELECT '${anything}';");
+}
+
+#[test]
+fn flyway_placeholder_without_value_fails_closed() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.placeholders.schema=app\n"),
+        (
+            "V1__init.sql",
+            b"SELECT 1;\n\nDROP TABLE ${schema}.${victim};\n",
+        ),
+    ]);
+    assert_eq!(
+        err(discover(dir.path(), None)),
+        format!(
+            "{}:3: placeholder `${{victim}}` has no value, and Flyway refuses to run a script with one; set `flyway.placeholders.victim` in flyway.conf, `victim` under `[flyway.placeholders]` in flyway.toml, or `placeholders = {{ victim = \"…\" }}` under `[flyway]` in migsafe.toml",
+            at(&dir, "V1__init.sql")
+        )
+    );
+    // An unknown built-in is no different.
+    let builtin = tree(&[
+        ("flyway.conf", b""),
+        ("V1__init.sql", b"SELECT '${flyway:nope}';\n"),
+    ]);
+    assert!(
+        err(discover(builtin.path(), None))
+            .contains(":1: placeholder `${flyway:nope}` has no value")
     );
 }
 

@@ -129,6 +129,7 @@ impl Options<'_> {
     pub(crate) fn project(&self) -> Project {
         Project {
             runner: self.analysis.runner,
+            runner_hint: self.analysis.runner_hint.clone(),
             root: self.analysis.root.clone(),
             migrations: self
                 .analysis

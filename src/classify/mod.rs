@@ -150,6 +150,8 @@ pub struct MigrationAnalysis {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub runner: Runner,
+    /// The file that decided the runner between several that fit the layout ([`crate::source::Project::runner_hint`]).
+    pub runner_hint: Option<String>,
     pub root: PathBuf,
     pub migrations: Vec<MigrationAnalysis>,
 }
@@ -209,6 +211,7 @@ pub fn analyze_project(
     }
     Ok(Analysis {
         runner: project.runner,
+        runner_hint: project.runner_hint,
         root: project.root,
         migrations,
     })
@@ -220,7 +223,7 @@ pub fn analyze_script(
     catalog: &mut Catalog,
     settings: Settings,
 ) -> Result<ScriptAnalysis, ScriptError> {
-    let lines = Arc::new(LineIndex::new(&script.source));
+    let lines = Arc::new(LineIndex::with_folds(&script.source, &script.folded));
     let statements = sql::analyze(script).map_err(|e| {
         let (line, column) = lines.position(&script.source, e.at);
         ScriptError {
@@ -532,6 +535,7 @@ mod tests {
             range: 0..sql.len(),
             mode,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         }
     }
 
@@ -572,6 +576,7 @@ mod tests {
         // goose runs statements one by one in its transaction: COMMIT ends it.
         let goose = Script {
             delimiting: Delimiting::Goose,
+            folded: Vec::new(),
             ..mk(sql, ExecMode::WrappedTx)
         };
         let a = analyze_script(&goose, &mut Catalog::default(), Settings::default()).unwrap();
@@ -943,6 +948,7 @@ mod tests {
             range: 0..sql.len(),
             mode: ExecMode::WrappedTx,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         analyze_script(
             &mk("CREATE TABLE u (email varchar(64), n numeric(10,2));"),

@@ -40,14 +40,13 @@ pub fn render(report: &Report, opts: &Options) -> String {
     }
     .decor_style(DecorStyle::Ascii);
     let mut out = String::new();
-    let mut lines = LineCursor::default();
     for p in &report.projects {
         if !opts.quiet {
             write_project(&mut out, p);
         }
         for f in p.findings.iter().filter(|f| f.suppressed.is_none()) {
             match p.source_of(f) {
-                Some(source) => out.push_str(&render_one(&renderer, f, source, &mut lines)),
+                Some(source) => out.push_str(&render_one(&renderer, f, source)),
                 None => out.push_str(&render_bare(&renderer, f)),
             }
             out.push_str("\n\n");
@@ -72,9 +71,13 @@ fn write_project(out: &mut String, p: &ProjectReport) {
         p.analysis.migrations.iter().filter(|m| m.checked).collect();
     let _ = writeln!(
         out,
-        "{} ({}, {} migration{}{})",
+        "{} ({}{}, {} migration{}{})",
         visible(&p.analysis.root.display().to_string()),
         p.analysis.runner,
+        match &p.analysis.runner_hint {
+            Some(from) => format!(" from {}", visible(from)),
+            None => String::new(),
+        },
         checked.len(),
         if checked.len() == 1 { "" } else { "s" },
         match p.analysis.migrations.len() - checked.len() {
@@ -169,45 +172,20 @@ fn render_bare(renderer: &Renderer, f: &Finding) -> String {
     renderer.render(report).to_string()
 }
 
-/// Line numbers of successive offsets in one source, counted from the previous one: findings
-/// come in source order, so rendering stays linear in the script's size (counting from the
-/// start for each finding made 50,000 findings quadratic).
-#[derive(Default)]
-struct LineCursor {
-    source: usize,
-    offset: usize,
-    line: usize,
-}
-
-impl LineCursor {
-    /// The 1-based line number of byte `at` of `source`.
-    fn line_of(&mut self, source: &str, at: usize) -> usize {
-        let id = source.as_ptr() as usize;
-        if id != self.source || at < self.offset {
-            *self = LineCursor {
-                source: id,
-                offset: 0,
-                line: 1,
-            };
-        }
-        self.line += memchr::memchr_iter(b'\n', &source.as_bytes()[self.offset..at]).count();
-        self.offset = at;
-        self.line
-    }
-}
-
-fn render_one(renderer: &Renderer, f: &Finding, source: &str, lines: &mut LineCursor) -> String {
+fn render_one(renderer: &Renderer, f: &Finding, source: &str) -> String {
     let level = match f.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
     let path = visible(&f.path.display().to_string()).into_owned();
-    let (text, span, line) = excerpt(source, clamp(source, f.range.clone()), lines);
+    let (text, span) = excerpt(source, clamp(source, f.range.clone()));
     let title = format!("{} [{}]", visible(&f.message), f.name);
     let report = &[
         level.primary_title(&title).id(f.rule).element(
             Snippet::source(&*text)
-                .line_start(line)
+                // The finding's own line: it is the file's line even where placeholder values
+                // brought line breaks into the text (`Script::folded`).
+                .line_start(f.start.line.max(1))
                 .path(&path)
                 .fold(true)
                 .annotation(AnnotationKind::Primary.span(span)),
@@ -217,21 +195,14 @@ fn render_one(renderer: &Renderer, f: &Finding, source: &str, lines: &mut LineCu
     renderer.render(report).to_string()
 }
 
-/// The lines `span` touches, shown with [`escape::visible_source`], the span moved into them,
-/// and the number of the first line. Only these lines are drawn (`fold`); cutting them out
-/// keeps the escaping off the rest of a large script.
-fn excerpt<'s>(
-    source: &'s str,
-    span: Range<usize>,
-    lines: &mut LineCursor,
-) -> (Cow<'s, str>, Range<usize>, usize) {
+/// The lines `span` touches, shown with [`escape::visible_source`], and the span moved into
+/// them. Only these lines are drawn (`fold`); cutting them out keeps the escaping off the rest
+/// of a large script.
+fn excerpt(source: &str, span: Range<usize>) -> (Cow<'_, str>, Range<usize>) {
     let bytes = source.as_bytes();
     let first = memchr::memrchr(b'\n', &bytes[..span.start]).map_or(0, |i| i + 1);
     let last = memchr::memchr(b'\n', &bytes[span.end..]).map_or(source.len(), |i| span.end + i + 1);
-    let line = lines.line_of(source, first);
-    let (text, span) =
-        escape::visible_source(&source[first..last], span.start - first..span.end - first);
-    (text, span, line)
+    escape::visible_source(&source[first..last], span.start - first..span.end - first)
 }
 
 /// Keeps a span inside the text and on character boundaries, so rendering never panics.
@@ -249,12 +220,7 @@ fn clamp(source: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
 
 /// One finding without colour, for tests and snapshots.
 pub fn render_finding_plain(f: &Finding, source: &str) -> String {
-    render_one(
-        &Renderer::plain().decor_style(DecorStyle::Ascii),
-        f,
-        source,
-        &mut LineCursor::default(),
-    )
+    render_one(&Renderer::plain().decor_style(DecorStyle::Ascii), f, source)
 }
 
 /// `6 migrations checked: 4 reversible, 2 irreversible, 0 unknown; 2 errors, 1 warning (9 ms)`
@@ -280,23 +246,4 @@ pub fn summary_line(s: &Summary, elapsed: Option<std::time::Duration>) -> String
             None => String::new(),
         }
     )
-}
-
-#[cfg(test)]
-mod line_cursor_tests {
-    use super::LineCursor;
-
-    #[test]
-    fn lines_are_counted_forward_and_restart_when_needed() {
-        let a = "one\ntwo\nthree\nfour\n";
-        let mut c = LineCursor::default();
-        assert_eq!(c.line_of(a, 0), 1);
-        assert_eq!(c.line_of(a, 4), 2);
-        assert_eq!(c.line_of(a, 14), 4);
-        // Backwards, and another source: counted again from its start.
-        assert_eq!(c.line_of(a, 8), 3);
-        let b = String::from("x\ny\n");
-        assert_eq!(c.line_of(&b, 2), 2);
-        assert_eq!(c.line_of(a, 4), 2);
-    }
 }

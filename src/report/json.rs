@@ -32,6 +32,10 @@ struct Project<'a> {
     root: String,
     /// The runner whose layout and execution mode were applied (`sqlx`, `golang-migrate` …).
     runner: String,
+    /// The file that decided the runner when the directory's layout fits several (`go.mod`,
+    /// `Cargo.toml`, `Dockerfile`, `flyway.conf` …); null when the layout, in-file markers,
+    /// migsafe.toml or the command line decided.
+    runner_hint: Option<&'a str>,
     /// The checked migrations, in run order.
     migrations: Vec<Migration<'a>>,
     /// Findings about migrations not listed above: with `--since`, a migration deleted since
@@ -91,6 +95,7 @@ pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_j
             .map(|p| Project {
                 root: p.analysis.root.display().to_string(),
                 runner: p.analysis.runner.to_string(),
+                runner_hint: p.analysis.runner_hint.as_deref(),
                 migrations: p
                     .analysis
                     .migrations

@@ -63,6 +63,7 @@ pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pa
                     range: 0..text.len(),
                     mode,
                     delimiting: Delimiting::Standard,
+                    folded: Vec::new(),
                 }
             };
             Migration {
@@ -77,6 +78,7 @@ pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pa
         .collect();
     let project = Project {
         runner,
+        runner_hint: None,
         root: PathBuf::from("migrations"),
         migrations,
     };
@@ -197,6 +199,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
     }
     let project = |files: Vec<(PathBuf, String)>| Project {
         runner: Runner::GolangMigrate,
+        runner_hint: None,
         root: PathBuf::from("migrations"),
         migrations: listing_migrations(files),
     };
@@ -232,6 +235,7 @@ fn listing_migrations(files: Vec<(PathBuf, String)>) -> Vec<Migration> {
             source: Arc::from(text),
             mode: ExecMode::SingleSimpleQuery,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         let m = by_version
             .entry(version.parse().expect("numeric version"))

@@ -84,6 +84,7 @@ pub(crate) fn parse(
         range,
         mode: mode_of(options),
         delimiting: Delimiting::Standard,
+        folded: Vec::new(),
     };
     let up_script = script(up.next..down.start, up_options);
     let down_script = script(down.next..source.len(), down_options);

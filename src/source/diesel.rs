@@ -17,8 +17,8 @@ pub(crate) fn is_migration_dir(dir: &Path) -> bool {
 }
 
 /// `diesel.toml` in the directory or its parent (the project root above `migrations/`).
-pub(crate) fn has_signal(dir: &Path) -> bool {
-    super::layout::found_upwards(dir, 1, &["diesel.toml"], |_| true)
+pub(crate) fn has_signal(dir: &Path) -> Option<String> {
+    super::layout::found_upwards(dir, 1, &["diesel.toml"])
 }
 
 /// `(version, name)` of a migration folder name: `2024-01-02-030405_create_users` →

@@ -11,21 +11,36 @@ use std::sync::Arc;
 use super::layout::{Listing, leading_digits, migration, parse_toml, toml_key_line};
 use super::{
     ExecMode, Migration, Project, Result, Runner, Script, SourceError, dbmate, diesel, flyway,
-    golang_migrate, goose, plain, read_sql, refinery, sqitch, sqlx,
+    golang_migrate, goose, hints, plain, read_sql, refinery, sqitch, sqlx,
 };
 
 /// Where migrations usually live below a project root, in the order they are tried.
 const SUBDIRS: [&str; 4] = ["migrations", "db/migrations", "db/migration", "sql"];
 
+/// What loading needs beyond the files: settings from migsafe.toml.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `[flyway] placeholders` from migsafe.toml; they win over Flyway's own configuration.
+    pub flyway_placeholders: std::collections::BTreeMap<String, String>,
+    /// Where Flyway's configuration files are looked for (this directory and three above);
+    /// the migrations directory when unset. Set when loading a copy elsewhere (`--since`).
+    pub flyway_config_from: Option<PathBuf>,
+}
+
 /// Finds the migrations under `dir` (see [`detect`]) and loads them. An explicit `runner` skips
 /// detection. A directory with nothing to load is `NothingFound`.
 pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
+    discover_with(dir, runner, &LoadOptions::default())
+}
+
+/// [`discover`] with settings from migsafe.toml.
+pub fn discover_with(dir: &Path, runner: Option<Runner>, opts: &LoadOptions) -> Result<Project> {
     let (root, listing) = resolve(dir)?;
-    let runner = match runner {
-        Some(r) => r,
+    let (runner, runner_hint) = match runner {
+        Some(r) => (r, None),
         None => detect_in(&root, &listing)?,
     };
-    let migrations = load_dir(runner, &root)?;
+    let migrations = load_dir_with(runner, &root, opts)?;
     if migrations.is_empty() {
         return Err(SourceError::NothingFound {
             path: root,
@@ -34,6 +49,7 @@ pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
     }
     Ok(Project {
         runner,
+        runner_hint,
         root,
         migrations,
     })
@@ -44,7 +60,7 @@ pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
 /// directory named by `diesel.toml` or `sqlx.toml` there), so a project root works too.
 pub fn detect(dir: &Path) -> Result<Runner> {
     let (root, listing) = resolve(dir)?;
-    detect_in(&root, &listing)
+    Ok(detect_in(&root, &listing)?.0)
 }
 
 /// Loads files named on the command line, one migration each. goose and dbmate files are split
@@ -100,6 +116,7 @@ pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
     };
     Ok(Project {
         runner,
+        runner_hint: None,
         root: common_parent(&files),
         migrations,
     })
@@ -108,13 +125,18 @@ pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
 /// Loads `dir` with one runner's layout: no detection, no looking below it, and an empty list
 /// when it holds no migrations.
 pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
+    load_dir_with(runner, dir, &LoadOptions::default())
+}
+
+/// [`load_dir`] with settings from migsafe.toml.
+pub fn load_dir_with(runner: Runner, dir: &Path, opts: &LoadOptions) -> Result<Vec<Migration>> {
     match runner {
         Runner::Diesel => diesel::load(dir),
         Runner::Sqlx => sqlx::load(dir),
         Runner::GolangMigrate => golang_migrate::load(dir),
         Runner::Goose => goose::load(dir),
         Runner::Dbmate => dbmate::load(dir),
-        Runner::Flyway => flyway::load(dir),
+        Runner::Flyway => flyway::load_with(dir, opts),
         Runner::Refinery => refinery::load(dir),
         Runner::Sqitch => sqitch::load(dir),
         Runner::Plain => plain::load(dir),
@@ -125,6 +147,7 @@ pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
 fn has_migrations(listing: &Listing) -> bool {
     listing.sql_files().next().is_some()
         || listing.has_file(sqitch::PLAN)
+        || listing.has_file(sqitch::CONF)
         || listing
             .dirs
             .iter()
@@ -250,16 +273,15 @@ fn fit(runner: Runner, dir: &Path, listing: &Listing) -> Fit {
     }
 }
 
-/// Config files (and Flyway-only files) that name a runner.
-fn has_signal(runner: Runner, dir: &Path, listing: &Listing) -> bool {
+/// Config files (and Flyway-only files) that name a runner, by the file that shows it.
+fn has_signal(runner: Runner, dir: &Path, listing: &Listing) -> Option<String> {
     match runner {
         Runner::Diesel => diesel::has_signal(dir),
         Runner::Sqlx => sqlx::has_signal(dir),
-        Runner::GolangMigrate => golang_migrate::has_signal(dir),
         Runner::Flyway => flyway::has_signal(dir, listing),
         Runner::Refinery => refinery::has_signal(dir),
-        Runner::Sqitch => sqitch::has_signal(dir),
-        Runner::Goose | Runner::Dbmate | Runner::Plain => false,
+        Runner::Sqitch => sqitch::has_signal(dir).then(|| sqitch::PLAN.to_string()),
+        Runner::GolangMigrate | Runner::Goose | Runner::Dbmate | Runner::Plain => None,
     }
 }
 
@@ -278,35 +300,89 @@ fn markers(listing: &Listing) -> (bool, bool) {
     (goose_seen, dbmate_seen)
 }
 
-fn detect_in(root: &Path, listing: &Listing) -> Result<Runner> {
+/// The runner of a directory, and the file that decided it when the layout alone fits several.
+///
+/// Order: `runner = "…"` in migsafe.toml; then strong evidence — goose/dbmate markers in the
+/// files, and runners whose layout fits at least partly and that a config file or a repository
+/// hint names (`hints.rs`); then the layout alone (every file fits, then some). Several
+/// candidates with markers or evidence are narrowed to those a file names; one left decides,
+/// several (hints that disagree) or none is `Ambiguous`.
+fn detect_in(root: &Path, listing: &Listing) -> Result<(Runner, Option<String>)> {
     if let Some(runner) = configured_runner(root)? {
-        return Ok(runner);
+        return Ok((runner, None));
     }
     let (goose_seen, dbmate_seen) = markers(listing);
-    let strong: Vec<Runner> = Runner::ALL
-        .into_iter()
-        .filter(|&r| match r {
+    let repo_hints = hints::find(root);
+    let evidence = |r: Runner| -> Option<String> {
+        has_signal(r, root, listing).or_else(|| {
+            repo_hints
+                .iter()
+                .find(|h| h.runner == r)
+                .map(|h| h.from.clone())
+        })
+    };
+    let mut strong: Vec<(Runner, Option<String>)> = Vec::new();
+    for r in Runner::ALL {
+        let marked = match r {
             Runner::Goose => goose_seen,
             Runner::Dbmate => dbmate_seen,
-            _ => has_signal(r, root, listing) && fit(r, root, listing) != Fit::None,
+            _ => false,
+        };
+        let named = evidence(r).filter(|_| marked || fit(r, root, listing) != Fit::None);
+        if marked || named.is_some() {
+            strong.push((r, named));
+        }
+    }
+    // A file decided only when the layout (files and markers) fits more than one runner;
+    // naming it otherwise would credit it with a choice the layout made.
+    let contested = Runner::ALL
+        .into_iter()
+        .filter(|&r| {
+            fit(r, root, listing) != Fit::None
+                || (r == Runner::Goose && goose_seen)
+                || (r == Runner::Dbmate && dbmate_seen)
         })
-        .collect();
-    if let Some(runner) = decide(root, strong)? {
-        return Ok(runner);
+        .count()
+        > 1;
+    let credit = |from: &Option<String>| from.clone().filter(|_| contested);
+    match strong.as_slice() {
+        [] => {}
+        [(one, from)] => return Ok((*one, credit(from))),
+        many => {
+            let named: Vec<&(Runner, Option<String>)> =
+                many.iter().filter(|(_, from)| from.is_some()).collect();
+            if let [(one, from)] = named.as_slice() {
+                return Ok((*one, credit(from)));
+            }
+            let hints = if named.len() > 1 {
+                let list: Vec<String> = named
+                    .iter()
+                    .map(|(r, from)| format!("{r} from {}", from.as_deref().unwrap_or_default()))
+                    .collect();
+                format!(
+                    ", and the repository points to several ({})",
+                    list.join(", ")
+                )
+            } else {
+                String::new()
+            };
+            return Err(ambiguous(root, many.iter().map(|(r, _)| *r), hints));
+        }
     }
     let fits: Vec<(Runner, Fit)> = Runner::ALL
         .into_iter()
         .map(|r| (r, fit(r, root, listing)))
         .collect();
     for level in [Fit::Full, Fit::Partial] {
-        if let Some(runner) = decide(
-            root,
-            fits.iter()
-                .filter(|(_, f)| *f == level)
-                .map(|(r, _)| *r)
-                .collect(),
-        )? {
-            return Ok(runner);
+        let candidates: Vec<Runner> = fits
+            .iter()
+            .filter(|(_, f)| *f == level)
+            .map(|(r, _)| *r)
+            .collect();
+        match candidates.as_slice() {
+            [] => {}
+            [one] => return Ok((*one, None)),
+            many => return Err(ambiguous(root, many.iter().copied(), String::new())),
         }
     }
     let all: Vec<&str> = Runner::ALL.iter().map(|r| r.as_str()).collect();
@@ -316,18 +392,12 @@ fn detect_in(root: &Path, listing: &Listing) -> Result<Runner> {
     })
 }
 
-/// One candidate decides; several are ambiguous; none defers to the next step.
-fn decide(root: &Path, candidates: Vec<Runner>) -> Result<Option<Runner>> {
-    match candidates.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(*one)),
-        many => {
-            let names: Vec<&str> = many.iter().map(|r| r.as_str()).collect();
-            Err(SourceError::Ambiguous {
-                path: root.to_path_buf(),
-                candidates: names.join(", "),
-            })
-        }
+fn ambiguous(root: &Path, candidates: impl Iterator<Item = Runner>, hints: String) -> SourceError {
+    let names: Vec<&str> = candidates.map(Runner::as_str).collect();
+    SourceError::Ambiguous {
+        path: root.to_path_buf(),
+        candidates: names.join(", "),
+        hints,
     }
 }
 

@@ -3,12 +3,13 @@
 //! after all versioned migrations). Versions use `.` or `_` between numbers (`V1_2__x` is 1.2).
 //! A per-script `<file>.sql.conf` with `executeInTransaction=false` makes the script run
 //! statement by statement; otherwise Flyway decides per script ([`ExecMode::FlywayAuto`]).
+//! `${name}` placeholders are replaced as Flyway would ([`super::placeholders`]).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use super::layout::{
-    Direction, Found, Listing, found_upwards, line_of, load_pairs, name_error, pair,
-};
+use super::layout::{Direction, Found, Listing, found_upwards, line_of, name_error, pair};
+use super::placeholders::Placeholders;
 use super::{ExecMode, Migration, Result, Script, SourceError, read_sql};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -68,35 +69,32 @@ pub(crate) fn is_callback(name: &str) -> bool {
 }
 
 /// Flyway configuration in the directory or above it (`flyway.conf`, `flyway.toml`,
-/// `conf/flyway.conf`), a Maven or Gradle build mentioning Flyway (the migrations of
-/// `src/main/resources/db/migration` are five levels below `pom.xml`), or files that only Flyway
-/// has: `R__` repeatables, `.sql.conf` script configs, and `U` files that undo a `V` version.
-pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> bool {
-    let conf = found_upwards(
-        dir,
-        3,
-        &["flyway.conf", "flyway.toml", "conf/flyway.conf"],
-        |_| true,
-    );
-    let build = found_upwards(
-        dir,
-        5,
-        &["pom.xml", "build.gradle", "build.gradle.kts"],
-        |t| t.to_ascii_lowercase().contains("flyway"),
-    );
+/// `conf/flyway.conf`), or files that only Flyway has: `R__` repeatables, `.sql.conf` script
+/// configs, and `U` files that undo a `V` version. Named by the file that shows it. (A Maven or
+/// Gradle build with Flyway is a repository hint, see `hints.rs`.)
+pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> Option<String> {
+    if let Some(conf) = found_upwards(dir, 3, &CONF_FILES) {
+        return Some(conf);
+    }
     let mut versions = Vec::new();
     let mut undos = Vec::new();
-    let mut own_files = false;
     for e in &listing.files {
         match parse_name(&e.name) {
-            Some(Ok((Kind::Repeatable, _))) => own_files = true,
+            Some(Ok((Kind::Repeatable, _))) => return Some(e.name.clone()),
             Some(Ok((Kind::Versioned { version }, _))) => versions.push(version),
-            Some(Ok((Kind::Undo { version }, _))) => undos.push(version),
-            _ => own_files |= e.name.ends_with(".sql.conf"),
+            Some(Ok((Kind::Undo { version }, _))) => undos.push((version, &e.name)),
+            _ if e.name.ends_with(".sql.conf") => return Some(e.name.clone()),
+            _ => {}
         }
     }
-    conf || build || own_files || undos.iter().any(|u| versions.contains(u))
+    undos
+        .into_iter()
+        .find(|(u, _)| versions.contains(u))
+        .map(|(_, name)| name.clone())
 }
+
+/// Flyway's configuration files, where Flyway looks for them.
+pub(crate) const CONF_FILES: [&str; 3] = ["flyway.conf", "flyway.toml", "conf/flyway.conf"];
 
 /// The mode of one script, from its `.sql.conf` if there is one.
 fn mode_of(script: &Path) -> Result<ExecMode> {
@@ -132,7 +130,7 @@ fn mode_of(script: &Path) -> Result<ExecMode> {
 /// `key=value` pairs of a Java properties file (also `key: value` and `key value`), with the
 /// offset of each line; `#` and `!` start comments. Continuation lines are not needed for the
 /// few keys Flyway reads per script.
-fn properties(text: &str) -> Vec<(&str, &str, usize)> {
+pub(crate) fn properties(text: &str) -> Vec<(&str, &str, usize)> {
     super::layout::lines(text)
         .filter_map(|l| {
             let t = l.text.trim();
@@ -154,6 +152,29 @@ fn properties(text: &str) -> Vec<(&str, &str, usize)> {
 /// Loads a Flyway directory: versioned migrations in version order (each with its undo as the
 /// down), then repeatables ordered by description.
 pub fn load(dir: &Path) -> Result<Vec<Migration>> {
+    load_with(dir, &super::LoadOptions::default())
+}
+
+/// [`load`], with placeholders replaced as [`Placeholders`] says for `opts`.
+pub fn load_with(dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
+    let config_dir = opts.flyway_config_from.as_deref().unwrap_or(dir);
+    let placeholders = Placeholders::find(config_dir, &opts.flyway_placeholders)?;
+    let script = |path: &Path| -> Result<Script> {
+        let source = read_sql(path)?;
+        let mode = mode_of(path)?;
+        Ok(match placeholders.substitute(path, &source)? {
+            None => Script::whole(path.to_path_buf(), source, mode),
+            Some((text, inserted)) => {
+                let mut s = Script::whole(path.to_path_buf(), Arc::from(text), mode);
+                // Only the line breaks a value brings need folding.
+                s.folded = inserted
+                    .into_iter()
+                    .filter(|r| s.source[r.clone()].contains('\n'))
+                    .collect();
+                s
+            }
+        })
+    };
     let listing = Listing::read(dir)?;
     let mut found = Vec::new();
     let mut repeatables = Vec::new();
@@ -193,10 +214,17 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             path: entry.path.clone(),
         });
     }
-    let mut migrations = load_pairs(pair(found)?, |path, _| mode_of(path))?;
+    let mut migrations = pair(found)?
+        .into_iter()
+        .map(|p| {
+            let up = script(&p.up)?;
+            let down = p.down.as_deref().map(script).transpose()?;
+            Ok(super::layout::migration(p.version, p.name, up, down))
+        })
+        .collect::<Result<Vec<_>>>()?;
     repeatables.sort();
     for (desc, path) in repeatables {
-        let up = Script::whole(path.clone(), read_sql(&path)?, mode_of(&path)?);
+        let up = script(&path)?;
         let mut m = super::layout::migration("R".to_string(), desc, up, None);
         m.repeatable = true;
         migrations.push(m);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::layout::{Direction, Found, Listing, found_upwards, load_pairs, pair};
+use super::layout::{Direction, Found, Listing, load_pairs, pair};
 use super::{ExecMode, Migration, Result};
 
 /// `(version, title, direction)` for a golang-migrate `.sql` file name.
@@ -25,13 +25,6 @@ fn parse_name(name: &str) -> Option<(&str, &str, Direction)> {
 /// Whether golang-migrate would read this file name as a migration.
 pub(crate) fn accepts(name: &str) -> bool {
     parse_name(name).is_some()
-}
-
-/// A `go.mod` that requires golang-migrate, in the directory or up to three levels above.
-pub(crate) fn has_signal(dir: &Path) -> bool {
-    found_upwards(dir, 3, &["go.mod"], |t| {
-        t.contains("github.com/golang-migrate/migrate")
-    })
 }
 
 /// Loads a golang-migrate directory in version order; files that do not match the pattern are

@@ -152,6 +152,7 @@ pub(crate) fn parse(
         range,
         mode,
         delimiting: Delimiting::Goose,
+        folded: Vec::new(),
     };
     let up_end = down.map_or(source.len(), |(start, _)| start);
     let up = script(up_start..up_end);

@@ -298,19 +298,14 @@ pub(crate) fn ancestors(dir: &Path, levels: usize) -> impl Iterator<Item = PathB
         .into_iter()
 }
 
-/// Whether any of `names` exists in `dir` or its ancestors (up to `levels`) and its text
-/// satisfies `mentions`. Unreadable files count as not mentioning anything: detection is a hint,
-/// loading reports the real errors.
-pub(crate) fn found_upwards(
-    dir: &Path,
-    levels: usize,
-    names: &[&str],
-    mentions: impl Fn(&str) -> bool,
-) -> bool {
-    ancestors(dir, levels).any(|d| {
-        names.iter().any(|n| {
-            std::fs::read(d.join(n)).is_ok_and(|bytes| mentions(&String::from_utf8_lossy(&bytes)))
-        })
+/// The first of `names` (as written) that exists in `dir` or its ancestors (up to `levels`).
+/// Detection only looks; loading reports the real errors.
+pub(crate) fn found_upwards(dir: &Path, levels: usize, names: &[&str]) -> Option<String> {
+    ancestors(dir, levels).find_map(|d| {
+        names
+            .iter()
+            .find(|n| d.join(n).is_file())
+            .map(|n| n.to_string())
     })
 }
 

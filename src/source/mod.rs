@@ -23,13 +23,17 @@ mod discover;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
+mod hints;
 mod layout;
+pub mod placeholders;
 pub mod plain;
 pub mod refinery;
 pub mod sqitch;
 pub mod sqlx;
 
-pub use discover::{detect, discover, load_dir, load_files, load_sources};
+pub use discover::{
+    LoadOptions, detect, discover, discover_with, load_dir, load_dir_with, load_files, load_sources,
+};
 
 /// The migration runners migsafe understands.
 #[derive(
@@ -136,6 +140,10 @@ pub struct Script {
     pub range: Range<usize>,
     pub mode: ExecMode,
     pub delimiting: Delimiting,
+    /// Byte ranges of `source` that are not the file's own text but values put in for
+    /// placeholders (Flyway `${name}`). Line breaks inside them start no line of the file, so
+    /// positions still name the file's own lines. Empty for nearly every script.
+    pub folded: Vec<Range<usize>>,
 }
 
 impl Script {
@@ -148,6 +156,7 @@ impl Script {
             range,
             mode,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         }
     }
 
@@ -185,6 +194,10 @@ impl Migration {
 #[derive(Debug, Clone)]
 pub struct Project {
     pub runner: Runner,
+    /// The file that decided the runner when the layout fits several (`go.mod`, `Dockerfile`,
+    /// `Cargo.toml`, `flyway.conf` …); `None` when the layout, in-file markers, migsafe.toml or
+    /// the caller chose it.
+    pub runner_hint: Option<String>,
     /// The migrations directory.
     pub root: PathBuf,
     pub migrations: Vec<Migration>,
@@ -223,9 +236,14 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "{path}: the layout fits several runners ({candidates}); set `runner = \"…\"` in migsafe.toml to choose"
+        "{path}: the layout fits several runners ({candidates}){hints}; set `runner = \"…\"` in migsafe.toml to choose"
     )]
-    Ambiguous { path: PathBuf, candidates: String },
+    Ambiguous {
+        path: PathBuf,
+        candidates: String,
+        /// Empty, or `, and the repository points to several (sqlx from Cargo.toml, …)`.
+        hints: String,
+    },
     #[error("{path}: no migrations found (looked for the layouts of {looked_for})")]
     NothingFound { path: PathBuf, looked_for: String },
 }

@@ -33,13 +33,10 @@ pub(crate) fn looks_versioned(name: &str) -> bool {
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
 }
 
-/// `refinery.toml`, or a Cargo manifest depending on refinery, in the directory or up to three
-/// levels above.
-pub(crate) fn has_signal(dir: &Path) -> bool {
-    found_upwards(dir, 3, &["refinery.toml"], |_| true)
-        || found_upwards(dir, 3, &["Cargo.toml"], |t| {
-            super::layout::cargo_depends_on(t, "refinery")
-        })
+/// `refinery.toml` in the directory or up to three levels above (a Cargo manifest depending
+/// on refinery is a repository hint, see `hints.rs`).
+pub(crate) fn has_signal(dir: &Path) -> Option<String> {
+    found_upwards(dir, 3, &["refinery.toml"])
 }
 
 /// Loads a refinery directory in version order. A `U` and a `V` file with the same version are

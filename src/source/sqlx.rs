@@ -32,12 +32,10 @@ pub(crate) fn accepts(name: &str) -> bool {
     matches!(parse_name(name), Some(Ok(_)))
 }
 
-/// `sqlx.toml`, or a Cargo manifest depending on sqlx, in the directory or up to three levels above.
-pub(crate) fn has_signal(dir: &Path) -> bool {
-    found_upwards(dir, 3, &["sqlx.toml"], |_| true)
-        || found_upwards(dir, 3, &["Cargo.toml"], |t| {
-            super::layout::cargo_depends_on(t, "sqlx")
-        })
+/// `sqlx.toml` in the directory or up to three levels above (a Cargo manifest depending on
+/// sqlx is a repository hint, see `hints.rs`).
+pub(crate) fn has_signal(dir: &Path) -> Option<String> {
+    found_upwards(dir, 3, &["sqlx.toml"])
 }
 
 /// The execution mode sqlx uses for one file.

@@ -8,13 +8,25 @@ pub struct LineIndex {
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
+        LineIndex::with_folds(text, &[])
+    }
+
+    /// Line starts of a text into which values were put (`folds`, sorted byte ranges): a line
+    /// break inside one starts no line, so positions keep naming the lines of the file as
+    /// written. A position after such a break counts its column from the file's line start.
+    pub fn with_folds(text: &str, folds: &[std::ops::Range<usize>]) -> LineIndex {
         let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        let mut fold = folds.iter().peekable();
+        for (i, b) in text.bytes().enumerate() {
+            if b != b'\n' {
+                continue;
+            }
+            while fold.next_if(|f| f.end <= i).is_some() {}
+            if fold.peek().is_some_and(|f| f.start <= i) {
+                continue;
+            }
+            starts.push(i + 1);
+        }
         LineIndex { starts }
     }
 
@@ -54,5 +66,16 @@ mod tests {
         assert_eq!(idx.position(t, 3), (2, 1));
         assert_eq!(idx.position(t, 7), (2, 4));
         assert_eq!(&t[idx.line_range(t, 2)], "cé d");
+    }
+
+    #[test]
+    fn folded_line_breaks_start_no_line() {
+        // Line 1 of the file got a two-line value; line 2 of the file stays line 2.
+        let t = "SELECT 'a\nb';\nDROP TABLE t;\n";
+        let folds = vec![std::ops::Range { start: 8, end: 11 }];
+        let idx = LineIndex::with_folds(t, &folds);
+        assert_eq!(idx.position(t, 10).0, 1);
+        assert_eq!(idx.position(t, 14), (2, 1));
+        assert_eq!(LineIndex::new(t).position(t, 14), (3, 1));
     }
 }

@@ -447,6 +447,7 @@ mod tests {
                     range: 0..sql.len(),
                     mode: ExecMode::WrappedTx,
                     delimiting,
+                    folded: Vec::new(),
                 };
                 if let Ok(stmts) = analyze(&script) {
                     for s in stmts {
@@ -501,6 +502,7 @@ mod tests {
             range: 0..sql.len(),
             mode: ExecMode::WrappedTx,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         let st = analyze(&script).unwrap();
         let d: Vec<(&str, Option<&str>)> = st[0]

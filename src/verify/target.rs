@@ -145,6 +145,7 @@ pub fn prepare<'a>(
     let name = &t.name;
     let project = Project {
         runner: analysis.runner,
+        runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
         migrations: analysis
             .migrations
