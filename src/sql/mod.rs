@@ -472,6 +472,7 @@ mod tests {
             range: 0..sql.len(),
             mode: ExecMode::WrappedTx,
             delimiting: Delimiting::Standard,
+            folded: Vec::new(),
         };
         let st = analyze(&script).unwrap();
         let texts: Vec<&str> = st.iter().map(|s| &sql[s.range.clone()]).collect();
