@@ -714,6 +714,7 @@ impl Config {
         crate::source::LoadOptions {
             flyway_placeholders: self.flyway_placeholders.clone(),
             flyway_config_from: None,
+            executing: false,
         }
     }
 

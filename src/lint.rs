@@ -39,6 +39,8 @@ pub struct LintOptions {
     pub config: Option<PathBuf>,
     /// SQL read from stdin (`migsafe lint -`), checked as one plain file.
     pub stdin: Option<StdinSql>,
+    /// The migrations are read to run them (plan, apply, rollback …), not only to lint them.
+    pub executing: bool,
     /// Check only migrations added or changed since the merge-base of HEAD and this revision,
     /// and run the history rules (MS3xx) against the migrations already there. SQL from stdin
     /// has no history and is always checked.
@@ -50,6 +52,13 @@ pub struct LintOptions {
 pub struct StdinSql {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
+}
+
+fn load_options(config: &Config, executing: bool) -> source::LoadOptions {
+    source::LoadOptions {
+        executing,
+        ..config.load_options()
+    }
 }
 
 pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
@@ -101,7 +110,11 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
             (Some(m), Some(p)) if p.parent().is_some_and(|root| same_dir(root, &dir)) => m.clone(),
             _ => dir.clone(),
         };
-        let project = source::discover_with(&target, config.runner, &config.load_options())?;
+        let project = source::discover_with(
+            &target,
+            config.runner,
+            &load_options(&config, opts.executing),
+        )?;
         let after = start_after_filter(&project, config.start_after.as_deref())?;
         // History findings about migrations before start_after stay: editing one of those is
         // what MS302 is about.

@@ -112,6 +112,7 @@ fn lint_json_output_validates_against_its_schema() {
             continue;
         }
         let report = migsafe::lint::lint(&migsafe::lint::LintOptions {
+            executing: false,
             paths: vec![entry.path()],
             ..Default::default()
         })
@@ -127,6 +128,7 @@ fn lint_json_output_validates_against_its_schema() {
     // And the schema is not vacuous: a document missing its summary fails.
     let mut broken: serde_json::Value = serde_json::from_str(&migsafe::report::json::render(
         &migsafe::lint::lint(&migsafe::lint::LintOptions {
+            executing: false,
             paths: vec![examples.join("release-20h")],
             ..Default::default()
         })

@@ -1313,6 +1313,39 @@ table = "dev_table"
     );
 }
 
+/// Stand-ins let lint read a script; a command that runs it (plan, apply …) refuses them
+/// unless they are configured, rather than grant to a made-up user.
+#[test]
+fn flyway_stand_ins_are_refused_where_scripts_run() {
+    let dir = tree(&[
+        ("flyway.conf", b"flyway.url=jdbc:postgresql://db/shop\n"),
+        (
+            "V1__init.sql",
+            b"SELECT '${flyway:database}';\nGRANT SELECT ON t TO ${flyway:user};\n",
+        ),
+    ]);
+    let executing = migsafe::source::LoadOptions {
+        executing: true,
+        ..Default::default()
+    };
+    let e = err(migsafe::source::discover_with(dir.path(), None, &executing));
+    assert!(
+        e.contains(":2: placeholder `${flyway:user}` is known only to a live Flyway run"),
+        "{e}"
+    );
+    // A configured user is used as is, and lint alone still reads the script.
+    assert!(discover(dir.path(), None).is_ok());
+    let configured = tree(&[
+        (
+            "flyway.conf",
+            b"flyway.user=deployer\nflyway.url=jdbc:postgresql://db/shop\n",
+        ),
+        ("V1__init.sql", b"GRANT SELECT ON t TO ${flyway:user};\n"),
+    ]);
+    let p = migsafe::source::discover_with(configured.path(), None, &executing).unwrap();
+    assert_eq!(up_text(&p, 0), "GRANT SELECT ON t TO deployer;\n");
+}
+
 #[test]
 fn flyway_placeholder_replacement_can_be_off() {
     let dir = tree(&[

@@ -65,6 +65,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
         None
     };
     let report = lint(&LintOptions {
+        executing: false,
         paths,
         config: args.config.config,
         stdin,

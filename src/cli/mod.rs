@@ -282,6 +282,7 @@ pub(crate) fn one_project(
         config: config.config.clone(),
         since: None,
         stdin: None,
+        executing: true,
     })?;
     let mut projects = report.projects;
     match projects.len() {

@@ -612,6 +612,7 @@ fn collapse(s: &str) -> String {
 /// The capture requests of a migration's destructive steps, and the guard that names them.
 fn migration_requests(args: &CreateArgs, version: &str) -> anyhow::Result<(Vec<Request>, Guard)> {
     let report = crate::lint::lint(&crate::lint::LintOptions {
+        executing: false,
         paths: args.migrations.iter().cloned().collect(),
         config: args.config.config.clone(),
         since: None,

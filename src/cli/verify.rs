@@ -83,6 +83,7 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let report = lint(&LintOptions {
+        executing: false,
         paths: args.paths.clone(),
         config: args.config.config.clone(),
         since: args.since.clone(),

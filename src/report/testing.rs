@@ -15,6 +15,7 @@ pub(crate) struct Fixture {
 
 fn lint_dir(dir: &Path, rel: &str) -> Report {
     lint(&LintOptions {
+        executing: false,
         paths: vec![dir.join(rel)],
         ..Default::default()
     })

@@ -25,6 +25,9 @@ pub struct LoadOptions {
     /// Where Flyway's configuration files are looked for (this directory and three above);
     /// the migrations directory when unset. Set when loading a copy elsewhere (`--since`).
     pub flyway_config_from: Option<PathBuf>,
+    /// The scripts will run against a real database (plan, apply, rollback …): values that
+    /// only a live Flyway run knows (`${flyway:user}` …) must be configured, not stood in for.
+    pub executing: bool,
 }
 
 /// Finds the migrations under `dir` (see [`detect`]) and loads them. An explicit `runner` skips

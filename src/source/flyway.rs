@@ -158,7 +158,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
 /// [`load`], with placeholders replaced as [`Placeholders`] says for `opts`.
 pub fn load_with(dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
     let config_dir = opts.flyway_config_from.as_deref().unwrap_or(dir);
-    let placeholders = Placeholders::find(config_dir, &opts.flyway_placeholders)?;
+    let placeholders = Placeholders::find(config_dir, &opts.flyway_placeholders, opts.executing)?;
     let script = |path: &Path| -> Result<Script> {
         let source = read_sql(path)?;
         let mode = mode_of(path)?;

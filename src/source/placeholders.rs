@@ -43,7 +43,13 @@ const STAND_INS: [(&str, &str); 4] = [
 impl Placeholders {
     /// The settings for migrations in `dir`: Flyway's configuration files in `dir` and up to
     /// three levels above, then `overrides` (migsafe.toml's `[flyway] placeholders`).
-    pub fn find(dir: &Path, overrides: &BTreeMap<String, String>) -> Result<Placeholders> {
+    /// `executing`: stand-ins are left out, so a script using an unconfigured one is refused
+    /// as having no value (it would run with a made-up user or database name).
+    pub fn find(
+        dir: &Path,
+        overrides: &BTreeMap<String, String>,
+        executing: bool,
+    ) -> Result<Placeholders> {
         let mut settings = Settings::default();
         for d in ancestors(dir, 3) {
             for name in super::flyway::CONF_FILES {
@@ -92,11 +98,13 @@ impl Placeholders {
                 "flyway:database" => settings.get("url").and_then(|u| database_of(&u)),
                 _ => None,
             };
-            set(
-                name,
-                configured.unwrap_or_else(|| value.to_string()),
-                "a stand-in for a Flyway built-in",
-            );
+            match configured {
+                Some(v) => set(name, v, builtin),
+                None if !executing => {
+                    set(name, value.to_string(), "a stand-in for a Flyway built-in")
+                }
+                None => {}
+            }
         }
         for (name, (value, from)) in &settings.placeholders {
             set(name, value.clone(), from);
@@ -153,6 +161,16 @@ impl Placeholders {
             } else {
                 match self.values.get(&key) {
                     Some((value, _)) => value.clone(),
+                    None if STAND_INS.iter().any(|(n, _)| n.eq_ignore_ascii_case(&key)) => {
+                        return Err(SourceError::Layout {
+                            path: path.to_path_buf(),
+                            line: line_of(text, start),
+                            message: format!(
+                                "placeholder `{}{name}{}` is known only to a live Flyway run, and this command runs the script: set `flyway.user` / `flyway.url` in flyway.conf (for the user and database), or give `{name}` a value with `placeholders = {{ \"{name}\" = \"…\" }}` under `[flyway]` in migsafe.toml",
+                                self.prefix, self.suffix
+                            ),
+                        });
+                    }
                     None => {
                         return Err(SourceError::Layout {
                             path: path.to_path_buf(),
