@@ -1614,3 +1614,43 @@ fn load_files_reports_marker_errors() {
         format!("{}:2: duplicate `-- +goose Up`", at(&dir, "1_x.sql"))
     );
 }
+
+/// Each runner's own order: diesel compares versions as strings, so lemmy's 14-digit
+/// `2026-08-25-100000` runs after an 18-digit `2026072714331300` version; dbmate runs files in
+/// name order; sqlx compares numbers.
+#[test]
+fn each_runner_orders_versions_its_own_way() {
+    let diesel = tree(&[
+        ("diesel.toml", b"[print_schema]\n"),
+        ("migrations/2025-01-01-000000_a/up.sql", b"SELECT 1;"),
+        ("migrations/202607271433130000_b/up.sql", b"SELECT 2;"),
+        ("migrations/2026-08-25-100000_c/up.sql", b"SELECT 3;"),
+    ]);
+    let p = discover(diesel.path(), Some(Runner::Diesel)).unwrap();
+    let names: Vec<&str> = p.migrations.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    let sqlx = tree(&[
+        ("migrations/9_a.sql", b"SELECT 1;"),
+        ("migrations/10_b.sql", b"SELECT 2;"),
+    ]);
+    let p = discover(sqlx.path(), Some(Runner::Sqlx)).unwrap();
+    let names: Vec<&str> = p.migrations.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let dbmate = tree(&[
+        (
+            "db/migrations/001_a.sql",
+            b"-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+        ),
+        (
+            "db/migrations/0010_b.sql",
+            b"-- migrate:up\nSELECT 2;\n-- migrate:down\n",
+        ),
+    ]);
+    let p = discover(dbmate.path(), Some(Runner::Dbmate)).unwrap();
+    let names: Vec<&str> = p.migrations.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["b", "a"],
+        "0010_b.sql sorts before 001_a.sql by name"
+    );
+}

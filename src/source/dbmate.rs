@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::layout::{Direction, Found, Line, Listing, leading_digits, lines, migration, pair};
+use super::layout::{
+    Direction, Found, Line, Listing, Order, leading_digits, lines, migration, pair_in,
+};
 use super::{Delimiting, ExecMode, Migration, Result, Script, SourceError, read_sql};
 
 /// The options after `-- migrate:<which>` if the line is that directive (dbmate:
@@ -112,7 +114,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             })
         })
         .collect();
-    pair(found)?
+    pair_in(found, Order::FileName)?
         .into_iter()
         .map(|p| {
             let source = read_sql(&p.up)?;

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use super::layout::{Direction, Found, Listing, load_pairs, pair, parse_toml, toml_key_line};
+use super::layout::{
+    Direction, Found, Listing, Order, load_pairs, pair_in, parse_toml, toml_key_line,
+};
 use super::{ExecMode, Migration, Result, SourceError};
 
 /// Whether a folder is a diesel migration folder (diesel requires `up.sql`; a lone `down.sql`
@@ -66,7 +68,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             }
         }
     }
-    load_pairs(pair(found)?, |path, _| {
+    load_pairs(pair_in(found, Order::Text)?, |path, _| {
         mode_of(path.parent().unwrap_or(dir))
     })
 }

@@ -139,18 +139,50 @@ pub(crate) struct Pair {
     pub down: Option<PathBuf>,
 }
 
+/// How a runner orders its migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Numbers (of any length), dot-separated segments for Flyway: [`cmp_versions`].
+    Numeric,
+    /// The version as a string: diesel keeps versions as text, so `20260825100000` sorts
+    /// after `202607271433130000`.
+    Text,
+    /// The file name as a string: dbmate runs files in the order it lists them.
+    FileName,
+}
+
+impl Order {
+    fn cmp(self, a: &Found, b: &Found) -> Ordering {
+        match self {
+            Order::Numeric => cmp_versions(&a.version, &b.version),
+            Order::Text => a.version.cmp(&b.version),
+            Order::FileName => a.path.file_name().cmp(&b.path.file_name()),
+        }
+    }
+
+    /// Whether two files are of one version (an up and its down, or a duplicate).
+    fn same(self, a: &Found, b: &Found) -> bool {
+        match self {
+            Order::Numeric => cmp_versions(&a.version, &b.version) == Ordering::Equal,
+            Order::Text | Order::FileName => a.version == b.version,
+        }
+    }
+}
+
 /// Pairs up and down files by version and sorts them in run order. Two ups (or two downs) of
 /// one version are a `DuplicateVersion`; a down without an up is `DownWithoutUp`. Every runner
 /// with versioned files goes through here, so these checks read the same everywhere.
-pub(crate) fn pair(mut found: Vec<Found>) -> Result<Vec<Pair>> {
-    found.sort_by(|a, b| cmp_versions(&a.version, &b.version).then_with(|| a.path.cmp(&b.path)));
+pub(crate) fn pair(found: Vec<Found>) -> Result<Vec<Pair>> {
+    pair_in(found, Order::Numeric)
+}
+
+/// [`pair`], in the runner's own `order`.
+pub(crate) fn pair_in(mut found: Vec<Found>, order: Order) -> Result<Vec<Pair>> {
+    found.sort_by(|a, b| order.cmp(a, b).then_with(|| a.path.cmp(&b.path)));
     let mut pairs = Vec::new();
     let mut rest = found.as_slice();
     while let Some(first) = rest.first() {
-        let len = rest
-            .iter()
-            .take_while(|f| cmp_versions(&f.version, &first.version) == Ordering::Equal)
-            .count();
+        let len = rest.iter().take_while(|f| order.same(f, first)).count();
         let (group, tail) = rest.split_at(len);
         rest = tail;
         let ups: Vec<&Found> = group
