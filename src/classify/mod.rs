@@ -234,21 +234,21 @@ pub fn analyze_script(
         }
     })?;
     let mut origins = objects::Origins::default();
+    let mut scs_off = false;
     let mut steps = Vec::with_capacity(statements.len());
     for (index, mut statement) in statements.into_iter().enumerate() {
         let (l, c) = lines.position(&script.source, statement.range.start);
         let (el, ec) = lines.position(&script.source, statement.range.end);
         let mut effects = Vec::with_capacity(statement.ops.len());
+        let text = &script.source[statement.range.clone()];
         // The operations move into their effects: one copy, not two, on large files.
         for op in std::mem::take(&mut statement.ops) {
             // What the operation sets off is judged before the operation changes the model
             // (a dropped parent still has its partitions).
             let consequences = catalog.deps.consequences(&op);
             let mut effect = judge(&op, catalog, &origins, settings);
-            // `CREATE TABLE IF NOT EXISTS` of a table that already exists creates nothing.
-            let exists = matches!(&op, Op::CreateTable { table, if_not_exists: true, .. } if catalog.has_table(table));
             let new_table = is_new(&op, &origins);
-            origins.record(&op, !exists);
+            origins.record(&op, !if_not_exists(&op, text));
             catalog.apply(&op);
             if let Op::Call { .. } = op
                 && consequences
@@ -266,14 +266,42 @@ pub fn analyze_script(
             for (op, via) in consequences {
                 let mut effect = judge(&op, catalog, &origins, settings);
                 effect.reason = format!("{} (set off by {via})", effect.reason).into();
+                let new_table = is_new(&op, &origins);
+                // What a function does to the schema (a trigger, a rename, a function it
+                // defines) holds for the statements after it.
+                origins.record(&op, !if_not_exists(&op, ""));
+                catalog.apply(&op);
                 effects.push(OpEffect {
-                    new_table: is_new(&op, &origins),
+                    new_table,
                     op,
                     effect,
                     via: Some(via),
                 });
             }
         }
+        // With standard_conforming_strings off, a backslash escapes a quote: migsafe's
+        // splitter reads strings the standard way, so what follows may be split wrongly.
+        if scs_off {
+            effects.push(OpEffect {
+                op: Op::Unmodeled {
+                    what: "a statement after SET standard_conforming_strings = off".into(),
+                },
+                effect: judge(
+                    &Op::Unmodeled {
+                        what: "a statement after SET standard_conforming_strings = off, whose strings migsafe may split wrongly".into(),
+                    },
+                    catalog,
+                    &origins,
+                    settings,
+                ),
+                new_table: false,
+                via: None,
+            });
+        }
+        scs_off |= effects.iter().any(|e| {
+            matches!(&e.op, Op::SetVar { name, value, .. } if name == "standard_conforming_strings"
+                && matches!(value.trim_matches('\'').to_ascii_lowercase().as_str(), "off" | "false" | "0" | "no"))
+        });
         steps.push(Step {
             index,
             start: Pos { line: l, column: c },
@@ -303,6 +331,24 @@ pub fn analyze_script(
         mode,
         steps,
     })
+}
+
+/// Whether an operation only creates when its object did not exist yet (`CREATE TABLE IF NOT
+/// EXISTS`, `ADD COLUMN IF NOT EXISTS`, `CREATE SEQUENCE IF NOT EXISTS`): migsafe cannot tell
+/// whether it existed, so what it "creates" is not counted as new.
+fn if_not_exists(op: &Op, text: &str) -> bool {
+    match op {
+        Op::CreateTable { if_not_exists, .. } => *if_not_exists,
+        Op::AddColumn { .. } | Op::CreateOther { .. } => {
+            let lower = text.to_ascii_lowercase();
+            lower
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .contains("if not exists")
+        }
+        _ => false,
+    }
 }
 
 /// Whether every table an operation acts on was created earlier in this migration.
@@ -346,35 +392,41 @@ fn judge(op: &Op, catalog: &Catalog, origins: &objects::Origins, settings: Setti
             &mut effect,
             format!("restarts sequence {name}, created earlier in this migration"),
         ),
-        Op::Call { function } => match catalog.deps.body(function) {
-            Some(sql::Body::ReadOnly) => {
-                effect = Effect::new(
-                    DataEffect::None,
-                    LockLevel::None,
-                    format!("calls {function}(), declared IMMUTABLE or STABLE: it cannot write"),
-                )
+        Op::Call { function } => {
+            let bare = function.rsplit('.').next().unwrap_or(function);
+            let schema = function.rsplit_once('.').map(|(s, _)| s);
+            // pg_catalog comes first on every search path: a project function of a built-in's
+            // name is not what runs (`lo_unlink(…)` is the built-in that writes).
+            let builtin =
+                sql::builtins::in_catalog(bare) && matches!(schema, None | Some("pg_catalog"));
+            match catalog.deps.body(function) {
+                _ if builtin => {}
+                Some(sql::Body::Ops(_)) => {
+                    effect = Effect::new(
+                        DataEffect::None,
+                        LockLevel::None,
+                        format!("calls {function}(); what its body does follows"),
+                    )
+                }
+                Some(sql::Body::Unreadable(why)) => {
+                    effect.reason =
+                        format!("calls {function}(), whose body migsafe cannot read: {why}").into()
+                }
+                // Extensions live in `public` or a schema of their own (`extensions`).
+                None if sql::builtins::contrib_reader(bare)
+                    && matches!(schema, None | Some("public" | "extensions")) =>
+                {
+                    effect = Effect::new(
+                        DataEffect::None,
+                        LockLevel::None,
+                        format!(
+                            "calls {function}() from a PostgreSQL extension, which writes nothing"
+                        ),
+                    )
+                }
+                None => {}
             }
-            Some(sql::Body::Ops(_)) => {
-                effect = Effect::new(
-                    DataEffect::None,
-                    LockLevel::None,
-                    format!("calls {function}(); what its body does follows"),
-                )
-            }
-            Some(sql::Body::Unreadable(why)) => {
-                effect.reason =
-                    format!("calls {function}(), whose body migsafe cannot read: {why}").into()
-            }
-            // Extensions live in any schema (`extensions.uuid_generate_v4()`): the name decides.
-            None if sql::builtins::contrib_reader(function.rsplit('.').next().unwrap_or("")) => {
-                effect = Effect::new(
-                    DataEffect::None,
-                    LockLevel::None,
-                    format!("calls {function}() from a PostgreSQL extension, which writes nothing"),
-                )
-            }
-            None => {}
-        },
+        }
         _ => {}
     }
     if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
@@ -813,10 +865,10 @@ mod tests {
                 "{use_it}"
             );
         }
-        // A view stores the call for later; it runs nothing now.
+        // A view runs the call whenever it is read: counted where the view is created.
         assert_eq!(
             verdict(&format!("{wipe} CREATE VIEW v AS SELECT wipe();")),
-            Err("reversible")
+            Ok(vec![rows("accounts", true)])
         );
         // A function migsafe did not see created is unknown wherever it runs.
         assert_eq!(
@@ -900,6 +952,70 @@ mod tests {
             verdict("MERGE INTO accounts a USING s ON a.id = s.id WHEN MATCHED THEN DELETE;"),
             Ok(vec![rows("accounts", false)])
         );
+    }
+
+    /// Each case an attacker-minded review found letting data loss through, checked on
+    /// PostgreSQL 15 (accounts, staging.* and purge_accounts() exist before the migration).
+    #[test]
+    fn reviewed_evasions_are_caught() {
+        let irreversible = [
+            "CREATE TABLE IF NOT EXISTS accounts (id int); DELETE FROM accounts;",
+            "ALTER TABLE accounts ADD COLUMN IF NOT EXISTS email text; UPDATE accounts SET email = NULL;",
+            "SET search_path = staging, public; CREATE TABLE accounts (id int); RESET search_path; DROP TABLE accounts;",
+            "CREATE TABLE staging.accounts_new (id int); ALTER TABLE staging.accounts_new RENAME TO accounts; DROP TABLE accounts;",
+            "CREATE TABLE tmp (id int); ALTER INDEX tmp RENAME TO tmp_gone; ALTER INDEX accounts RENAME TO tmp; DROP TABLE tmp;",
+            "CREATE TABLE log (id int); CREATE FUNCTION purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM accounts; RETURN NULL; END $$; CREATE FUNCTION mk() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TRIGGER x AFTER INSERT ON log FOR EACH STATEMENT EXECUTE FUNCTION purge(); END $$; SELECT mk(); INSERT INTO log VALUES (1);",
+            "CREATE TABLE staging_acc (id int); CREATE FUNCTION swap() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE staging_acc RENAME TO junk; ALTER TABLE accounts RENAME TO staging_acc; END $$; SELECT swap(); DROP TABLE staging_acc;",
+            "CREATE TABLE staging_acc (id int); DROP TABLE staging_acc; DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', 'accounts', 'staging_acc'); END $$; DROP TABLE staging_acc;",
+            "CREATE FUNCTION f(t text) RETURNS int LANGUAGE sql AS 'DELETE FROM accounts RETURNING 1'; CREATE FUNCTION f(i int) RETURNS int LANGUAGE sql AS 'SELECT 1'; SELECT f('x'::text);",
+            "CREATE FUNCTION w() RETURNS int LANGUAGE sql AS 'DELETE FROM accounts RETURNING 1'; CREATE FUNCTION s() RETURNS int STABLE LANGUAGE plpgsql AS $$ BEGIN RETURN w(); END $$; SELECT s();",
+            "CREATE FUNCTION f() RETURNS int SET search_path = stable, public LANGUAGE sql AS $$ DELETE FROM accounts RETURNING 1 $$; SELECT f();",
+            "CREATE FUNCTION wipe() RETURNS int LANGUAGE sql AS 'DELETE FROM accounts RETURNING 1'; CREATE VIEW v AS SELECT wipe();",
+            "DO $$ DECLARE r record; BEGIN FOR r IN DELETE FROM accounts RETURNING * LOOP NULL; END LOOP; END $$;",
+            "ALTER TABLE accounts ADD COLUMN n int; DO $$ BEGIN EXECUTE E'UPDATE accounts SET n = 1 --\\n, email = NULL'; END $$;",
+        ];
+        for sql in irreversible {
+            assert!(verdict(sql).is_ok(), "{sql}: {:?}", verdict(sql));
+        }
+        let unknown = [
+            "CREATE FUNCTION public.lo_unlink(oid) RETURNS int LANGUAGE sql AS 'SELECT 1'; SELECT lo_unlink(42);",
+            "SELECT staging.similarity('a', 'b');",
+            "CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'SELECT purge_accounts()'; SELECT f();",
+            "CREATE MATERIALIZED VIEW mv AS SELECT purge_accounts() WITH NO DATA; REFRESH MATERIALIZED VIEW mv;",
+            "DO $$ DECLARE q text := 'purge_accounts()'; BEGIN EXECUTE 'SELECT ' || q; END $$;",
+            "DO $$ BEGIN RAISE NOTICE '%', purge_accounts(); END $$;",
+            "DO $$ BEGIN CASE WHEN purge_accounts() > 0 THEN NULL; ELSE NULL; END CASE; END $$;",
+            "DO $$ BEGIN FOR i IN 1..purge_accounts() LOOP NULL; END LOOP; END $$;",
+            "DO $$ DECLARE r record; BEGIN FOR r IN (SELECT purge_accounts()) LOOP NULL; END LOOP; END $$;",
+            "DO $$ BEGIN LOOP EXIT WHEN purge_accounts() > 0; END LOOP; END $$;",
+            "DO $$ BEGIN EXECUTE 'SELECT $1' USING purge_accounts(); END $$;",
+            "DO $$ DECLARE x int; BEGIN FOREACH x IN ARRAY ARRAY[purge_accounts()] LOOP NULL; END LOOP; END $$;",
+            "SET standard_conforming_strings = off; SELECT 1;",
+        ];
+        for sql in unknown {
+            assert_eq!(verdict(sql), Err("unknown"), "{sql}");
+        }
+        // Ordinary migrations stay reversible.
+        for sql in [
+            "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);",
+            "CREATE TABLE t (id int) PARTITION BY LIST (id); CREATE TABLE u (id int) PARTITION BY HASH (id);",
+            "CREATE SEQUENCE public.tags_id_seq; SELECT pg_catalog.setval('public.tags_id_seq', 1, false);",
+            "DO $$ BEGIN CREATE TYPE mood AS ENUM ('ok'); EXCEPTION WHEN SQLSTATE '42710' THEN NULL; END $$;",
+        ] {
+            assert_eq!(verdict(sql), Err("reversible"), "{sql}");
+        }
+    }
+
+    /// psql: `\\` ends a meta-command and SQL follows; a `\set` value keeps its blanks and may
+    /// hold several statements.
+    #[test]
+    fn psql_scripts_cannot_hide_statements() {
+        for sql in [
+            "\\echo hi \\\\ DROP TABLE accounts;",
+            "\\set x '1; DROP TABLE accounts'\nSELECT :x;",
+        ] {
+            assert!(verdict(sql).is_ok(), "{sql}: {:?}", verdict(sql));
+        }
     }
 
     #[test]

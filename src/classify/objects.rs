@@ -14,33 +14,47 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::sql::op::unqualified;
-use crate::sql::{Body, FkAction, ForeignKey, Op};
+use crate::sql::{Body, FkAction, ForeignKey, Op, RUN_TIME};
 
 fn key(name: &str) -> String {
     unqualified(name).to_string()
 }
 
-/// What the current migration created, by identity.
+/// What the current migration created, by identity. Names are keyed as PostgreSQL resolves
+/// them for a new object: schema-qualified as written, else in the first schema of the
+/// `search_path` the migration set (`public` by default).
 #[derive(Debug, Default)]
 pub struct Origins {
     tables: HashSet<String>,
     /// Columns added to tables that existed before (a new table's columns are all new).
     columns: HashSet<(String, String)>,
     sequences: HashSet<String>,
+    /// The first schema of a `search_path` the migration set, when not `public`.
+    schema: Option<String>,
 }
 
 impl Origins {
+    fn key(&self, name: &str) -> String {
+        match (&self.schema, name.contains('.')) {
+            (Some(s), false) => format!("{s}.{name}"),
+            _ => unqualified(name).to_string(),
+        }
+    }
+
     pub fn new_table(&self, table: &str) -> bool {
-        self.tables.contains(unqualified(table))
+        self.tables.contains(&self.key(table))
     }
 
     pub fn new_column(&self, table: &str, column: &str) -> bool {
-        self.new_table(table) || self.columns.contains(&(key(table), column.to_string()))
+        self.new_table(table)
+            || self
+                .columns
+                .contains(&(self.key(table), column.to_string()))
     }
 
     /// A sequence this migration created: by name, or `table.column` for an identity column.
     pub fn new_sequence(&self, name: &str) -> bool {
-        if self.sequences.contains(unqualified(name)) {
+        if self.sequences.contains(&self.key(name)) {
             return true;
         }
         match unqualified(name).rsplit_once('.') {
@@ -49,47 +63,89 @@ impl Origins {
         }
     }
 
-    /// Follows one operation. `creates` is false for a `CREATE TABLE IF NOT EXISTS` of a table
-    /// that already existed.
+    /// Follows one operation. `creates` is false for a `… IF NOT EXISTS` whose object may
+    /// already have existed (migsafe cannot tell, so it is not counted as new).
     pub fn record(&mut self, op: &Op, creates: bool) {
         match op {
-            Op::CreateTable { table, columns, .. } if creates => {
-                self.forget_table(table);
-                self.tables.insert(key(table));
-                for c in columns.iter().filter(|c| c.ty.is_serial() || c.identity) {
-                    self.sequences
-                        .insert(format!("{}_{}_seq", key(table), c.name));
+            Op::SetVar { name, value, .. } if name == "search_path" || name == "all" => {
+                let first = value
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(['\'', '"'])
+                    .to_string();
+                self.schema = match first.to_ascii_lowercase().as_str() {
+                    "" | "default" | "public" | "$user" => None,
+                    _ if name == "all" => None,
+                    _ => Some(first),
+                };
+            }
+            Op::CreateTable { table, columns, .. } => {
+                let t = self.key(table);
+                self.forget_table(&t);
+                if creates {
+                    self.tables.insert(t.clone());
+                    for c in columns.iter().filter(|c| c.ty.is_serial() || c.identity) {
+                        self.sequences.insert(format!("{t}_{}_seq", c.name));
+                    }
                 }
             }
             Op::CreateTableAs { table } => {
-                self.forget_table(table);
-                self.tables.insert(key(table));
+                let t = self.key(table);
+                self.forget_table(&t);
+                self.tables.insert(t);
             }
-            Op::CreateOther { kind, name } if kind == "sequence" => {
-                self.sequences.insert(key(name));
+            Op::CreateOther { kind, name } if kind == "sequence" && creates => {
+                self.sequences.insert(self.key(name));
             }
             Op::AddColumn { table, column } => {
-                self.columns.insert((key(table), column.name.clone()));
-                if column.ty.is_serial() || column.identity {
-                    self.sequences
-                        .insert(format!("{}_{}_seq", key(table), column.name));
+                let t = self.key(table);
+                if creates {
+                    self.columns.insert((t.clone(), column.name.clone()));
+                    if column.ty.is_serial() || column.identity {
+                        self.sequences.insert(format!("{t}_{}_seq", column.name));
+                    }
+                } else {
+                    self.columns.remove(&(t, column.name.clone()));
                 }
             }
             Op::DropColumn { table, column, .. } => {
-                self.columns.remove(&(key(table), column.clone()));
+                self.columns.remove(&(self.key(table), column.clone()));
             }
             Op::DropTable { tables, .. } => {
                 for t in tables {
-                    self.forget_table(t);
+                    let t = self.key(t);
+                    self.forget_table(&t);
                 }
             }
             Op::DropSequence { names } => {
                 for n in names {
-                    self.sequences.remove(unqualified(n));
+                    let n = self.key(n);
+                    self.sequences.remove(&n);
                 }
             }
+            // A name known only at run time may be any table: nothing is known to be new.
+            Op::RenameTable { table, to } if table.contains(RUN_TIME) || to.contains(RUN_TIME) => {
+                *self = Origins {
+                    schema: self.schema.take(),
+                    ..Origins::default()
+                };
+            }
+            Op::RenameColumn { from, to, .. }
+                if from.contains(RUN_TIME) || to.contains(RUN_TIME) =>
+            {
+                self.columns.clear();
+            }
             Op::RenameTable { table, to } => {
-                let (from, to) = (key(table), key(to));
+                let from = self.key(table);
+                // `ALTER TABLE s.t RENAME TO u` keeps the table in schema `s`.
+                let to = match table.rsplit_once('.') {
+                    Some((schema, _)) if !to.contains('.') => {
+                        unqualified(&format!("{schema}.{to}")).to_string()
+                    }
+                    _ => self.key(to),
+                };
                 let was_new = self.tables.remove(&from);
                 self.forget_table(&to);
                 if was_new {
@@ -106,8 +162,20 @@ impl Origins {
                     self.columns.insert((to.clone(), c));
                 }
             }
+            // `ALTER INDEX|VIEW|SEQUENCE t RENAME TO …` renames a table too, to a name not
+            // read here: a new table renamed so is no longer known.
+            Op::Rename { kind, name }
+                if matches!(
+                    kind.as_str(),
+                    "index" | "view" | "materialized view" | "sequence"
+                ) =>
+            {
+                let n = self.key(name);
+                self.forget_table(&n);
+                self.sequences.remove(&n);
+            }
             Op::RenameColumn { table, from, to } => {
-                let t = key(table);
+                let t = self.key(table);
                 let was_new = self.columns.remove(&(t.clone(), from.clone()));
                 self.columns.remove(&(t.clone(), to.clone()));
                 if was_new {
@@ -118,10 +186,9 @@ impl Origins {
         }
     }
 
-    fn forget_table(&mut self, table: &str) {
-        let t = key(table);
-        self.tables.remove(&t);
-        self.columns.retain(|(owner, _)| *owner != t);
+    fn forget_table(&mut self, key: &str) {
+        self.tables.remove(key);
+        self.columns.retain(|(owner, _)| owner != key);
     }
 }
 
@@ -141,7 +208,8 @@ struct Child {
 /// What the project's migrations set up to act on data later.
 #[derive(Debug, Clone, Default)]
 pub struct Deps {
-    functions: HashMap<String, Body>,
+    /// Every body given to a name (overloads, `CREATE OR REPLACE`): a call may run any.
+    functions: HashMap<String, Vec<Body>>,
     triggers: HashMap<String, Vec<Trigger>>,
     /// Foreign keys: (referencing table, key).
     fks: Vec<(String, ForeignKey)>,
@@ -156,7 +224,10 @@ impl Deps {
     pub fn apply(&mut self, op: &Op) {
         match op {
             Op::CreateFunction { name, body, .. } => {
-                self.functions.insert(key(name), body.clone());
+                let bodies = self.functions.entry(key(name)).or_default();
+                if !bodies.contains(body) {
+                    bodies.push(body.clone());
+                }
             }
             Op::CreateTrigger {
                 table,
@@ -253,9 +324,24 @@ impl Deps {
         }
     }
 
-    /// What a call of `function` does: `None` when migsafe did not read a body for it.
-    pub fn body(&self, function: &str) -> Option<&Body> {
-        self.functions.get(unqualified(function))
+    /// What a call of `function` does, over every body given to its name: `None` when
+    /// migsafe did not read one.
+    pub fn body(&self, function: &str) -> Option<Body> {
+        let bodies = self.functions.get(unqualified(function))?;
+        if let Some(Body::Unreadable(why)) =
+            bodies.iter().find(|b| matches!(b, Body::Unreadable(_)))
+        {
+            return Some(Body::Unreadable(why.clone()));
+        }
+        Some(Body::Ops(
+            bodies
+                .iter()
+                .flat_map(|b| match b {
+                    Body::Ops(ops) => ops.clone(),
+                    Body::Unreadable(_) => vec![],
+                })
+                .collect(),
+        ))
     }
 
     /// The operations PostgreSQL runs because of `op`, each with what set it off, followed
@@ -327,7 +413,10 @@ impl Deps {
         };
         match op {
             Op::Call { function } => {
-                if let Some(Body::Ops(ops)) = self.body(function) {
+                let bare = function.rsplit('.').next().unwrap_or(function);
+                let builtin = crate::sql::builtins::in_catalog(bare)
+                    && matches!(function.rsplit_once('.'), None | Some(("pg_catalog", _)));
+                if let (false, Some(Body::Ops(ops))) = (builtin, self.body(function)) {
                     for o in ops {
                         out.push((o.clone(), format!("{function}()")));
                     }

@@ -3510,6 +3510,11 @@ fn writes(name: &str) -> bool {
     WRITERS.iter().any(|w| name.starts_with(w))
 }
 
+/// Whether `name` (folded, unqualified) is a `pg_catalog` function.
+pub fn in_catalog(name: &str) -> bool {
+    CATALOG.binary_search(&name).is_ok()
+}
+
 /// Whether `name` (folded, unqualified) is a `pg_catalog` function that changes no data.
 pub fn catalog_reader(name: &str) -> bool {
     CATALOG.binary_search(&name).is_ok() && !writes(name)

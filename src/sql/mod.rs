@@ -231,6 +231,9 @@ fn parse(text: &str) -> (Understanding, Vec<Op>) {
             },
             vec![],
         ),
+        // sqlparser does not read `CREATE MATERIALIZED VIEW … WITH [NO] DATA`: the query is
+        // what matters (its calls), so read it without that clause.
+        Err(_) if let Some(query) = without_data_clause(text) => parse(&query),
         Err(e) => match recognize::recognize(text) {
             Some(ops) => (Understanding::Recognised, ops),
             None => (
@@ -241,6 +244,19 @@ fn parse(text: &str) -> (Understanding, Vec<Op>) {
             ),
         },
     }
+}
+
+/// `CREATE MATERIALIZED VIEW … WITH [NO] DATA` without its last clause.
+fn without_data_clause(text: &str) -> Option<String> {
+    let t = text.trim_end().trim_end_matches(';').trim_end();
+    let lower = t.to_ascii_lowercase();
+    if !lower.starts_with("create materialized view") {
+        return None;
+    }
+    ["with no data", "with data"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map(|s| t[..t.len() - s.len()].to_string())
 }
 
 /// A statement's operations followed by the functions it runs; a plain read that runs a

@@ -87,8 +87,6 @@ pub struct ForeignKey {
 /// What a function does when called, read from its body when it was created.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
-    /// `IMMUTABLE` or `STABLE` SQL or PL/pgSQL: PostgreSQL refuses writes in it.
-    ReadOnly,
     /// The operations of the statements in its body.
     Ops(Vec<Op>),
     /// A language or form migsafe cannot read, and why.

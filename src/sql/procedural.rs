@@ -38,9 +38,7 @@ fn literal(text: &str, (tok, span): &Spanned) -> String {
     if raw.starts_with('$') {
         s.clone()
     } else if raw.starts_with(['e', 'E']) {
-        s.replace("''", "'")
-            .replace("\\'", "'")
-            .replace("\\\\", "\\")
+        unescape(s)
     } else {
         s.replace("''", "'")
     }
@@ -57,6 +55,48 @@ fn word(t: Option<&Spanned>) -> Option<&str> {
         )) => Some(text),
         _ => None,
     }
+}
+
+/// An `E''` string's backslash escapes, decoded as PostgreSQL does (`\n`, `\t`, octal, hex,
+/// Unicode), so that a `\n` ends a `--` comment in the text it builds.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if chars.peek() == Some(&'\'') => {
+                chars.next();
+                out.push('\'');
+            }
+            '\\' => {
+                let Some(e) = chars.next() else { break };
+                let mut number = |radix: u32, max: usize, first: Option<char>| {
+                    let mut digits: String = first.into_iter().collect();
+                    while digits.len() < max && chars.peek().is_some_and(|d| d.is_digit(radix)) {
+                        digits.extend(chars.next());
+                    }
+                    u32::from_str_radix(&digits, radix)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('?')
+                };
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    '0'..='7' => number(8, 3, Some(e)),
+                    'x' => number(16, 2, None),
+                    'u' => number(16, 4, None),
+                    'U' => number(16, 8, None),
+                    other => other,
+                });
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A possibly qualified name starting at `toks[*i]`, folded as PostgreSQL does.
@@ -135,7 +175,7 @@ pub fn create_routine(text: &str, depth: usize) -> Option<Op> {
             break;
         }
     }
-    let (mut language, mut read_only, mut body, mut standard) = (None, false, None, None);
+    let (mut language, mut body, mut standard) = (None, None, None);
     let mut parens = 0;
     while i < toks.len() {
         let (t, span) = &toks[i];
@@ -154,8 +194,6 @@ pub fn create_routine(text: &str, depth: usize) -> Option<Op> {
                     };
                     i += 1;
                 }
-                "immutable" | "stable" => read_only = true,
-                "volatile" => read_only = false,
                 "as" => {
                     if let Some(t @ (Tok::Str(_), _)) = toks.get(i + 1) {
                         body = Some(literal(text, t));
@@ -188,8 +226,9 @@ pub fn create_routine(text: &str, depth: usize) -> Option<Op> {
         i += 1;
     }
     let language = language.unwrap_or_else(|| "sql".into());
+    // IMMUTABLE and STABLE are not trusted: such a function may call a volatile one that
+    // writes. The body says what a call does.
     let body = match (standard, body, language.as_str()) {
-        _ if read_only && matches!(language.as_str(), "sql" | "plpgsql") => Body::ReadOnly,
         (Some(sql), _, _) => Body::Ops(sql_ops(&sql, depth + 1)),
         (None, Some(sql), "sql") => Body::Ops(sql_ops(&sql, depth + 1)),
         (None, Some(code), "plpgsql") => Body::Ops(plpgsql(&code, depth + 1)),
@@ -308,8 +347,10 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
                     )));
                     return;
                 };
-                // Exception names and CASE values are not expressions worth reading.
-                if kw != "when" {
+                // Exception names (`WHEN unique_violation`, `SQLSTATE '23505'`) are no
+                // expressions: a condition is read when it may call something.
+                let calls = toks[i + 1..end].iter().any(|t| t.0 == Tok::Sym('('));
+                if kw != "when" || calls {
                     expr(i + 1, end, ops);
                 }
                 i = end + 1;
@@ -327,18 +368,34 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
                     return;
                 };
                 if let Some(inn) = find_word(&toks, i + 1, "in").filter(|n| *n < lp) {
-                    let (start, stop) = (inn + 1, lp);
+                    let (mut start, stop) = (inn + 1, lp);
+                    if matches!(word(toks.get(start)), Some("array" | "reverse")) {
+                        start += 1;
+                    }
                     if let (Some(a), Some(b)) = (toks.get(start), toks.get(stop - 1))
                         && start < stop
                     {
                         let source = &text[a.1.start..b.1.end];
-                        match word(toks.get(start)) {
-                            Some("select" | "with" | "values") => {
-                                ops.extend(sql_ops(source, depth))
+                        match (word(toks.get(start)), &toks[start].0) {
+                            (Some("execute"), _) => {
+                                ops.extend(execute(&text[a.1.end..b.1.end], depth))
                             }
-                            Some("execute") => ops.extend(execute(&text[a.1.end..b.1.end], depth)),
-                            // `1 .. 10`, `ARRAY …`, a cursor: nothing runs but expressions.
-                            _ => {}
+                            (
+                                Some(
+                                    "select" | "with" | "values" | "insert" | "update" | "delete"
+                                    | "merge" | "table",
+                                ),
+                                _,
+                            )
+                            | (_, Tok::Sym('(')) => ops.extend(sql_ops(source, depth)),
+                            // `lower .. upper [BY step]`, an array, or a cursor's arguments:
+                            // expressions that may call something.
+                            _ => {
+                                for part in source.split("..") {
+                                    let part = part.split(" by ").next().unwrap_or(part);
+                                    select(part, depth, ops);
+                                }
+                            }
                         }
                     }
                 }
@@ -361,10 +418,28 @@ fn piece(text: &str, depth: usize, declaring: &mut bool, ops: &mut Vec<Op>) {
         return;
     }
     match word(Some(first)) {
-        Some(
-            "null" | "raise" | "exit" | "continue" | "get" | "fetch" | "move" | "close" | "commit"
-            | "rollback",
-        ) => {}
+        Some("null" | "get" | "fetch" | "move" | "close" | "commit" | "rollback") => {}
+        Some("exit" | "continue") => {
+            if let Some(w) = find_word(&toks, i, "when") {
+                expr(w + 1, toks.len(), ops);
+            }
+        }
+        // `RAISE level 'format', args … [USING option = expr, …]`: the args and options.
+        Some("raise") => {
+            if let Some(f) = toks.iter().position(|t| matches!(t.0, Tok::Str(_))) {
+                let using = find_word(&toks, f, "using").unwrap_or(toks.len());
+                expr(f + 2, using, ops);
+                for (k, t) in toks.iter().enumerate().skip(using) {
+                    if t.0 == Tok::Sym('=') {
+                        let end = toks[k..]
+                            .iter()
+                            .position(|t| t.0 == Tok::Sym(','))
+                            .map_or(toks.len(), |p| k + p);
+                        expr(k + 1, end, ops);
+                    }
+                }
+            }
+        }
         Some("return") => match word(toks.get(i + 1)) {
             Some("query") => match word(toks.get(i + 2)) {
                 Some("execute") => ops.extend(execute(&text[toks[i + 2].1.end..], depth)),
@@ -488,25 +563,41 @@ fn without_into(text: &str, toks: &[Spanned], depth: usize, is_select: bool) -> 
 
 /// `EXECUTE expr [INTO …] [USING …]`: reads the SQL text when `expr` makes it readable.
 fn execute(rest: &str, depth: usize) -> Vec<Op> {
-    let toks = tokenize_spans(rest);
-    let end = find_word(&toks, 0, "into")
+    let all = tokenize_spans(rest);
+    let end = find_word(&all, 0, "into")
         .into_iter()
-        .chain(find_word(&toks, 0, "using"))
+        .chain(find_word(&all, 0, "using"))
         .min()
-        .unwrap_or(toks.len());
-    let toks = &toks[..end];
-    match dynamic_text(rest, toks) {
-        Some(sql) => sql_ops(&sql, depth),
+        .unwrap_or(all.len());
+    let mut ops = match dynamic_text(rest, &all[..end]) {
+        Some((sql, raw)) => {
+            let mut ops = sql_ops(&sql, depth);
+            // A part spliced in as text (`%s`, a variable) may be any SQL, not only a name.
+            if raw {
+                ops.push(unmodeled(
+                    "EXECUTE of SQL text with a part computed at run time (a variable or %s)",
+                ));
+            }
+            ops
+        }
         None => vec![unmodeled("EXECUTE of SQL text computed at run time")],
+    };
+    // `USING` arguments are expressions.
+    if let Some(u) = find_word(&all, 0, "using")
+        && let (Some(a), Some(b)) = (all.get(u + 1), all.last())
+    {
+        select(&rest[a.1.start..b.1.end], depth, &mut ops);
     }
+    ops
 }
 
 /// The SQL an `EXECUTE` runs, with the run-time parts standing as [`RUN_TIME`]: a literal,
-/// `format('literal', …)`, or `'literal' || expr || …` that starts with a literal.
-fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<String> {
+/// `format('literal', …)`, or `'literal' || expr || …` that starts with a literal. `true` with
+/// it when a part is spliced in as raw text (`%s`, a variable), which may be any SQL.
+fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<(String, bool)> {
     let stand_in = format!("\"{RUN_TIME}\"");
     match toks {
-        [t @ (Tok::Str(_), _)] => return Some(literal(text, t)),
+        [t @ (Tok::Str(_), _)] => return Some((literal(text, t), false)),
         [
             (
                 Tok::Word {
@@ -519,7 +610,9 @@ fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<String> {
             t @ (Tok::Str(_), _),
             ..,
         ] if f == "format" => {
-            return Some(format_template(&literal(text, t), &stand_in));
+            let template = literal(text, t);
+            let raw = format_template(&template, "\u{0}").contains('\u{0}');
+            return Some((format_template(&template, &stand_in), raw));
         }
         _ => {}
     }
@@ -547,14 +640,36 @@ fn dynamic_text(text: &str, toks: &[Spanned]) -> Option<String> {
         return None;
     }
     let mut sql = String::new();
+    let mut raw = false;
     for p in parts {
         match p {
             [t @ (Tok::Str(_), _)] => sql.push_str(&literal(text, t)),
-            // `quote_ident(x)`, `quote_literal(x)`, a variable: a value known only at run time.
-            _ => sql.push_str(&stand_in),
+            // `quote_ident(x)`, `quote_literal(x)`: one name or value known only at run time.
+            [
+                (
+                    Tok::Word {
+                        text: f,
+                        quoted: false,
+                    },
+                    _,
+                ),
+                (Tok::Sym('('), _),
+                ..,
+            ] if matches!(
+                f.as_str(),
+                "quote_ident" | "quote_literal" | "quote_nullable"
+            ) =>
+            {
+                sql.push_str(&stand_in)
+            }
+            // A variable or another expression: any text at all.
+            _ => {
+                raw = true;
+                sql.push_str(&stand_in)
+            }
         }
     }
-    Some(sql)
+    Some((sql, raw))
 }
 
 /// `format()`'s template with its conversions (`%I`, `%s`, `%L`, `%1$I` …) replaced: a name
@@ -581,6 +696,8 @@ fn format_template(template: &str, stand_in: &str) -> String {
         }
         match chars.next() {
             Some('L') => out.push_str("'?'"),
+            Some('I') => out.push_str(&format!("\"{RUN_TIME}\"")),
+            // `%s`: raw text, marked with `stand_in` for the caller to see.
             Some(_) => out.push_str(stand_in),
             None => {}
         }
@@ -685,9 +802,9 @@ mod tests {
         assert!(matches!(
             stable,
             Some(Op::CreateFunction {
-                body: Body::ReadOnly,
+                body: Body::Ops(ops),
                 ..
-            })
+            }) if ops.is_empty()
         ));
         let c = create_routine(
             "CREATE FUNCTION f() RETURNS int AS 'lib', 'f' LANGUAGE c",

@@ -21,22 +21,58 @@ pub enum Prepared {
 #[derive(Debug, Default)]
 pub struct Vars(HashMap<String, Option<String>>);
 
-fn unquote(arg: &str) -> String {
-    match arg.strip_prefix('\'').and_then(|a| a.strip_suffix('\'')) {
-        Some(inner) => inner.replace("''", "'").replace("\\'", "'"),
-        None => arg.to_string(),
+/// A meta-command's arguments as psql reads them: separated by blanks, a single-quoted part
+/// keeping its blanks (`''` and `\'` for a quote).
+fn arguments(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    let mut started = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                started = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            cur.push('\'');
+                        }
+                        '\'' => break,
+                        '\\' => cur.extend(chars.next()),
+                        other => cur.push(other),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if started {
+                    out.push(std::mem::take(&mut cur));
+                    started = false;
+                }
+            }
+            other => {
+                started = true;
+                cur.push(other);
+            }
+        }
     }
+    if started {
+        out.push(cur);
+    }
+    out
 }
 
 impl Vars {
     /// Follows a meta-command, or interpolates a statement.
     pub fn prepare(&mut self, text: &str) -> Prepared {
         if let Some(meta) = text.strip_prefix('\\') {
-            let mut words = meta.split_whitespace();
+            let args = arguments(meta);
+            let mut words = args.iter().map(String::as_str);
             match words.next() {
+                // psql joins the values: `\set x 'a b' c` is `a bc`.
                 Some("set") => {
                     if let Some(name) = words.next() {
-                        let value: String = words.map(unquote).collect();
+                        let value: String = words.collect();
                         self.0.insert(name.to_string(), Some(value));
                     }
                 }
@@ -141,6 +177,12 @@ pub fn meta_ops(text: &str) -> Vec<Op> {
             value: words.collect::<Vec<_>>().join(" "),
             local: false,
         }],
+        "o" | "out" if words.clone().next().is_some_and(|w| w.starts_with('|')) => {
+            unmodeled("psql \\o | sends output to a shell command")
+        }
+        "copy" if meta.to_ascii_lowercase().contains(" program ") => {
+            unmodeled("psql \\copy … PROGRAM runs a shell command")
+        }
         "copy" => {
             let rest: Vec<String> = words.map(str::to_lowercase).collect();
             let from = rest.iter().any(|w| w == "from");

@@ -97,7 +97,12 @@ pub fn split(
             // A psql meta-command (`\set`, `\i`, `\gexec` …) runs to the end of its line; it
             // ends the statement before it, as `\g` does.
             b'\\' if goose_block.is_none() => {
+                // `\\` ends a meta-command early: SQL follows on the same line.
                 let line_end = memchr_nl(b, i, end);
+                let (line_end, next) = match source[i + 1..line_end].find("\\\\") {
+                    Some(p) => (i + 1 + p, i + 1 + p + 2),
+                    None => (line_end, line_end),
+                };
                 if let Some(s) = start.take() {
                     let stmt_end = trim_end(b, s, i);
                     out.push(RawStatement {
@@ -109,7 +114,7 @@ pub fn split(
                     range: i..trim_end(b, i, line_end),
                     comments: std::mem::take(&mut comments),
                 });
-                i = line_end;
+                i = next;
             }
             b';' if goose_block.is_none() => {
                 if let Some(s) = start.take() {

@@ -39,6 +39,10 @@ impl Rule for SequenceReset {
 
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (step, e) in cx.ops() {
+            // A sequence this migration created has no value worth keeping.
+            if !e.effect.data.is_destructive() {
+                continue;
+            }
             match &e.op {
                 Op::DropSequence { names } => out.push(Hit::at(
                     step,
