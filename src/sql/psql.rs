@@ -82,7 +82,7 @@ impl Vars {
                     }
                 }
                 Some("prompt" | "getenv") => {
-                    if let Some(name) = words.last() {
+                    if let Some(name) = words.next_back() {
                         self.0.insert(name.to_string(), None);
                     }
                 }
@@ -169,6 +169,12 @@ pub fn meta_ops(text: &str) -> Vec<Op> {
     let command = words.next().unwrap_or("");
     let unmodeled = |what: &str| vec![Op::Unmodeled { what: what.into() }];
     match command {
+        "o" | "out" if words.clone().next().is_some_and(|w| w.starts_with('|')) => {
+            unmodeled("psql \\o | sends output to a shell command")
+        }
+        "copy" if meta.to_ascii_lowercase().contains(" program ") => {
+            unmodeled("psql \\copy … PROGRAM runs a shell command")
+        }
         "set" | "unset" | "echo" | "qecho" | "warn" | "timing" | "pset" | "x" | "encoding"
         | "o" | "out" | "conninfo" | "if" | "elif" | "else" | "endif" | "prompt" | "getenv"
         | "setenv" | "g" | "gx" | "gset" | "q" | "quit" | "errverbose" | "a" | "t" | "f" | "H"
@@ -177,12 +183,6 @@ pub fn meta_ops(text: &str) -> Vec<Op> {
             value: words.collect::<Vec<_>>().join(" "),
             local: false,
         }],
-        "o" | "out" if words.clone().next().is_some_and(|w| w.starts_with('|')) => {
-            unmodeled("psql \\o | sends output to a shell command")
-        }
-        "copy" if meta.to_ascii_lowercase().contains(" program ") => {
-            unmodeled("psql \\copy … PROGRAM runs a shell command")
-        }
         "copy" => {
             let rest: Vec<String> = words.map(str::to_lowercase).collect();
             let from = rest.iter().any(|w| w == "from");
