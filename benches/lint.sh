@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark `migsafe lint` against squawk on a generated ~5,900-statement
-# PostgreSQL migration corpus. Run from anywhere; paths are repo-relative.
+# Benchmark `migsafe lint` against squawk, in one run, on:
+#  - a generated ~5,900-statement PostgreSQL migration corpus in one file;
+#  - a generated diesel project of ~700 migrations (~5,000 up statements):
+#    squawk on every up.sql, migsafe on the project directory;
+#  - renderer linearity: a 50,000-UPDATE file (one finding each) in every
+#    --format, each against --format json (budget: < 2x).
+# Run from anywhere; paths are repo-relative.
 #
 #   benches/lint.sh
 #
@@ -30,6 +35,9 @@ BENCH_DIR=target/bench
 VENV=$BENCH_DIR/venv
 SQUAWK=$VENV/bin/squawk
 CORPUS=$BENCH_DIR/corpus.sql
+PROJECT=$BENCH_DIR/diesel-project
+UPDATES=$BENCH_DIR/updates-50k.sql
+UPDATES_N=50000
 MIGSAFE=${MIGSAFE_BIN:-target/release/migsafe}
 EXAMPLES_DIR=${BENCH_EXAMPLES_DIR:-migrations-examples}
 BASELINE=${BENCH_BASELINE:-json}
@@ -42,6 +50,7 @@ RUNS=${BENCH_RUNS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 TIMER=${BENCH_TIMER:-auto}
 TIME_BUDGET=0.5   # migsafe median wall time / squawk median wall time
+FORMAT_BUDGET=2.0 # any --format / --format json, on the 50k-UPDATE file
 MEM_BUDGET=1.0    # migsafe peak RSS / squawk peak RSS
 
 if [ "$RUNS" -lt 10 ]; then
@@ -202,6 +211,19 @@ log "baseline: $SQUAWK_VERSION_STR"
 log "generating $CORPUS"
 GEN_OUT=$(python3 benches/gen_corpus.py "$CORPUS")
 echo "    $GEN_OUT" >&2
+log "generating $PROJECT"
+PROJECT_OUT=$(python3 benches/gen_diesel.py "$PROJECT")
+echo "    $PROJECT_OUT" >&2
+# Renderer linearity: one statement and one finding (MS008, an UPDATE of a table
+# that existed before the migration) per line, 50,000 of them.
+log "generating $UPDATES"
+python3 - "$UPDATES" "$UPDATES_N" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    for i in range(1, n + 1):
+        f.write("UPDATE accounts SET balance_cents = %d WHERE id = %d;\n" % (i % 977, i))
+PY
 
 # --------------------------------------------------------------------------
 # 3. timer: hyperfine if present (or installable with apt-get), else python
@@ -338,9 +360,29 @@ if [ "$MIGSAFE_OK" = 1 ]; then
     measure "$WORK/migsafe.json" "migsafe corpus" 0,1 -- \
         "$MIGSAFE" lint --format json "$CORPUS"
     # The CI formats render the same findings; each should cost no more than JSON.
-    for fmt in github sarif gitlab rdjson; do
+    for fmt in human github sarif gitlab rdjson; do
         measure "$WORK/format-$fmt.json" "migsafe lint --format $fmt" 0,1 -- \
             "$MIGSAFE" lint --format "$fmt" "$CORPUS"
+    done
+fi
+
+# The multi-file project: squawk takes paths or glob patterns (it expands the
+# pattern itself, so the command line stays short); migsafe takes the project.
+log "timing $PROJECT"
+measure "$WORK/project-squawk.json" "squawk --reporter json (project)" 0,1 -- \
+    "$SQUAWK" --reporter json "$PROJECT/migrations/*/up.sql"
+if [ "$MIGSAFE_OK" = 1 ]; then
+    measure "$WORK/project-migsafe.json" "migsafe project" 0,1 -- \
+        "$MIGSAFE" lint --format json "$PROJECT"
+fi
+
+log "timing every --format on $UPDATES"
+measure "$WORK/linear-squawk.json" "squawk --reporter json (50k)" 0,1 -- \
+    "$SQUAWK" --reporter json "$UPDATES"
+if [ "$MIGSAFE_OK" = 1 ]; then
+    for fmt in json human github sarif gitlab rdjson; do
+        measure "$WORK/linear-$fmt.json" "migsafe 50k --format $fmt" 0,1 -- \
+            "$MIGSAFE" lint --format "$fmt" "$UPDATES"
     done
 fi
 
@@ -394,7 +436,10 @@ export B_CORPUS="$CORPUS" B_GEN_OUT="$GEN_OUT" B_TIMER_DESC="$TIMER_DESC" \
     B_MIGSAFE_VER="$MIGSAFE_VER" B_GIT_REV="$GIT_REV" B_MIGSAFE_OK="$MIGSAFE_OK" \
     B_MIGSAFE_REASON="$MIGSAFE_REASON" B_TIME_BUDGET="$TIME_BUDGET" \
     B_MEM_BUDGET="$MEM_BUDGET" B_EXAMPLES_MODE="$EXAMPLES_MODE" \
-    B_EXAMPLES_NOTE="$EXAMPLES_NOTE" B_BASELINE="$BASELINE"
+    B_EXAMPLES_NOTE="$EXAMPLES_NOTE" B_BASELINE="$BASELINE" \
+    B_PROJECT="$PROJECT" B_PROJECT_OUT="$PROJECT_OUT" B_UPDATES="$UPDATES" \
+    B_UPDATES_N="$UPDATES_N" B_FORMAT_BUDGET="$FORMAT_BUDGET" \
+    B_LOAD="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 python3 - "$WORK" "$OUT_JSON" <<'PY'
 import glob, json, os, platform, re, sys, time
 
@@ -433,6 +478,11 @@ examples = [json.load(open(p)) for p in
             sorted(glob.glob(os.path.join(work, "examples-*.json")))]
 formats = [json.load(open(p)) for p in
            sorted(glob.glob(os.path.join(work, "format-*.json")))]
+FB = float(E["B_FORMAT_BUDGET"])
+project_sq, project_ms = load("project-squawk.json"), load("project-migsafe.json")
+linear_sq = load("linear-squawk.json")
+linear = {f: load("linear-%s.json" % f)
+          for f in ("json", "human", "github", "sarif", "gitlab", "rdjson")}
 corpus = {"path": E["B_CORPUS"], "bytes": os.path.getsize(E["B_CORPUS"]),
           "generator": E["B_GEN_OUT"]}
 m = re.search(r"(\d+) statements", E["B_GEN_OUT"])
@@ -442,7 +492,8 @@ if m:
 report = {
     "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
-                "kernel": platform.release()},
+                "kernel": platform.release(),
+                "load_average_at_end": E["B_LOAD"]},
     "timer": E["B_TIMER_DESC"],
     "runs": int(E["B_RUNS"]),
     "warmup": int(E["B_WARMUP"]),
@@ -463,6 +514,32 @@ report = {
                     f["median_ms"] / squawk["median_ms"], 4))
                 for f in formats],
 }
+n_files = len(glob.glob(os.path.join(E["B_PROJECT"], "migrations", "*", "up.sql")))
+proj = {"path": E["B_PROJECT"], "generator": E["B_PROJECT_OUT"],
+        "up_files": n_files, "time_ratio_max": TB,
+        "squawk": with_mb(project_sq)}
+if project_ms:
+    proj["migsafe"] = with_mb(project_ms)
+    r = project_ms["median_ms"] / project_sq["median_ms"]
+    proj["time_ratio"] = round(r, 4)
+    proj["time_ratio_of_fastest_runs"] = round(
+        project_ms["min_ms"] / project_sq["min_ms"], 4)
+    proj["time_ok"] = r <= TB and "error" not in project_ms
+report["project"] = proj
+lin = {"path": E["B_UPDATES"], "statements": int(E["B_UPDATES_N"]),
+       "ratio_to_json_max": FB, "squawk_json_reporter": with_mb(linear_sq),
+       "formats": {}}
+if linear["json"]:
+    base = linear["json"]["median_ms"]
+    for f, r in linear.items():
+        if r:
+            x = with_mb(r)
+            x["ratio_to_json"] = round(r["median_ms"] / base, 4)
+            x["ok"] = r["median_ms"] / base < FB and "error" not in r
+            x["ratio_to_squawk_json"] = round(r["median_ms"] / linear_sq["median_ms"], 4)
+            lin["formats"][f] = x
+    lin["ok"] = all(x["ok"] for x in lin["formats"].values())
+report["linearity"] = lin
 if migsafe:
     report["migsafe"].update(with_mb(migsafe))
     tr = migsafe["median_ms"] / squawk["median_ms"]
@@ -537,6 +614,23 @@ elif report["examples"]["note"]:
 for key in ("json", "default"):
     if "error" in sq[key]:
         print("squawk (%s) run problem: %s" % (key, sq[key]["error"]))
+print()
+print("project: %s (%s)" % (proj["path"], proj["generator"]))
+print("  squawk --reporter json on %d up.sql  median %8.1f ms" % (
+    n_files, project_sq["median_ms"]))
+if project_ms:
+    print("  migsafe lint --format json         median %8.1f ms" % project_ms["median_ms"])
+    print("  ratio %.3f (budget <= %.2f) %s; fastest runs %.3f" % (
+        proj["time_ratio"], TB, "ok" if proj["time_ok"] else "OVER BUDGET",
+        proj["time_ratio_of_fastest_runs"]))
+print()
+print("renderer linearity: %s (%d UPDATEs, one finding each)" % (
+    lin["path"], lin["statements"]))
+print("  squawk --reporter json             median %8.1f ms" % linear_sq["median_ms"])
+for f, x in lin["formats"].items():
+    print("  migsafe --format %-8s           median %8.1f ms  x%.2f of json  %s" % (
+        f, x["median_ms"], x["ratio_to_json"], "ok" if x["ok"] else "OVER BUDGET"))
+print("load average at the end: %s" % E["B_LOAD"])
 
 with open(out, "w") as f:
     json.dump(report, f, indent=2)
@@ -550,7 +644,8 @@ if [ "${BENCH_STRICT:-0}" = 1 ]; then
 import json, sys
 r = json.load(open(sys.argv[1]))
 ok = r["migsafe"]["available"] and r.get("ratios", {}).get("time_ok") \
-    and r.get("ratios", {}).get("memory_ok")
+    and r.get("ratios", {}).get("memory_ok") \
+    and r.get("project", {}).get("time_ok") and r.get("linearity", {}).get("ok")
 sys.exit(0 if ok else 1)
 PY
 fi

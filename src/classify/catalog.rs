@@ -16,6 +16,19 @@ pub struct Catalog {
     pub deps: super::objects::Deps,
     /// Enum types created by the migrations (unqualified, as [`SqlType::parse`] spells them).
     enums: HashSet<String>,
+    /// While [`Catalog::scratch`] runs: what to put back afterwards.
+    undo: Option<Undo>,
+}
+
+/// What a scratch analysis changed, to be put back: each table's columns as they were before
+/// its first change, the enums it created, and the dependencies as they were before their first
+/// change. Cheaper than cloning the whole catalog for each down script (quadratic over a
+/// project's history).
+#[derive(Debug, Default, Clone)]
+struct Undo {
+    tables: Vec<(String, Option<HashMap<String, SqlType>>)>,
+    enums: Vec<String>,
+    deps: Option<super::objects::Deps>,
 }
 
 /// How a column's type changes: a [`Verdict`] of the conversion table with the types it is about.
@@ -150,8 +163,45 @@ impl Catalog {
         !ty.array && ty.mods.is_empty() && self.enums.contains(&key(&ty.base))
     }
 
+    /// Runs `f` on this catalog, then puts the catalog back as it was: for a script whose
+    /// changes must not reach the model (a down script), without cloning the whole model.
+    pub fn scratch<R>(&mut self, f: impl FnOnce(&mut Catalog) -> R) -> R {
+        let outer = self.undo.replace(Undo::default());
+        let result = f(self);
+        let undo = std::mem::replace(&mut self.undo, outer).unwrap_or_default();
+        for (k, cols) in undo.tables.into_iter().rev() {
+            match cols {
+                Some(cols) => self.tables.insert(k, cols),
+                None => self.tables.remove(&k),
+            };
+        }
+        for e in undo.enums {
+            self.enums.remove(&e);
+        }
+        if let Some(deps) = undo.deps {
+            self.deps = deps;
+        }
+        result
+    }
+
+    /// Under [`Catalog::scratch`], keeps table `k` as it was before its first change.
+    fn save_table(&mut self, k: &str) {
+        if let Some(undo) = &mut self.undo
+            && !undo.tables.iter().any(|(t, _)| t == k)
+        {
+            undo.tables
+                .push((k.to_string(), self.tables.get(k).cloned()));
+        }
+    }
+
     /// Folds one operation into the model.
     pub fn apply(&mut self, op: &Op) {
+        if let Some(undo) = &mut self.undo
+            && undo.deps.is_none()
+            && super::objects::Deps::may_change(op)
+        {
+            undo.deps = Some(self.deps.clone());
+        }
         self.deps.apply(op);
         match op {
             Op::CreateTable {
@@ -164,44 +214,64 @@ impl Catalog {
                     .iter()
                     .map(|c| (c.name.clone(), c.ty.clone()))
                     .collect();
-                self.tables.insert(key(table), cols);
+                let k = key(table);
+                self.save_table(&k);
+                self.tables.insert(k, cols);
             }
             Op::AddColumn { table, column } => {
+                let k = key(table);
+                self.save_table(&k);
                 self.tables
-                    .entry(key(table))
+                    .entry(k)
                     .or_default()
                     .insert(column.name.clone(), column.ty.clone());
             }
             Op::AlterColumnType {
                 table, column, ty, ..
             } => {
-                if let Some(t) = self.tables.get_mut(&key(table)) {
+                let k = key(table);
+                self.save_table(&k);
+                if let Some(t) = self.tables.get_mut(&k) {
                     t.insert(column.clone(), ty.clone());
                 }
             }
             Op::CreateEnum { name } => {
-                self.enums.insert(key(&name.to_lowercase()));
+                let k = key(&name.to_lowercase());
+                if self.enums.insert(k.clone())
+                    && let Some(undo) = &mut self.undo
+                {
+                    undo.enums.push(k);
+                }
             }
             Op::DropColumn { table, column, .. } => {
-                if let Some(t) = self.tables.get_mut(&key(table)) {
+                let k = key(table);
+                self.save_table(&k);
+                if let Some(t) = self.tables.get_mut(&k) {
                     t.remove(column);
                 }
             }
             Op::RenameColumn { table, from, to } => {
-                if let Some(t) = self.tables.get_mut(&key(table))
+                let k = key(table);
+                self.save_table(&k);
+                if let Some(t) = self.tables.get_mut(&k)
                     && let Some(ty) = t.remove(from)
                 {
                     t.insert(to.clone(), ty);
                 }
             }
             Op::RenameTable { table, to } => {
-                if let Some(t) = self.tables.remove(&key(table)) {
-                    self.tables.insert(key(to), t);
+                let (from, to) = (key(table), key(to));
+                self.save_table(&from);
+                self.save_table(&to);
+                if let Some(t) = self.tables.remove(&from) {
+                    self.tables.insert(to, t);
                 }
             }
             Op::DropTable { tables, .. } => {
                 for t in tables {
-                    self.tables.remove(&key(t));
+                    let k = key(t);
+                    self.save_table(&k);
+                    self.tables.remove(&k);
                 }
             }
             _ => {}
@@ -248,6 +318,49 @@ mod tests {
                 .describe()
                 .contains("numeric field overflow")
         );
+    }
+
+    #[test]
+    fn scratch_puts_the_catalog_back() {
+        let mut cat = Catalog::default();
+        for op in crate::sql::parse_ops(
+            "CREATE TABLE t (a int, b text); CREATE TABLE u (id int REFERENCES t (a)); \
+             CREATE TYPE mood AS ENUM ('sad')",
+        ) {
+            cat.apply(&op);
+        }
+        let before = format!("{:?}", (sorted(&cat.tables), &cat.enums, cat.deps.clone()));
+        cat.scratch(|c| {
+            for op in crate::sql::parse_ops(
+                "ALTER TABLE t ADD COLUMN c int; ALTER TABLE t ALTER COLUMN a TYPE bigint; \
+                 ALTER TABLE t RENAME COLUMN b TO bb; ALTER TABLE t RENAME TO t2; \
+                 CREATE TABLE t (x int); DROP TABLE u; CREATE TABLE v (y int); \
+                 CREATE TYPE other AS ENUM ('x'); ALTER TABLE t2 DROP COLUMN a",
+            ) {
+                c.apply(&op);
+            }
+            assert!(c.has_table("v") && c.has_table("t2") && !c.has_table("u"));
+        });
+        let after = format!("{:?}", (sorted(&cat.tables), &cat.enums, cat.deps.clone()));
+        assert_eq!(before, after);
+        assert!(cat.undo.is_none());
+        assert_eq!(cat.column_type("t", "a"), Some(&SqlType::parse("int")));
+        assert!(!cat.has_table("v"));
+    }
+
+    fn sorted(
+        tables: &HashMap<String, HashMap<String, SqlType>>,
+    ) -> Vec<(String, Vec<(String, SqlType)>)> {
+        let mut out: Vec<_> = tables
+            .iter()
+            .map(|(t, cols)| {
+                let mut cols: Vec<_> = cols.iter().map(|(c, ty)| (c.clone(), ty.clone())).collect();
+                cols.sort_by(|a, b| a.0.cmp(&b.0));
+                (t.clone(), cols)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     #[test]

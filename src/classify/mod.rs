@@ -192,13 +192,22 @@ pub fn analyze_project(
     settings: Settings,
     checked: impl Fn(&Migration) -> bool,
 ) -> Result<Analysis, ScriptError> {
+    // Splitting and parsing need no catalog: done first, on every core; classification then
+    // walks the migrations in order. Errors surface in the same order as one by one.
+    let mut parsed = parse_scripts(&project.migrations).into_iter();
     let mut catalog = Catalog::default();
     let mut migrations = Vec::with_capacity(project.migrations.len());
     for m in project.migrations {
-        let up = analyze_script(&m.up, &mut catalog, settings)?;
-        let down = match &m.down {
-            Some(d) => Some(analyze_script(d, &mut catalog.clone(), settings)?),
-            None => None,
+        let (up_parsed, down_parsed) = parsed.next().expect("one parse per migration");
+        let up = classify_script(&m.up, up_parsed?, &mut catalog, settings);
+        let down = match (&m.down, down_parsed) {
+            // The down script sees the schema the up left, and changes nothing for the next
+            // migrations.
+            (Some(d), Some(p)) => {
+                let p = p?;
+                Some(catalog.scratch(|c| classify_script(d, p, c, settings)))
+            }
+            _ => None,
         };
         let reversibility = reversibility(&up);
         migrations.push(MigrationAnalysis {
@@ -217,12 +226,65 @@ pub fn analyze_project(
     })
 }
 
-/// Splits, parses and classifies one script, folding its schema changes into `catalog`.
-pub fn analyze_script(
-    script: &Script,
-    catalog: &mut Catalog,
-    settings: Settings,
-) -> Result<ScriptAnalysis, ScriptError> {
+/// A script split and parsed, not yet classified.
+struct Parsed {
+    lines: Arc<LineIndex>,
+    statements: Vec<Statement>,
+}
+
+type ParsedPair = (
+    Result<Parsed, ScriptError>,
+    Option<Result<Parsed, ScriptError>>,
+);
+
+/// Below this many scripts a project is parsed on one thread.
+const PARALLEL_MIN_SCRIPTS: usize = 16;
+
+/// [`parse_script`] of each migration's up and down, in order, spread over the cores.
+fn parse_scripts(migrations: &[Migration]) -> Vec<ParsedPair> {
+    let one =
+        |m: &Migration| -> ParsedPair { (parse_script(&m.up), m.down.as_ref().map(parse_script)) };
+    let scripts = migrations.len() * 2;
+    let threads = if scripts < PARALLEL_MIN_SCRIPTS {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get().min(scripts / PARALLEL_MIN_SCRIPTS))
+    };
+    if threads <= 1 {
+        return migrations.iter().map(one).collect();
+    }
+    // Migrations vary in size: each thread takes the next one as it finishes the last.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<ParsedPair>> = Vec::with_capacity(migrations.len());
+    out.resize_with(migrations.len(), || None);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(m) = migrations.get(i) else { break };
+                        done.push((i, one(m)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, p) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                out[i] = Some(p);
+            }
+        }
+    });
+    out.into_iter()
+        .map(|p| p.expect("every migration parsed"))
+        .collect()
+}
+
+/// Splits and parses one script.
+fn parse_script(script: &Script) -> Result<Parsed, ScriptError> {
     let lines = Arc::new(LineIndex::with_folds(&script.source, &script.folded));
     let statements = sql::analyze(script).map_err(|e| {
         let (line, column) = lines.position(&script.source, e.at);
@@ -233,6 +295,31 @@ pub fn analyze_script(
             message: e.to_string(),
         }
     })?;
+    Ok(Parsed { lines, statements })
+}
+
+/// Splits, parses and classifies one script, folding its schema changes into `catalog`.
+pub fn analyze_script(
+    script: &Script,
+    catalog: &mut Catalog,
+    settings: Settings,
+) -> Result<ScriptAnalysis, ScriptError> {
+    Ok(classify_script(
+        script,
+        parse_script(script)?,
+        catalog,
+        settings,
+    ))
+}
+
+/// Classifies one parsed script, folding its schema changes into `catalog`.
+fn classify_script(
+    script: &Script,
+    parsed: Parsed,
+    catalog: &mut Catalog,
+    settings: Settings,
+) -> ScriptAnalysis {
+    let Parsed { lines, statements } = parsed;
     let mut origins = objects::Origins::default();
     let mut scs_off = false;
     let mut steps = Vec::with_capacity(statements.len());
@@ -323,14 +410,14 @@ pub fn analyze_script(
     let commit_ends_tx =
         script.delimiting == Delimiting::Goose || script.mode == ExecMode::FlywayAuto;
     annotate_context(mode, commit_ends_tx, &mut steps);
-    Ok(ScriptAnalysis {
+    ScriptAnalysis {
         path: script.path.clone(),
         source: script.source.clone(),
         range: script.range.clone(),
         lines,
         mode,
         steps,
-    })
+    }
 }
 
 /// Whether an operation only creates when its object did not exist yet (`CREATE TABLE IF NOT

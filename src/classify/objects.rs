@@ -12,6 +12,7 @@
 //! a `DELETE` from a new table that cascades into an old one, is judged by what it destroys.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::sql::op::unqualified;
 use crate::sql::{Body, FkAction, ForeignKey, Op, RUN_TIME};
@@ -205,14 +206,15 @@ struct Child {
     partition: bool,
 }
 
-/// What the project's migrations set up to act on data later.
+/// What the project's migrations set up to act on data later. Bodies and foreign keys are
+/// shared, so that a copy (kept while a down script is analysed) copies pointers.
 #[derive(Debug, Clone, Default)]
 pub struct Deps {
     /// Every body given to a name (overloads, `CREATE OR REPLACE`): a call may run any.
     functions: HashMap<String, Vec<Body>>,
     triggers: HashMap<String, Vec<Trigger>>,
     /// Foreign keys: (referencing table, key).
-    fks: Vec<(String, ForeignKey)>,
+    fks: Vec<Arc<(String, ForeignKey)>>,
     children: HashMap<String, Vec<Child>>,
 }
 
@@ -220,6 +222,28 @@ pub struct Deps {
 const MAX_CONSEQUENCES: usize = 256;
 
 impl Deps {
+    /// Whether [`Deps::apply`] may change anything for `op` (false: it certainly does not).
+    pub fn may_change(op: &Op) -> bool {
+        match op {
+            Op::CreateTable {
+                foreign_keys,
+                inherits,
+                partition_of,
+                ..
+            } => !foreign_keys.is_empty() || !inherits.is_empty() || partition_of.is_some(),
+            Op::AddColumn { column, .. } => column.references.is_some(),
+            Op::AddConstraint { foreign_key, .. } => foreign_key.is_some(),
+            Op::CreateFunction { .. }
+            | Op::CreateTrigger { .. }
+            | Op::Inherit { .. }
+            | Op::AttachPartition { .. }
+            | Op::DetachPartition { .. }
+            | Op::RenameTable { .. }
+            | Op::DropTable { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Follows one operation.
     pub fn apply(&mut self, op: &Op) {
         match op {
@@ -245,7 +269,7 @@ impl Deps {
                 ..
             } => {
                 for fk in foreign_keys {
-                    self.fks.push((key(table), fk.clone()));
+                    self.fks.push(Arc::new((key(table), fk.clone())));
                 }
                 for p in inherits {
                     self.add_child(p, table, false);
@@ -256,7 +280,7 @@ impl Deps {
             }
             Op::AddColumn { table, column } => {
                 if let Some(references) = &column.references {
-                    self.fks.push((
+                    self.fks.push(Arc::new((
                         key(table),
                         ForeignKey {
                             references: references.clone(),
@@ -264,14 +288,14 @@ impl Deps {
                             referred: vec![],
                             actions: column.actions,
                         },
-                    ));
+                    )));
                 }
             }
             Op::AddConstraint {
                 table,
                 foreign_key: Some(fk),
                 ..
-            } => self.fks.push((key(table), fk.clone())),
+            } => self.fks.push(Arc::new((key(table), fk.clone()))),
             Op::Inherit { table, parent } => self.add_child(parent, table, false),
             Op::AttachPartition { table, partition } => self.add_child(table, partition, true),
             Op::DetachPartition {
@@ -287,8 +311,10 @@ impl Deps {
                     let t = key(t);
                     self.triggers.remove(&t);
                     self.children.remove(&t);
-                    self.fks
-                        .retain(|(child, fk)| *child != t && key(&fk.references) != t);
+                    self.fks.retain(|e| {
+                        let (child, fk) = &**e;
+                        *child != t && unqualified(&fk.references) != t
+                    });
                 }
             }
             _ => {}
@@ -314,12 +340,15 @@ impl Deps {
                 c.table = to.to_string();
             }
         }
-        for (child, fk) in &mut self.fks {
-            if child == from {
-                *child = to.to_string();
-            }
-            if key(&fk.references) == from {
-                fk.references = to.to_string();
+        for e in &mut self.fks {
+            if e.0 == from || unqualified(&e.1.references) == from {
+                let (child, fk) = Arc::make_mut(e);
+                if child == from {
+                    *child = to.to_string();
+                }
+                if unqualified(&fk.references) == from {
+                    fk.references = to.to_string();
+                }
             }
         }
     }
@@ -400,7 +429,8 @@ impl Deps {
         let referencing = |table: &str| -> Vec<&(String, ForeignKey)> {
             self.fks
                 .iter()
-                .filter(|(_, fk)| key(&fk.references) == unqualified(table))
+                .map(|e| &**e)
+                .filter(|(_, fk)| unqualified(&fk.references) == unqualified(table))
                 .collect()
         };
         let fk_via = |child: &str, fk: &ForeignKey, on: &str, action: FkAction| {

@@ -44,8 +44,9 @@ pub fn render(report: &Report, opts: &Options) -> String {
         if !opts.quiet {
             write_project(&mut out, p);
         }
+        let sources = p.sources();
         for f in p.findings.iter().filter(|f| f.suppressed.is_none()) {
-            match p.source_of(f) {
+            match sources.of(f) {
                 Some(source) => out.push_str(&render_one(&renderer, f, source)),
                 None => out.push_str(&render_bare(&renderer, f)),
             }

@@ -2,6 +2,8 @@
 //! per project its migrations with reversibility, per-file statement counts, every statement
 //! with its effects, and the findings.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{Report, Summary};
@@ -92,44 +94,51 @@ pub fn write(report: &Report, out: impl std::io::Write, pretty: bool) -> serde_j
         projects: report
             .projects
             .iter()
-            .map(|p| Project {
-                root: p.analysis.root.display().to_string(),
-                runner: p.analysis.runner.to_string(),
-                runner_hint: p.analysis.runner_hint.as_deref(),
-                migrations: p
+            .map(|p| {
+                // The findings grouped by migration id in one pass, in report order: filtering
+                // all of them for each migration was migrations × findings.
+                let mut by_migration: HashMap<&str, Vec<&Finding>> = HashMap::new();
+                for f in &p.findings {
+                    by_migration
+                        .entry(f.migration.as_str())
+                        .or_default()
+                        .push(f);
+                }
+                let mut listed = std::collections::HashSet::new();
+                let migrations = p
                     .analysis
                     .migrations
                     .iter()
                     .filter(|m| m.checked)
-                    .map(|m: &MigrationAnalysis| Migration {
-                        id: m.migration.id(),
-                        version: &m.migration.version,
-                        name: &m.migration.name,
-                        checksum: &m.migration.checksum,
-                        reversibility: &m.reversibility,
-                        up: script(&m.up),
-                        down: m.down.as_ref().map(script),
-                        findings: p
-                            .findings
-                            .iter()
-                            .filter(|f| f.migration == m.migration.id())
-                            .collect(),
+                    .map(|m: &MigrationAnalysis| {
+                        let id = m.migration.id();
+                        let findings = by_migration.get(id.as_str()).cloned().unwrap_or_default();
+                        listed.insert(id.clone());
+                        Migration {
+                            id,
+                            version: &m.migration.version,
+                            name: &m.migration.name,
+                            checksum: &m.migration.checksum,
+                            reversibility: &m.reversibility,
+                            up: script(&m.up),
+                            down: m.down.as_ref().map(script),
+                            findings,
+                        }
                     })
-                    .collect(),
-                findings: {
-                    // Ids built once: findings × migrations string allocations otherwise.
-                    let listed: std::collections::HashSet<String> = p
-                        .analysis
-                        .migrations
-                        .iter()
-                        .filter(|m| m.checked)
-                        .map(|m| m.migration.id())
-                        .collect();
-                    p.findings
-                        .iter()
-                        .filter(|f| !listed.contains(&f.migration))
-                        .collect()
-                },
+                    .collect();
+                // What is left belongs to no listed migration.
+                let findings = p
+                    .findings
+                    .iter()
+                    .filter(|f| !listed.contains(&f.migration))
+                    .collect();
+                Project {
+                    root: p.analysis.root.display().to_string(),
+                    runner: p.analysis.runner.to_string(),
+                    runner_hint: p.analysis.runner_hint.as_deref(),
+                    migrations,
+                    findings,
+                }
             })
             .collect(),
         summary: report.summary(),

@@ -180,8 +180,9 @@ pub fn findings<'a>(report: &'a Report, base: &Base) -> Vec<Located<'a>> {
     let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
     let mut out = Vec::new();
     for p in &report.projects {
+        let sources = p.sources();
         for f in &p.findings {
-            let source = p.source_of(f);
+            let source = sources.of(f);
             let path = base.path(&f.path);
             let key = digest(&[f.rule, &path, &statement_text(f, source)]);
             let n = seen.entry(key).or_default();

@@ -11,7 +11,9 @@ pub mod sarif;
 #[cfg(test)]
 mod testing;
 
-use crate::classify::Analysis;
+use std::collections::HashMap;
+
+use crate::classify::{Analysis, MigrationAnalysis};
 use crate::rules::{Finding, Severity};
 
 /// Everything one `migsafe lint` run found.
@@ -26,18 +28,46 @@ pub struct ProjectReport {
 
 impl ProjectReport {
     /// The text of the script a finding points into, when it is one of the analysed scripts.
+    /// Scans the migrations: for many findings, [`ProjectReport::sources`] looks them up once.
     pub fn source_of(&self, f: &Finding) -> Option<&str> {
         let m = self
             .analysis
             .migrations
             .iter()
             .find(|m| m.migration.id() == f.migration)?;
-        [Some(&m.up), m.down.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|s| s.path == f.path)
-            .map(|s| &*s.source)
+        script_source(m, f)
     }
+
+    /// [`ProjectReport::source_of`] for every finding of a project, with the migrations
+    /// indexed by id once (a scan per finding is migrations × findings).
+    pub fn sources(&self) -> Sources<'_> {
+        let mut by_id = HashMap::with_capacity(self.analysis.migrations.len());
+        for m in &self.analysis.migrations {
+            // The first migration with an id wins, as in the scan.
+            by_id.entry(m.migration.id()).or_insert(m);
+        }
+        Sources { by_id }
+    }
+}
+
+/// The analysed migrations of one project by id: see [`ProjectReport::sources`].
+pub struct Sources<'a> {
+    by_id: HashMap<String, &'a MigrationAnalysis>,
+}
+
+impl<'a> Sources<'a> {
+    /// The text of the script `f` points into, as [`ProjectReport::source_of`].
+    pub fn of(&self, f: &Finding) -> Option<&'a str> {
+        script_source(self.by_id.get(&f.migration)?, f)
+    }
+}
+
+fn script_source<'a>(m: &'a MigrationAnalysis, f: &Finding) -> Option<&'a str> {
+    [Some(&m.up), m.down.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|s| s.path == f.path)
+        .map(|s| &*s.source)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
