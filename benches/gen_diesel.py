@@ -13,7 +13,9 @@ Most migrations are small (1 to 20 statements): CREATE TABLE with its indexes, A
 followed by a backfill UPDATE of the new column (and sometimes SET NOT NULL), indexes, foreign
 keys added NOT VALID then validated, CHECK constraints, renames, enums and ADD VALUE, plpgsql
 functions with triggers, DO blocks, seed rows, views, type changes and drops. The generator keeps
-a model of the schema so that the ups are valid in order. Every down undoes its up.
+a model of the schema so that statements name tables and columns that exist at that point; the
+files are meant for the linters and have not been run against a server. Every down undoes its
+up, except ALTER TYPE ... ADD VALUE and data changes, whose downs are `SELECT 1`.
 
 Standard library only; deterministic for given options (no dependence on PYTHONHASHSEED).
 Prints one summary line: "<dirs> migrations, <statements> statements (up), <bytes> bytes".
