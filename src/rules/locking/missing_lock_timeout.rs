@@ -161,4 +161,25 @@ mod tests {
     fn examples() {
         crate::rules::testing::check_rule(&super::MissingLockTimeout::META);
     }
+
+    /// A foreign key added to a new table locks the older table it references.
+    #[test]
+    fn a_foreign_key_added_to_a_new_table_locks_the_referenced_one() {
+        let meta = &super::MissingLockTimeout::META;
+        let lint = |sql: &str| crate::rules::testing::lint_example(sql, meta).0;
+        let found = lint(
+            "CREATE TABLE person (id int PRIMARY KEY);\n-- example: next migration\nCREATE TABLE note (id int, person_id int);\nALTER TABLE note ADD FOREIGN KEY (person_id) REFERENCES person (id);",
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.rule == meta.id && f.message.contains("SHARE ROW EXCLUSIVE on person")),
+            "{found:?}"
+        );
+        // Both tables new: nobody waits.
+        let quiet = lint(
+            "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int, person_id int);\nALTER TABLE note ADD FOREIGN KEY (person_id) REFERENCES person (id);",
+        );
+        assert!(quiet.iter().all(|f| f.rule != meta.id), "{quiet:?}");
+    }
 }
