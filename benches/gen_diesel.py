@@ -297,7 +297,8 @@ class Project:
             name, values = self.uniq("%s_kind" % self.pick(WORDS)), ["a", "b", "c"]
         self.enums.append([name, list(values)])
         t = self.table()
-        col = self.uniq(name.split("_")[-1])
+        # `kilo_kind_2` → a column `kilo_kind` (a bare `2` is no identifier).
+        col = self.uniq(name.split("_")[0] + "_kind")
         up = ["CREATE TYPE %s AS ENUM (%s)" % (name, ", ".join("'%s'" % v for v in values)),
               "ALTER TABLE %s ADD COLUMN %s %s NOT NULL DEFAULT '%s'"
               % (t.name, col, name, values[0])]
