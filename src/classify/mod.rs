@@ -1060,6 +1060,8 @@ mod tests {
             "CREATE FUNCTION wipe() RETURNS int LANGUAGE sql AS 'DELETE FROM accounts RETURNING 1'; CREATE VIEW v AS SELECT wipe();",
             "DO $$ DECLARE r record; BEGIN FOR r IN DELETE FROM accounts RETURNING * LOOP NULL; END LOOP; END $$;",
             "ALTER TABLE accounts ADD COLUMN n int; DO $$ BEGIN EXECUTE E'UPDATE accounts SET n = 1 --\\n, email = NULL'; END $$;",
+            // A row trigger on a partitioned table is cloned to its partitions.
+            "CREATE TABLE log_p (id int) PARTITION BY RANGE (id); CREATE TABLE log_1 PARTITION OF log_p FOR VALUES FROM (0) TO (10); CREATE FUNCTION purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM accounts; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON log_p FOR EACH ROW EXECUTE FUNCTION purge(); INSERT INTO log_1 VALUES (1);",
         ];
         for sql in irreversible {
             assert!(verdict(sql).is_ok(), "{sql}: {:?}", verdict(sql));

@@ -404,11 +404,31 @@ impl Deps {
     fn direct(&self, op: &Op) -> Vec<(Op, String)> {
         let mut out = vec![];
         let fire = |table: &str, event: &str, out: &mut Vec<(Op, String)>| {
-            for t in self.triggers.get(unqualified(table)).into_iter().flatten() {
+            // A partitioned table's row triggers are cloned to its partitions: a write that
+            // names a partition fires its ancestors' triggers too.
+            let mut owners = vec![key(table)];
+            let mut i = 0;
+            while let Some(t) = owners.get(i).cloned() {
+                i += 1;
+                for (parent, kids) in self.children.iter() {
+                    if kids.iter().any(|c| c.partition && c.table == t) && !owners.contains(parent)
+                    {
+                        owners.push(parent.clone());
+                    }
+                }
+            }
+            let triggers = owners.iter().flat_map(|o| {
+                self.triggers
+                    .get(o)
+                    .into_iter()
+                    .flatten()
+                    .map(move |t| (o, t))
+            });
+            for (owner, t) in triggers {
                 if !t.events.is_empty() && !t.events.iter().any(|e| e == event) {
                     continue;
                 }
-                let via = format!("a trigger on {table}");
+                let via = format!("a trigger on {owner}");
                 out.push(match &t.function {
                     Some(f) => (
                         Op::Call {

@@ -107,6 +107,7 @@ fn mode_of(script: &Path) -> Result<ExecMode> {
     let text = read_sql(conf)?;
     let mut mode = ExecMode::FlywayAuto;
     for (key, value, offset) in properties(&text) {
+        let value = value.as_str();
         if key != "executeInTransaction" {
             continue;
         }
@@ -128,25 +129,75 @@ fn mode_of(script: &Path) -> Result<ExecMode> {
 }
 
 /// `key=value` pairs of a Java properties file (also `key: value` and `key value`), with the
-/// offset of each line; `#` and `!` start comments. Continuation lines are not needed for the
-/// few keys Flyway reads per script.
-pub(crate) fn properties(text: &str) -> Vec<(&str, &str, usize)> {
-    super::layout::lines(text)
-        .filter_map(|l| {
-            let t = l.text.trim();
-            if t.is_empty() || t.starts_with(['#', '!']) {
-                return None;
+/// offset of each line; `#` and `!` start comments. Read as `java.util.Properties` reads them:
+/// a line ending in an odd number of backslashes continues on the next (its leading blanks
+/// dropped), and `\t`, `\n`, `\r`, `\f`, `\uXXXX` and `\c` are decoded, so that a value
+/// holding `\n` brings the line break Flyway would substitute.
+pub(crate) fn properties(text: &str) -> Vec<(String, String, usize)> {
+    let mut out = vec![];
+    let mut lines = super::layout::lines(text);
+    while let Some(l) = lines.next() {
+        let t = l.text.trim_start();
+        if t.is_empty() || t.starts_with(['#', '!']) {
+            continue;
+        }
+        let mut logical = t.trim_end_matches(['\r']).to_string();
+        while logical.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1 {
+            logical.pop();
+            match lines.next() {
+                Some(next) => logical.push_str(next.text.trim_start().trim_end_matches('\r')),
+                None => break,
             }
-            let cut = t.find(['=', ':', ' ', '\t']).unwrap_or(t.len());
-            let (key, rest) = t.split_at(cut);
-            let value = rest
-                .trim_start()
-                .strip_prefix(['=', ':'])
-                .unwrap_or(rest)
-                .trim();
-            Some((key.trim(), value, l.start))
-        })
-        .collect()
+        }
+        // The key ends at the first unescaped `=`, `:` or blank.
+        let bytes = logical.as_bytes();
+        let mut cut = bytes.len();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => i += 1,
+                b'=' | b':' | b' ' | b'\t' => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        let (key, rest) = logical.split_at(cut);
+        let rest = rest.trim_start_matches([' ', '\t']);
+        let value = rest
+            .strip_prefix(['=', ':'])
+            .unwrap_or(rest)
+            .trim_start_matches([' ', '\t']);
+        out.push((decode(key), decode(value.trim_end()), l.start));
+    }
+    out
+}
+
+/// Java properties escapes.
+fn decode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Loads a Flyway directory: versioned migrations in version order (each with its undo as the
@@ -266,11 +317,38 @@ mod tests {
         assert_eq!(parse_name("Vacuum.sql"), None);
     }
 
+    /// As `java.util.Properties` reads them: continuation lines and escapes, so that a value's
+    /// `\n` is the line break Flyway substitutes (ending a `--` comment around it).
+    #[test]
+    fn properties_continuations_and_escapes() {
+        let got = properties(
+            "flyway.placeholders.note=release 42\\n DROP TABLE accounts;\nflyway.placeholders.long = a\\\n    b\\u0041\nkey\\=x = v\\\\\n",
+        );
+        let kv: Vec<_> = got
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            kv,
+            [
+                (
+                    "flyway.placeholders.note",
+                    "release 42\n DROP TABLE accounts;"
+                ),
+                ("flyway.placeholders.long", "abA"),
+                ("key=x", "v\\"),
+            ]
+        );
+    }
+
     #[test]
     fn properties_forms() {
         let got =
             properties("# c\nexecuteInTransaction=false\nencoding : UTF-8\n! x\nmixed true\n");
-        let kv: Vec<_> = got.iter().map(|(k, v, _)| (*k, *v)).collect();
+        let kv: Vec<_> = got
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
             kv,
             [

@@ -233,6 +233,7 @@ impl Settings {
     fn read_conf(&mut self, path: &Path) -> Result<()> {
         let text = read_sql(path)?;
         for (key, value, _) in super::flyway::properties(&text) {
+            let value = value.as_str();
             let Some(key) = key.strip_prefix("flyway.") else {
                 continue;
             };
