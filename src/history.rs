@@ -111,12 +111,50 @@ impl Since {
         } else {
             Vec::new()
         };
+        let gained = self.gained(&repo, &base, &rel, project, &migrations, tmp.path(), opts)?;
         let base = Base {
             migrations: &migrations,
             root: &base_root,
             rev: &self.rev,
+            gained: &gained,
         };
         Ok(compare(project, &base, &diff, rules))
+    }
+
+    /// The migrations `REV` holds beyond the merge-base that the project lacks: when REV moved on
+    /// after this branch was cut, a new migration here may sort before one of them.
+    #[allow(clippy::too_many_arguments)]
+    fn gained(
+        &self,
+        repo: &Repo,
+        base: &str,
+        rel: &Path,
+        project: &Project,
+        at_base: &[Migration],
+        tmp: &Path,
+        opts: &source::LoadOptions,
+    ) -> Result<Vec<Migration>, HistoryError> {
+        let tip = match repo.commit(&self.rev)? {
+            Some(tip) if tip != base && repo.has_dir(&tip, rel)? => tip,
+            _ => return Ok(Vec::new()),
+        };
+        let root = tmp.join("rev");
+        repo.export_dir(&tip, rel, &root)?;
+        let at_rev = load_base(project, &root, opts).map_err(|e| HistoryError::Base {
+            root: project.root.clone(),
+            rev: self.rev.clone(),
+            message: e.to_string().replace(
+                &root.display().to_string(),
+                &project.root.display().to_string(),
+            ),
+        })?;
+        let known = |m: &Migration, list: &[Migration]| {
+            list.iter().any(|o| o.version == m.version && !o.repeatable)
+        };
+        Ok(at_rev
+            .into_iter()
+            .filter(|m| !m.repeatable && !known(m, &project.migrations) && !known(m, at_base))
+            .collect())
     }
 
     /// Whether a file outside any project was added or changed since the base.
@@ -212,6 +250,9 @@ pub(crate) struct Base<'a> {
     pub root: &'a Path,
     /// The revision as the user named it, for messages.
     pub rev: &'a str,
+    /// Migrations `rev` itself holds that this branch lacks (gained after the merge-base):
+    /// the race between pull requests MS301 exists for.
+    pub gained: &'a [Migration],
 }
 
 /// How a migration is recognised across the two sides: by its up script's path below the
@@ -334,6 +375,31 @@ pub(crate) fn compare(
                     continue;
                 }
                 history.changed.insert(m.id());
+                // A migration REV gained after this branch left it, that this one sorts before.
+                let overtaken = base
+                    .gained
+                    .iter()
+                    .filter(|g| source::runs_before(runner, m, g))
+                    .next_back();
+                if let (Some(severity), Some(g), None) =
+                    (out_of_order, overtaken, newest.filter(|&n| n > i))
+                    && !may_run_out_of_order(runner, m)
+                {
+                    let message = format!(
+                        "`{}` is new but sorts before `{}`, which `{}` gained after this branch left it: {}",
+                        m.id(),
+                        g.id(),
+                        base.rev,
+                        out_of_order_effect(runner)
+                    );
+                    history.findings.push(finding(
+                        &OutOfOrderMigration::META,
+                        severity,
+                        m,
+                        line_at(&m.up, m.up.range.start),
+                        message,
+                    ));
+                }
                 if let (Some(severity), Some(n)) = (out_of_order, newest)
                     && n > i
                     && !may_run_out_of_order(runner, m)
@@ -645,6 +711,7 @@ mod tests {
             migrations: &base,
             root: Path::new("m"),
             rev: "main",
+            gained: &[],
         };
         compare(&project, &base, &diff, rules)
     }

@@ -571,3 +571,38 @@ fn json_keeps_findings_about_deleted_migrations() {
     assert_eq!(findings[0]["path"], "migrations/3_orders.up.sql");
     assert_eq!(doc["summary"]["errors"], 1);
 }
+
+/// The race MS301 exists for: `main` gained a later migration after this branch was cut, and
+/// this branch's new migration sorts before it. Seen by comparing with `main` itself, not only
+/// with the merge-base, so the GitLab recipe and a pre-push hook catch it too.
+#[test]
+fn a_migration_main_gained_after_the_branch_was_cut_is_ms301() {
+    let r = numbered("golang-migrate");
+    r.write("migrations/4_email_index.up.sql", INDEX_UP);
+    r.write("migrations/4_email_index.down.sql", INDEX_DOWN);
+    r.commit("email index");
+    r.git(&["checkout", "-q", "main"]);
+    r.write(
+        "migrations/5_payments.up.sql",
+        "CREATE TABLE payments (id bigint);\n",
+    );
+    r.write("migrations/5_payments.down.sql", "DROP TABLE payments;\n");
+    r.commit("payments");
+    r.git(&["checkout", "-q", "feature"]);
+    let (code, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            "error[MS301]: `4_email_index` is new but sorts before `5_payments`, which `main` gained after this branch left it"
+        ),
+        "{out}"
+    );
+    // A new migration after everything main has is fine.
+    r.remove("migrations/4_email_index.up.sql");
+    r.remove("migrations/4_email_index.down.sql");
+    r.write("migrations/6_email_index.up.sql", INDEX_UP);
+    r.write("migrations/6_email_index.down.sql", INDEX_DOWN);
+    r.commit("renumbered after main");
+    let (_, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert!(!out.contains("MS301"), "{out}");
+}

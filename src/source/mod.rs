@@ -296,3 +296,15 @@ pub fn checksum(up: &str, down: Option<&str>) -> String {
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Whether `runner` runs migration `a` before `b`, by its own order (see `layout::Order`):
+/// diesel compares versions as strings, dbmate file names, sqitch keeps its plan's order (not
+/// comparable across branches: never), the others numbers.
+pub fn runs_before(runner: Runner, a: &Migration, b: &Migration) -> bool {
+    match runner {
+        Runner::Diesel => a.version < b.version,
+        Runner::Dbmate => a.up.path.file_name() < b.up.path.file_name(),
+        Runner::Sqitch => false,
+        _ => layout::cmp_versions(&a.version, &b.version) == std::cmp::Ordering::Less,
+    }
+}

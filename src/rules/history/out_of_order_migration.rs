@@ -3,7 +3,9 @@ use crate::rules::{Context, Hit, Rule, RuleMeta, rule};
 rule! {
     /// ## What it flags
     /// A migration added since the base of `--since` that sorts, in the runner's order, before
-    /// the newest migration already on the base branch.
+    /// the newest migration already on the base branch: at the merge-base, or on `REV` itself
+    /// when it gained migrations after this branch was cut (the race between pull requests,
+    /// caught also where CI does not check out the merge result).
     ///
     /// ## Why it matters
     /// Two branches each added a migration and the one merged second carries the older version.
@@ -21,7 +23,8 @@ rule! {
     ///
     /// Flyway repeatable migrations (`R__`) and refinery `U` migrations may run in any order and
     /// are not flagged. Only `--since` runs this check: it compares with the base branch, not
-    /// with a database.
+    /// with a database. Order is the runner's own: diesel compares versions as strings, dbmate
+    /// file names, sqitch its plan (not compared across branches), the others numbers.
     ///
     /// ## Instead
     /// Give the new migration a version after every migration on the base branch: rebase, then
