@@ -379,8 +379,7 @@ pub(crate) fn compare(
                 let overtaken = base
                     .gained
                     .iter()
-                    .filter(|g| source::runs_before(runner, m, g))
-                    .next_back();
+                    .rfind(|g| source::runs_before(runner, m, g));
                 if let (Some(severity), Some(g), None) =
                     (out_of_order, overtaken, newest.filter(|&n| n > i))
                     && !may_run_out_of_order(runner, m)

@@ -215,6 +215,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
         migrations: &base.migrations,
         root: &base.root,
         rev: "main",
+        gained: &[],
     };
     (compare(&now, &base, &diff, &config).findings, sources)
 }
