@@ -375,40 +375,31 @@ pub(crate) fn compare(
                     continue;
                 }
                 history.changed.insert(m.id());
-                // A migration REV gained after this branch left it, that this one sorts before.
-                let overtaken = base
-                    .gained
-                    .iter()
-                    .rfind(|g| source::runs_before(runner, m, g));
-                if let (Some(severity), Some(g), None) =
-                    (out_of_order, overtaken, newest.filter(|&n| n > i))
+                // The newest migration on the base it sorts before, else one REV gained after
+                // this branch left it (the race between pull requests).
+                let later = match newest.filter(|&n| n > i) {
+                    Some(n) => Some((
+                        &project.migrations[n],
+                        format!("is already on `{}`", base.rev),
+                    )),
+                    None => base
+                        .gained
+                        .iter()
+                        .rfind(|g| source::runs_before(runner, m, g))
+                        .map(|g| {
+                            (
+                                g,
+                                format!("`{}` gained after this branch left it", base.rev),
+                            )
+                        }),
+                };
+                if let (Some(severity), Some((later, which))) = (out_of_order, later)
                     && !may_run_out_of_order(runner, m)
                 {
                     let message = format!(
-                        "`{}` is new but sorts before `{}`, which `{}` gained after this branch left it: {}",
+                        "`{}` is new but sorts before `{}`, which {which}: {}",
                         m.id(),
-                        g.id(),
-                        base.rev,
-                        out_of_order_effect(runner)
-                    );
-                    history.findings.push(finding(
-                        &OutOfOrderMigration::META,
-                        severity,
-                        m,
-                        line_at(&m.up, m.up.range.start),
-                        message,
-                    ));
-                }
-                if let (Some(severity), Some(n)) = (out_of_order, newest)
-                    && n > i
-                    && !may_run_out_of_order(runner, m)
-                {
-                    let newest = &project.migrations[n];
-                    let message = format!(
-                        "`{}` is new but sorts before `{}`, which is already on `{}`: {}",
-                        m.id(),
-                        newest.id(),
-                        base.rev,
+                        later.id(),
                         out_of_order_effect(runner)
                     );
                     history.findings.push(finding(
