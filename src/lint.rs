@@ -86,7 +86,10 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
             &config,
         )?);
         if opts.paths.is_empty() {
-            return Ok(Report { projects });
+            return Ok(Report {
+                projects,
+                root: None,
+            });
         }
     }
     let paths = if opts.paths.is_empty() {
@@ -185,7 +188,10 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
         };
         projects.push(report);
     }
-    Ok(Report { projects })
+    Ok(Report {
+        projects,
+        root: None,
+    })
 }
 
 /// A project some named files belong to.

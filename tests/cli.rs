@@ -21,7 +21,9 @@ fn migsafe(dir: &Path) -> Command {
     c.current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("MIGSAFE_CONFIG")
-        .env_remove("MIGSAFE_FORMAT");
+        .env_remove("MIGSAFE_FORMAT")
+        .env_remove("GITHUB_WORKSPACE")
+        .env_remove("CI_PROJECT_DIR");
     c
 }
 
@@ -708,4 +710,49 @@ fn flyway_placeholders_are_replaced_before_linting_and_findings_keep_file_lines(
         stderr.contains("db/migration/V3__more.sql:1: placeholder `${missing}` has no value"),
         "{stderr}"
     );
+}
+
+/// Run from inside the project, paths in every format still start at the repository root:
+/// the git work tree when there is one, else `GITHUB_WORKSPACE` (issue 19, item 6).
+#[test]
+fn paths_are_relative_to_the_repository_root_from_a_subdirectory() {
+    let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);
+    let sub = t.path().join("migrations");
+    let file = "migrations/2_change.up.sql";
+    let lint = |format: &str, env: Option<&Path>| {
+        let mut c = migsafe(&sub);
+        c.args(["lint", "--format", format, "."])
+            .env_remove("GITHUB_WORKSPACE")
+            .env_remove("CI_PROJECT_DIR");
+        if let Some(root) = env {
+            c.env("GITHUB_WORKSPACE", root);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // No repository and no CI variable: the current directory is all there is.
+    assert!(
+        lint("github", None).contains("::error file=2_change.up.sql,"),
+        "{}",
+        lint("github", None)
+    );
+    // GitHub's workspace, outside any git work tree.
+    let github = lint("github", Some(t.path()));
+    assert!(
+        github.contains(&format!("::error file={file},")),
+        "{github}"
+    );
+    // A git work tree wins over the environment (a checkout into a workspace subdirectory).
+    std::fs::create_dir(t.path().join(".git")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    for format in ["github", "json", "human", "gitlab", "rdjson", "sarif"] {
+        let out = lint(format, Some(elsewhere.path()));
+        assert!(out.contains(file), "{format}:\n{out}");
+        assert!(!out.contains("\"2_change.up.sql"), "{format}:\n{out}");
+    }
+    let sarif: serde_json::Value = serde_json::from_str(&lint("sarif", None)).unwrap();
+    let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], file);
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
 }

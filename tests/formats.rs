@@ -21,8 +21,21 @@ fn migsafe(dir: &Path) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("MIGSAFE_CONFIG")
         .env_remove("MIGSAFE_FORMAT")
-        .env_remove("CI_PROJECT_DIR");
+        .env_remove("CI_PROJECT_DIR")
+        .env_remove("GITHUB_WORKSPACE");
     c
+}
+
+/// The absolute root SARIF records (`originalUriBaseIds`) differs between checkouts: the
+/// documented example shows a GitHub runner's.
+fn mask_root(text: &str) -> String {
+    let shown = "file:///home/runner/work/app/app/";
+    let canonical = repo().canonicalize().unwrap();
+    [repo(), canonical.as_path()]
+        .iter()
+        .fold(text.to_string(), |t, root| {
+            t.replace(&format!("file://{}/", root.display()), shown)
+        })
 }
 
 fn lint(dir: &Path, args: &[&str]) -> Output {
@@ -61,6 +74,7 @@ fn sarif() {
         ".runs[0].tool.driver.rules" => "[every rule]",
         ".runs[0].tool.driver.version" => "[version]",
         ".runs[0].tool.driver.semanticVersion" => "[version]",
+        ".runs[0].originalUriBaseIds" => "[the repository root]",
     });
 }
 
@@ -103,19 +117,29 @@ fn sarif_of_a_clean_project_is_valid_and_exits_0() {
     assert_eq!(v["runs"][0]["results"], Value::Array(vec![]));
 }
 
-/// GitLab reads paths relative to the checkout, which the job may not run migsafe in.
+/// GitLab reads paths relative to the checkout, which the job may not run migsafe in. Outside
+/// a git work tree (an exported source tree) `CI_PROJECT_DIR` names it.
 #[test]
 fn gitlab_paths_are_relative_to_ci_project_dir() {
-    let out = migsafe(repo())
-        .args(["lint", "--format", "gitlab", RELEASE])
-        .env("CI_PROJECT_DIR", repo().join("migrations-examples"))
+    let t = tempfile::tempdir().unwrap();
+    let project = t.path().join("app");
+    let src = repo().join(RELEASE);
+    std::fs::create_dir_all(project.join("migrations")).unwrap();
+    std::fs::copy(src.join("Cargo.toml"), project.join("Cargo.toml")).unwrap();
+    for e in std::fs::read_dir(src.join("migrations")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), project.join("migrations").join(e.file_name())).unwrap();
+    }
+    let out = migsafe(&project)
+        .args(["lint", "--format", "gitlab", "migrations"])
+        .env("CI_PROJECT_DIR", t.path())
         .output()
         .unwrap();
     let issues: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!issues.is_empty());
     for i in &issues {
         let path = i["location"]["path"].as_str().unwrap();
-        assert!(path.starts_with("release-20h/migrations/"), "{path}");
+        assert!(path.starts_with("app/migrations/"), "{path}");
     }
 }
 
@@ -201,6 +225,7 @@ fn docs_examples_match_the_output() {
         assert_eq!(out.status.code(), Some(1), "{format}");
         let example = match format {
             "human" => mask_time(&stdout(&out)),
+            "sarif" => mask_root(&stdout(&out)),
             _ => stdout(&out),
         };
         let Some(expected) = with_example(&page, lang, &example) else {
@@ -391,6 +416,7 @@ mod hostile_names {
         driver["rules"] = "[every rule]".into();
         driver["version"] = "[version]".into();
         driver["semanticVersion"] = "[version]".into();
+        v["runs"][0]["originalUriBaseIds"] = "[the temporary directory]".into();
         insta::assert_snapshot!("sarif", migsafe::report::escape::json_pretty(&v).unwrap());
     }
 

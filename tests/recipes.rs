@@ -37,11 +37,13 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository whose `main` (also `origin/main`) has the first four migrations and whose
-/// checked-out branch adds the last two. Returns the directory and the base commit.
-fn pull_request() -> (tempfile::TempDir, String) {
+/// checked-out branch adds the last two, with the project in `sub` of it ("" for the top).
+/// Returns the repository and the base commit.
+fn pull_request(sub: &str) -> (tempfile::TempDir, String) {
     let t = tempfile::tempdir().unwrap();
     let src = repo().join("migrations-examples/release-20h");
-    let dst = t.path();
+    let top = t.path();
+    let dst = &top.join(sub);
     std::fs::create_dir_all(dst.join("migrations")).unwrap();
     std::fs::copy(src.join("Cargo.toml"), dst.join("Cargo.toml")).unwrap();
     let mut files: Vec<PathBuf> = std::fs::read_dir(src.join("migrations"))
@@ -54,17 +56,31 @@ fn pull_request() -> (tempfile::TempDir, String) {
             std::fs::copy(f, dst.join("migrations").join(f.file_name().unwrap())).unwrap();
         }
     };
-    git(dst, &["init", "-q"]);
+    git(top, &["init", "-q"]);
     copy(&files[..8]);
-    git(dst, &["add", "."]);
-    git(dst, &["commit", "-qm", "first four migrations"]);
-    let base = git(dst, &["rev-parse", "HEAD"]);
-    git(dst, &["update-ref", "refs/remotes/origin/main", &base]);
-    git(dst, &["checkout", "-qb", "release"]);
+    git(top, &["add", "."]);
+    git(top, &["commit", "-qm", "first four migrations"]);
+    let base = git(top, &["rev-parse", "HEAD"]);
+    git(top, &["update-ref", "refs/remotes/origin/main", &base]);
+    git(top, &["checkout", "-qb", "release"]);
     copy(&files[8..]);
-    git(dst, &["add", "."]);
-    git(dst, &["commit", "-qm", "the release's two migrations"]);
+    git(top, &["add", "."]);
+    git(top, &["commit", "-qm", "the release's two migrations"]);
     (t, base)
+}
+
+/// The recipes run at the repository's top, and in a subdirectory holding the project (a job's
+/// `working-directory`): paths are reported from the repository root either way, so GitHub
+/// and GitLab can place them.
+const PLACES: [&str; 2] = ["", "db"];
+
+/// `rel` as the repository names it when the project lies in `sub`.
+fn in_repo(sub: &str, rel: &str) -> String {
+    if sub.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{sub}/{rel}")
+    }
 }
 
 /// The `migsafe lint` command lines in the fenced blocks of a document, as a shell would see
@@ -109,9 +125,11 @@ fn run(dir: &Path, base: &str, cmd: &str) -> Output {
         .unwrap()
 }
 
-/// Only the branch's two migrations (up or down scripts) are reported, and both of them are.
-fn assert_only_new(files: Vec<String>) {
-    for up in NEW_UP {
+/// Only the branch's two migrations (up or down scripts) are reported, and both of them are,
+/// by their path from the repository root.
+fn assert_only_new(sub: &str, files: Vec<String>) {
+    let new: Vec<String> = NEW_UP.iter().map(|up| in_repo(sub, up)).collect();
+    for up in &new {
         assert!(
             files.iter().any(|f| f == up),
             "{up} not reported: {files:?}"
@@ -120,7 +138,7 @@ fn assert_only_new(files: Vec<String>) {
     for f in &files {
         let id = f.split('.').next().unwrap();
         assert!(
-            NEW_UP.iter().any(|up| up.starts_with(id)),
+            new.iter().any(|up| up.starts_with(id)),
             "{f} is not one of the branch's migrations"
         );
     }
@@ -161,14 +179,21 @@ fn reported_files(v: &serde_json::Value, key: &str) -> Vec<String> {
 
 #[test]
 fn github_actions_recipe_annotates_the_pull_request_and_writes_sarif() {
-    let (t, base) = pull_request();
+    for sub in PLACES {
+        github_actions_recipe_in(sub);
+    }
+}
+
+fn github_actions_recipe_in(sub: &str) {
+    let (t, base) = pull_request(sub);
+    let work = t.path().join(sub);
     let cmds = commands(&read_doc("docs/ci/github-actions.md"));
     assert_eq!(cmds.len(), 3, "{cmds:?}");
 
-    let sarif = run(t.path(), &base, &cmds[0]);
+    let sarif = run(&work, &base, &cmds[0]);
     assert_eq!(sarif.status.code(), Some(0), "{sarif:?}");
     assert!(sarif.stdout.is_empty(), "the report goes to the file");
-    let doc = json_file(t.path(), "migsafe.sarif");
+    let doc = json_file(&work, "migsafe.sarif");
     assert_eq!(doc["version"], "2.1.0");
     // What upload-sarif receives is valid SARIF (the OASIS schema, see tests/formats.rs).
     let mut schemas = boon::Schemas::new();
@@ -187,12 +212,28 @@ fn github_actions_recipe_annotates_the_pull_request_and_writes_sarif() {
     let results = doc["runs"][0]["results"].as_array().unwrap();
     assert!(!results.is_empty());
     assert!(results.iter().any(|r| r["ruleId"] == "MS002"));
-    assert_only_new(reported_files(&doc["runs"][0]["results"], "uri"));
+    assert_only_new(sub, reported_files(&doc["runs"][0]["results"], "uri"));
+    // Relative URIs say what they are relative to, and the run says where that is.
+    for r in results {
+        let at = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(at["uriBaseId"], "%SRCROOT%", "{r}");
+    }
+    let root = doc["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap();
+    let top = t.path().canonicalize().unwrap();
+    assert!(
+        [t.path(), top.as_path()]
+            .iter()
+            .any(|p| root == format!("file://{}/", p.display())),
+        "{root}"
+    );
 
-    let annotate = run(t.path(), &base, &cmds[1]);
+    let annotate = run(&work, &base, &cmds[1]);
     assert_eq!(annotate.status.code(), Some(1), "{annotate:?}");
     let log = String::from_utf8(annotate.stdout).unwrap();
     for file in NEW_UP {
+        let file = in_repo(sub, file);
         assert!(log.contains(&format!("::error file={file},")), "{log}");
     }
     assert!(
@@ -202,22 +243,29 @@ fn github_actions_recipe_annotates_the_pull_request_and_writes_sarif() {
 
     // The reviewdog pipe: reviewdog itself is not here, so run what feeds it.
     let feed = cmds[2].split('|').next().unwrap();
-    let rd = run(t.path(), &base, feed);
+    let rd = run(&work, &base, feed);
     assert_eq!(rd.status.code(), Some(1), "{rd:?}");
     let doc: serde_json::Value = serde_json::from_slice(&rd.stdout).unwrap();
     assert!(!doc["diagnostics"].as_array().unwrap().is_empty());
-    assert_only_new(reported_files(&doc["diagnostics"], "path"));
+    assert_only_new(sub, reported_files(&doc["diagnostics"], "path"));
 }
 
 #[test]
 fn gitlab_recipe_writes_code_quality_and_fails_the_job() {
-    let (t, base) = pull_request();
+    for sub in PLACES {
+        gitlab_recipe_in(sub);
+    }
+}
+
+fn gitlab_recipe_in(sub: &str) {
+    let (t, base) = pull_request(sub);
+    let work = t.path().join(sub);
     let cmds = commands(&read_doc("docs/ci/gitlab-ci.md"));
     assert_eq!(cmds.len(), 2, "{cmds:?}");
 
-    let report = run(t.path(), &base, &cmds[0]);
+    let report = run(&work, &base, &cmds[0]);
     assert_eq!(report.status.code(), Some(0), "{report:?}");
-    let doc = json_file(t.path(), "gl-code-quality-report.json");
+    let doc = json_file(&work, "gl-code-quality-report.json");
     let issues = doc.as_array().unwrap();
     assert!(!issues.is_empty());
     let mut fingerprints: Vec<&str> = issues
@@ -227,9 +275,9 @@ fn gitlab_recipe_writes_code_quality_and_fails_the_job() {
     fingerprints.sort();
     fingerprints.dedup();
     assert_eq!(fingerprints.len(), issues.len(), "fingerprints are unique");
-    assert_only_new(reported_files(&doc, "path"));
+    assert_only_new(sub, reported_files(&doc, "path"));
 
-    let log = run(t.path(), &base, &cmds[1]);
+    let log = run(&work, &base, &cmds[1]);
     assert_eq!(log.status.code(), Some(1), "{log:?}");
     let text = String::from_utf8(log.stdout).unwrap();
     assert!(text.contains("2 migrations checked"), "{text}");
@@ -237,7 +285,7 @@ fn gitlab_recipe_writes_code_quality_and_fails_the_job() {
 
 #[test]
 fn pre_commit_hook_checks_the_staged_files_in_their_project() {
-    let (t, base) = pull_request();
+    let (t, base) = pull_request("");
     let hooks = read_doc(".pre-commit-hooks.yaml");
     let field = |name: &str| {
         hooks

@@ -64,13 +64,14 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let report = lint(&LintOptions {
+    let mut report = lint(&LintOptions {
         executing: false,
         paths,
         config: args.config.config,
         stdin,
         since: args.since,
     })?;
+    report.rebase(&report::location::Base::repository());
     let elapsed = started.elapsed();
     write_report(&report, &args.output, elapsed)?;
     Ok(if report.has_errors() && !args.exit_zero {

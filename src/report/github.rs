@@ -12,14 +12,11 @@ use std::fmt::Write as _;
 use super::Report;
 use super::escape::visible;
 use super::human::summary_line;
-use super::location::{self, Base, Located};
+use super::location::{self, Located};
 
+/// Renders `report`, whose paths [`Report::rebase`] made repository-relative.
 pub fn render(report: &Report) -> String {
-    render_with(report, &Base::current())
-}
-
-fn render_with(report: &Report, base: &Base) -> String {
-    let items = location::findings(report, base);
+    let items = location::findings(report);
     let mut out = String::new();
     for l in location::by_severity(&items) {
         annotation(&mut out, l);
@@ -109,7 +106,7 @@ mod tests {
     use crate::report::testing;
 
     fn render(f: &testing::Fixture) -> String {
-        render_with(&f.report, &f.base)
+        super::render(&f.report)
     }
 
     #[test]

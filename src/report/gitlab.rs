@@ -4,15 +4,12 @@
 use serde::Serialize;
 
 use super::Report;
-use super::location::{self, Base, Located};
+use super::location::{self, Located};
 use crate::rules::Severity;
 
+/// Renders `report`, whose paths [`Report::rebase`] made repository-relative.
 pub fn render(report: &Report) -> String {
-    render_with(report, &Base::gitlab())
-}
-
-fn render_with(report: &Report, base: &Base) -> String {
-    let items = location::findings(report, base);
+    let items = location::findings(report);
     let issues: Vec<Issue> = items.iter().map(issue).collect();
     // Every value serialises; a failure here would be a bug in the structs below. Control and
     // bidirectional characters in names are written as `\u` escapes (report::escape).
@@ -77,7 +74,7 @@ mod tests {
     use crate::report::testing::{self, Fixture};
 
     fn render(f: &Fixture) -> String {
-        render_with(&f.report, &f.base)
+        super::render(&f.report)
     }
 
     #[test]

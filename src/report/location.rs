@@ -11,34 +11,34 @@ use super::Report;
 use crate::classify::Pos;
 use crate::rules::Finding;
 
-/// The directory CI paths are made relative to (the repository root), and the directory
-/// relative paths in findings start from.
+/// Where paths in reports start from: the repository root, so that GitHub, GitLab and
+/// reviewdog can place findings whatever directory migsafe ran in.
 #[derive(Debug, Clone, Default)]
 pub struct Base {
+    /// The directory relative paths in findings start from (where migsafe runs).
     cwd: Option<PathBuf>,
     root: Option<PathBuf>,
 }
 
 impl Base {
-    /// The current directory: CI runs migsafe from the repository root.
-    pub fn current() -> Base {
+    /// The repository root as CI tools see it, the first of: the git work tree holding the
+    /// current directory (found by its `.git` entry; a checkout into a subdirectory of the
+    /// workspace is still its own repository), `GITHUB_WORKSPACE`, GitLab's `CI_PROJECT_DIR`,
+    /// the current directory.
+    pub fn repository() -> Base {
         let cwd = std::env::current_dir().ok();
-        Base {
-            root: cwd.clone(),
-            cwd,
-        }
-    }
-
-    /// GitLab reads paths relative to the checkout, `CI_PROJECT_DIR`, which need not be the
-    /// directory the job runs migsafe in.
-    pub fn gitlab() -> Base {
-        match std::env::var_os("CI_PROJECT_DIR") {
-            Some(d) if !d.is_empty() => Base {
-                cwd: std::env::current_dir().ok(),
-                root: Some(d.into()),
-            },
-            _ => Base::current(),
-        }
+        let env = |var| {
+            std::env::var_os(var)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        };
+        let root = cwd
+            .as_deref()
+            .and_then(work_tree)
+            .or_else(|| env("GITHUB_WORKSPACE"))
+            .or_else(|| env("CI_PROJECT_DIR"))
+            .or_else(|| cwd.clone());
+        Base { cwd, root }
     }
 
     /// Relative paths start from `dir`, and are reported relative to it.
@@ -48,6 +48,11 @@ impl Base {
             cwd: Some(dir.clone()),
             root: Some(dir),
         }
+    }
+
+    /// The root, absolute.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
     /// `path` relative to the root when it lies under it, with `/` separators and no `./`.
@@ -70,6 +75,15 @@ impl Base {
         let (p, r) = (absolute.canonicalize().ok()?, root.canonicalize().ok()?);
         p.strip_prefix(r).ok().map(Path::to_path_buf)
     }
+}
+
+/// The top of the git work tree holding `dir`: the nearest ancestor with a `.git` entry (a
+/// directory, or a file in worktrees and submodules). Walking up is cheaper than starting
+/// `git rev-parse`, which would cost every lint a process.
+fn work_tree(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// `.` dropped and `..` applied, without touching the file system.
@@ -174,7 +188,7 @@ fn byte_pos(src: &str, offset: usize, line: usize) -> Pos {
 
 /// The findings CI formats emit, in report order: suppressed ones are left out (the JSON
 /// output keeps them, with their reasons).
-pub fn findings<'a>(report: &'a Report, base: &Base) -> Vec<Located<'a>> {
+pub fn findings(report: &Report) -> Vec<Located<'_>> {
     // Occurrences are counted over suppressed findings too, so that suppressing one of two
     // identical statements leaves the other's fingerprint alone.
     let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
@@ -183,7 +197,7 @@ pub fn findings<'a>(report: &'a Report, base: &Base) -> Vec<Located<'a>> {
         let sources = p.sources();
         for f in &p.findings {
             let source = sources.of(f);
-            let path = base.path(&f.path);
+            let path = slashed(&f.path);
             let key = digest(&[f.rule, &path, &statement_text(f, source)]);
             let n = seen.entry(key).or_default();
             let occurrence = *n;
@@ -244,7 +258,7 @@ mod tests {
     use crate::report::testing::{Fixture, accounts_then};
 
     fn prints(f: &Fixture) -> Vec<(&'static str, String)> {
-        findings(&f.report, &f.base)
+        findings(&f.report)
             .into_iter()
             .map(|l| (l.finding.rule, l.fingerprint))
             .collect()

@@ -19,6 +19,8 @@ use crate::rules::{Finding, Severity};
 /// Everything one `migsafe lint` run found.
 pub struct Report {
     pub projects: Vec<ProjectReport>,
+    /// The repository root the paths are relative to, once [`Report::rebase`] ran.
+    pub root: Option<std::path::PathBuf>,
 }
 
 pub struct ProjectReport {
@@ -102,6 +104,34 @@ impl Report {
             }
         }
         s
+    }
+
+    /// Makes every path the report shows relative to the repository root (paths outside it
+    /// keep their form), so that each format names a file the same way whatever directory
+    /// migsafe ran in: GitHub, GitLab and reviewdog match paths against the repository.
+    pub fn rebase(&mut self, base: &location::Base) {
+        let rebased = |p: &mut std::path::PathBuf| {
+            let rel = base.path(p);
+            // The repository root itself.
+            *p = if rel.is_empty() {
+                ".".into()
+            } else {
+                rel.into()
+            };
+        };
+        for p in &mut self.projects {
+            rebased(&mut p.analysis.root);
+            for m in &mut p.analysis.migrations {
+                rebased(&mut m.up.path);
+                if let Some(d) = &mut m.down {
+                    rebased(&mut d.path);
+                }
+            }
+            for f in &mut p.findings {
+                rebased(&mut f.path);
+            }
+        }
+        self.root = base.root().map(Into::into);
     }
 
     /// Exit status 1 is due when an unsuppressed error-severity finding remains.

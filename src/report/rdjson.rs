@@ -4,16 +4,13 @@
 use serde::Serialize;
 
 use super::Report;
-use super::location::{self, Base, Located};
+use super::location::{self, Located};
 use crate::classify::Pos;
 use crate::rules::Severity;
 
+/// Renders `report`, whose paths [`Report::rebase`] made repository-relative.
 pub fn render(report: &Report) -> String {
-    render_with(report, &Base::current())
-}
-
-fn render_with(report: &Report, base: &Base) -> String {
-    let items = location::findings(report, base);
+    let items = location::findings(report);
     let doc = Doc {
         source: Source {
             name: "migsafe",
@@ -123,7 +120,7 @@ mod tests {
     use crate::report::testing::{self, Fixture};
 
     fn render(f: &Fixture) -> String {
-        render_with(&f.report, &f.base)
+        super::render(&f.report)
     }
 
     #[test]

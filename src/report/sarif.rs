@@ -5,18 +5,15 @@
 use serde::Serialize;
 
 use super::Report;
-use super::location::{self, Base, Located};
+use super::location::{self, Located};
 use crate::rules::registry::ALL;
 use crate::rules::{RuleMeta, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
+/// Renders `report`, whose paths [`Report::rebase`] made repository-relative.
 pub fn render(report: &Report) -> String {
-    render_with(report, &Base::current())
-}
-
-fn render_with(report: &Report, base: &Base) -> String {
-    let located = location::findings(report, base);
+    let located = location::findings(report);
     // Only the rules that have results: the full documentation of all of them would make every
     // upload a quarter of a megabyte for nothing.
     let rules: Vec<&RuleMeta> = ALL
@@ -24,6 +21,9 @@ fn render_with(report: &Report, base: &Base) -> String {
         .map(|r| r.meta())
         .filter(|m| located.iter().any(|l| l.finding.rule == m.id))
         .collect();
+    // Relative URIs name their base, as GitHub documents for code scanning: `%SRCROOT%`, the
+    // repository root, whose absolute form the run records for other viewers.
+    let root = report.root.as_deref();
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
@@ -38,8 +38,20 @@ fn render_with(report: &Report, base: &Base) -> String {
                 },
             },
             // `Finding::start`/`end` count characters (Unicode scalar values).
+            original_uri_base_ids: root.map(|r| {
+                std::collections::BTreeMap::from([(
+                    SRCROOT,
+                    ArtifactLocation {
+                        uri: directory_uri(r),
+                        uri_base_id: None,
+                    },
+                )])
+            }),
             column_kind: "unicodeCodePoints",
-            results: located.iter().map(|l| result(l, &rules)).collect(),
+            results: located
+                .iter()
+                .map(|l| result(l, &rules, root.is_some()))
+                .collect(),
         }],
     };
     // Every value serialises; a failure here would be a bug in the structs above. Control and
@@ -61,6 +73,8 @@ struct Log {
 #[serde(rename_all = "camelCase")]
 struct Run {
     tool: Tool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_uri_base_ids: Option<std::collections::BTreeMap<&'static str, ArtifactLocation>>,
     column_kind: &'static str,
     results: Vec<SarifResult>,
 }
@@ -151,9 +165,15 @@ struct PhysicalLocation {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ArtifactLocation {
     uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri_base_id: Option<&'static str>,
 }
+
+/// The base relative result URIs are resolved against.
+const SRCROOT: &str = "%SRCROOT%";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -220,7 +240,7 @@ fn section(doc: &str, heading: &str) -> Option<String> {
     Some(paragraphs.join("\n\n"))
 }
 
-fn result(l: &Located, rules: &[&RuleMeta]) -> SarifResult {
+fn result(l: &Located, rules: &[&RuleMeta], rooted: bool) -> SarifResult {
     let f = l.finding;
     let (start_column, end_column) = if l.is_point() {
         // An empty range marks a whole file or line; an empty column span would show nothing.
@@ -237,7 +257,7 @@ fn result(l: &Located, rules: &[&RuleMeta]) -> SarifResult {
         },
         locations: [SarifLocation {
             physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation { uri: uri(&l.path) },
+                artifact_location: artifact(&l.path, rooted),
                 region: Region {
                     start_line: f.start.line,
                     start_column,
@@ -254,6 +274,25 @@ fn result(l: &Located, rules: &[&RuleMeta]) -> SarifResult {
             primary: l.fingerprint.clone(),
         },
     }
+}
+
+/// A repository-relative path is a URI relative to `%SRCROOT%`; a path outside the
+/// repository stays absolute (`file://`), without a base.
+fn artifact(path: &str, rooted: bool) -> ArtifactLocation {
+    let relative = !path.starts_with('/');
+    ArtifactLocation {
+        uri: uri(path),
+        uri_base_id: (rooted && relative).then_some(SRCROOT),
+    }
+}
+
+/// An absolute directory as a `file://` URI ending in `/`, as `originalUriBaseIds` requires.
+fn directory_uri(dir: &std::path::Path) -> String {
+    let mut u = uri(&dir.display().to_string());
+    if !u.ends_with('/') {
+        u.push('/');
+    }
+    u
 }
 
 /// A path as a URI reference: bytes outside RFC 3986's unreserved set (and `/`) are
@@ -282,7 +321,7 @@ mod tests {
     use crate::report::testing::{self, Fixture};
 
     fn render(f: &Fixture) -> Value {
-        let text = render_with(&f.report, &f.base);
+        let text = super::render(&f.report);
         validate(&text);
         serde_json::from_str(&text).unwrap()
     }
@@ -315,6 +354,7 @@ mod tests {
                 ".runs[0].tool.driver.rules" => "[every rule]",
                 ".runs[0].tool.driver.version" => "[version]",
                 ".runs[0].tool.driver.semanticVersion" => "[version]",
+                ".runs[0].originalUriBaseIds" => "[the repository root]",
             })
         };
     }

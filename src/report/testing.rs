@@ -9,17 +9,19 @@ use crate::lint::{LintOptions, lint};
 
 pub(crate) struct Fixture {
     pub report: Report,
-    pub base: Base,
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Linted by absolute path, with paths made relative to `dir` as if it were the repository.
 fn lint_dir(dir: &Path, rel: &str) -> Report {
-    lint(&LintOptions {
+    let mut report = lint(&LintOptions {
         executing: false,
         paths: vec![dir.join(rel)],
         ..Default::default()
     })
-    .expect("fixture lints")
+    .expect("fixture lints");
+    report.rebase(&Base::at(dir));
+    report
 }
 
 /// The repository's example: two errors and two warnings, one of them on an empty down script.
@@ -27,7 +29,6 @@ pub(crate) fn release_20h() -> Fixture {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     Fixture {
         report: lint_dir(repo, "migrations-examples/release-20h"),
-        base: Base::at(repo),
         _dir: None,
     }
 }
@@ -42,7 +43,6 @@ pub(crate) fn project(files: &[(&str, &str)]) -> Fixture {
     }
     Fixture {
         report: lint_dir(dir.path(), "migrations"),
-        base: Base::at(dir.path()),
         _dir: Some(dir),
     }
 }
