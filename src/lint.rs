@@ -37,6 +37,8 @@ pub struct LintOptions {
     pub paths: Vec<PathBuf>,
     /// An explicit config file for every path; otherwise each directory's nearest migsafe.toml.
     pub config: Option<PathBuf>,
+    /// `--runner`: wins over `runner` in migsafe.toml and over detection.
+    pub runner: Option<source::Runner>,
     /// SQL read from stdin (`migsafe lint -`), checked as one plain file.
     pub stdin: Option<StdinSql>,
     /// The migrations are read to run them (plan, apply, rollback …), not only to lint them.
@@ -65,13 +67,15 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     let mut since = opts.since.as_deref().map(Since::new);
     let explicit = opts.config.as_deref().map(Config::load).transpose()?;
     let config_for = |dir: &Path| -> Result<Config, LintError> {
-        if let Some(c) = &explicit {
-            return Ok(c.clone());
+        let mut config = match (&explicit, Config::find(dir)) {
+            (Some(c), _) => c.clone(),
+            (None, Some(p)) => Config::load(&p)?,
+            (None, None) => Config::defaults(),
+        };
+        if let Some(runner) = opts.runner {
+            config.runner = Some(runner);
         }
-        Ok(match Config::find(dir) {
-            Some(p) => Config::load(&p)?,
-            None => Config::defaults(),
-        })
+        Ok(config)
     };
     let mut projects = Vec::new();
     if let Some(stdin) = &opts.stdin {
@@ -323,10 +327,21 @@ fn start_after_filter(
     project: &Project,
     start_after: Option<&str>,
 ) -> Result<impl Fn(&Migration) -> bool + use<>, LintError> {
-    let Some(start) = start_after else {
+    let Some(given) = start_after else {
         return Ok(Box::new(|_: &Migration| true) as Box<dyn Fn(&Migration) -> bool>);
     };
-    if let Some(pos) = project.migrations.iter().position(|m| m.version == start) {
+    // The name users see works too: diesel's folder `2026-07-27-143313-0000_add_x` (or its
+    // version part) is version 202607271433130000.
+    let start = match project.runner {
+        source::Runner::Diesel => source::diesel::parse_dir_name(given).0,
+        _ => given.to_string(),
+    };
+    let start = start.as_str();
+    if let Some(pos) = project
+        .migrations
+        .iter()
+        .position(|m| m.version == start || m.id() == given)
+    {
         let after: std::collections::HashSet<String> = project.migrations[pos + 1..]
             .iter()
             .map(|m| m.version.clone())
@@ -334,6 +349,11 @@ fn start_after_filter(
         return Ok(Box::new(move |m: &Migration| after.contains(&m.version)));
     }
     let numeric = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    if project.runner == source::Runner::Diesel && numeric(start) {
+        // Diesel compares versions as strings.
+        let start = start.to_string();
+        return Ok(Box::new(move |m: &Migration| m.version > start));
+    }
     if numeric(start)
         && project
             .migrations
@@ -348,6 +368,6 @@ fn start_after_filter(
     }
     Err(LintError::StartAfter {
         path: project.root.clone(),
-        version: start.to_string(),
+        version: given.to_string(),
     })
 }

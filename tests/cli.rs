@@ -180,6 +180,64 @@ fn start_after_grandfathers_old_migrations() {
     snap!(migsafe(t.path()).args(["lint", "."]));
 }
 
+/// `start_after` takes the name a diesel user sees (the folder, or its version part), and
+/// compares versions as diesel does, as strings (issue 19, item 9).
+#[test]
+fn start_after_takes_diesel_folder_names() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "diesel.toml", "");
+    let dirs = [
+        (
+            "2026-07-27-143313-0000_create_accounts",
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text);\n",
+            "DROP TABLE accounts;\n",
+        ),
+        (
+            "2026-07-28-100000-0000_drop_plan",
+            "ALTER TABLE accounts DROP COLUMN plan;\n",
+            "SELECT 1;\n",
+        ),
+        // The 14-digit style sorts after both as a string, though it is a smaller number.
+        (
+            "2026-08-25-100000_add_note",
+            "ALTER TABLE accounts ADD COLUMN note text;\n",
+            "ALTER TABLE accounts DROP COLUMN note;\n",
+        ),
+    ];
+    for (dir, up, down) in dirs {
+        write(t.path(), &format!("migrations/{dir}/up.sql"), up);
+        write(t.path(), &format!("migrations/{dir}/down.sql"), down);
+    }
+    let checked = |start: &str| {
+        write(
+            t.path(),
+            "migsafe.toml",
+            format!("start_after = \"{start}\"\n"),
+        );
+        let out = migsafe(t.path())
+            .args(["lint", "--format", "json", "migrations"])
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c < 2), "{start}: {out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["projects"][0]["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    for start in [
+        "2026-07-28-100000-0000",
+        "2026-07-28-100000-0000_drop_plan",
+        "202607281000000000",
+    ] {
+        assert_eq!(checked(start), ["add_note"], "{start}");
+    }
+    // Not a migration here: versions after it, in diesel's (string) order.
+    assert_eq!(checked("2026-07-27-150000-0000"), ["drop_plan", "add_note"]);
+}
+
 #[test]
 fn rule_levels_in_config_change_severity_and_turn_rules_off() {
     let t = sqlx_project(
@@ -260,6 +318,30 @@ fn ambiguous_layout_asks_for_runner() {
         "CREATE TABLE t (id int);\n",
     );
     snap!(migsafe(t.path()).args(["lint", "migrations"]));
+    // The command line chooses as migsafe.toml does, and wins over it.
+    let out = migsafe(t.path())
+        .args(["lint", "--runner", "flyway", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("flyway"),
+        "{out:?}"
+    );
+    write(t.path(), "migsafe.toml", "runner = \"plain\"\n");
+    let out = migsafe(t.path())
+        .args([
+            "lint",
+            "--runner",
+            "flyway",
+            "--format",
+            "json",
+            "migrations",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["projects"][0]["runner"], "flyway");
     write(t.path(), "migsafe.toml", "runner = \"flyway\"\n");
     let out = migsafe(t.path())
         .args(["lint", "migrations"])

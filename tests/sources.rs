@@ -430,7 +430,7 @@ fn v_files_alone_are_ambiguous_between_flyway_and_refinery() {
         ("V2__more.sql", b"SELECT 1;"),
     ]);
     let want = format!(
-        "{}: the layout fits several runners (flyway, refinery); set `runner = \"…\"` in migsafe.toml to choose",
+        "{}: the layout fits several runners (flyway, refinery); choose with --runner, or set `runner = \"…\"` in migsafe.toml",
         dir.path().display()
     );
     assert_eq!(detect(dir.path()).unwrap_err().to_string(), want);
@@ -446,7 +446,7 @@ fn up_down_files_without_signals_are_ambiguous_between_sqlx_and_golang_migrate()
     assert_eq!(
         err(discover(dir.path(), None)),
         format!(
-            "{}: the layout fits several runners (sqlx, golang-migrate); set `runner = \"…\"` in migsafe.toml to choose",
+            "{}: the layout fits several runners (sqlx, golang-migrate); choose with --runner, or set `runner = \"…\"` in migsafe.toml",
             dir.path().display()
         )
     );
@@ -597,7 +597,7 @@ fn repository_hints_decide_between_sqlx_and_golang_migrate() {
     assert!(
         decided(&goose)
             .unwrap_err()
-            .contains("(sqlx, golang-migrate); set")
+            .contains("(sqlx, golang-migrate); choose with")
     );
     // A commented-out image is no hint.
     let comment = with(
@@ -607,7 +607,7 @@ fn repository_hints_decide_between_sqlx_and_golang_migrate() {
     assert!(
         decided(&comment)
             .unwrap_err()
-            .contains("(sqlx, golang-migrate); set")
+            .contains("(sqlx, golang-migrate); choose with")
     );
 }
 
@@ -651,7 +651,7 @@ fn hints_are_looked_for_up_to_the_repository_root() {
         ("repo/migrations/1_init.down.sql", b"SELECT 2;"),
     ]);
     assert!(
-        err(discover(&above.path().join("repo"), None)).contains("(sqlx, golang-migrate); set")
+        err(discover(&above.path().join("repo"), None)).contains("(sqlx, golang-migrate); choose with")
     );
 }
 
@@ -670,7 +670,7 @@ fn conflicting_hints_still_ask() {
     assert_eq!(
         decided(&both).unwrap_err(),
         format!(
-            "{}: the layout fits several runners (sqlx, golang-migrate), and the repository points to several (sqlx from Cargo.toml, golang-migrate from go.mod); set `runner = \"…\"` in migsafe.toml to choose",
+            "{}: the layout fits several runners (sqlx, golang-migrate), and the repository points to several (sqlx from Cargo.toml, golang-migrate from go.mod); choose with --runner, or set `runner = \"…\"` in migsafe.toml",
             at(&both, "migrations")
         )
     );
@@ -740,7 +740,7 @@ fn java_and_cargo_hints_decide_between_flyway_and_refinery() {
     assert!(
         at_migrations(&none)
             .unwrap_err()
-            .contains("(flyway, refinery); set")
+            .contains("(flyway, refinery); choose with")
     );
     let docker = with(v, &[("Dockerfile", b"FROM flyway/flyway:10-alpine\n")]);
     assert_eq!(at_migrations(&docker), hinted(Runner::Flyway, "Dockerfile"));
@@ -777,7 +777,7 @@ fn hints_decide_between_goose_and_dbmate_markers() {
     assert!(
         decided(&tree(files))
             .unwrap_err()
-            .contains("(goose, dbmate); set")
+            .contains("(goose, dbmate); choose with")
     );
 }
 

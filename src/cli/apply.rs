@@ -9,7 +9,7 @@ use anyhow::bail;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::snapshot::{StoreOpts, load_config, parse_duration, unknown_target};
-use super::{ConfigOpts, Outcome, print};
+use super::{ConfigOpts, Outcome, ProjectOpts, print};
 use crate::apply::{self, Options, TargetReport, report};
 use crate::classify::Analysis;
 use crate::config::{Config, TargetConfig};
@@ -38,6 +38,8 @@ pub struct RunOpts {
     pub wait: Option<u64>,
     #[command(flatten)]
     pub store: StoreOpts,
+    #[command(flatten)]
+    pub project: ProjectOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format (progress notes go to stderr either way).
@@ -122,7 +124,7 @@ fn non_empty(s: &str) -> Result<String, String> {
 
 /// The one migrations project the command works on.
 fn analysis(command: &str, run: &RunOpts) -> anyhow::Result<Analysis> {
-    super::one_project(command, &run.paths, &run.config)
+    super::one_project(command, &run.paths, &run.config, &run.project)
 }
 
 fn target<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c TargetConfig> {

@@ -7,7 +7,7 @@ use clap::{ArgGroup, Args};
 
 use super::apply::RunFormat;
 use super::snapshot::{load_config, unknown_target};
-use super::{ConfigOpts, Outcome, print};
+use super::{ConfigOpts, Outcome, ProjectOpts, print};
 use crate::config::TargetConfig;
 use crate::drift::{self, DriftInput, Scratch};
 use crate::pg::cluster::Cluster;
@@ -38,6 +38,8 @@ pub struct DriftArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    #[command(flatten)]
+    pub project: ProjectOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format.
@@ -111,7 +113,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<Outcome> {
     } else {
         config.targets.clone()
     };
-    let analysis = super::one_project("drift", &args.paths, &args.config)?;
+    let analysis = super::one_project("drift", &args.paths, &args.config, &args.project)?;
     let mut server = Server {
         url: args.database_url.clone(),
         cluster: None,

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::{ConfigOpts, Format, Outcome, OutputOpts};
+use super::{ConfigOpts, Format, Outcome, OutputOpts, ProjectOpts};
 use crate::lint::{LintOptions, StdinSql, lint};
 use crate::report::{self, Report, human};
 
@@ -28,6 +28,8 @@ pub struct LintArgs {
     /// Exit 0 even when findings of severity error remain (advisory runs).
     #[arg(long)]
     pub exit_zero: bool,
+    #[command(flatten)]
+    pub project: ProjectOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
     #[command(flatten)]
@@ -68,6 +70,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Outcome> {
         executing: false,
         paths,
         config: args.config.config,
+        runner: args.project.runner,
         stdin,
         since: args.since,
     })?;

@@ -225,6 +225,15 @@ pub struct ConfigOpts {
     pub config: Option<PathBuf>,
 }
 
+/// How the migrations project is read, for the commands that read one.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProjectOpts {
+    /// The runner whose layout, order and execution mode apply; wins over `runner` in
+    /// migsafe.toml and over detection (needed when a layout fits several runners).
+    #[arg(long, value_enum, value_name = "RUNNER")]
+    pub runner: Option<crate::source::Runner>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Annotated excerpts for people (colour on a terminal; NO_COLOR disables it).
@@ -276,10 +285,12 @@ pub(crate) fn one_project(
     command: &str,
     paths: &[PathBuf],
     config: &ConfigOpts,
+    project: &ProjectOpts,
 ) -> anyhow::Result<crate::classify::Analysis> {
     let report = crate::lint::lint(&crate::lint::LintOptions {
         paths: paths.to_vec(),
         config: config.config.clone(),
+        runner: project.runner,
         since: None,
         stdin: None,
         executing: true,

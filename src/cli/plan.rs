@@ -4,7 +4,7 @@ use anyhow::bail;
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::snapshot::{StoreOpts, load_config, unknown_target};
-use super::{ConfigOpts, Outcome, print};
+use super::{ConfigOpts, Outcome, ProjectOpts, print};
 use crate::config::TargetConfig;
 use crate::plan::{self, PlanInput};
 use crate::verify::receipts::{self, Receipts};
@@ -36,6 +36,8 @@ pub struct PlanArgs {
     pub receipts: PathBuf,
     #[command(flatten)]
     pub store: StoreOpts,
+    #[command(flatten)]
+    pub project: ProjectOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format.
@@ -92,7 +94,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
                 .collect();
             (config.targets.clone(), waves)
         };
-    let analysis = super::one_project("plan", &args.paths, &args.config)?;
+    let analysis = super::one_project("plan", &args.paths, &args.config, &args.project)?;
     let analysed = started.elapsed();
     let receipts = Receipts::load(&args.receipts)?;
     let out = plan::plan(&PlanInput {

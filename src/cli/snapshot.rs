@@ -8,7 +8,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{ConfigOpts, Outcome, print};
+use super::{ConfigOpts, Outcome, ProjectOpts, print};
 use crate::classify::MigrationAnalysis;
 use crate::config::Config;
 use crate::pg::connect::{self, Target};
@@ -328,6 +328,8 @@ pub struct CreateArgs {
     pub store: StoreOpts,
     #[command(flatten)]
     pub config: ConfigOpts,
+    #[command(flatten)]
+    pub project: ProjectOpts,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: SnapFormat,
@@ -615,6 +617,7 @@ fn migration_requests(args: &CreateArgs, version: &str) -> anyhow::Result<(Vec<R
         executing: false,
         paths: args.migrations.iter().cloned().collect(),
         config: args.config.config.clone(),
+        runner: args.project.runner,
         since: None,
         stdin: None,
     })?;

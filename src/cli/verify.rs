@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::{ConfigOpts, Outcome, print};
+use super::{ConfigOpts, Outcome, ProjectOpts, print};
 use crate::lint::{LintOptions, lint};
 use crate::pg::Cluster;
 use crate::verify::receipts::{self, Receipt, Receipts};
@@ -74,6 +74,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub keep_scratch: bool,
     #[command(flatten)]
+    pub project: ProjectOpts,
+    #[command(flatten)]
     pub config: ConfigOpts,
     /// Output format.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
@@ -86,6 +88,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         executing: false,
         paths: args.paths.clone(),
         config: args.config.config.clone(),
+        runner: args.project.runner,
         since: args.since.clone(),
         stdin: None,
     })?;

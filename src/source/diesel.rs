@@ -25,7 +25,7 @@ pub(crate) fn has_signal(dir: &Path) -> Option<String> {
 
 /// `(version, name)` of a migration folder name: `2024-01-02-030405_create_users` →
 /// `("20240102030405", "create_users")`.
-fn parse_dir_name(name: &str) -> (String, String) {
+pub(crate) fn parse_dir_name(name: &str) -> (String, String) {
     let (version, rest) = name.split_once('_').unwrap_or((name, ""));
     (version.replace('-', ""), rest.to_string())
 }

@@ -236,7 +236,7 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "{path}: the layout fits several runners ({candidates}){hints}; set `runner = \"…\"` in migsafe.toml to choose"
+        "{path}: the layout fits several runners ({candidates}){hints}; choose with --runner, or set `runner = \"…\"` in migsafe.toml"
     )]
     Ambiguous {
         path: PathBuf,
