@@ -144,6 +144,12 @@ fn assert_only_new(sub: &str, files: Vec<String>) {
     }
 }
 
+fn write_file(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
 fn read_doc(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap()
 }
@@ -311,7 +317,30 @@ fn pre_commit_hook_checks_the_staged_files_in_their_project() {
         "{text}"
     );
 
-    let cmds = commands(&read_doc("docs/ci/pre-commit.md"));
+    // The recipe narrows the hook to the migrations directory: application SQL that is staged
+    // too would otherwise be linted as plain migrations.
+    let recipe = read_doc("docs/ci/pre-commit.md");
+    let files = recipe
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("files: "))
+        .expect("the recipe sets files:");
+    assert_eq!(files, r"^migrations/.*\.sql$");
+    write_file(t.path(), "app/queries/purge.sql", "DELETE FROM accounts;\n");
+    let staged = [NEW_UP[0], NEW_UP[1], "app/queries/purge.sql"];
+    let passed: Vec<&str> = staged
+        .into_iter()
+        .filter(|f| f.starts_with("migrations/") && f.ends_with(".sql"))
+        .collect();
+    let out = run(
+        t.path(),
+        &base,
+        &format!("{} {}", field("entry"), passed.join(" ")),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("purge.sql"), "{text}");
+    assert!(text.contains("2 migrations checked"), "{text}");
+
+    let cmds = commands(&recipe);
     assert_eq!(cmds.len(), 1, "{cmds:?}");
     let out = run(t.path(), &base, &cmds[0]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
