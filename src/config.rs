@@ -30,8 +30,10 @@ pub enum Level {
 struct Raw {
     /// The migration runner, when the layout alone is ambiguous.
     runner: Option<Runner>,
-    /// The migrations directory, used when `migsafe lint` is given no paths or the project root.
-    migrations_dir: Option<PathBuf>,
+    /// The migrations directory, used when `migsafe lint` is given no paths or the project
+    /// root; a list for a project whose migrations live in several (Flyway's `locations`),
+    /// read as one project in the runner's order.
+    migrations_dir: Option<OneOrMany>,
     /// Check only migrations after this version (those before it are already applied
     /// everywhere; they still feed the column-type catalog).
     #[schemars(with = "Option<String>")]
@@ -207,6 +209,15 @@ fn rules_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
+/// A path, or a list of them.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(PathBuf),
+    #[schemars(extend("minItems" = 1))]
+    Many(Vec<PathBuf>),
+}
+
 /// The JSON Schema of migsafe.toml (docs/schemas/migsafe.toml.schema.json), for editors such
 /// as VS Code's Even Better TOML.
 pub fn schema() -> schemars::Schema {
@@ -219,7 +230,8 @@ pub struct Config {
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
     pub runner: Option<Runner>,
-    pub migrations_dir: Option<PathBuf>,
+    /// One directory, or several read as one project; empty when not set.
+    pub migrations_dir: Vec<PathBuf>,
     pub start_after: Option<String>,
     pub postgres_version: u32,
     pub rules: RuleConfig,
@@ -511,6 +523,13 @@ impl Config {
             Some(v) => *v.get_ref(),
             None => 15,
         };
+        if matches!(&raw.migrations_dir, Some(OneOrMany::Many(ds)) if ds.is_empty()) {
+            let at = text.find("migrations_dir").map(|i| i..i + 1);
+            return Err(invalid(
+                at,
+                "`migrations_dir` is an empty list: name the directories, or remove the key".into(),
+            ));
+        }
         let waves = match &raw.waves {
             None => None,
             Some(list) if list.get_ref().is_empty() => {
@@ -687,7 +706,11 @@ impl Config {
         Ok(Config {
             path: Some(path.to_path_buf()),
             runner: raw.runner,
-            migrations_dir: raw.migrations_dir.map(|d| base.join(d)),
+            migrations_dir: match raw.migrations_dir {
+                None => Vec::new(),
+                Some(OneOrMany::One(d)) => vec![base.join(d)],
+                Some(OneOrMany::Many(ds)) => ds.iter().map(|d| base.join(d)).collect(),
+            },
             start_after: raw.start_after.map(Spanned::into_inner),
             postgres_version,
             rules,
@@ -826,7 +849,15 @@ mod tests {
     fn reads_every_setting() {
         let c = parse("runner = \"sqlx\"\nmigrations_dir = \"db\"\nstart_after = \"20240101\"\npostgres_version = 14\n[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n").unwrap();
         assert_eq!(c.runner, Some(Runner::Sqlx));
-        assert_eq!(c.migrations_dir, Some(PathBuf::from("proj/db")));
+        assert_eq!(c.migrations_dir, [PathBuf::from("proj/db")]);
+        let c = parse("migrations_dir = [\"sql/core\", \"sql/billing\"]\n").unwrap();
+        assert_eq!(
+            c.migrations_dir,
+            [
+                PathBuf::from("proj/sql/core"),
+                PathBuf::from("proj/sql/billing")
+            ]
+        );
         assert_eq!(c.start_after.as_deref(), Some("20240101"));
         assert_eq!(c.postgres_version, 14);
         assert_eq!(c.rules.levels.get("MS002"), Some(&Some(Severity::Warning)));

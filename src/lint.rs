@@ -97,12 +97,13 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
         }
     }
     let paths = if opts.paths.is_empty() {
+        // The project root migsafe.toml describes, whose migrations_dir applies below.
         let here = config_for(Path::new("."))?;
-        vec![
-            here.migrations_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(".")),
-        ]
+        let root = match (&here.migrations_dir[..], here.path.as_deref()) {
+            ([_, ..], Some(file)) => file.parent().filter(|p| !p.as_os_str().is_empty()),
+            _ => None,
+        };
+        vec![root.map_or_else(|| PathBuf::from("."), Path::to_path_buf)]
     } else {
         opts.paths.clone()
     };
@@ -112,16 +113,8 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
             return Err(SourceError::Missing { path: dir }.into());
         }
         let config = config_for(&dir)?;
-        let target = match (&config.migrations_dir, &config.path) {
-            // A project root with a config that names its migrations directory.
-            (Some(m), Some(p)) if p.parent().is_some_and(|root| same_dir(root, &dir)) => m.clone(),
-            _ => dir.clone(),
-        };
-        let project = source::discover_with(
-            &target,
-            config.runner,
-            &load_options(&config, opts.executing),
-        )?;
+        let (targets, runner) = targets_of(&dir, &config)?;
+        let project = load_targets(&dir, &targets, runner, &config, opts.executing)?;
         let after = start_after_filter(&project, config.start_after.as_deref())?;
         // History findings about migrations before start_after stay: editing one of those is
         // what MS302 is about.
@@ -195,6 +188,115 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     Ok(Report {
         projects,
         root: None,
+    })
+}
+
+/// The directories a directory given on the command line stands for: migsafe.toml's
+/// `migrations_dir` when it is that file's project root, else the `locations` of a Flyway
+/// configuration there (which makes them Flyway's), else itself. With the runner they imply.
+fn targets_of(
+    dir: &Path,
+    config: &Config,
+) -> Result<(Vec<PathBuf>, Option<source::Runner>), LintError> {
+    let is_root = config
+        .path
+        .as_deref()
+        .and_then(Path::parent)
+        .is_some_and(|root| same_dir(root, dir));
+    if is_root && !config.migrations_dir.is_empty() {
+        return Ok((config.migrations_dir.clone(), config.runner));
+    }
+    if config.runner.is_none_or(|r| r == source::Runner::Flyway) {
+        let locations = source::placeholders::locations(dir)?;
+        if !locations.is_empty() {
+            return Ok((locations, Some(source::Runner::Flyway)));
+        }
+    }
+    Ok((vec![dir.to_path_buf()], config.runner))
+}
+
+/// Loads the project in `targets`: one directory, or several read as one project (Flyway's
+/// `locations`, a `migrations_dir` list) with their migrations in the runner's order, as the
+/// runner reads them. A version found in two of them is an error, as it is for Flyway.
+fn load_targets(
+    root: &Path,
+    targets: &[PathBuf],
+    runner: Option<source::Runner>,
+    config: &Config,
+    executing: bool,
+) -> Result<Project, LintError> {
+    let options = load_options(config, executing);
+    let mut parts = Vec::with_capacity(targets.len());
+    for target in targets {
+        if !target.exists() {
+            return Err(SourceError::Missing {
+                path: target.clone(),
+            }
+            .into());
+        }
+        parts.push(source::discover_with(target, runner, &options)?);
+    }
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
+    let runner = parts[0].runner;
+    let layout = |message: String| -> LintError {
+        SourceError::Layout {
+            path: root.to_path_buf(),
+            line: 1,
+            message,
+        }
+        .into()
+    };
+    if let Some(other) = parts.iter().find(|p| p.runner != runner) {
+        return Err(layout(format!(
+            "the migrations directories are read as one project, but {} holds {runner} migrations and {} {} ones: lint them separately",
+            parts[0].root.display(),
+            other.root.display(),
+            other.runner
+        )));
+    }
+    if runner == source::Runner::Sqitch {
+        return Err(layout(
+            "sqitch orders changes by its plan, which names one directory: lint each project on its own".into(),
+        ));
+    }
+    let runner_hint = parts[0].runner_hint.clone();
+    let mut migrations: Vec<Migration> = parts.into_iter().flat_map(|p| p.migrations).collect();
+    // Versioned migrations in the runner's order, then Flyway's repeatables by description.
+    migrations.sort_by(|a, b| {
+        a.repeatable.cmp(&b.repeatable).then_with(|| {
+            if a.repeatable {
+                a.name.cmp(&b.name)
+            } else if source::runs_before(runner, a, b) {
+                std::cmp::Ordering::Less
+            } else if source::runs_before(runner, b, a) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+    });
+    for pair in migrations.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if !a.repeatable && !b.repeatable && a.version == b.version {
+            return Err(SourceError::Layout {
+                path: b.up.path.clone(),
+                line: 1,
+                message: format!(
+                    "version {} is also {}: two migrations with one version, which the runner refuses",
+                    b.version,
+                    a.up.path.display()
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(Project {
+        runner,
+        runner_hint,
+        root: root.to_path_buf(),
+        migrations,
     })
 }
 

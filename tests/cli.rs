@@ -838,3 +838,98 @@ fn paths_are_relative_to_the_repository_root_from_a_subdirectory() {
     assert_eq!(location["artifactLocation"]["uri"], file);
     assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
 }
+
+/// A Flyway project with several `locations` is one project: its migrations interleave in
+/// version order across the directories, each checked against the schema the others built
+/// (issue 19, item 9).
+#[test]
+fn flyway_locations_and_migrations_dir_lists_are_one_project() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.locations=filesystem:sql/core,classpath:db/migration, filesystem:sql/missing\n",
+    );
+    write(
+        t.path(),
+        "sql/core/V1__accounts.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text);\n",
+    );
+    write(
+        t.path(),
+        "src/main/resources/db/migration/V2__invoices.sql",
+        "CREATE TABLE invoices (id bigint PRIMARY KEY, account bigint);\n",
+    );
+    write(
+        t.path(),
+        "sql/core/V3__drop_plan.sql",
+        "ALTER TABLE accounts DROP COLUMN plan;\n",
+    );
+    let names = |out: &std::process::Output| {
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["projects"].as_array().unwrap().len(), 1, "{json}");
+        let project = &json["projects"][0];
+        assert_eq!(project["runner"], "flyway");
+        project["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let lint = |args: &[&str]| {
+        migsafe(t.path())
+            .args(["lint", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = lint(&["."]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(names(&out), ["accounts", "invoices", "drop_plan"]);
+    // The drop is of a column V1 created in another directory: destroyed data, MS002.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"MS002\""));
+
+    // migsafe.toml's list wins over Flyway's, and is what `migsafe lint` alone reads.
+    write(
+        t.path(),
+        "migsafe.toml",
+        "migrations_dir = [\"sql/core\", \"sql/extra\"]\n",
+    );
+    write(
+        t.path(),
+        "sql/extra/V2_5__notes.sql",
+        "CREATE TABLE notes (id bigint PRIMARY KEY);\n",
+    );
+    assert_eq!(names(&lint(&[])), ["accounts", "notes", "drop_plan"]);
+    assert_eq!(names(&lint(&["."])), ["accounts", "notes", "drop_plan"]);
+
+    // One version in two directories is refused, as Flyway refuses it.
+    write(t.path(), "sql/extra/V3__again.sql", "SELECT 1;\n");
+    let out = lint(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("version 3 is also"), "{err}");
+
+    // An empty list is an error at its line.
+    write(t.path(), "migsafe.toml", "\nmigrations_dir = []\n");
+    let out = lint(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("migsafe.toml:2:") && err.contains("empty list"),
+        "{err}"
+    );
+
+    // A location migsafe cannot read is not skipped.
+    std::fs::remove_file(t.path().join("migsafe.toml")).unwrap();
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.locations=filesystem:sql/core,s3:bucket/migrations\n",
+    );
+    let out = lint(&["."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`s3:`"), "{err}");
+}

@@ -651,7 +651,8 @@ fn hints_are_looked_for_up_to_the_repository_root() {
         ("repo/migrations/1_init.down.sql", b"SELECT 2;"),
     ]);
     assert!(
-        err(discover(&above.path().join("repo"), None)).contains("(sqlx, golang-migrate); choose with")
+        err(discover(&above.path().join("repo"), None))
+            .contains("(sqlx, golang-migrate); choose with")
     );
 }
 

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::layout::{ancestors, line_of, parse_toml};
 use super::{Result, SourceError, read_sql};
@@ -29,6 +29,52 @@ pub struct Placeholders {
     prefix: String,
     suffix: String,
     replace: bool,
+}
+
+/// Flyway's `locations` as the configuration in `root` (the project root: `flyway.conf`,
+/// `flyway.toml` or `conf/flyway.conf` there) sets them, resolved against `root`, for a
+/// project whose migrations live in several directories. `filesystem:` paths are taken as
+/// written; `classpath:` ones (and bare ones, Flyway's default prefix) under Maven's and
+/// Gradle's `src/main/resources`. Directories that do not exist are left out, as Flyway skips
+/// them. Empty when no configuration there sets `locations`.
+pub(crate) fn locations(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut settings = Settings::default();
+    for name in super::flyway::CONF_FILES {
+        let path = root.join(name);
+        if !path.is_file() {
+            continue;
+        }
+        if name.ends_with(".toml") {
+            settings.read_toml(&path)?;
+        } else {
+            settings.read_conf(&path)?;
+        }
+    }
+    let Some(list) = settings.get("locations") else {
+        return Ok(Vec::new());
+    };
+    let mut dirs = Vec::new();
+    for location in list.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let dir = match location.split_once(':') {
+            Some(("filesystem", p)) => root.join(p),
+            Some(("classpath", p)) => root.join("src/main/resources").join(p),
+            // s3:, gcs: and other schemes: migrations migsafe cannot read are not skipped.
+            Some((scheme, _)) => {
+                return Err(SourceError::Layout {
+                    path: root.to_path_buf(),
+                    line: 1,
+                    message: format!(
+                        "Flyway location `{location}`: migsafe reads `filesystem:` and `classpath:` locations, not `{scheme}:`; copy the scripts to a directory and name it in migrations_dir"
+                    ),
+                });
+            }
+            None => root.join("src/main/resources").join(location),
+        };
+        if dir.is_dir() && !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    Ok(dirs)
 }
 
 /// Stand-ins for built-ins that only a live Flyway run knows. Fixed, so that checksums and
