@@ -70,7 +70,6 @@ fn issue<'a>(l: &'a Located<'a>) -> Issue<'a> {
 mod tests {
     use std::collections::HashSet;
 
-    use super::*;
     use crate::report::testing::{self, Fixture};
 
     fn render(f: &Fixture) -> String {

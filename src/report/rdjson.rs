@@ -116,7 +116,6 @@ fn diagnostic<'a>(l: &'a Located<'a>) -> Diagnostic<'a> {
 mod tests {
     use serde_json::Value;
 
-    use super::*;
     use crate::report::testing::{self, Fixture};
 
     fn render(f: &Fixture) -> String {
