@@ -984,3 +984,124 @@ fn the_builtin_function_table_matches_the_server() {
         assert!(!migsafe::sql::builtins::catalog_reader(w), "{w}");
     }
 }
+
+/// The locks lint says a statement takes on tables besides its target (`locks_elsewhere`) are
+/// the ones PostgreSQL takes: each statement runs in a transaction on a real server and
+/// `pg_locks` is read before it rolls back. Every predicted lock is held, and every lock of
+/// SHARE or stronger on another existing table is predicted.
+#[test]
+fn locks_elsewhere_match_pg_locks() {
+    const SCHEMA: &str = "CREATE TABLE person (id int PRIMARY KEY);
+CREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));
+CREATE TABLE other (id int PRIMARY KEY, person_id int);
+CREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE loose (id int, at date);
+CREATE TABLE base (id int);
+ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);
+";
+    let statements = [
+        "CREATE TABLE n2 (id int, p int REFERENCES person (id))",
+        "ALTER TABLE other ADD FOREIGN KEY (id) REFERENCES person (id) NOT VALID",
+        "ALTER TABLE other ADD COLUMN boss int REFERENCES person (id)",
+        "ALTER TABLE note DROP CONSTRAINT note_person_id_fkey",
+        "ALTER TABLE other DROP CONSTRAINT other_person",
+        "ALTER TABLE note DROP CONSTRAINT note_pkey",
+        "DROP TABLE note",
+        "DROP TABLE person CASCADE",
+        "TRUNCATE person CASCADE",
+        "CREATE TABLE meas_2025 PARTITION OF meas FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+        "ALTER TABLE meas ATTACH PARTITION loose FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        "ALTER TABLE meas DETACH PARTITION meas_2024",
+        "DROP TABLE meas_2024",
+        "CREATE TABLE kid (x int) INHERITS (base)",
+        "ALTER TABLE loose INHERIT base",
+    ];
+    let (_, mut client) = database_with("locks_elsewhere", SCHEMA);
+    for sql in statements {
+        // What lint predicts, with SCHEMA as the earlier migration.
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("migrations");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(dir.path().join("sqlx.toml"), "").unwrap();
+        std::fs::write(m.join("1_schema.up.sql"), SCHEMA).unwrap();
+        std::fs::write(m.join("2_change.up.sql"), format!("{sql};\n")).unwrap();
+        let report = migsafe::lint::lint(&migsafe::lint::LintOptions {
+            paths: vec![m],
+            ..Default::default()
+        })
+        .unwrap();
+        let step = &report.projects[0].analysis.migrations[1].up.steps[0];
+        let predicted: Vec<(String, String)> = step
+            .effects
+            .iter()
+            .flat_map(|e| &e.locks_elsewhere)
+            .map(|l| {
+                let mode = serde_json::to_value(l.lock).unwrap();
+                (l.table.clone(), mode.as_str().unwrap().to_string())
+            })
+            .collect();
+        let target: Vec<String> = step
+            .effects
+            .iter()
+            .flat_map(|e| e.op.tables())
+            .map(str::to_string)
+            .collect();
+
+        // What PostgreSQL does.
+        let mut tx = client.transaction().unwrap();
+        tx.batch_execute(sql).unwrap();
+        let held: Vec<(String, String)> = tx
+            .query(
+                "SELECT c.relname::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE l.pid = pg_backend_pid() AND c.relkind IN ('r', 'p')",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        tx.rollback().unwrap();
+
+        // "SHARE_ROW_EXCLUSIVE" in migsafe's JSON is "ShareRowExclusiveLock" in pg_locks.
+        let pg_mode = |m: &str| {
+            let camel: String = m
+                .split('_')
+                .map(|w| w[..1].to_string() + &w[1..].to_ascii_lowercase())
+                .collect();
+            camel + "Lock"
+        };
+        for (table, mode) in &predicted {
+            assert!(
+                held.iter().any(|(t, m)| t == table && *m == pg_mode(mode)),
+                "{sql}: predicted {mode} on {table}; PostgreSQL held {held:?}"
+            );
+        }
+        let strong = [
+            "ShareLock",
+            "ShareRowExclusiveLock",
+            "ExclusiveLock",
+            "AccessExclusiveLock",
+        ];
+        let existing = [
+            "person",
+            "note",
+            "other",
+            "meas",
+            "meas_2024",
+            "loose",
+            "base",
+        ];
+        for (table, mode) in &held {
+            if strong.contains(&mode.as_str())
+                && existing.contains(&table.as_str())
+                && !target.contains(table)
+            {
+                assert!(
+                    predicted.iter().any(|(t, _)| t == table),
+                    "{sql}: PostgreSQL took {mode} on {table}, which lint did not predict ({predicted:?})"
+                );
+            }
+        }
+    }
+}

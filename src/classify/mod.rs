@@ -17,6 +17,7 @@ use serde::Serialize;
 
 pub use catalog::{Catalog, TypeChange};
 pub use effect::{DataEffect, Destroyed, Effect, LockLevel};
+pub use objects::LockElsewhere;
 
 use crate::source::{Delimiting, ExecMode, Migration, Project, Runner, Script};
 use crate::sql::{self, LineIndex, Op, Statement};
@@ -39,6 +40,10 @@ pub struct OpEffect {
     /// a foreign-key action, a parent table, a called function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// Tables besides its target that the operation locks (a referenced table, a partition's
+    /// parent), with the lock it takes on each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks_elsewhere: Vec<objects::LockElsewhere>,
 }
 
 /// One statement with its context and effects.
@@ -333,6 +338,7 @@ fn classify_script(
             // What the operation sets off is judged before the operation changes the model
             // (a dropped parent still has its partitions).
             let consequences = catalog.deps.consequences(&op);
+            let locks_elsewhere = catalog.deps.locks_elsewhere(&op);
             let mut effect = judge(&op, catalog, &origins, settings);
             let new_table = is_new(&op, &origins);
             origins.record(&op, !if_not_exists(&op, text));
@@ -349,6 +355,7 @@ fn classify_script(
                 effect,
                 new_table,
                 via: None,
+                locks_elsewhere,
             });
             for (op, via) in consequences {
                 let mut effect = judge(&op, catalog, &origins, settings);
@@ -363,6 +370,7 @@ fn classify_script(
                     op,
                     effect,
                     via: Some(via),
+                    locks_elsewhere: Vec::new(),
                 });
             }
         }
@@ -383,6 +391,7 @@ fn classify_script(
                 ),
                 new_table: false,
                 via: None,
+                locks_elsewhere: Vec::new(),
             });
         }
         scs_off |= effects.iter().any(|e| {

@@ -14,8 +14,28 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::LockLevel;
 use crate::sql::op::unqualified;
 use crate::sql::{Body, FkAction, ForeignKey, Op, RUN_TIME};
+
+/// A lock a statement takes on a table other than the one it names as its target, as
+/// PostgreSQL 15 takes it (measured in `pg_locks`): the table a foreign key references, the
+/// parent of a partition, the partition attached or detached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct LockElsewhere {
+    pub table: String,
+    pub lock: LockLevel,
+    /// Why the statement locks it, e.g. "referenced by the new foreign key".
+    pub why: &'static str,
+}
+
+/// The name PostgreSQL gives a foreign key constraint that the statement does not name:
+/// `<table>_<columns>_fkey`. Longer names are truncated by PostgreSQL in ways not modelled;
+/// those are left unknown.
+fn default_fk_name(table: &str, columns: &[String]) -> Option<String> {
+    let name = format!("{}_{}_fkey", unqualified(table), columns.join("_"));
+    (name.len() <= 63).then_some(name)
+}
 
 fn key(name: &str) -> String {
     unqualified(name).to_string()
@@ -215,6 +235,8 @@ pub struct Deps {
     triggers: HashMap<String, Vec<Trigger>>,
     /// Foreign keys: (referencing table, key).
     fks: Vec<Arc<(String, ForeignKey)>>,
+    /// Foreign key constraints by (table, constraint name): the table each references.
+    fk_names: HashMap<(String, String), String>,
     children: HashMap<String, Vec<Child>>,
 }
 
@@ -233,6 +255,7 @@ impl Deps {
             } => !foreign_keys.is_empty() || !inherits.is_empty() || partition_of.is_some(),
             Op::AddColumn { column, .. } => column.references.is_some(),
             Op::AddConstraint { foreign_key, .. } => foreign_key.is_some(),
+            Op::DropConstraint { .. } => true,
             Op::CreateFunction { .. }
             | Op::CreateTrigger { .. }
             | Op::Inherit { .. }
@@ -242,6 +265,143 @@ impl Deps {
             | Op::DropTable { .. } => true,
             _ => false,
         }
+    }
+
+    /// The tables besides its target that `op` locks, with the lock; judged before the
+    /// operation changes the model (a dropped table still has its foreign keys).
+    pub fn locks_elsewhere(&self, op: &Op) -> Vec<LockElsewhere> {
+        let at = |table: &str, lock, why| LockElsewhere {
+            table: table.to_string(),
+            lock,
+            why,
+        };
+        let mut out = Vec::new();
+        match op {
+            Op::CreateTable {
+                foreign_keys,
+                inherits,
+                partition_of,
+                ..
+            } => {
+                for fk in foreign_keys {
+                    out.push(at(
+                        &fk.references,
+                        LockLevel::ShareRowExclusive,
+                        "referenced by a foreign key of the new table",
+                    ));
+                }
+                if let Some(parent) = partition_of {
+                    out.push(at(
+                        parent,
+                        LockLevel::AccessExclusive,
+                        "the partitioned table the new one becomes a partition of",
+                    ));
+                }
+                for parent in inherits {
+                    out.push(at(
+                        parent,
+                        LockLevel::ShareUpdateExclusive,
+                        "the table the new one inherits from",
+                    ));
+                }
+            }
+            Op::AddColumn { column, .. } => {
+                if let Some(references) = &column.references {
+                    out.push(at(
+                        references,
+                        LockLevel::ShareRowExclusive,
+                        "referenced by the new foreign key",
+                    ));
+                }
+            }
+            Op::AddConstraint {
+                foreign_key: Some(fk),
+                ..
+            } => out.push(at(
+                &fk.references,
+                LockLevel::ShareRowExclusive,
+                "referenced by the new foreign key",
+            )),
+            Op::DropConstraint { table, name, .. } => {
+                if let Some(references) = self.fk_names.get(&(key(table), key(name))) {
+                    out.push(at(
+                        references,
+                        LockLevel::AccessExclusive,
+                        "referenced by the dropped foreign key",
+                    ));
+                }
+            }
+            Op::DropTable { tables, cascade } => {
+                let dropped: HashSet<String> = tables.iter().map(|t| key(t)).collect();
+                for t in &dropped {
+                    for e in &self.fks {
+                        let (child, fk) = &**e;
+                        let parent = unqualified(&fk.references);
+                        if child == t && !dropped.contains(parent) {
+                            out.push(at(
+                                parent,
+                                LockLevel::AccessExclusive,
+                                "referenced by a foreign key of the dropped table",
+                            ));
+                        } else if *cascade && parent == t && !dropped.contains(child) {
+                            out.push(at(
+                                child,
+                                LockLevel::AccessExclusive,
+                                "its foreign key to the dropped table is dropped (CASCADE)",
+                            ));
+                        }
+                    }
+                    for (parent, children) in &self.children {
+                        if children.iter().any(|c| c.partition && &c.table == t)
+                            && !dropped.contains(parent)
+                        {
+                            out.push(at(
+                                parent,
+                                LockLevel::AccessExclusive,
+                                "the partitioned table of the dropped partition",
+                            ));
+                        }
+                    }
+                }
+            }
+            Op::Truncate {
+                tables,
+                cascade: true,
+            } => {
+                let truncated: HashSet<String> = tables.iter().map(|t| key(t)).collect();
+                for e in &self.fks {
+                    let (child, fk) = &**e;
+                    if truncated.contains(unqualified(&fk.references)) && !truncated.contains(child)
+                    {
+                        out.push(at(
+                            child,
+                            LockLevel::AccessExclusive,
+                            "it references a truncated table (CASCADE)",
+                        ));
+                    }
+                }
+            }
+            Op::AttachPartition { partition, .. } => out.push(at(
+                partition,
+                LockLevel::AccessExclusive,
+                "the table attached as a partition",
+            )),
+            Op::DetachPartition { partition, .. } => out.push(at(
+                partition,
+                LockLevel::AccessExclusive,
+                "the detached partition",
+            )),
+            Op::Inherit { parent, .. } => out.push(at(
+                parent,
+                LockLevel::ShareUpdateExclusive,
+                "the table it comes to inherit from",
+            )),
+            _ => {}
+        }
+        // One entry per table: the strongest lock.
+        out.sort_by(|a, b| a.table.cmp(&b.table).then(b.lock.cmp(&a.lock)));
+        out.dedup_by(|b, a| a.table == b.table);
+        out
     }
 
     /// Follows one operation.
@@ -270,6 +430,7 @@ impl Deps {
             } => {
                 for fk in foreign_keys {
                     self.fks.push(Arc::new((key(table), fk.clone())));
+                    self.name_fk(table, None, fk);
                 }
                 for p in inherits {
                     self.add_child(p, table, false);
@@ -280,22 +441,28 @@ impl Deps {
             }
             Op::AddColumn { table, column } => {
                 if let Some(references) = &column.references {
-                    self.fks.push(Arc::new((
-                        key(table),
-                        ForeignKey {
-                            references: references.clone(),
-                            columns: vec![column.name.clone()],
-                            referred: vec![],
-                            actions: column.actions,
-                        },
-                    )));
+                    let fk = ForeignKey {
+                        references: references.clone(),
+                        columns: vec![column.name.clone()],
+                        referred: vec![],
+                        actions: column.actions,
+                    };
+                    self.name_fk(table, None, &fk);
+                    self.fks.push(Arc::new((key(table), fk)));
                 }
             }
             Op::AddConstraint {
                 table,
+                name,
                 foreign_key: Some(fk),
                 ..
-            } => self.fks.push(Arc::new((key(table), fk.clone()))),
+            } => {
+                self.name_fk(table, name.as_deref(), fk);
+                self.fks.push(Arc::new((key(table), fk.clone())));
+            }
+            Op::DropConstraint { table, name, .. } => {
+                self.fk_names.remove(&(key(table), key(name)));
+            }
             Op::Inherit { table, parent } => self.add_child(parent, table, false),
             Op::AttachPartition { table, partition } => self.add_child(table, partition, true),
             Op::DetachPartition {
@@ -309,6 +476,7 @@ impl Deps {
             Op::DropTable { tables, .. } => {
                 for t in tables {
                     let t = key(t);
+                    self.fk_names.retain(|(table, _), _| *table != t);
                     self.triggers.remove(&t);
                     self.children.remove(&t);
                     self.fks.retain(|e| {
@@ -321,6 +489,17 @@ impl Deps {
         }
     }
 
+    fn name_fk(&mut self, table: &str, name: Option<&str>, fk: &ForeignKey) {
+        let name = match name {
+            Some(n) => Some(key(n)),
+            None => default_fk_name(table, &fk.columns),
+        };
+        if let Some(name) = name {
+            self.fk_names
+                .insert((key(table), name), key(&fk.references));
+        }
+    }
+
     fn add_child(&mut self, parent: &str, child: &str, partition: bool) {
         self.children.entry(key(parent)).or_default().push(Child {
             table: key(child),
@@ -329,6 +508,19 @@ impl Deps {
     }
 
     fn rename(&mut self, from: &str, to: &str) {
+        let names = std::mem::take(&mut self.fk_names);
+        self.fk_names = names
+            .into_iter()
+            .map(|((table, name), references)| {
+                let table = if table == from { to.to_string() } else { table };
+                let references = if references == from {
+                    to.to_string()
+                } else {
+                    references
+                };
+                ((table, name), references)
+            })
+            .collect();
         if let Some(t) = self.triggers.remove(from) {
             self.triggers.insert(to.to_string(), t);
         }

@@ -6,9 +6,23 @@ rule! {
     /// ## What it flags
     /// The first statement of a migration that takes a `SHARE` lock or stronger (`CREATE INDEX`, most
     /// `ALTER TABLE` forms, `DROP`, `TRUNCATE`, `LOCK TABLE` …) on an object that existed before the
-    /// migration, when no `SET lock_timeout` precedes it in the script. That includes the table a
-    /// new table's foreign key references: `CREATE TABLE … REFERENCES person` takes `SHARE ROW
-    /// EXCLUSIVE` on `person`.
+    /// migration, when no `SET lock_timeout` precedes it in the script, including the tables a
+    /// statement locks besides the one it names (a referenced table, a partition's parent).
+    ///
+    /// Those locks, as PostgreSQL takes them:
+    ///
+    /// - a foreign key added (`CREATE TABLE … REFERENCES person`, `ADD FOREIGN KEY`) takes `SHARE
+    ///   ROW EXCLUSIVE` on the table it references;
+    /// - dropping a foreign key, or a table that has one, takes `ACCESS EXCLUSIVE` on the table it
+    ///   references;
+    /// - `CREATE TABLE … PARTITION OF`, and dropping a partition, take `ACCESS EXCLUSIVE` on the
+    ///   partitioned table;
+    /// - `ATTACH PARTITION` and `DETACH PARTITION` take `ACCESS EXCLUSIVE` on the partition;
+    /// - `TRUNCATE … CASCADE` and `DROP TABLE … CASCADE` take `ACCESS EXCLUSIVE` on the tables
+    ///   whose foreign keys reference the table.
+    ///
+    /// The JSON output lists these under `locks_elsewhere`. Inheritance (`INHERITS`, `INHERIT`)
+    /// takes `SHARE UPDATE EXCLUSIVE` on the parent, which queries do not wait for.
     ///
     /// One finding per migration.
     ///
@@ -36,6 +50,12 @@ rule! {
     /// CREATE TABLE person (id bigint PRIMARY KEY);
     /// -- example: next migration
     /// CREATE TABLE person_note (id bigint PRIMARY KEY, person_id bigint REFERENCES person (id));
+    /// ```
+    ///
+    /// ```sql
+    /// CREATE TABLE events (id bigint, at date) PARTITION BY RANGE (at);
+    /// -- example: next migration
+    /// CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
     /// ```
     ///
     /// ## Good
@@ -70,61 +90,64 @@ impl Rule for MissingLockTimeout {
             return;
         }
         for (step, e) in cx.ops() {
-            // A foreign key takes SHARE ROW EXCLUSIVE on the table it references as well: when
-            // that table existed before, writes to it queue behind the waiting statement even
-            // though the table being created or altered is new.
-            let foreign_keys: Vec<&crate::sql::ForeignKey> = match &e.op {
-                Op::CreateTable { foreign_keys, .. } => foreign_keys.iter().collect(),
-                Op::AddConstraint {
-                    foreign_key: Some(fk),
-                    ..
-                } if super::fresh(cx, step, e) => vec![fk],
-                _ => vec![],
-            };
-            if !foreign_keys.is_empty() && !step.lock_timeout {
+            if step.lock_timeout {
+                continue;
+            }
+            // What the statement locks that other sessions use: its own target, and the tables
+            // it locks besides (a referenced table, a partition's parent), unless this
+            // migration created them.
+            let mut locked: Vec<(String, LockLevel, Option<&str>)> = Vec::new();
+            if e.effect.lock >= LockLevel::Share
+                && locks_relation(&e.op)
+                && !super::fresh(cx, step, e)
+            {
+                locked.push((super::target(&e.op).to_string(), e.effect.lock, None));
+            }
+            let elsewhere: Vec<_> = e
+                .locks_elsewhere
+                .iter()
+                .filter(|l| l.lock >= LockLevel::Share)
+                .collect();
+            if !elsewhere.is_empty() {
                 let created = super::created_before(cx, step.index);
-                let referenced: Vec<&str> = foreign_keys
-                    .iter()
-                    .map(|fk| fk.references.as_str())
-                    .filter(|t| !created.contains(super::key(t)))
-                    // The fallback recognizer does not read the referenced table's name.
-                    .map(|t| {
-                        if t.is_empty() {
-                            "the referenced table"
+                for l in elsewhere {
+                    if !created.contains(super::key(&l.table)) {
+                        // The fallback recognizer does not read a referenced table's name.
+                        let table = if l.table.is_empty() {
+                            "the referenced table".to_string()
                         } else {
-                            t
-                        }
-                    })
-                    .collect();
-                if !referenced.is_empty() {
-                    out.push(Hit::at(
-                        step,
-                        format!(
-                            "takes SHARE ROW EXCLUSIVE on {} (referenced by a foreign key of the new table) with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and every write to {} queues behind it meanwhile",
-                            referenced.join(", "),
-                            referenced.join(", ")
-                        ),
-                    ));
-                    return;
+                            l.table.clone()
+                        };
+                        locked.push((table, l.lock, Some(l.why)));
+                    }
                 }
             }
-            if step.lock_timeout || e.effect.lock < LockLevel::Share {
+            if locked.is_empty() {
                 continue;
             }
-            if !locks_relation(&e.op) || super::fresh(cx, step, e) {
-                continue;
-            }
-            let target = super::target(&e.op);
-            let queued = if e.effect.lock == LockLevel::AccessExclusive {
-                format!("every query on {target}")
-            } else {
-                format!("every write to {target}")
-            };
+            let takes: Vec<String> = locked
+                .iter()
+                .map(|(table, lock, why)| match why {
+                    Some(why) => format!("{} on {table} ({why})", super::lock_name(*lock)),
+                    None => format!("{} on {table}", super::lock_name(*lock)),
+                })
+                .collect();
+            let queued: Vec<String> = locked
+                .iter()
+                .map(|(table, lock, _)| {
+                    if *lock == LockLevel::AccessExclusive {
+                        format!("every query on {table}")
+                    } else {
+                        format!("every write to {table}")
+                    }
+                })
+                .collect();
             out.push(Hit::at(
                 step,
                 format!(
-                    "takes {} on {target} with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and {queued} queues behind it meanwhile",
-                    super::lock_name(e.effect.lock)
+                    "takes {} with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and {} queues behind it meanwhile",
+                    takes.join(" and "),
+                    queued.join(" and ")
                 ),
             ));
             return;
@@ -160,6 +183,76 @@ mod tests {
     #[test]
     fn examples() {
         crate::rules::testing::check_rule(&super::MissingLockTimeout::META);
+    }
+
+    /// Every statement that locks a table besides its target, as measured on PostgreSQL 15
+    /// (`pg_locks` inside the statement's transaction): the finding names that table.
+    #[test]
+    fn locks_on_other_tables_are_named() {
+        let meta = &super::MissingLockTimeout::META;
+        let base = "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));\nCREATE TABLE other (id int PRIMARY KEY, person_id int);\nCREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE TABLE loose (id int, at date);\nALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);\n-- example: next migration\n";
+        let message = |sql: &str| -> String {
+            let (found, _) = crate::rules::testing::lint_example(&format!("{base}{sql}"), meta);
+            found
+                .iter()
+                .filter(|f| f.rule == meta.id)
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for (sql, expected) in [
+            (
+                "ALTER TABLE other ADD FOREIGN KEY (id) REFERENCES person (id);",
+                "SHARE ROW EXCLUSIVE on other and SHARE ROW EXCLUSIVE on person (referenced by the new foreign key)",
+            ),
+            (
+                "ALTER TABLE note DROP CONSTRAINT note_person_id_fkey;",
+                "ACCESS EXCLUSIVE on person (referenced by the dropped foreign key)",
+            ),
+            (
+                "ALTER TABLE other DROP CONSTRAINT other_person;",
+                "ACCESS EXCLUSIVE on person (referenced by the dropped foreign key)",
+            ),
+            (
+                "DROP TABLE note;",
+                "ACCESS EXCLUSIVE on person (referenced by a foreign key of the dropped table)",
+            ),
+            (
+                "CREATE TABLE meas_2025 PARTITION OF meas FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');",
+                "ACCESS EXCLUSIVE on meas (the partitioned table the new one becomes a partition of)",
+            ),
+            (
+                "DROP TABLE meas_2024;",
+                "ACCESS EXCLUSIVE on meas (the partitioned table of the dropped partition)",
+            ),
+            (
+                "ALTER TABLE meas ATTACH PARTITION loose FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+                "ACCESS EXCLUSIVE on loose (the table attached as a partition)",
+            ),
+            (
+                "ALTER TABLE meas DETACH PARTITION meas_2024;",
+                "ACCESS EXCLUSIVE on meas_2024 (the detached partition)",
+            ),
+            (
+                "TRUNCATE person CASCADE;",
+                "ACCESS EXCLUSIVE on note (it references a truncated table (CASCADE))",
+            ),
+            (
+                "DROP TABLE person CASCADE;",
+                "ACCESS EXCLUSIVE on note (its foreign key to the dropped table is dropped (CASCADE))",
+            ),
+        ] {
+            let found = message(sql);
+            assert!(found.contains(expected), "{sql}\n{found}");
+        }
+        // A constraint that is not a known foreign key locks only its own table.
+        let found = message("ALTER TABLE note DROP CONSTRAINT note_pkey;");
+        assert!(!found.contains("person"), "{found}");
+        // The lock timeout set first: nothing to say.
+        assert_eq!(message("SET lock_timeout = '5s';\nDROP TABLE note;"), "");
+        // Inheritance takes SHARE UPDATE EXCLUSIVE on the parent: queries do not queue.
+        let found = message("CREATE TABLE kid (x int) INHERITS (person);");
+        assert_eq!(found, "");
     }
 
     /// A foreign key added to a new table locks the older table it references.
