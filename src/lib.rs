@@ -19,4 +19,5 @@ pub mod rules;
 pub mod snapshot;
 pub mod source;
 pub mod sql;
+pub mod units;
 pub mod verify;

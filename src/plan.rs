@@ -25,9 +25,7 @@ use crate::snapshot::Store;
 use crate::source::Project;
 use crate::verify::receipts::{self, Receipts};
 
-pub use estimate::{
-    CAPTURE_BYTES_PER_SECOND, EstimatedObject, SnapshotEstimate, human_bytes, seconds_for,
-};
+pub use estimate::{CAPTURE_BYTES_PER_SECOND, EstimatedObject, SnapshotEstimate, seconds_for};
 use estimate::{Captures, Estimator};
 
 /// Test hook: when set, the free space of the snapshot store (bytes) instead of `statvfs`.
@@ -1227,14 +1225,14 @@ fn store_gate(store: &StoreCheck, need: u64) -> Gate {
             passed: false,
             detail: format!(
                 "store {path} has {} free, but this target's snapshots are estimated at {} ({} bytes needed, {} free)",
-                human_bytes(free),
-                human_bytes(need),
+                crate::units::bytes(free),
+                crate::units::bytes(need),
                 need,
                 free
             ),
             fix: Some(format!(
                 "free at least {} in {path} (migsafe snapshot prune), or point --store / [snapshots] store at a larger disk",
-                human_bytes(need - free)
+                crate::units::bytes(need - free)
             )),
         },
         Some(free) => Gate {
@@ -1242,8 +1240,8 @@ fn store_gate(store: &StoreCheck, need: u64) -> Gate {
             passed: true,
             detail: format!(
                 "store {path} is writable and has {} free for an estimated {}",
-                human_bytes(free),
-                human_bytes(need)
+                crate::units::bytes(free),
+                crate::units::bytes(need)
             ),
             fix: None,
         },
@@ -1288,24 +1286,15 @@ fn drill_gate(
         Some(age) if age > max_age.as_secs() => failed(format!(
             "the latest drill ({}) is {} old, more than max_age {}",
             report.id,
-            human_age(age),
-            human_age(max_age.as_secs())
+            crate::units::age(age),
+            crate::units::age(max_age.as_secs())
         )),
         Some(age) => Gate {
             gate: GateName::Drill,
             passed: true,
-            detail: format!("drill {} passed {} ago", report.id, human_age(age)),
+            detail: format!("drill {} passed {} ago", report.id, crate::units::age(age)),
             fix: None,
         },
-    }
-}
-
-fn human_age(secs: u64) -> String {
-    match secs {
-        s if s >= 86_400 => format!("{}d", s / 86_400),
-        s if s >= 3_600 => format!("{}h", s / 3_600),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
     }
 }
 
@@ -1440,7 +1429,7 @@ pub fn human(report: &PlanReport) -> String {
                 d.id,
                 if d.passed { "passed" } else { "failed" },
                 d.age_seconds
-                    .map(|a| format!(" {} ago", human_age(a)))
+                    .map(|a| format!(" {} ago", crate::units::age(a)))
                     .unwrap_or_default(),
                 d.restore_seconds
             ));
@@ -1496,14 +1485,14 @@ pub fn human(report: &PlanReport) -> String {
             if let Some(e) = &m.snapshot_estimate {
                 out.push_str(&format!(
                     "           snapshot ≈ {}, ≈ {:.2} s to capture\n",
-                    human_bytes(e.bytes),
+                    crate::units::bytes(e.bytes),
                     e.seconds
                 ));
                 for o in &e.objects {
                     out.push_str(&format!(
                         "             {}: {}{}\n",
                         o.object,
-                        human_bytes(o.bytes),
+                        crate::units::bytes(o.bytes),
                         o.rows
                             .map(|r| format!(", {r} row{}", if r == 1 { "" } else { "s" }))
                             .unwrap_or_default()
@@ -1614,7 +1603,7 @@ mod tests {
         let g = store_gate(&store, 5_000);
         assert!(!g.passed);
         assert!(g.detail.contains("5000 bytes needed, 1000 free"), "{g:?}");
-        assert!(g.fix.unwrap().contains("free at least 4.0 kB in s"));
+        assert!(g.fix.unwrap().contains("free at least 3.9 KiB in s"));
         let unknown = StoreCheck {
             free_bytes: None,
             ..store
@@ -1633,8 +1622,8 @@ mod tests {
 
     #[test]
     fn ages_read_short() {
-        assert_eq!(human_age(59), "59s");
-        assert_eq!(human_age(3_600 * 5), "5h");
-        assert_eq!(human_age(86_400 * 7), "7d");
+        assert_eq!(crate::units::age(59), "59s");
+        assert_eq!(crate::units::age(3_600 * 5), "5h");
+        assert_eq!(crate::units::age(86_400 * 7), "7d");
     }
 }

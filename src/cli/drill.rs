@@ -5,9 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use clap::Args;
 
-use super::snapshot::{
-    SnapFormat, StoreOpts, age_text, human_bytes, load_config, progress, unknown_target,
-};
+use super::snapshot::{SnapFormat, StoreOpts, load_config, progress, unknown_target};
 use super::{ConfigOpts, Outcome, print};
 use crate::drill::{self, DrillOptions, DrillReport};
 use crate::pg::connect;
@@ -146,7 +144,7 @@ pub fn report_text(r: &DrillReport, saved: Option<&Path>) -> String {
         r.target,
         r.kind.label(),
         r.rows,
-        human_bytes(r.bytes),
+        crate::units::bytes(r.bytes),
         r.result.label()
     );
     for p in &r.phases {
@@ -221,7 +219,12 @@ fn history(args: &DrillArgs, store: &Store) -> anyhow::Result<Outcome> {
             let age = r
                 .started_at
                 .parse::<jiff::Timestamp>()
-                .map(|t| format!("{} ago", age_text(now - t.as_second())))
+                .map(|t| {
+                    format!(
+                        "{} ago",
+                        crate::units::age((now - t.as_second()).max(0) as u64)
+                    )
+                })
                 .unwrap_or_else(|_| r.started_at.clone());
             [
                 age,

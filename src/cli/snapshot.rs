@@ -187,21 +187,6 @@ pub fn progress(quiet: bool) -> indicatif::ProgressBar {
     pb
 }
 
-/// `1.2 KiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
-}
-
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -802,7 +787,7 @@ fn created_text(m: &Manifest) -> String {
         m.kind.label(),
         plural(m.objects.len() as u64, "object", "objects"),
         plural(m.total_rows(), "row", "rows"),
-        human_bytes(m.total_bytes()),
+        crate::units::bytes(m.total_bytes()),
         m.capture_ms
     ));
     s
@@ -896,7 +881,7 @@ fn list(args: ListArgs) -> anyhow::Result<Outcome> {
                     c.kind.label().to_string(),
                     c.objects.to_string(),
                     c.rows.to_string(),
-                    human_bytes(c.bytes),
+                    crate::units::bytes(c.bytes),
                     c.created_at.to_string(),
                     {
                         let mut v = vec![];
@@ -1042,13 +1027,13 @@ fn show(args: ShowArgs) -> anyhow::Result<Outcome> {
     s.push_str(&format!(
         "\nfiles ({}, {}):\n",
         m.files.len(),
-        human_bytes(m.total_bytes())
+        crate::units::bytes(m.total_bytes())
     ));
     for f in &m.files {
         s.push_str(&format!(
             "  {}  {}  sha256 {}\n",
             f.path,
-            human_bytes(f.bytes),
+            crate::units::bytes(f.bytes),
             f.sha256
         ));
     }
@@ -1091,7 +1076,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         "snapshot {}: {} intact ({})\n",
         m.id,
         plural(m.files.len() as u64, "file", "files"),
-        human_bytes(m.total_bytes())
+        crate::units::bytes(m.total_bytes())
     );
     if !args.deep {
         match args.format {
@@ -1399,7 +1384,7 @@ fn prune(args: PruneArgs) -> anyhow::Result<Outcome> {
                         )
                     })?;
                     let age = now.as_second() - created.as_second();
-                    (age > secs as i64).then(|| format!("older than {}", age_text(secs as i64)))
+                    (age > secs as i64).then(|| format!("older than {}", crate::units::age(secs)))
                 }
                 _ => None,
             };
@@ -1478,7 +1463,7 @@ fn prune(args: PruneArgs) -> anyhow::Result<Outcome> {
             "{action:<12}  {}/{}  {}  ({})\n",
             d.target,
             d.id,
-            human_bytes(d.bytes),
+            crate::units::bytes(d.bytes),
             d.reason
         ));
     }
@@ -1490,7 +1475,7 @@ fn prune(args: PruneArgs) -> anyhow::Result<Outcome> {
             "removed"
         },
         plural(removed, "directory", "directories"),
-        human_bytes(freed),
+        crate::units::bytes(freed),
         if args.dry_run {
             "would be freed"
         } else {
@@ -1499,17 +1484,6 @@ fn prune(args: PruneArgs) -> anyhow::Result<Outcome> {
     ));
     print(&s)?;
     Ok(Outcome::Clean)
-}
-
-/// `3d`, `5h`, `12m`, `40s`: the largest whole unit.
-pub fn age_text(secs: i64) -> String {
-    let secs = secs.max(0);
-    for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs >= n && secs % n == 0 || secs >= 2 * n {
-            return format!("{}{unit}", secs / n);
-        }
-    }
-    format!("{secs}s")
 }
 
 #[cfg(test)]
@@ -1526,10 +1500,6 @@ mod tests {
         for bad in ["", "7", "d", "7x", "-1d", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
-        assert_eq!(age_text(7 * 86_400), "1w");
-        assert_eq!(age_text(3 * 86_400), "3d");
-        assert_eq!(age_text(90), "90s");
-        assert_eq!(age_text(1800), "30m");
     }
 
     #[test]
@@ -1542,8 +1512,8 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(human_bytes(12), "12 B");
-        assert_eq!(human_bytes(2048), "2.0 KiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(crate::units::bytes(12), "12 B");
+        assert_eq!(crate::units::bytes(2048), "2.0 KiB");
+        assert_eq!(crate::units::bytes(5 * 1024 * 1024), "5.0 MiB");
     }
 }

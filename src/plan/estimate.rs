@@ -639,16 +639,6 @@ fn absent(what: String) -> EstimatedObject {
     }
 }
 
-/// Bytes in a few characters: `512 B`, `1.2 kB`, `75.0 MB`, `3.10 GB`.
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1_000_000_000 => format!("{:.2} GB", b as f64 / 1e9),
-        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
-        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1e3),
-        b => format!("{b} B"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,13 +648,5 @@ mod tests {
         // 72 MB in 0.60 s (benches/README.md, snapshot).
         assert_eq!(seconds_for(72_000_000), 0.6);
         assert_eq!(seconds_for(0), 0.0);
-    }
-
-    #[test]
-    fn bytes_read_short() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1_234), "1.2 kB");
-        assert_eq!(human_bytes(75_000_000), "75.0 MB");
-        assert_eq!(human_bytes(3_100_000_000), "3.10 GB");
     }
 }

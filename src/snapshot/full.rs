@@ -160,7 +160,7 @@ pub fn dump(
 
     progress.set_message(format!(
         "{label}: {} in {:.1} s; hashing the files",
-        human_bytes(dir_size(&out_dir)),
+        crate::units::bytes(dir_size(&out_dir)),
         started.elapsed().as_secs_f64()
     ));
     writer.add_tree(DUMP_DIR)?;
@@ -327,7 +327,7 @@ pub fn restore(
     progress.set_message(format!(
         "checking {} files ({})",
         manifest.files.len(),
-        human_bytes(manifest.total_bytes())
+        crate::units::bytes(manifest.total_bytes())
     ));
     let checked = Entry {
         state: State::Complete(Box::new(manifest.clone())),
@@ -535,7 +535,7 @@ fn run(
         let poller = s.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 let msg = match watch {
-                    Some(dir) => format!("{label}: {} written", human_bytes(dir_size(dir))),
+                    Some(dir) => format!("{label}: {} written", crate::units::bytes(dir_size(dir))),
                     None => format!("{label}: {} s", started.elapsed().as_secs()),
                 };
                 progress.set_message(msg);
@@ -626,16 +626,6 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-fn human_bytes(n: u64) -> String {
-    const MB: f64 = 1024.0 * 1024.0;
-    match n as f64 {
-        b if b < 1024.0 => format!("{n} B"),
-        b if b < MB => format!("{:.0} kB", b / 1024.0),
-        b if b < 1024.0 * MB => format!("{:.0} MB", b / MB),
-        b => format!("{:.1} GB", b / (1024.0 * MB)),
-    }
 }
 
 #[cfg(test)]
