@@ -4,14 +4,16 @@ use crate::sql::Op;
 
 rule! {
     /// ## What it flags
-    /// A `migsafe:ignore` directive that cannot be read: it names no rule, names one that does
-    /// not exist (`MS999`, or a misspelt name after a comma: `MS002,drop-colunm`), gives no
-    /// reason, names MS903 or MS904 (which no directive can suppress), or is not spelt
-    /// `migsafe:ignore` (`migsafe:ignroe`, `migsafe ignore`, `migsafe-ignore`). A malformed
-    /// directive suppresses nothing, not even the rules it names correctly.
+    /// A `migsafe:ignore` directive that cannot be read: it names no rule or an unknown one, gives
+    /// no reason, or misspells `migsafe:ignore`.
     ///
-    /// Every comment whose text starts with `migsafe`, a colon (blanks allowed around it) and
-    /// a word is taken as a directive, in any case, in a `--` or a `/* … */` comment.
+    /// In detail: no rule; a word that looks like a rule ID but is none (`MS999`), or a misspelt
+    /// name after a comma (`MS002,drop-colunm`); no reason after the rules; MS903 or MS904 named
+    /// (no directive can suppress those); a near-miss spelling (`migsafe:ignroe`,
+    /// `migsafe ignore`, `migsafe-ignore`). A malformed directive suppresses nothing, not even the
+    /// rules it names correctly. Every comment whose text starts with `migsafe`, a colon (blanks
+    /// allowed around it) and a word is taken as a directive, in any case, in a `--` or a
+    /// `/* … */` comment; text in strings and dollar-quoted bodies is not.
     ///
     /// ## Why it matters
     /// A suppression hides a hazard from review. A typo in the rule ID would hide nothing and leave

@@ -4,21 +4,23 @@ use crate::sql::Op;
 
 rule! {
     /// ## What it flags
-    /// A `migsafe:ignore` directive that names a rule which reports nothing on the directive's
-    /// statement, or a directive with no statement after it: it suppresses nothing. Each such rule
-    /// is one finding, at the directive; a rule the directive names that does suppress a finding
-    /// is fine.
+    /// A rule named in a `migsafe:ignore` directive that suppresses nothing: the rule reports
+    /// nothing on the directive's statement, or no statement follows the directive.
     ///
-    /// A rule turned off in migsafe.toml is not checked, so a directive naming it is not flagged.
+    /// Each such rule is one finding, at the directive; the other rules of the same directive, if
+    /// they suppress a finding, are fine.
+    ///
+    /// A rule turned off in migsafe.toml does not run, so a directive naming it is not flagged.
     /// This finding cannot itself be suppressed by a directive (that directive could only vouch
     /// for itself): set `unused-ignore` to `"off"` in migsafe.toml's `[rules]` to turn it off.
     ///
     /// ## Why it matters
-    /// A directive tells the reader that a hazard on the statement was considered. One that
-    /// suppresses nothing was written for another statement, names the wrong rule (`MS106`, an
-    /// index rule, above a `DROP COLUMN`), or has outlived the hazard it excused; the reader
-    /// believes something was checked that was not, and the hazard it meant may be unsuppressed
-    /// somewhere else, or hidden on the next edit.
+    /// A directive tells the reader that a hazard on the statement was weighed. One that
+    /// suppresses nothing sits above the wrong statement, names the wrong rule (`MS106`, an index
+    /// rule, above a `DROP COLUMN`), or has outlived the hazard it excused: the reader believes
+    /// something was weighed that was not, the finding it was meant for stays (or is elsewhere),
+    /// and when a later edit brings that rule's finding to the statement, it is hidden without
+    /// anyone deciding so.
     ///
     /// ## Instead
     /// Put the directive on the line before the statement the finding is about, or at the end of
