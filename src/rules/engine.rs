@@ -167,9 +167,15 @@ impl<'a> Directives<'a> {
     /// (marking that rule used there), if any. A malformed directive suppresses nothing.
     fn suppress(&mut self, hit: &Hit, meta: &RuleMeta) -> Option<String> {
         let step = hit.step?;
-        self.entries
+        // Entries are in (script, step) order: a large file with many directives and many hits
+        // looks at its step's directives only.
+        let key = (hit.script == Script::Down, step);
+        let from = self
+            .entries
+            .partition_point(|e| (e.script == Script::Down, e.step.unwrap_or(usize::MAX)) < key);
+        self.entries[from..]
             .iter_mut()
-            .filter(|e| e.script == hit.script && e.step == Some(step))
+            .take_while(|e| e.script == hit.script && e.step == Some(step))
             .find_map(|e| {
                 let parsed = e.parsed.as_ref().ok()?;
                 let i = parsed.rules.iter().position(|r| r.id == meta.id)?;
@@ -285,9 +291,8 @@ mod tests {
             format!("{DROP} -- migsafe:ignore MS002 never written"),
             format!("{DROP} /* migsafe:ignore MS002 never written */"),
             format!("{DROP} /* a note */ -- migsafe:ignore MS002 never written"),
-            format!(
-                "ALTER TABLE accounts -- migsafe:ignore MS002 never written\n  DROP COLUMN plan;"
-            ),
+            "ALTER TABLE accounts -- migsafe:ignore MS002 never written\n  DROP COLUMN plan;"
+                .to_string(),
             format!("-- migsafe:ignore MS002 never written\n-- an ordinary comment\n{DROP}"),
         ];
         for sql in forms {
@@ -483,6 +488,20 @@ mod tests {
         assert_eq!((unused[0].1, unused[0].2), (2, 1));
         assert!(
             unused[0].4.contains("statement at line 3"),
+            "{}",
+            unused[0].4
+        );
+        assert_eq!(of_rule(&found, "MS002")[0].3, None);
+
+        // At the end of a statement's line, it is about that statement, not the next one.
+        let found = lint(&format!(
+            "SELECT 1; -- migsafe:ignore MS002 never written\n{DROP}"
+        ));
+        let unused = of_rule(&found, "MS904");
+        assert_eq!(unused.len(), 1, "{found:#?}");
+        assert_eq!((unused[0].1, unused[0].2), (1, 11));
+        assert!(
+            unused[0].4.contains("statement at line 1"),
             "{}",
             unused[0].4
         );
