@@ -163,6 +163,114 @@ fn ignore_directive_without_reason_or_with_unknown_rule_is_a_finding() {
     snap!(migsafe(t.path()).args(["lint", "migrations"]));
 }
 
+/// The forms of `migsafe:ignore` people write, one that suppresses nothing (MS904) and malformed
+/// ones (MS903), as the human report shows them.
+const DIRECTIVES: &str = "\
+SET lock_timeout = '2s';
+ALTER TABLE accounts DROP COLUMN plan; -- MIGSAFE:IGNORE drop-column plan was never written
+/* migsafe: ignore MS009,MS201
+   emails are checked to fit; clients read both names for a release */
+ALTER TABLE accounts ALTER COLUMN email TYPE varchar(32);
+-- migsafe:ignore MS106 the index is small
+ALTER TABLE accounts RENAME COLUMN email TO mail;
+-- migsafe:ignore MS001,MS999 typo
+ALTER TABLE accounts ADD COLUMN note text;
+SELECT '-- migsafe:ignore MS999 in a string';
+-- migsafe ignore MS001 no colon
+";
+
+const DIRECTIVES_DOWN: &str = "ALTER TABLE accounts DROP COLUMN note;\n";
+
+#[test]
+fn ignore_directive_forms_unused_and_malformed() {
+    let t = sqlx_project(DIRECTIVES, Some(DIRECTIVES_DOWN));
+    snap!(migsafe(t.path()).args(["lint", "migrations"]));
+}
+
+/// Every renderer carries MS904 at the directive, as a warning; the JSON finding keeps the
+/// schema's fields and has no `suppressed`.
+#[test]
+fn unused_ignore_in_every_format() {
+    let t = sqlx_project(
+        "SET lock_timeout = '2s';\n-- migsafe:ignore MS106 the index is small\nALTER TABLE accounts ADD COLUMN note text;\n",
+        Some("ALTER TABLE accounts DROP COLUMN note;\n"),
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail the run"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = json["projects"][0]["migrations"][1]["findings"]
+        .as_array()
+        .unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    insta::assert_json_snapshot!(findings[0], {".path" => "[path]"});
+    assert_eq!(json["summary"]["warnings"], 1);
+    for format in ["human", "github", "gitlab", "rdjson", "sarif"] {
+        let out = migsafe(t.path())
+            .args(["lint", "--format", format, "migrations"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("MS904") && text.contains("suppresses nothing"),
+            "{format}:\n{text}"
+        );
+    }
+    let github = migsafe(t.path())
+        .args(["lint", "--format", "github", "migrations"])
+        .output()
+        .unwrap();
+    let github = String::from_utf8(github.stdout).unwrap();
+    assert!(
+        github.contains("::warning file=migrations/2_change.up.sql,line=2,endLine=2,col=1,"),
+        "{github}"
+    );
+}
+
+/// `unused-ignore` is set like any rule; naming it in a directive is an error instead.
+#[test]
+fn unused_ignore_is_configured_in_migsafe_toml() {
+    let up = "SET lock_timeout = '2s';\n-- migsafe:ignore MS106 the index is small\nALTER TABLE accounts ADD COLUMN note text;\n";
+    let t = sqlx_project(up, Some("ALTER TABLE accounts DROP COLUMN note;\n"));
+    let rules = |dir: &Path| -> Vec<String> {
+        let out = migsafe(dir)
+            .args(["lint", "--format", "json", "migrations"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["projects"][0]["migrations"][1]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["rule"], f["severity"]))
+            .collect()
+    };
+    write(
+        t.path(),
+        "migsafe.toml",
+        "[rules]\nunused-ignore = \"off\"\n",
+    );
+    assert!(rules(t.path()).is_empty());
+    write(t.path(), "migsafe.toml", "[rules]\nMS904 = \"error\"\n");
+    assert_eq!(rules(t.path()), ["\"MS904\" \"error\""]);
+    write(
+        t.path(),
+        "migrations/2_change.up.sql",
+        format!("-- migsafe:ignore unused-ignore noisy\n{up}"),
+    );
+    assert_eq!(
+        rules(t.path()),
+        ["\"MS903\" \"error\"", "\"MS904\" \"error\""]
+    );
+}
+
 #[test]
 fn start_after_grandfathers_old_migrations() {
     let t = sqlx_project("ALTER TABLE accounts DROP COLUMN plan;\n", None);

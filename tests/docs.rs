@@ -25,6 +25,15 @@ fn expected() -> Vec<(PathBuf, String)> {
         ));
         files.push((dir.join(file), m.page()));
     }
+    index.push_str(
+        "\n## Suppressing a finding\n\n\
+         `-- migsafe:ignore <rule IDs or names> <reason>` (or in a `/* … */` comment, any case) on\n\
+         the line before a statement, or at the end of its last line, suppresses those rules'\n\
+         findings on that statement: `-- migsafe:ignore MS002,MS125 never written`. The reason is\n\
+         required. A directive that cannot be read is [MS903](MS903-invalid-ignore.md); one that\n\
+         suppresses nothing is [MS904](MS904-unused-ignore.md). See\n\
+         [Suppressing one finding](../../README.md#suppressing-one-finding).\n",
+    );
     files.push((dir.join("README.md"), index));
     files
 }

@@ -71,6 +71,8 @@ pub struct ScriptAnalysis {
     /// The mode the script really runs in (Flyway's automatic choice resolved).
     pub mode: ExecMode,
     pub steps: Vec<Step>,
+    /// `migsafe:ignore` directives after the last statement: they belong to no statement.
+    pub trailing_directives: Vec<sql::Directive>,
 }
 
 impl ScriptAnalysis {
@@ -235,6 +237,7 @@ pub fn analyze_project(
 struct Parsed {
     lines: Arc<LineIndex>,
     statements: Vec<Statement>,
+    trailing_directives: Vec<sql::Directive>,
 }
 
 type ParsedPair = (
@@ -291,7 +294,7 @@ fn parse_scripts(migrations: &[Migration]) -> Vec<ParsedPair> {
 /// Splits and parses one script.
 fn parse_script(script: &Script) -> Result<Parsed, ScriptError> {
     let lines = Arc::new(LineIndex::with_folds(&script.source, &script.folded));
-    let statements = sql::analyze(script).map_err(|e| {
+    let (statements, trailing_directives) = sql::analyze(script).map_err(|e| {
         let (line, column) = lines.position(&script.source, e.at);
         ScriptError {
             path: script.path.clone(),
@@ -300,7 +303,11 @@ fn parse_script(script: &Script) -> Result<Parsed, ScriptError> {
             message: e.to_string(),
         }
     })?;
-    Ok(Parsed { lines, statements })
+    Ok(Parsed {
+        lines,
+        statements,
+        trailing_directives,
+    })
 }
 
 /// Splits, parses and classifies one script, folding its schema changes into `catalog`.
@@ -324,7 +331,11 @@ fn classify_script(
     catalog: &mut Catalog,
     settings: Settings,
 ) -> ScriptAnalysis {
-    let Parsed { lines, statements } = parsed;
+    let Parsed {
+        lines,
+        statements,
+        trailing_directives,
+    } = parsed;
     let mut origins = objects::Origins::default();
     let mut scs_off = false;
     let mut steps = Vec::with_capacity(statements.len());
@@ -426,6 +437,7 @@ fn classify_script(
         lines,
         mode,
         steps,
+        trailing_directives,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod compat;
 pub mod data;
 pub mod engine;
 pub mod history;
+pub mod ignore;
 pub mod locking;
 pub mod meta;
 pub mod registry;

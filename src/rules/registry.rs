@@ -25,6 +25,7 @@ pub static ALL: LazyLock<Vec<&'static dyn Rule>> = LazyLock::new(|| {
 });
 
 pub const INVALID_IGNORE: RuleMeta = super::meta::invalid_ignore::InvalidIgnore::META;
+pub const UNUSED_IGNORE: RuleMeta = super::meta::unused_ignore::UnusedIgnore::META;
 
 /// Finds a rule by ID (`MS001`, case-insensitive) or name (`drop-table`).
 pub fn lookup(id_or_name: &str) -> Option<&'static RuleMeta> {

@@ -42,14 +42,18 @@ pub enum Understanding {
     Opaque { message: String },
 }
 
-/// A `-- migsafe:ignore <ID> <reason>` directive attached to the statement after it.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+/// A `migsafe:ignore` directive, or a comment that tries to be one (`-- migsafe:ignroe …`), in a
+/// comment that belongs to a statement (see [`split`]). Which rules it names is for the rules
+/// engine to read: `text` is what follows `migsafe:ignore`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Directive {
-    pub rule: String,
-    /// `None` when the reason is missing (which is itself a finding).
-    pub reason: Option<String>,
-    #[serde(skip)]
+    /// The whole comment, `--` or `/*` … `*/` included.
     pub range: Range<usize>,
+    /// What follows `migsafe:ignore` (rule IDs or names, then the reason), its blanks collapsed
+    /// to single spaces (and the `*` that starts a line of a block comment dropped).
+    pub text: String,
+    /// Why the comment is not a well-formed directive, when it is not.
+    pub malformed: Option<String>,
 }
 
 /// One statement of a script.
@@ -74,9 +78,15 @@ impl Statement {
 
 /// Splits and parses a script. Fails only when the text cannot be split (an unterminated
 /// quote, dollar quote, comment or goose block); unparseable statements become opaque.
-pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
+/// Also returns the directives after the last statement, which belong to no statement.
+pub fn analyze(script: &Script) -> Result<(Vec<Statement>, Vec<Directive>), Unterminated> {
     let source = &*script.source;
-    let raws = split::split(source, script.range.clone(), script.delimiting)?;
+    let (raws, trailing) =
+        split::split_keeping_trailing(source, script.range.clone(), script.delimiting)?;
+    let trailing = trailing
+        .into_iter()
+        .filter_map(|c| directive(source, c))
+        .collect();
     // psql variables are set in file order: one pass before the statements are parsed apart.
     let mut vars = psql::Vars::default();
     let interpolate = source[script.range.clone()].contains(['\\', ':']);
@@ -120,14 +130,14 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
         most => std::thread::available_parallelism().map_or(1, |n| n.get().min(most)),
     };
     if threads <= 1 {
-        return Ok(raws.into_iter().map(one).collect());
+        return Ok((raws.into_iter().map(one).collect(), trailing));
     }
     let chunk = raws.len().div_ceil(threads);
     let mut raws = raws.into_iter();
     let chunks: Vec<Vec<(split::RawStatement, psql::Prepared)>> = (0..threads)
         .map(|_| raws.by_ref().take(chunk).collect())
         .collect();
-    Ok(std::thread::scope(|scope| {
+    let statements = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|c| scope.spawn(move || c.into_iter().map(one).collect::<Vec<_>>()))
@@ -136,7 +146,8 @@ pub fn analyze(script: &Script) -> Result<Vec<Statement>, Unterminated> {
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
-    }))
+    });
+    Ok((statements, trailing))
 }
 
 /// The ops migsafe's own recognizer finds in a statement sqlparser cannot read.
@@ -312,24 +323,80 @@ fn parser_message(msg: &str) -> String {
     }
 }
 
-/// Parses `migsafe:ignore <ID> <reason…>` from a line comment's text.
+/// Reads a comment (`-- …` or `/* … */`, markers included) that starts with `migsafe:`: a
+/// `migsafe:ignore` directive, any case, blanks allowed around the colon. `migsafe:` followed
+/// by another word, and `migsafe ignore` / `migsafe-ignore` without the colon, are malformed
+/// directives, so that a misspelt one is reported instead of doing nothing.
 fn directive(source: &str, comment: Range<usize>) -> Option<Directive> {
-    let text = source[comment.clone()].trim();
-    let rest = text.strip_prefix("migsafe:ignore")?;
-    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+    let raw = &source[comment.clone()];
+    let (body, block) = match raw.strip_prefix("/*") {
+        Some(b) => (b.strip_suffix("*/").unwrap_or(b), true),
+        None => (raw.strip_prefix("--").unwrap_or(raw), false),
+    };
+    let body = body.trim_start();
+    // `/*` then a line that starts with ` * `, or `/**`.
+    let body = match block {
+        true => body.trim_start_matches('*').trim_start(),
+        false => body,
+    };
+    let after = body
+        .get(..7)
+        .filter(|w| w.eq_ignore_ascii_case("migsafe"))
+        .map(|_| &body[7..])?;
+    let blank = |s: &str| s.trim_start_matches([' ', '\t']).to_owned();
+    let unblanked = blank(after);
+    let (colon, rest) = if let Some(r) = unblanked.strip_prefix(':') {
+        (true, blank(r))
+    } else if unblanked.len() < after.len() {
+        (false, unblanked.clone())
+    } else if let Some(r) = after.strip_prefix(['-', '_']) {
+        (false, r.to_owned())
+    } else {
         return None;
-    }
-    let mut parts = rest.trim().splitn(2, char::is_whitespace);
-    let rule = parts.next().unwrap_or("").to_string();
-    let reason = parts
-        .next()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_string);
+    };
+    let (word, tail) = rest.split_at(
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len()),
+    );
+    let ignore = word.eq_ignore_ascii_case("ignore");
+    let malformed = if !colon {
+        if !ignore {
+            return None;
+        }
+        Some(format!(
+            "`migsafe{}` is not the directive: write `migsafe:ignore` (with a colon)",
+            &after[..after.len() - tail.len()]
+        ))
+    } else if word.is_empty() {
+        Some(
+            "`migsafe:` names no directive: write `migsafe:ignore <rule IDs> <reason>`".to_string(),
+        )
+    } else if !ignore {
+        Some(format!(
+            "`migsafe:{word}` is not a directive: the one directive is `migsafe:ignore`"
+        ))
+    } else if !(tail.is_empty() || tail.starts_with(char::is_whitespace) || tail.starts_with(',')) {
+        Some("`migsafe:ignore` must be followed by a blank and the rule IDs".to_string())
+    } else {
+        None
+    };
+    let text = tail
+        .lines()
+        .map(|l| {
+            let l = l.trim_start();
+            if block {
+                l.strip_prefix('*').unwrap_or(l)
+            } else {
+                l
+            }
+        })
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(Directive {
-        rule,
-        reason,
         range: comment,
+        text,
+        malformed,
     })
 }
 
@@ -468,7 +535,7 @@ mod tests {
                     delimiting,
                     folded: Vec::new(),
                 };
-                if let Ok(stmts) = analyze(&script) {
+                if let Ok((stmts, _)) = analyze(&script) {
                     for s in stmts {
                         assert!(
                             sql.is_char_boundary(s.range.start)
@@ -493,7 +560,7 @@ mod tests {
             delimiting: Delimiting::Standard,
             folded: Vec::new(),
         };
-        let st = analyze(&script).unwrap();
+        let (st, _) = analyze(&script).unwrap();
         let texts: Vec<&str> = st.iter().map(|s| &sql[s.range.clone()]).collect();
         assert_eq!(
             texts,
@@ -513,9 +580,7 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ignore_directives_need_a_rule_and_keep_the_reason() {
-        let sql = "-- migsafe:ignore drop-table  the table is empty  \n-- migsafe:ignorefoo\n-- migsafe:ignore MS002\nDROP TABLE t;";
+    fn analyze_text(sql: &str) -> (Vec<Statement>, Vec<Directive>) {
         let script = Script {
             path: "m.sql".into(),
             source: Arc::from(sql),
@@ -524,16 +589,135 @@ mod tests {
             delimiting: Delimiting::Standard,
             folded: Vec::new(),
         };
-        let st = analyze(&script).unwrap();
-        let d: Vec<(&str, Option<&str>)> = st[0]
-            .directives
+        analyze(&script).unwrap()
+    }
+
+    /// Every spelling people write is read as a directive (its text is what follows
+    /// `migsafe:ignore`); near-misses are malformed, not silently ignored.
+    #[test]
+    fn directive_forms() {
+        for (comment, text, malformed) in [
+            ("-- migsafe:ignore MS001 reason", "MS001 reason", None),
+            ("--migsafe:ignore MS001 reason", "MS001 reason", None),
+            ("-- MIGSAFE:IGNORE MS001 reason", "MS001 reason", None),
+            ("-- MigSafe:Ignore ms001 reason", "ms001 reason", None),
+            ("-- migsafe: ignore MS001 reason", "MS001 reason", None),
+            ("-- migsafe :ignore MS001 reason", "MS001 reason", None),
+            (
+                "-- migsafe:ignore\tMS001,MS125   the  reason\r",
+                "MS001,MS125 the reason",
+                None,
+            ),
+            ("/* migsafe:ignore MS001 reason */", "MS001 reason", None),
+            ("/*migsafe:ignore MS001 reason*/", "MS001 reason", None),
+            (
+                "/*\n * migsafe:ignore MS001\n * a reason\n * on two lines\n */",
+                "MS001 a reason on two lines",
+                None,
+            ),
+            (
+                "/* migsafe:ignore MS001 reason /* nested */ */",
+                "MS001 reason /* nested */",
+                None,
+            ),
+            ("-- migsafe:ignore", "", None),
+            ("-- migsafe:ignore,MS001 reason", ",MS001 reason", None),
+            (
+                "-- migsafe:ignorefoo MS001 reason",
+                "MS001 reason",
+                Some("`migsafe:ignorefoo` is not a directive"),
+            ),
+            (
+                "-- migsafe:ignroe MS001 reason",
+                "MS001 reason",
+                Some("`migsafe:ignroe` is not a directive"),
+            ),
+            (
+                "-- migsafe:ignore-next-line MS001",
+                "MS001",
+                Some("`migsafe:ignore-next-line` is not"),
+            ),
+            (
+                "-- migsafe:ignore:MS001 reason",
+                ":MS001 reason",
+                Some("must be followed by a blank"),
+            ),
+            ("-- migsafe:", "", Some("`migsafe:` names no directive")),
+            (
+                "-- migsafe ignore MS001 reason",
+                "MS001 reason",
+                Some("`migsafe ignore` is not the directive"),
+            ),
+            (
+                "-- migsafe-ignore MS001 reason",
+                "MS001 reason",
+                Some("`migsafe-ignore` is not the directive"),
+            ),
+            (
+                "/* MIGSAFE_IGNORE MS001 reason */",
+                "MS001 reason",
+                Some("`migsafe_ignore` is not the directive"),
+            ),
+        ] {
+            let sql = format!("{comment}\nDROP TABLE t;");
+            let (st, trailing) = analyze_text(&sql);
+            assert!(trailing.is_empty());
+            let [d] = &st[0].directives[..] else {
+                panic!("{comment}: {:?}", st[0].directives)
+            };
+            assert_eq!(d.text, text, "{comment}");
+            assert_eq!(&sql[d.range.clone()], comment, "{comment}");
+            match (malformed, &d.malformed) {
+                (None, None) => {}
+                (Some(want), Some(got)) => {
+                    assert!(
+                        got.to_lowercase().contains(&want.to_lowercase()),
+                        "{comment}: {got}"
+                    )
+                }
+                (want, got) => panic!("{comment}: wanted {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    /// Comments that only mention migsafe, and directive text inside strings, dollar quotes and
+    /// other comments, are not directives.
+    #[test]
+    fn not_directives() {
+        let sql = "-- migsafe's checks ran\n-- see migsafe:ignore in the docs\n-- migsafeignore MS001 x\n\
+                   -- migsafe ignored this\n/* outer /* migsafe:ignore MS001 nested */ */\n\
+                   SELECT '-- migsafe:ignore MS001 in a string', $$ -- migsafe:ignore MS001 in a body\n$$, \
+                   $f$ /* migsafe:ignore MS001 */ $f$, E'\\' -- migsafe:ignore MS001 escaped', \
+                   \"-- migsafe:ignore MS001 ident\";\n";
+        let (st, trailing) = analyze_text(sql);
+        assert_eq!(st.len(), 1);
+        assert!(st[0].directives.is_empty(), "{:?}", st[0].directives);
+        assert!(trailing.is_empty());
+    }
+
+    /// A directive belongs to the statement it trails or is inside, else to the next one;
+    /// after the last statement, to none.
+    #[test]
+    fn directives_attach_to_their_statement() {
+        let sql = "-- migsafe:ignore MS001 before a\nDROP TABLE a; -- migsafe:ignore MS001 after a\n\
+                   DROP TABLE b; /* migsafe:ignore MS001 after b */\n\
+                   ALTER TABLE c -- migsafe:ignore MS002 inside c\n  DROP COLUMN x;\n\
+                   -- migsafe:ignore MS001 at the end\n";
+        let (st, trailing) = analyze_text(sql);
+        let texts: Vec<Vec<&str>> = st
             .iter()
-            .map(|d| (d.rule.as_str(), d.reason.as_deref()))
+            .map(|s| s.directives.iter().map(|d| d.text.as_str()).collect())
             .collect();
         assert_eq!(
-            d,
-            [("drop-table", Some("the table is empty")), ("MS002", None)]
+            texts,
+            [
+                vec!["MS001 before a", "MS001 after a"],
+                vec!["MS001 after b"],
+                vec!["MS002 inside c"],
+            ]
         );
+        assert_eq!(trailing.len(), 1);
+        assert_eq!(trailing[0].text, "MS001 at the end");
     }
 }
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //!
 //! Understands everything that can hide a `;`: single-quoted strings (with `''`), `E''` strings
 //! (with backslash escapes), quoted identifiers, dollar quotes with tags, line comments, nested
-//! block comments, and goose's `StatementBegin`/`StatementEnd` blocks. Comments between
-//! statements are kept so that `-- migsafe:ignore` directives can be attached to the statement
-//! that follows them.
+//! block comments, and goose's `StatementBegin`/`StatementEnd` blocks. Comments are kept so
+//! that `migsafe:ignore` directives can be attached to their statement: a comment inside a
+//! statement, or starting on the line where a statement ends (`DROP TABLE t; -- …`), belongs to
+//! that statement; a comment on lines of its own belongs to the statement after it.
 
 use std::ops::Range;
 
@@ -15,8 +16,9 @@ use crate::source::Delimiting;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawStatement {
     pub range: Range<usize>,
-    /// Line comments in the gap before this statement (byte ranges of the comment text, `--`
-    /// excluded), for directives.
+    /// The comments that belong to this statement, for directives: those on lines of their own
+    /// before it, those inside it, and those starting on the line where it ends. Byte ranges of
+    /// whole comments, `--` or `/*` … `*/` included.
     pub comments: Vec<Range<usize>>,
 }
 
@@ -35,6 +37,16 @@ pub fn split(
     range: Range<usize>,
     delimiting: Delimiting,
 ) -> Result<Vec<RawStatement>, Unterminated> {
+    split_keeping_trailing(source, range, delimiting).map(|(statements, _)| statements)
+}
+
+/// [`split`], also returning the comments after the last statement that belong to no statement
+/// (on lines of their own at the end of the range).
+pub fn split_keeping_trailing(
+    source: &str,
+    range: Range<usize>,
+    delimiting: Delimiting,
+) -> Result<(Vec<RawStatement>, Vec<Range<usize>>), Unterminated> {
     let b = source.as_bytes();
     let end = range.end;
     let mut i = range.start;
@@ -63,13 +75,15 @@ pub fn split(
                             });
                         }
                     }
-                } else if start.is_none() {
-                    comments.push(i + 2..line_end);
+                } else {
+                    keep_comment(source, i..line_end, start, &mut out, &mut comments);
                 }
                 i = line_end;
             }
             b'/' if i + 1 < end && b[i + 1] == b'*' => {
-                i = skip_block_comment(b, i, end)?;
+                let comment_end = skip_block_comment(b, i, end)?;
+                keep_comment(source, i..comment_end, start, &mut out, &mut comments);
+                i = comment_end;
             }
             b'\'' => {
                 start.get_or_insert(i);
@@ -143,10 +157,39 @@ pub fn split(
         let stmt_end = trim_end(b, s, end);
         out.push(RawStatement {
             range: s..stmt_end,
-            comments,
+            comments: std::mem::take(&mut comments),
         });
     }
-    Ok(out)
+    Ok((out, comments))
+}
+
+/// Files a comment: inside a statement, or before one on lines of its own, it waits in
+/// `pending` for the statement to end; starting on the line where the previous statement ended,
+/// it belongs to that statement.
+fn keep_comment(
+    source: &str,
+    comment: Range<usize>,
+    start: Option<usize>,
+    out: &mut [RawStatement],
+    pending: &mut Vec<Range<usize>>,
+) {
+    // After the statement's end, or after a comment already filed with it on its line.
+    let on_its_last_line = |prev: &RawStatement| {
+        let from = prev
+            .comments
+            .last()
+            .map_or(prev.range.end, |c| c.end.max(prev.range.end));
+        from <= comment.start && !source[from..comment.start].contains('\n')
+    };
+    if start.is_none()
+        && pending.is_empty()
+        && let Some(prev) = out.last_mut()
+        && on_its_last_line(prev)
+    {
+        prev.comments.push(comment);
+    } else {
+        pending.push(comment);
+    }
 }
 
 fn is_goose(comment: &str, word: &str) -> bool {
@@ -308,7 +351,44 @@ mod tests {
         assert_eq!(st.len(), 1);
         assert_eq!(
             &sql[st[0].comments[0].clone()],
-            " migsafe:ignore MS001 reason"
+            "-- migsafe:ignore MS001 reason"
+        );
+    }
+
+    /// A comment belongs to the statement it is in or whose last line it starts on; on lines
+    /// of its own it belongs to the next statement; after the last statement, to none.
+    #[test]
+    fn comments_belong_to_their_statement() {
+        let sql = "-- before a\nDROP TABLE a; -- after a\n\
+                   /* own line\n spanning two */\n\
+                   DROP /* inside b */ TABLE b; /* after b, /* nested */\n ends here */ -- also b\n\
+                   DROP TABLE c /* inside c */;\n\
+                   SELECT ';-- not a comment', $$ /* nor this */ $$; /* d */ SELECT 2;\n\
+                   -- trailing\n/* trailing too */\n";
+        let (st, trailing) =
+            split_keeping_trailing(sql, 0..sql.len(), Delimiting::Standard).unwrap();
+        let comments: Vec<Vec<&str>> = st
+            .iter()
+            .map(|s| s.comments.iter().map(|c| &sql[c.clone()]).collect())
+            .collect();
+        assert_eq!(
+            comments,
+            [
+                vec!["-- before a", "-- after a"],
+                vec![
+                    "/* own line\n spanning two */",
+                    "/* inside b */",
+                    "/* after b, /* nested */\n ends here */",
+                    "-- also b"
+                ],
+                vec!["/* inside c */"],
+                vec!["/* d */"],
+                vec![],
+            ]
+        );
+        assert_eq!(
+            trailing.iter().map(|c| &sql[c.clone()]).collect::<Vec<_>>(),
+            ["-- trailing", "/* trailing too */"]
         );
     }
 

@@ -3,6 +3,7 @@
 pub mod invalid_ignore;
 mod opaque_statement;
 mod unknown_effect;
+pub mod unused_ignore;
 
 use super::Rule;
 
@@ -10,4 +11,5 @@ pub static RULES: &[&dyn Rule] = &[
     &opaque_statement::OpaqueStatement,
     &unknown_effect::UnknownEffect,
     &invalid_ignore::InvalidIgnore,
+    &unused_ignore::UnusedIgnore,
 ];
