@@ -52,10 +52,12 @@ pub struct Finding {
 /// Runs every enabled rule on every checked migration.
 pub fn check(analysis: &Analysis, config: &RuleConfig, settings: Settings) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let project_has_downs = analysis.migrations.iter().any(|m| m.down.is_some());
     for m in analysis.migrations.iter().filter(|m| m.checked) {
         let cx = Context {
             migration: m,
             runner: analysis.runner,
+            project_has_downs,
             settings,
             memo: Default::default(),
         };
@@ -105,7 +107,7 @@ fn finding(
     Finding {
         rule: meta.id,
         name: meta.name,
-        severity,
+        severity: hit.at_most.map_or(severity, |cap| severity.min(cap)),
         migration: m.migration.id(),
         path: s.path.clone(),
         start: pos(range.start),
@@ -192,6 +194,7 @@ impl<'a> Directives<'a> {
         let unused = config.level(&registry::UNUSED_IGNORE);
         for e in &self.entries {
             let at = |message: String| Hit {
+                at_most: None,
                 script: e.script,
                 step: None,
                 range: Some(e.directive.range.clone()),

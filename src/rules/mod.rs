@@ -170,11 +170,15 @@ pub struct Hit {
     /// Byte range to underline; defaults to the step's statement.
     pub range: Option<Range<usize>>,
     pub message: String,
+    /// At most this severity: a rule softens a finding that the project's setup makes less
+    /// pressing (the configured level still applies when it is lower).
+    pub at_most: Option<Severity>,
 }
 
 impl Hit {
     pub fn at(step: &Step, message: impl Into<String>) -> Hit {
         Hit {
+            at_most: None,
             script: Script::Up,
             step: Some(step.index),
             range: None,
@@ -187,6 +191,8 @@ impl Hit {
 pub struct Context<'a> {
     pub migration: &'a MigrationAnalysis,
     pub runner: Runner,
+    /// Some migration of the project has a down script (Flyway: an undo script).
+    pub project_has_downs: bool,
     pub settings: Settings,
     /// Facts several rules need, computed once per migration.
     pub(crate) memo: Memo,

@@ -92,6 +92,7 @@ fn check_script(script: &ScriptAnalysis, which: Script, runner: Runner, out: &mu
     let wrapped = matches!(script.mode, ExecMode::WrappedTx | ExecMode::FlywayAuto);
     let mut hit = |step: &Step, message: String| {
         out.push(Hit {
+            at_most: None,
             script: which,
             step: Some(step.index),
             range: None,

@@ -57,6 +57,7 @@ impl Rule for EmptyDown {
                     s.statement.range.clone()
                 });
             out.push(Hit {
+                at_most: None,
                 script: crate::rules::Script::Down,
                 step: None,
                 range: Some(range),
