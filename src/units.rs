@@ -21,11 +21,11 @@ pub fn bytes(n: u64) -> String {
 /// are used when the value is a whole number of them or at least two (rounded down), so `90m`
 /// stays exact and `3d` is short; weeks only when whole (`30d`, not `4w`).
 pub fn age(secs: u64) -> String {
-    if secs >= 7 * 86_400 && secs % (7 * 86_400) == 0 {
+    if secs >= 7 * 86_400 && secs.is_multiple_of(7 * 86_400) {
         return format!("{}w", secs / (7 * 86_400));
     }
     for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs >= n && secs % n == 0 || secs >= 2 * n {
+        if secs >= n && secs.is_multiple_of(n) || secs >= 2 * n {
             return format!("{}{unit}", secs / n);
         }
     }
