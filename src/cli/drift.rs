@@ -45,6 +45,9 @@ pub struct DriftArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: RunFormat,
+    /// No progress notes on stderr (accepted by every command, for scripts).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// The scratch server: --database-url, or a cluster started on first need.

@@ -43,6 +43,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+    /// No progress notes on stderr (accepted by every command, for scripts).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {

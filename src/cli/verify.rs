@@ -80,6 +80,9 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
     pub format: VerifyFormat,
+    /// No progress notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
@@ -107,7 +110,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let ignore = crate::drift::ignore_patterns(&config.drift_ignore);
-    let progress_on = std::io::stderr().is_terminal();
+    let progress_on = !args.quiet && std::io::stderr().is_terminal();
     // The cluster must outlive the server handle and every connection.
     let mut cluster = None;
     let (server, server_name) = match &args.database_url {
@@ -266,7 +269,7 @@ fn on_target(
             ps.len()
         ),
     };
-    let progress_on = std::io::stderr().is_terminal();
+    let progress_on = !args.quiet && std::io::stderr().is_terminal();
     if progress_on {
         eprintln!("reading target {} (read-only)", t.name);
     }
