@@ -7,7 +7,7 @@ use crate::classify::{self, Settings};
 use crate::config::{Config, ConfigError};
 use crate::history::{HistoryError, Since};
 use crate::report::{ProjectReport, Report};
-use crate::rules;
+use crate::rules::{self, Finding};
 use crate::source::{self, Migration, Project, SourceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -282,13 +282,36 @@ fn check_project(
     let mut report = check_with(project, config, |m| {
         selected(m) && history.changed.contains(&m.id())
     })?;
-    report.findings.extend(
-        history
-            .findings
-            .into_iter()
-            .filter(|f| about.as_ref().is_none_or(|a| a.contains(&f.migration))),
-    );
+    report.findings.retain(|f| history.is_about_the_change(f));
+    let history_findings: Vec<Finding> = history
+        .findings
+        .into_iter()
+        .filter(|f| about.as_ref().is_none_or(|a| a.contains(&f.migration)))
+        .map(|mut f| {
+            f.suppressed = suppression(&report.analysis, &f);
+            f
+        })
+        .collect();
+    report.findings.extend(history_findings);
     Ok(report)
+}
+
+/// The reason of a `-- migsafe:ignore` directive for a history finding's rule on the statement
+/// it points at (or the next one: MS301 points at the top of the file).
+fn suppression(analysis: &classify::Analysis, f: &Finding) -> Option<String> {
+    let m = analysis
+        .migrations
+        .iter()
+        .find(|m| m.migration.id() == f.migration)?;
+    let script = [Some(&m.up), m.down.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|s| s.path == f.path && s.range.contains(&f.range.start))?;
+    let step = script
+        .steps
+        .iter()
+        .find(|st| st.statement.range.end > f.range.start)?;
+    rules::engine::suppressed_by(&step.statement, f.rule)
 }
 
 fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> {

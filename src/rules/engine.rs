@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::registry::{self, ALL};
 use super::{Context, Hit, RuleMeta, Script, Severity};
 use crate::classify::{Analysis, MigrationAnalysis, Pos, ScriptAnalysis, Settings};
+use crate::sql::Statement;
 
 /// Per-rule settings after reading migsafe.toml: `None` = off.
 #[derive(Debug, Clone, Default)]
@@ -90,13 +91,7 @@ fn finding(
         .range
         .or_else(|| step.map(|st| st.statement.range.clone()))
         .unwrap_or(0..0);
-    let suppressed = step.and_then(|st| {
-        st.statement
-            .directives
-            .iter()
-            .find(|d| registry::lookup(&d.rule).is_some_and(|r| r.id == meta.id))
-            .and_then(|d| d.reason.clone())
-    });
+    let suppressed = step.and_then(|st| suppressed_by(&st.statement, meta.id));
     let pos = |o: usize| {
         let (line, column) = s.lines.position(&s.source, o);
         Pos { line, column }
@@ -114,6 +109,15 @@ fn finding(
         help: meta.help,
         suppressed,
     }
+}
+
+/// The reason of the statement's `-- migsafe:ignore` directive for rule `id`, if it has one.
+pub fn suppressed_by(statement: &Statement, id: &str) -> Option<String> {
+    statement
+        .directives
+        .iter()
+        .find(|d| registry::lookup(&d.rule).is_some_and(|r| r.id == id))
+        .and_then(|d| d.reason.clone())
 }
 
 /// Directives that name no known rule or give no reason are findings themselves: a silent
