@@ -607,24 +607,24 @@ fn a_migration_main_gained_after_the_branch_was_cut_is_ms301() {
     assert!(!out.contains("MS301"), "{out}");
 }
 
-/// A diesel project on `main` whose one migration has three statements, the middle one flagged
-/// by the SQL rules (MS106, MS125), then a branch `feature`.
+/// A diesel project on `main`: users, then a migration of three statements whose middle one is
+/// flagged by the SQL rules (MS106, MS125: users exists by then); then a branch `feature`.
 fn diesel_three_statements() -> Repo {
     let r = Repo::new("diesel");
+    r.write("migrations/2024-01-01-000000_users/up.sql", USERS_UP);
+    r.write("migrations/2024-01-01-000000_users/down.sql", USERS_DOWN);
+    r.write(DIESEL_UP, &format!("{NICK_UP}{INDEX_UP}{ORDERS_UP}"));
     r.write(
-        "migrations/2024-01-01-000000_users/up.sql",
-        &format!("{USERS_UP}{INDEX_UP}{ORDERS_UP}"),
+        "migrations/2024-02-01-000000_orders/down.sql",
+        &format!("{ORDERS_DOWN}{INDEX_DOWN}ALTER TABLE users DROP COLUMN nick;\n"),
     );
-    r.write(
-        "migrations/2024-01-01-000000_users/down.sql",
-        &format!("{INDEX_DOWN}{ORDERS_DOWN}{USERS_DOWN}"),
-    );
-    r.commit("users, index, orders");
+    r.commit("users, then nick, index and orders");
     r.git(&["checkout", "-q", "-b", "feature"]);
     r
 }
 
-const DIESEL_UP: &str = "migrations/2024-01-01-000000_users/up.sql";
+const DIESEL_UP: &str = "migrations/2024-02-01-000000_orders/up.sql";
+const NICK_UP: &str = "ALTER TABLE users ADD COLUMN nick text;\n";
 
 /// Issue 19 item 8: diesel keeps no checksum, and a comment or a line break changes nothing a
 /// database runs. No MS302, and the migration's old findings are not reported again.
@@ -633,7 +633,7 @@ fn comment_and_whitespace_edit_of_an_applied_migration_is_no_ms302() {
     let r = diesel_three_statements();
     r.write(
         DIESEL_UP,
-        "-- Users and their orders.\nCREATE TABLE users (\n    id bigint PRIMARY KEY,\n    email text -- login\n);\n\n/* looked up by email */\nCREATE INDEX users_email ON users (email);\ncreate table orders (id bigint primary key, user_id bigint);\n",
+        "-- Nicknames, and orders.\nALTER TABLE users\n    ADD COLUMN nick text; -- shown on orders\n\n/* looked up by email */\nCREATE INDEX users_email ON users (email);\ncreate table orders (id bigint primary key, user_id bigint);\n",
     );
     r.commit("document the users migration");
     let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
@@ -641,7 +641,7 @@ fn comment_and_whitespace_edit_of_an_applied_migration_is_no_ms302() {
     assert!(!out.contains("MS302"), "{out}");
     assert!(!out.contains("MS106"), "{out}");
     assert!(
-        out.contains("(diesel, 0 migrations, 1 other read but not checked)"),
+        out.contains("(diesel, 0 migrations, 2 others read but not checked)"),
         "{out}"
     );
 }
@@ -653,14 +653,14 @@ fn statement_edit_is_ms302_at_that_statement_only() {
     let r = diesel_three_statements();
     r.write(
         DIESEL_UP,
-        &format!("-- now with a comment\n{USERS_UP}{INDEX_UP}CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n"),
+        &format!("-- now with a comment\n{NICK_UP}{INDEX_UP}CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n"),
     );
     r.commit("orders need a user");
     let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
     assert_eq!(code, Some(1), "{out}{err}");
     assert_eq!(out.matches("error[").count(), 1, "{out}");
     assert!(
-        out.contains("error[MS302]: `20240101000000_users` is already on `main`, and its up script was edited"),
+        out.contains("error[MS302]: `20240201000000_orders` is already on `main`, and its up script was edited"),
         "{out}"
     );
     assert!(out.contains(&format!("--> {DIESEL_UP}:4:1")), "{out}");
@@ -675,7 +675,9 @@ fn suppression_added_with_an_edit_is_not_its_own_ms302() {
     let orders = "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n";
     r.write(
         DIESEL_UP,
-        &format!("{USERS_UP}-- migsafe:ignore MS106 the table is empty when this runs\n{INDEX_UP}{orders}"),
+        &format!(
+            "{NICK_UP}-- migsafe:ignore MS106 the table is empty when this runs\n{INDEX_UP}{orders}"
+        ),
     );
     r.commit("orders need a user; the index build is fine");
     let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
@@ -687,7 +689,7 @@ fn suppression_added_with_an_edit_is_not_its_own_ms302() {
     r.write(
         DIESEL_UP,
         &format!(
-            "{USERS_UP}{INDEX_UP}-- migsafe:ignore MS302 no database has run this yet\n{orders}"
+            "{NICK_UP}{INDEX_UP}-- migsafe:ignore MS302 no database has run this yet\n{orders}"
         ),
     );
     let out = r

@@ -64,9 +64,9 @@ impl History {
     /// new or changed as a whole, only in the changed regions of one that was already there.
     pub fn is_about_the_change(&self, f: &Finding) -> bool {
         self.regions.get(&f.migration).is_none_or(|regions| {
-            regions.iter().any(|(path, r)| {
-                *path == f.path && f.range.start <= r.end && r.start <= f.range.end
-            })
+            regions
+                .iter()
+                .any(|(path, r)| *path == f.path && overlap(r, &f.range))
         })
     }
 }
@@ -273,6 +273,15 @@ pub(crate) struct Base<'a> {
     /// Migrations `rev` itself holds that this branch lacks (gained after the merge-base):
     /// the race between pull requests MS301 exists for.
     pub gained: &'a [Migration],
+}
+
+/// Whether two byte ranges share a byte, or, when one is empty, whether it lies in the other.
+fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
+    if a.is_empty() || b.is_empty() {
+        a.start.max(b.start) <= a.end.min(b.end)
+    } else {
+        a.start < b.end && b.start < a.end
+    }
 }
 
 /// How a migration is recognised across the two sides: by its up script's path below the
