@@ -136,7 +136,8 @@ impl Since {
             &rel,
             project,
             &migrations,
-            (&clean, &objects),
+            &clean,
+            &objects,
             opts,
         )?;
         let base = Base {
@@ -158,7 +159,8 @@ impl Since {
         rel: &Path,
         project: &Project,
         at_base: &[Migration],
-        (clean, objects): (&HashMap<PathBuf, String>, &RefCell<Objects>),
+        clean: &HashMap<PathBuf, String>,
+        objects: &RefCell<Objects>,
         opts: &source::LoadOptions,
     ) -> Result<Vec<Migration>, HistoryError> {
         let tip = match repo.commit(&self.rev)? {

@@ -134,9 +134,8 @@ fn is_operator_byte(c: u8) -> bool {
 fn quoted_end(b: &[u8], at: usize, quote: u8, escapes: bool) -> usize {
     let mut i = at + 1;
     while i < b.len() {
-        if escapes && b[i] == b'\\' {
-            i += 2;
-        } else if b[i] == quote && b.get(i + 1) == Some(&quote) {
+        // A backslash escape (in an E'…' string), or a doubled quote.
+        if (escapes && b[i] == b'\\') || (b[i] == quote && b.get(i + 1) == Some(&quote)) {
             i += 2;
         } else if b[i] == quote {
             return i + 1;
