@@ -4,7 +4,10 @@
 #  - a generated diesel project of ~700 migrations (~5,000 up statements):
 #    squawk on every up.sql, migsafe on the project directory;
 #  - renderer linearity: a 50,000-UPDATE file (one finding each) in every
-#    --format, each against --format json (budget: < 2x).
+#    --format, each against --format json (budget: < 2x);
+#  - `lint --since`: the diesel project committed in a git repository, a
+#    branch adding one migration (and one editing an applied migration),
+#    `--since HEAD~1` against a full lint of the same checkout (budget: <= 1.2x).
 # Run from anywhere; paths are repo-relative.
 #
 #   benches/lint.sh
@@ -25,6 +28,7 @@
 #   MIGSAFE_BIN=path       benchmark this binary instead (implies no build)
 #   BENCH_EXAMPLES_DIR=dir directory whose subdirectories are linted
 #                          (default: migrations-examples)
+#   BENCH_ONLY=since       only the `--since` measurements (no squawk needed)
 #
 # Output: a table on stdout and the same data in target/bench/lint.json.
 set -euo pipefail
@@ -52,6 +56,13 @@ TIMER=${BENCH_TIMER:-auto}
 TIME_BUDGET=0.5   # migsafe median wall time / squawk median wall time
 FORMAT_BUDGET=2.0 # any --format / --format json, on the 50k-UPDATE file
 MEM_BUDGET=1.0    # migsafe peak RSS / squawk peak RSS
+SINCE_BUDGET=1.2  # `lint --since` / full lint of the same project
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+    ""|since) ;;
+    *) echo "error: BENCH_ONLY must be unset or since" >&2; exit 2 ;;
+esac
+SINCE_REPO=$BENCH_DIR/since-repo
 
 if [ "$RUNS" -lt 10 ]; then
     echo "BENCH_RUNS=$RUNS raised to 10 (the minimum)" >&2
@@ -186,7 +197,9 @@ measure() {  # measure OUT_JSON LABEL OK_CODES -- cmd...
 # --------------------------------------------------------------------------
 # 1. squawk in a private virtualenv
 # --------------------------------------------------------------------------
-if [ ! -x "$SQUAWK" ]; then
+if [ "$ONLY" = since ]; then
+    log "BENCH_ONLY=since: squawk is not needed"
+elif [ ! -x "$SQUAWK" ]; then
     log "creating $VENV and installing squawk-cli${SQUAWK_VERSION:+==$SQUAWK_VERSION}"
     if [ ! -x "$VENV/bin/pip" ]; then
         rm -rf "$VENV"
@@ -201,29 +214,33 @@ if [ ! -x "$SQUAWK" ]; then
         exit 1
     }
 fi
-SQUAWK_VERSION_STR=$("$SQUAWK" --version 2>&1 | head -n1)
-SQUAWK_VER=${SQUAWK_VERSION_STR##* }
-log "baseline: $SQUAWK_VERSION_STR"
+if [ "$ONLY" != since ]; then
+    SQUAWK_VERSION_STR=$("$SQUAWK" --version 2>&1 | head -n1)
+    SQUAWK_VER=${SQUAWK_VERSION_STR##* }
+    log "baseline: $SQUAWK_VERSION_STR"
+fi
 
 # --------------------------------------------------------------------------
 # 2. corpus
 # --------------------------------------------------------------------------
-log "generating $CORPUS"
-GEN_OUT=$(python3 benches/gen_corpus.py "$CORPUS")
-echo "    $GEN_OUT" >&2
 log "generating $PROJECT"
 PROJECT_OUT=$(python3 benches/gen_diesel.py "$PROJECT")
 echo "    $PROJECT_OUT" >&2
-# Renderer linearity: one statement and one finding (MS008, an UPDATE of a table
-# that existed before the migration) per line, 50,000 of them.
-log "generating $UPDATES"
-python3 - "$UPDATES" "$UPDATES_N" <<'PY'
+if [ "$ONLY" != since ]; then
+    log "generating $CORPUS"
+    GEN_OUT=$(python3 benches/gen_corpus.py "$CORPUS")
+    echo "    $GEN_OUT" >&2
+    # Renderer linearity: one statement and one finding (MS008, an UPDATE of a table
+    # that existed before the migration) per line, 50,000 of them.
+    log "generating $UPDATES"
+    python3 - "$UPDATES" "$UPDATES_N" <<'PY'
 import sys
 path, n = sys.argv[1], int(sys.argv[2])
 with open(path, "w") as f:
     for i in range(1, n + 1):
         f.write("UPDATE accounts SET balance_cents = %d WHERE id = %d;\n" % (i % 977, i))
 PY
+fi
 
 # --------------------------------------------------------------------------
 # 3. timer: hyperfine if present (or installable with apt-get), else python
@@ -298,7 +315,7 @@ if [ "$MIGSAFE_OK" = 1 ] && [ ! -x "$MIGSAFE" ]; then
     MIGSAFE_OK=0
     MIGSAFE_REASON="$MIGSAFE does not exist"
 fi
-if [ "$MIGSAFE_OK" = 1 ]; then
+if [ "$MIGSAFE_OK" = 1 ] && [ "$ONLY" != since ]; then
     set +e
     "$MIGSAFE" lint --format json "$CORPUS" >"$WORK/probe.out" 2>"$WORK/probe.err" </dev/null
     rc=$?
@@ -339,13 +356,100 @@ GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo none)
 if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then
     GIT_REV="$GIT_REV+dirty"
 fi
-if [ "$MIGSAFE_OK" = 1 ]; then
+if [ "$MIGSAFE_OK" = 1 ] && [ "$ONLY" = since ]; then
+    log "migsafe $MIGSAFE_VER ($GIT_REV)"
+elif [ "$MIGSAFE_OK" = 1 ]; then
     log "migsafe $MIGSAFE_VER ($GIT_REV) lints the corpus"
 else
     echo >&2
     echo "!! migsafe is not benchmarkable yet: $MIGSAFE_REASON" >&2
     echo "!! reporting squawk numbers only" >&2
     echo >&2
+fi
+
+# --------------------------------------------------------------------------
+# 5a. `lint --since`: the 700-migration project in a git repository, on a
+#     branch one commit ahead of its base. A full lint of the same checkout is
+#     the yardstick: --since lints only what changed but reads the base too.
+# --------------------------------------------------------------------------
+since_git() {
+    git -C "$SINCE_REPO" -c user.name=bench -c user.email=bench@localhost \
+        -c commit.gpgsign=false "$@"
+}
+since_measurements() {
+    rm -rf "$SINCE_REPO"
+    mkdir -p "$SINCE_REPO"
+    cp -R "$PROJECT"/. "$SINCE_REPO"/
+    GIT_CONFIG_GLOBAL=/dev/null since_git init -q -b main
+    since_git add -A
+    since_git commit -q -m "700 migrations"
+    # A branch that adds one migration, after every other one.
+    since_git checkout -q -b add-one
+    local new="$SINCE_REPO/migrations/2099-01-01-000000_bench_since"
+    mkdir -p "$new"
+    printf 'CREATE TABLE bench_since (id bigint PRIMARY KEY, note text);\nCREATE INDEX bench_since_note ON bench_since (note);\n' >"$new/up.sql"
+    printf 'DROP TABLE bench_since;\n' >"$new/down.sql"
+    since_git add -A
+    since_git commit -q -m "one more migration"
+    log "timing lint --since HEAD~1 (one migration added) against a full lint, $SINCE_REPO"
+    measure "$WORK/since-full.json" "migsafe full lint (git)" 0,1 -- \
+        "$MIGSAFE" lint --format json "$SINCE_REPO"
+    measure "$WORK/since-add.json" "migsafe --since, 1 added" 0,1 -- \
+        "$MIGSAFE" lint --format json --since HEAD~1 "$SINCE_REPO"
+    # A branch that edits a statement of an applied migration (its base is read
+    # from git, not from the working tree).
+    since_git checkout -q -b edit-one main
+    local old
+    old=$(find "$SINCE_REPO/migrations" -name up.sql | LC_ALL=C sort | sed -n 350p)
+    printf '\nCREATE TABLE bench_edit (id bigint);\n' >>"$old"
+    since_git commit -q -am "edit an applied migration"
+    log "timing lint --since HEAD~1 (one applied migration edited)"
+    measure "$WORK/since-edit.json" "migsafe --since, 1 edited" 0,1 -- \
+        "$MIGSAFE" lint --format json --since HEAD~1 "$SINCE_REPO"
+}
+since_report() {
+    python3 - "$WORK" "$SINCE_BUDGET" "$@" <<'PY'
+import json, os, sys
+work, budget = sys.argv[1], float(sys.argv[2])
+out = sys.argv[3] if len(sys.argv) > 3 else None
+load = lambda n: json.load(open(os.path.join(work, n)))
+full = load("since-full.json")
+res = {"budget_ratio_max": budget, "full": full}
+print()
+print("lint --since on the 700-migration project in git (budget <= %.2f x full lint)" % budget)
+print("  full lint                  median %8.1f ms" % full["median_ms"])
+ok = True
+for key, label in (("add", "--since, 1 migration added"), ("edit", "--since, 1 applied edited")):
+    r = load("since-%s.json" % key)
+    ratio = r["median_ms"] / full["median_ms"]
+    good = ratio <= budget and "error" not in r
+    ok = ok and good
+    res[key] = dict(r, ratio=round(ratio, 4), ok=good)
+    print("  %-26s median %8.1f ms  x%.2f  %s" % (
+        label, r["median_ms"], ratio, "ok" if good else "OVER BUDGET"))
+res["ok"] = ok
+if out:
+    doc = json.load(open(out))
+    doc["since"] = res
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+else:
+    with open("target/bench/since.json", "w") as f:
+        json.dump(res, f, indent=2)
+        f.write("\n")
+    print("wrote target/bench/since.json")
+sys.exit(0 if ok or os.environ.get("BENCH_STRICT", "0") != "1" else 1)
+PY
+}
+if [ "$ONLY" = since ]; then
+    if [ "$MIGSAFE_OK" != 1 ]; then
+        echo "error: $MIGSAFE_REASON" >&2
+        exit 1
+    fi
+    since_measurements
+    since_report
+    exit 0
 fi
 
 # --------------------------------------------------------------------------
@@ -374,6 +478,10 @@ measure "$WORK/project-squawk.json" "squawk --reporter json (project)" 0,1 -- \
 if [ "$MIGSAFE_OK" = 1 ]; then
     measure "$WORK/project-migsafe.json" "migsafe project" 0,1 -- \
         "$MIGSAFE" lint --format json "$PROJECT"
+fi
+
+if [ "$MIGSAFE_OK" = 1 ]; then
+    since_measurements
 fi
 
 log "timing every --format on $UPDATES"
@@ -639,13 +747,18 @@ print()
 print("wrote %s" % out)
 PY
 
+if [ "$MIGSAFE_OK" = 1 ]; then
+    since_report "$OUT_JSON"
+fi
+
 if [ "${BENCH_STRICT:-0}" = 1 ]; then
     python3 - "$OUT_JSON" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 ok = r["migsafe"]["available"] and r.get("ratios", {}).get("time_ok") \
     and r.get("ratios", {}).get("memory_ok") \
-    and r.get("project", {}).get("time_ok") and r.get("linearity", {}).get("ok")
+    and r.get("project", {}).get("time_ok") and r.get("linearity", {}).get("ok") \
+    and r.get("since", {}).get("ok")
 sys.exit(0 if ok else 1)
 PY
 fi

@@ -736,7 +736,6 @@ impl Config {
     pub fn load_options(&self) -> crate::source::LoadOptions {
         crate::source::LoadOptions {
             flyway_placeholders: self.flyway_placeholders.clone(),
-            flyway_config_from: None,
             executing: false,
         }
     }

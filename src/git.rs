@@ -3,8 +3,9 @@
 //! the repository looks like). Every failure is an error; nothing here guesses.
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -25,6 +26,11 @@ pub enum GitError {
         "`{rev}` and HEAD have no common ancestor, so there is no base to compare with; pass the branch this one was started from"
     )]
     NoMergeBase { rev: String },
+    #[error("`git {args}` stopped answering: {source}")]
+    Batch {
+        args: String,
+        source: std::io::Error,
+    },
     #[error("`git {args}` failed ({status}): {stderr}")]
     Failed {
         args: String,
@@ -42,6 +48,26 @@ pub enum Change {
     Modified(PathBuf),
     Deleted(PathBuf),
     Renamed { from: PathBuf, to: PathBuf },
+}
+
+/// What a tree entry is, from its mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A file (executable or not).
+    File,
+    Symlink,
+    Dir,
+    /// A submodule: a commit of another repository, with no files here.
+    Submodule,
+}
+
+/// One entry of `git ls-tree`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub kind: EntryKind,
+    /// The object id (hex).
+    pub oid: String,
+    pub path: PathBuf,
 }
 
 /// A working tree: every path it takes or returns is relative to its top level.
@@ -138,6 +164,13 @@ impl Repo {
     }
 
     fn unknown_rev_hint(&self, rev: &str) -> Result<String> {
+        let out = self.run(["cat-file", "-t", "--end-of-options", rev])?;
+        if out.status.success() {
+            let kind = String::from_utf8_lossy(trim_newline(&out.stdout)).into_owned();
+            return Ok(format!(
+                "it names a {kind}, not a commit; pass a branch, tag or commit"
+            ));
+        }
         let mut hint = match rev.split_once('/') {
             Some((remote, branch)) if !branch.is_empty() && self.is_remote(remote)? => format!(
                 "no such commit in this clone; fetch it first with `git fetch {remote} {branch}`"
@@ -212,31 +245,31 @@ impl Repo {
         Ok(out.status.success() && trim_newline(&out.stdout) == b"tree")
     }
 
-    /// Writes the files of `dir` (relative to the top level) as of commit `rev` into the new
-    /// directory `dest`, through a temporary index next to it so that the repository's own
-    /// index is left alone. Checkout filters apply, as they do to the working tree, so the two
-    /// compare like for like.
-    pub fn export_dir(&self, rev: &str, dir: &Path, dest: &Path) -> Result<()> {
-        let mut index = dest.as_os_str().to_owned();
-        index.push(".index");
-        let index = PathBuf::from(index);
+    /// Every entry below directory `dir` (relative to the top level) in commit `rev`,
+    /// subdirectories included, with paths relative to `dir`.
+    pub fn ls_tree(&self, rev: &str, dir: &Path) -> Result<Vec<TreeEntry>> {
         let tree = format!("{rev}:{}", slashed(dir));
-        let read = ["read-tree", tree.as_str()];
-        let out = self.run_with_index(read, &index)?;
+        let args = ["ls-tree", "-r", "-t", "-z", tree.as_str()];
+        let out = self.run(args)?;
         if !out.status.success() {
-            return Err(failed(&read, &out));
+            return Err(failed(&args, &out));
         }
-        // A prefix, not a directory: the trailing `/` puts the files inside `dest`.
-        let mut prefix_arg = std::ffi::OsString::from("--prefix=");
-        prefix_arg.push(dest.as_os_str());
-        prefix_arg.push("/");
-        let checkout: [&OsStr; 3] = ["checkout-index".as_ref(), "-a".as_ref(), &prefix_arg];
-        let out = self.run_with_index(checkout, &index)?;
-        let _ = std::fs::remove_file(&index);
-        if !out.status.success() {
-            return Err(failed(&checkout, &out));
+        fields(&out.stdout)
+            .map(parse_tree_entry)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| GitError::Failed {
+                args: join(&args),
+                status: out.status,
+                stderr: "unexpected output".to_string(),
+            })
+    }
+
+    /// A reader of objects by id, through one `git cat-file --batch` started on first use.
+    pub fn objects(&self) -> Objects {
+        Objects {
+            toplevel: self.toplevel.clone(),
+            batch: None,
         }
-        Ok(())
     }
 
     fn run<I, S>(&self, args: I) -> Result<Output>
@@ -245,16 +278,6 @@ impl Repo {
         S: AsRef<OsStr>,
     {
         git(&self.toplevel, args)
-    }
-
-    fn run_with_index<I, S>(&self, args: I, index: &Path) -> Result<Output>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut cmd = command(&self.toplevel, args);
-        cmd.env("GIT_INDEX_FILE", index);
-        output(cmd)
     }
 }
 
@@ -335,6 +358,117 @@ fn path_of(bytes: &[u8]) -> PathBuf {
 #[cfg(not(unix))]
 fn path_of(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Parses one `<mode> SP <type> SP <object> TAB <path>` record of `git ls-tree -z`.
+fn parse_tree_entry(record: &[u8]) -> Option<TreeEntry> {
+    let tab = record.iter().position(|&b| b == b'\t')?;
+    let (head, path) = (&record[..tab], &record[tab + 1..]);
+    let mut head = head.split(|&b| b == b' ');
+    let (mode, _type, oid) = (head.next()?, head.next()?, head.next()?);
+    let kind = match mode {
+        b"040000" => EntryKind::Dir,
+        b"120000" => EntryKind::Symlink,
+        b"160000" => EntryKind::Submodule,
+        _ => EntryKind::File,
+    };
+    Some(TreeEntry {
+        kind,
+        oid: String::from_utf8(oid.to_vec()).ok()?,
+        path: path_of(path),
+    })
+}
+
+/// Objects read by id from one long-lived `git cat-file --batch`: one process for any number
+/// of reads, started on the first.
+pub struct Objects {
+    toplevel: PathBuf,
+    batch: Option<Batch>,
+}
+
+struct Batch {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Objects {
+    /// The contents of object `oid` (a hex id: object names with spaces or line breaks cannot
+    /// be asked for on this line-based protocol), or `None` when the repository lacks it.
+    pub fn read(&mut self, oid: &str) -> Result<Option<Vec<u8>>> {
+        let args = ["cat-file", "--batch"];
+        let broken = |e: std::io::Error| GitError::Batch {
+            args: join(&args),
+            source: e,
+        };
+        if oid.is_empty() || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        if self.batch.is_none() {
+            let mut cmd = command(&self.toplevel, args);
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+            let mut child = cmd
+                .spawn()
+                .map_err(|source| GitError::NotInstalled { source })?;
+            let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err(broken(std::io::Error::other("no pipes")));
+            };
+            self.batch = Some(Batch {
+                child,
+                input,
+                output: BufReader::new(output),
+            });
+        }
+        let Some(batch) = self.batch.as_mut() else {
+            return Ok(None);
+        };
+        let result = batch.request(oid);
+        if result.is_err() {
+            // Whatever went wrong, the stream is out of step: start afresh next time.
+            self.batch = None;
+        }
+        result.map_err(broken)
+    }
+}
+
+impl Batch {
+    fn request(&mut self, oid: &str) -> std::io::Result<Option<Vec<u8>>> {
+        writeln!(self.input, "{oid}")?;
+        self.input.flush()?;
+        let mut header = Vec::new();
+        self.output.read_until(b'\n', &mut header)?;
+        let header = trim_newline(&header);
+        if header.is_empty() {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        // `<oid> missing`, `<oid> ambiguous`; else `<oid> <type> <size>`.
+        let mut words = header.split(|&b| b == b' ').skip(1);
+        let (Some(_type), Some(size)) = (words.next(), words.next()) else {
+            return Ok(None);
+        };
+        let size: usize = std::str::from_utf8(size)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other("unexpected header"))?;
+        let mut contents = Vec::new();
+        (&mut self.output)
+            .take(size as u64)
+            .read_to_end(&mut contents)?;
+        let mut newline = [0u8; 1];
+        self.output.read_exact(&mut newline)?;
+        if contents.len() != size || newline != *b"\n" {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(Some(contents))
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // `git cat-file` only reads, so it may be ended at once; waiting leaves no zombie.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Parses `git diff --name-status -z`: a status field, then one path (two for renames and

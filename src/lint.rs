@@ -7,7 +7,7 @@ use crate::classify::{self, Settings};
 use crate::config::{Config, ConfigError};
 use crate::history::{HistoryError, Since};
 use crate::report::{ProjectReport, Report};
-use crate::rules;
+use crate::rules::{self, Finding};
 use crate::source::{self, Migration, Project, SourceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -379,7 +379,6 @@ fn check_project(
     let Some(since) = since else {
         return check_with(project, config, selected);
     };
-    let history = since.project(&project, &config.rules, &config.load_options())?;
     // Findings about deleted migrations name no migration of the project, so only a run about
     // the whole project reports them.
     let about: Option<HashSet<String>> =
@@ -391,16 +390,54 @@ fn check_project(
                 .map(Migration::id)
                 .collect()
         });
-    let mut report = check_with(project, config, |m| {
-        selected(m) && history.changed.contains(&m.id())
-    })?;
-    report.findings.extend(
-        history
-            .findings
-            .into_iter()
-            .filter(|f| about.as_ref().is_none_or(|a| a.contains(&f.migration))),
-    );
+    // git answers while the project is analysed (every migration is, to build the catalog);
+    // which migrations are checked is settled once both are done.
+    let for_history = project.clone();
+    let (history, analysis) = std::thread::scope(|scope| {
+        let history =
+            scope.spawn(|| since.project(&for_history, &config.rules, &config.load_options()));
+        let analysis = analyze(project, config, selected);
+        let history = history
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (history, analysis)
+    });
+    let history = history?;
+    let mut analysis = analysis?;
+    for m in &mut analysis.migrations {
+        m.checked = m.checked && history.changed.contains(&m.migration.id());
+    }
+    let mut report = rules_on(analysis, config);
+    report.findings.retain(|f| history.is_about_the_change(f));
+    let history_findings: Vec<Finding> = history
+        .findings
+        .into_iter()
+        .filter(|f| about.as_ref().is_none_or(|a| a.contains(&f.migration)))
+        .map(|mut f| {
+            f.suppressed = suppression(&report.analysis, &f);
+            f
+        })
+        .collect();
+    report.findings.extend(history_findings);
     Ok(report)
+}
+
+/// The reason of a `-- migsafe:ignore` directive for a history finding's rule on the statement
+/// it points at (or the next one: MS301 points at the top of the file).
+fn suppression(analysis: &classify::Analysis, f: &Finding) -> Option<String> {
+    let m = analysis
+        .migrations
+        .iter()
+        .find(|m| m.migration.id() == f.migration)?;
+    let script = [Some(&m.up), m.down.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|s| s.path == f.path && s.range.contains(&f.range.start))?;
+    let step = script
+        .steps
+        .iter()
+        .find(|st| st.statement.range.end > f.range.start)?;
+    rules::engine::suppressed_by(&step.statement, f.rule)
 }
 
 fn check(project: Project, config: &Config) -> Result<ProjectReport, LintError> {
@@ -414,13 +451,31 @@ fn check_with(
     config: &Config,
     checked: impl Fn(&Migration) -> bool,
 ) -> Result<ProjectReport, LintError> {
-    let settings = Settings {
+    Ok(rules_on(analyze(project, config, checked)?, config))
+}
+
+fn settings(config: &Config) -> Settings {
+    Settings {
         postgres: config.postgres_version,
         apply_lock_timeout: config.apply_lock_timeout_set,
-    };
-    let analysis = classify::analyze_project(project, settings, |m| checked(m))?;
-    let findings = rules::check(&analysis, &config.rules, settings);
-    Ok(ProjectReport { analysis, findings })
+    }
+}
+
+/// Analyses a whole project, marking the migrations `checked` selects.
+fn analyze(
+    project: Project,
+    config: &Config,
+    checked: impl Fn(&Migration) -> bool,
+) -> Result<classify::Analysis, LintError> {
+    Ok(classify::analyze_project(project, settings(config), |m| {
+        checked(m)
+    })?)
+}
+
+/// Runs the rules on the checked migrations of an analysis.
+fn rules_on(analysis: classify::Analysis, config: &Config) -> ProjectReport {
+    let findings = rules::check(&analysis, &config.rules, settings(config));
+    ProjectReport { analysis, findings }
 }
 
 /// Which migrations are checked: those after `start_after` in run order (matched by version),

@@ -606,3 +606,204 @@ fn a_migration_main_gained_after_the_branch_was_cut_is_ms301() {
     let (_, out, _) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
     assert!(!out.contains("MS301"), "{out}");
 }
+
+/// A diesel project on `main`: users, then a migration of three statements whose middle one is
+/// flagged by the SQL rules (MS106, MS125: users exists by then); then a branch `feature`.
+fn diesel_three_statements() -> Repo {
+    let r = Repo::new("diesel");
+    r.write("migrations/2024-01-01-000000_users/up.sql", USERS_UP);
+    r.write("migrations/2024-01-01-000000_users/down.sql", USERS_DOWN);
+    r.write(DIESEL_UP, &format!("{NICK_UP}{INDEX_UP}{ORDERS_UP}"));
+    r.write(
+        "migrations/2024-02-01-000000_orders/down.sql",
+        &format!("{ORDERS_DOWN}{INDEX_DOWN}ALTER TABLE users DROP COLUMN nick;\n"),
+    );
+    r.commit("users, then nick, index and orders");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r
+}
+
+const DIESEL_UP: &str = "migrations/2024-02-01-000000_orders/up.sql";
+const NICK_UP: &str = "ALTER TABLE users ADD COLUMN nick text;\n";
+
+/// Issue 19 item 8: diesel keeps no checksum, and a comment or a line break changes nothing a
+/// database runs. No MS302, and the migration's old findings are not reported again.
+#[test]
+fn comment_and_whitespace_edit_of_an_applied_migration_is_no_ms302() {
+    let r = diesel_three_statements();
+    r.write(
+        DIESEL_UP,
+        "-- Nicknames, and orders.\nALTER TABLE users\n    ADD COLUMN nick text; -- shown on orders\n\n/* looked up by email */\nCREATE INDEX users_email ON users (email);\ncreate table orders (id bigint primary key, user_id bigint);\n",
+    );
+    r.commit("document the users migration");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains("MS302"), "{out}");
+    assert!(!out.contains("MS106"), "{out}");
+    assert!(
+        out.contains("(diesel, 0 migrations, 2 others read but not checked)"),
+        "{out}"
+    );
+}
+
+/// Issue 19 item 8: an edited statement is reported where it is, and the statements around it
+/// bring back none of their old findings.
+#[test]
+fn statement_edit_is_ms302_at_that_statement_only() {
+    let r = diesel_three_statements();
+    r.write(
+        DIESEL_UP,
+        &format!("-- now with a comment\n{NICK_UP}{INDEX_UP}CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n"),
+    );
+    r.commit("orders need a user");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(out.matches("error[").count(), 1, "{out}");
+    assert!(
+        out.contains("error[MS302]: `20240201000000_orders` is already on `main`, and its up script was edited"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("--> {DIESEL_UP}:4:1")), "{out}");
+    assert!(!out.contains("MS106") && !out.contains("MS125"), "{out}");
+}
+
+/// Issue 19 item 8: a suppression added in the same change is a comment, not an MS302 of its
+/// own; and one for MS302 on the edited statement suppresses that MS302.
+#[test]
+fn suppression_added_with_an_edit_is_not_its_own_ms302() {
+    let r = diesel_three_statements();
+    let orders = "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n";
+    r.write(
+        DIESEL_UP,
+        &format!(
+            "{NICK_UP}-- migsafe:ignore MS106 the table is empty when this runs\n{INDEX_UP}{orders}"
+        ),
+    );
+    r.commit("orders need a user; the index build is fine");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(out.matches("[MS302]").count(), 1, "{out}");
+    assert!(out.contains(&format!("--> {DIESEL_UP}:4:1")), "{out}");
+    assert!(!out.contains("MS106"), "{out}");
+
+    r.write(
+        DIESEL_UP,
+        &format!(
+            "{NICK_UP}{INDEX_UP}-- migsafe:ignore MS302 no database has run this yet\n{orders}"
+        ),
+    );
+    let out = r
+        .migsafe()
+        .args(["lint", "--since", "main", "--format", "json", "migrations"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let migrations = doc["projects"][0]["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 1, "{migrations:?}");
+    let findings = migrations[0]["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "MS302");
+    assert_eq!(findings[0]["suppressed"], "no database has run this yet");
+    assert_eq!(findings[0]["start"]["line"], 4);
+}
+
+/// Issue 19 item 10: the base is read from git, not from a copy. File names with spaces, line
+/// breaks and non-ASCII letters, a symbolic link, a submodule entry and an edited file all
+/// come out as they do in the working tree.
+#[test]
+fn base_is_read_from_git_whatever_the_names() {
+    let r = numbered("golang-migrate");
+    r.git(&["checkout", "-q", "main"]);
+    r.write("migrations/4_a b.up.sql", "CREATE TABLE ab (id int);\n");
+    r.write(
+        "migrations/5_line\nbreak.up.sql",
+        "CREATE TABLE lb (id int);\n",
+    );
+    r.write("migrations/6_café.up.sql", "CREATE TABLE cafe (id int);\n");
+    r.write("shared/7_view.sql", "CREATE VIEW v AS SELECT 1;\n");
+    std::os::unix::fs::symlink(
+        "../shared/7_view.sql",
+        r.dir().join("migrations/7_view.up.sql"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("6_café.up.sql", r.dir().join("migrations/8_same.up.sql")).unwrap();
+    r.commit("odd names");
+    // A submodule's entry: a commit of another repository, no files here.
+    let head = r.git(&["rev-parse", "HEAD"]);
+    r.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{},migrations/9_sub", head.trim()),
+    ]);
+    r.git(&["commit", "-q", "-m", "submodule"]);
+    r.git(&["checkout", "-q", "feature"]);
+    r.git(&["merge", "-q", "main"]);
+    r.write(
+        "migrations/5_line\nbreak.up.sql",
+        "CREATE TABLE lb (id bigint);\n",
+    );
+    r.write(
+        "migrations/6_café.up.sql",
+        "-- a comment only\nCREATE TABLE cafe (id int);\n",
+    );
+    r.write("migrations/10_new.up.sql", "CREATE TABLE n (id int);\n");
+    let (code, out, err) = stdout(r.migsafe().args(["lint", "--since", "main", "migrations"]));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(out.matches("[MS302]").count(), 1, "{out}");
+    assert!(out.contains("error[MS302]: `5_line\\nbreak`"), "{out}");
+    // 8_same links to 6_café, whose edit is a comment: neither changed.
+    assert!(!out.contains("6_café") && !out.contains("8_same"), "{out}");
+    assert!(!out.contains("MS301"), "{out}");
+    assert!(out.contains("10_new"), "{out}");
+}
+
+/// Issue 19 item 10: a file the branch fixed that was not UTF-8 on the base is reported, with
+/// exit 2, not a panic.
+#[test]
+fn non_utf8_base_file_is_reported() {
+    let r = numbered("golang-migrate");
+    r.git(&["checkout", "-q", "main"]);
+    std::fs::write(
+        r.dir().join("migrations/4_latin1.up.sql"),
+        b"INSERT INTO users (email) VALUES ('caf\xe9');\n",
+    )
+    .unwrap();
+    r.commit("latin-1");
+    r.git(&["checkout", "-q", "feature"]);
+    r.git(&["merge", "-q", "main"]);
+    let since = r.git(&["rev-parse", "HEAD"]);
+    r.write(
+        "migrations/4_latin1.up.sql",
+        "INSERT INTO users (email) VALUES ('café');\n",
+    );
+    let (code, out, err) =
+        stdout(
+            r.migsafe()
+                .args(["lint", "--since", since.trim(), "migrations"]),
+        );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("cannot read the migrations as they were at the merge-base")
+            && err.contains("migrations/4_latin1.up.sql: not valid UTF-8 (byte 38)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rev_that_is_not_a_commit_exits_2() {
+    let r = numbered("golang-migrate");
+    let (code, out, err) =
+        stdout(
+            r.migsafe()
+                .args(["lint", "--since", "main:migrations", "migrations"]),
+        );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains(
+            "unknown revision `main:migrations` for --since: it names a tree, not a commit"
+        ),
+        "{err}"
+    );
+}

@@ -13,7 +13,7 @@ use super::ignore::{self, Ignore};
 use super::registry::{self, ALL};
 use super::{Context, Hit, RuleMeta, Script, Severity};
 use crate::classify::{Analysis, MigrationAnalysis, Pos, ScriptAnalysis, Settings};
-use crate::sql::Directive;
+use crate::sql::{Directive, Statement};
 
 /// Per-rule settings after reading migsafe.toml: `None` = off.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +119,28 @@ fn finding(
     }
 }
 
+/// MS301, MS302: decided by comparing with a base revision (`crate::history`).
+fn is_history(meta: &RuleMeta) -> bool {
+    meta.id.starts_with("MS3")
+}
+
+/// The reason of a well-formed `migsafe:ignore` directive of `statement` that names rule `id`:
+/// for the history findings (MS3xx), which `lint --since` makes outside the rule engine.
+pub fn suppressed_by(statement: &Statement, id: &str) -> Option<String> {
+    statement
+        .directives
+        .iter()
+        .filter(|d| d.malformed.is_none())
+        .find_map(|d| {
+            let parsed = ignore::parse(&d.text).ok()?;
+            parsed
+                .rules
+                .iter()
+                .any(|r| r.id == id)
+                .then(|| parsed.reason.clone())
+        })
+}
+
 /// One directive of a migration: where it is, what it says, and which of the rules it names
 /// have suppressed a finding so far.
 struct Entry<'a> {
@@ -218,7 +240,11 @@ impl<'a> Directives<'a> {
                         .rules
                         .iter()
                         .zip(&e.used)
-                        .filter(|(r, used)| !**used && config.level(r).is_some())
+                        // History rules (MS3xx) report only under `lint --since`, outside
+                        // this engine: a directive naming one is not known to be unused.
+                        .filter(|(r, used)| {
+                            !**used && config.level(r).is_some() && !is_history(r)
+                        })
                     {
                         let message = match e.step.and_then(|i| s.steps.get(i)) {
                             Some(step) => format!(
@@ -277,6 +303,15 @@ mod tests {
         rule: &str,
     ) -> Vec<&'a (&'static str, usize, usize, Option<String>, String)> {
         found.iter().filter(|f| f.0 == rule).collect()
+    }
+
+    /// MS302 reports only under `lint --since`: naming it is never "unused" in a plain run.
+    #[test]
+    fn history_rules_are_never_unused() {
+        let found = lint(&format!(
+            "-- migsafe:ignore MS302 reworded before any database ran it\n{DROP}"
+        ));
+        assert!(of_rule(&found, "MS904").is_empty(), "{found:#?}");
     }
 
     #[test]

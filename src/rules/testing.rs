@@ -170,7 +170,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
             .split_once(char::is_whitespace)
             .expect("path and state");
         let path = PathBuf::from(path);
-        let text = format!("-- {}\n", path.display());
+        let text = format!("-- {}\nSELECT 1;\n", path.display());
         let rel = path.strip_prefix("migrations").unwrap().to_path_buf();
         match state.trim() {
             "on main" => {
@@ -178,7 +178,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
                 now_files.push((path.clone(), text.clone()));
             }
             "on main, edited" => {
-                let edited = format!("-- {}, edited\n", path.display());
+                let edited = format!("-- {}\nSELECT 2;\n", path.display());
                 base_files.push((path.clone(), text));
                 now_files.push((path.clone(), edited.clone()));
                 diff.changed.insert(rel);

@@ -7,10 +7,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::files::Files;
 use super::layout::{
     Direction, Found, Line, Listing, Order, leading_digits, lines, migration, pair_in,
 };
-use super::{Delimiting, ExecMode, Migration, Result, Script, SourceError, read_sql};
+use super::{Delimiting, ExecMode, Migration, Result, Script, SourceError, read_sql_in};
 
 /// The options after `-- migrate:<which>` if the line is that directive (dbmate:
 /// `^--\s*migrate:up(\s*$|\s+\S+)`).
@@ -101,8 +102,8 @@ pub(crate) fn parse_name(file: &str) -> Option<(&str, &str)> {
 
 /// Loads a dbmate migrations directory in version order; files that do not start with digits
 /// are skipped, as dbmate skips them.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let found = listing
         .sql_files()
         .filter_map(|e| {
@@ -117,7 +118,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
     pair_in(found, Order::FileName)?
         .into_iter()
         .map(|p| {
-            let source = read_sql(&p.up)?;
+            let source = read_sql_in(files, &p.up)?;
             parse(&p.up, source, p.version, p.name)
         })
         .collect()

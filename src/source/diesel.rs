@@ -7,15 +7,20 @@
 
 use std::path::Path;
 
+use super::files::{Disk, Files};
 use super::layout::{
-    Direction, Found, Listing, Order, load_pairs, pair_in, parse_toml, toml_key_line,
+    Direction, Found, Listing, Order, load_pairs, pair_in, parse_toml_in, toml_key_line,
 };
 use super::{ExecMode, Migration, Result, SourceError};
 
 /// Whether a folder is a diesel migration folder (diesel requires `up.sql`; a lone `down.sql`
 /// is counted here so that it is reported instead of skipped).
 pub(crate) fn is_migration_dir(dir: &Path) -> bool {
-    dir.join("up.sql").is_file() || dir.join("down.sql").is_file()
+    is_migration_dir_in(&Disk, dir)
+}
+
+fn is_migration_dir_in(files: &dyn Files, dir: &Path) -> bool {
+    files.is_file(&dir.join("up.sql")) || files.is_file(&dir.join("down.sql"))
 }
 
 /// `diesel.toml` in the directory or its parent (the project root above `migrations/`).
@@ -31,18 +36,17 @@ pub(crate) fn parse_dir_name(name: &str) -> (String, String) {
 }
 
 /// The mode set by the migration folder's `metadata.toml`, if any.
-fn mode_of(folder: &Path) -> Result<ExecMode> {
+fn mode_of(files: &dyn Files, folder: &Path) -> Result<ExecMode> {
     let path = folder.join("metadata.toml");
-    if !path.is_file() {
+    if !files.is_file(&path) {
         return Ok(ExecMode::WrappedTx);
     }
-    let table = parse_toml(&path)?;
+    let (table, text) = parse_toml_in(files, &path)?;
     match table.get("run_in_transaction") {
         None | Some(toml::Value::Boolean(true)) => Ok(ExecMode::WrappedTx),
         Some(toml::Value::Boolean(false)) => Ok(ExecMode::SingleSimpleQuery),
         Some(other) => Err(SourceError::Layout {
-            line: std::fs::read_to_string(&path)
-                .map_or(1, |t| toml_key_line(&t, "run_in_transaction")),
+            line: toml_key_line(&text, "run_in_transaction"),
             path,
             message: format!("run_in_transaction must be true or false, found {other}"),
         }),
@@ -51,14 +55,18 @@ fn mode_of(folder: &Path) -> Result<ExecMode> {
 
 /// Loads a diesel migrations directory in version order. Dot-folders and folders without SQL
 /// scripts are skipped, as diesel skips them.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
-    for folder in listing.dirs.iter().filter(|d| is_migration_dir(&d.path)) {
+    for folder in listing
+        .dirs
+        .iter()
+        .filter(|d| is_migration_dir_in(files, &d.path))
+    {
         let (version, name) = parse_dir_name(&folder.name);
         for (file, direction) in [("up.sql", Direction::Up), ("down.sql", Direction::Down)] {
             let path = folder.path.join(file);
-            if path.is_file() {
+            if files.is_file(&path) {
                 found.push(Found {
                     version: version.clone(),
                     name: name.clone(),
@@ -68,8 +76,8 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             }
         }
     }
-    load_pairs(pair_in(found, Order::Text)?, |path, _| {
-        mode_of(path.parent().unwrap_or(dir))
+    load_pairs(files, pair_in(found, Order::Text)?, |path, _| {
+        mode_of(files, path.parent().unwrap_or(dir))
     })
 }
 

@@ -8,6 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::files::{Disk, Files};
 use super::layout::{Listing, leading_digits, migration, parse_toml, toml_key_line};
 use super::{
     ExecMode, Migration, Project, Result, Runner, Script, SourceError, dbmate, diesel, flyway,
@@ -22,9 +23,6 @@ const SUBDIRS: [&str; 4] = ["migrations", "db/migrations", "db/migration", "sql"
 pub struct LoadOptions {
     /// `[flyway] placeholders` from migsafe.toml; they win over Flyway's own configuration.
     pub flyway_placeholders: std::collections::BTreeMap<String, String>,
-    /// Where Flyway's configuration files are looked for (this directory and three above);
-    /// the migrations directory when unset. Set when loading a copy elsewhere (`--since`).
-    pub flyway_config_from: Option<PathBuf>,
     /// The scripts will run against a real database (plan, apply, rollback …): values that
     /// only a live Flyway run knows (`${flyway:user}` …) must be configured, not stood in for.
     pub executing: bool,
@@ -133,16 +131,27 @@ pub fn load_dir(runner: Runner, dir: &Path) -> Result<Vec<Migration>> {
 
 /// [`load_dir`] with settings from migsafe.toml.
 pub fn load_dir_with(runner: Runner, dir: &Path, opts: &LoadOptions) -> Result<Vec<Migration>> {
+    load_dir_in(&Disk, runner, dir, opts)
+}
+
+/// [`load_dir_with`], reading the directory through `files` (`lint --since` reads the base
+/// from git). Flyway's configuration files are read from the disk.
+pub fn load_dir_in(
+    files: &dyn Files,
+    runner: Runner,
+    dir: &Path,
+    opts: &LoadOptions,
+) -> Result<Vec<Migration>> {
     match runner {
-        Runner::Diesel => diesel::load(dir),
-        Runner::Sqlx => sqlx::load(dir),
-        Runner::GolangMigrate => golang_migrate::load(dir),
-        Runner::Goose => goose::load(dir),
-        Runner::Dbmate => dbmate::load(dir),
-        Runner::Flyway => flyway::load_with(dir, opts),
-        Runner::Refinery => refinery::load(dir),
-        Runner::Sqitch => sqitch::load(dir),
-        Runner::Plain => plain::load(dir),
+        Runner::Diesel => diesel::load(files, dir),
+        Runner::Sqlx => sqlx::load(files, dir),
+        Runner::GolangMigrate => golang_migrate::load(files, dir),
+        Runner::Goose => goose::load(files, dir),
+        Runner::Dbmate => dbmate::load(files, dir),
+        Runner::Flyway => flyway::load(files, dir, opts),
+        Runner::Refinery => refinery::load(files, dir),
+        Runner::Sqitch => sqitch::load(files, dir),
+        Runner::Plain => plain::load(files, dir),
     }
 }
 

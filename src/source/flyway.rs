@@ -8,9 +8,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::files::Files;
 use super::layout::{Direction, Found, Listing, found_upwards, line_of, name_error, pair};
 use super::placeholders::Placeholders;
-use super::{ExecMode, Migration, Result, Script, SourceError, read_sql};
+use super::{ExecMode, Migration, Result, Script, SourceError, read_sql_in};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
@@ -97,14 +98,14 @@ pub(crate) fn has_signal(dir: &Path, listing: &Listing) -> Option<String> {
 pub(crate) const CONF_FILES: [&str; 3] = ["flyway.conf", "flyway.toml", "conf/flyway.conf"];
 
 /// The mode of one script, from its `.sql.conf` if there is one.
-fn mode_of(script: &Path) -> Result<ExecMode> {
+fn mode_of(files: &dyn Files, script: &Path) -> Result<ExecMode> {
     let mut conf = script.as_os_str().to_owned();
     conf.push(".conf");
     let conf = Path::new(&conf);
-    if !conf.is_file() {
+    if !files.is_file(conf) {
         return Ok(ExecMode::FlywayAuto);
     }
-    let text = read_sql(conf)?;
+    let text = read_sql_in(files, conf)?;
     let mut mode = ExecMode::FlywayAuto;
     for (key, value, offset) in properties(&text) {
         let value = value.as_str();
@@ -201,18 +202,13 @@ fn decode(s: &str) -> String {
 }
 
 /// Loads a Flyway directory: versioned migrations in version order (each with its undo as the
-/// down), then repeatables ordered by description.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    load_with(dir, &super::LoadOptions::default())
-}
-
-/// [`load`], with placeholders replaced as [`Placeholders`] says for `opts`.
-pub fn load_with(dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
-    let config_dir = opts.flyway_config_from.as_deref().unwrap_or(dir);
-    let placeholders = Placeholders::find(config_dir, &opts.flyway_placeholders, opts.executing)?;
+/// down), then repeatables ordered by description. Placeholders are replaced as
+/// [`Placeholders`] says for `opts`, from Flyway's configuration files on the disk.
+pub fn load(files: &dyn Files, dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
+    let placeholders = Placeholders::find(dir, &opts.flyway_placeholders, opts.executing)?;
     let script = |path: &Path| -> Result<Script> {
-        let source = read_sql(path)?;
-        let mode = mode_of(path)?;
+        let source = read_sql_in(files, path)?;
+        let mode = mode_of(files, path)?;
         Ok(match placeholders.substitute(path, &source)? {
             None => Script::whole(path.to_path_buf(), source, mode),
             Some((text, inserted)) => {
@@ -226,7 +222,7 @@ pub fn load_with(dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>
             }
         })
     };
-    let listing = Listing::read(dir)?;
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
     let mut repeatables = Vec::new();
     for entry in &listing.files {

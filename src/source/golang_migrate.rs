@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::files::Files;
 use super::layout::{Direction, Found, Listing, load_pairs, pair};
 use super::{ExecMode, Migration, Result};
 
@@ -29,8 +30,8 @@ pub(crate) fn accepts(name: &str) -> bool {
 
 /// Loads a golang-migrate directory in version order; files that do not match the pattern are
 /// skipped, as golang-migrate skips them.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let found = listing
         .sql_files()
         .filter_map(|e| {
@@ -42,7 +43,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             })
         })
         .collect();
-    load_pairs(pair(found)?, |_, _| Ok(ExecMode::SingleSimpleQuery))
+    load_pairs(files, pair(found)?, |_, _| Ok(ExecMode::SingleSimpleQuery))
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::files::Files;
 use super::layout::{
     Direction, Found, Listing, leading_digits, lines, migration, name_error, pair,
 };
-use super::{Delimiting, ExecMode, Migration, Result, Script, SourceError, read_sql};
+use super::{Delimiting, ExecMode, Migration, Result, Script, SourceError, read_sql_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Annotation {
@@ -176,8 +177,8 @@ fn parse_name(file: &str) -> std::result::Result<(&str, &str), &'static str> {
 
 /// Loads a goose directory in version order. Every `.sql` file is a migration to goose, so a
 /// badly named one is an error here as it is there.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
     for entry in listing.sql_files() {
         let (version, name) = parse_name(&entry.name).map_err(|m| name_error(&entry.path, m))?;
@@ -190,12 +191,12 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
     }
     pair(found)?
         .into_iter()
-        .map(|p| load_file(p.up, p.version, p.name))
+        .map(|p| load_file(files, p.up, p.version, p.name))
         .collect()
 }
 
-fn load_file(path: PathBuf, version: String, name: String) -> Result<Migration> {
-    let source = read_sql(&path)?;
+fn load_file(files: &dyn Files, path: PathBuf, version: String, name: String) -> Result<Migration> {
+    let source = read_sql_in(files, &path)?;
     parse(&path, source, version, name)
 }
 

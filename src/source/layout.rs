@@ -3,8 +3,10 @@
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::{ExecMode, Migration, Result, Script, SourceError, checksum, read_sql};
+use super::files::{DirEntry, Disk, Files, Kind};
+use super::{ExecMode, Migration, Result, Script, SourceError, checksum, read_sql_in};
 
 /// One directory entry. `name` is the file name as text (lossy for non-UTF-8 names, which then
 /// match no layout); `path` is `dir.join(name)` so relative directories give relative paths.
@@ -23,22 +25,23 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
+    /// The directory on the disk.
     pub(crate) fn read(dir: &Path) -> Result<Listing> {
+        Listing::read_in(&Disk, dir)
+    }
+
+    pub(crate) fn read_in(files: &dyn Files, dir: &Path) -> Result<Listing> {
         let mut listing = Listing::default();
-        for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-            let entry = entry.map_err(|e| io_error(dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+        for entry in files.list(dir).map_err(|e| io_error(dir, e))? {
+            if entry.name.starts_with('.') {
                 continue;
             }
-            let path = dir.join(entry.file_name());
-            // `metadata` follows symlinks. A broken link stays a "file" so that reading it
-            // reports the problem instead of the migration silently vanishing; FIFOs and other
-            // special files are skipped because reading them could block.
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => listing.dirs.push(Entry { name, path }),
-                Ok(m) if !m.is_file() => {}
-                _ => listing.files.push(Entry { name, path }),
+            let DirEntry { name, path, kind } = entry;
+            // FIFOs and other special files are skipped because reading them could block.
+            match kind {
+                Kind::Dir => listing.dirs.push(Entry { name, path }),
+                Kind::File => listing.files.push(Entry { name, path }),
+                Kind::Other => {}
             }
         }
         listing.files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -224,11 +227,12 @@ pub(crate) fn pair_in(mut found: Vec<Found>, order: Order) -> Result<Vec<Pair>> 
 /// Reads whole-file up and down scripts for each pair. `mode` decides the execution mode per file
 /// (sqlx looks at the text, Flyway and diesel at a side file next to it).
 pub(crate) fn load_pairs(
+    files: &dyn Files,
     pairs: Vec<Pair>,
     mode: impl Fn(&Path, &str) -> Result<ExecMode>,
 ) -> Result<Vec<Migration>> {
     let script = |path: &Path| -> Result<Script> {
-        let source = read_sql(path)?;
+        let source = read_sql_in(files, path)?;
         let mode = mode(path, &source)?;
         Ok(Script::whole(path.to_path_buf(), source, mode))
     };
@@ -298,13 +302,20 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 /// Parses a small TOML side file (diesel's `metadata.toml`, `migsafe.toml`), turning syntax
 /// errors into a `Layout` error at the right line.
 pub(crate) fn parse_toml(path: &Path) -> Result<toml::Table> {
-    let text = read_sql(path)?;
-    text.parse::<toml::Table>()
+    parse_toml_in(&Disk, path).map(|(table, _)| table)
+}
+
+/// [`parse_toml`] through `files`, with the text.
+pub(crate) fn parse_toml_in(files: &dyn Files, path: &Path) -> Result<(toml::Table, Arc<str>)> {
+    let text = read_sql_in(files, path)?;
+    let table = text
+        .parse::<toml::Table>()
         .map_err(|e| SourceError::Layout {
             path: path.to_path_buf(),
             line: e.span().map_or(1, |s| line_of(&text, s.start)),
             message: format!("invalid TOML: {}", e.message()),
-        })
+        })?;
+    Ok((table, text))
 }
 
 /// Line of the first `key =` assignment in a TOML text, for errors about a value.

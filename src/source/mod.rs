@@ -20,6 +20,7 @@ use serde::Serialize;
 pub mod dbmate;
 pub mod diesel;
 mod discover;
+pub mod files;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;
@@ -32,8 +33,10 @@ pub mod sqitch;
 pub mod sqlx;
 
 pub use discover::{
-    LoadOptions, detect, discover, discover_with, load_dir, load_dir_with, load_files, load_sources,
+    LoadOptions, detect, discover, discover_with, load_dir, load_dir_in, load_dir_with, load_files,
+    load_sources,
 };
+pub use files::{Disk, Files};
 
 /// The migration runners migsafe understands.
 #[derive(
@@ -252,7 +255,12 @@ pub type Result<T, E = SourceError> = std::result::Result<T, E>;
 
 /// Reads a file as UTF-8 SQL text, refusing binary and non-UTF-8 content with the offset.
 pub fn read_sql(path: &Path) -> Result<Arc<str>> {
-    let bytes = std::fs::read(path).map_err(|source| {
+    read_sql_in(&Disk, path)
+}
+
+/// [`read_sql`] through `files`.
+pub fn read_sql_in(files: &dyn Files, path: &Path) -> Result<Arc<str>> {
+    let bytes = files.read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             SourceError::Missing {
                 path: path.to_path_buf(),

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::files::Files;
 use super::layout::{Direction, Found, Listing, leading_digits, load_pairs, name_error, pair};
 use super::{ExecMode, Migration, Result};
 
@@ -27,8 +28,8 @@ pub(crate) fn accepts(name: &str) -> bool {
 /// Loads numbered files in numeric order. Files without a leading number (`seed.sql`) are not
 /// migrations and are skipped; `.up.sql`/`.down.sql` files are an error because psql would run
 /// both directions in a row.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
     for entry in listing.sql_files() {
         let Some((version, name)) = parse_name(&entry.name) else {
@@ -47,7 +48,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             path: entry.path.clone(),
         });
     }
-    load_pairs(pair(found)?, |_, _| Ok(ExecMode::PerStatement))
+    load_pairs(files, pair(found)?, |_, _| Ok(ExecMode::PerStatement))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::files::Files;
 use super::layout::{Direction, Found, Listing, found_upwards, load_pairs, name_error, pair};
 use super::{ExecMode, Migration, Result};
 
@@ -41,8 +42,8 @@ pub(crate) fn has_signal(dir: &Path) -> Option<String> {
 
 /// Loads a refinery directory in version order. A `U` and a `V` file with the same version are
 /// duplicates: refinery keys its history table by version alone.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
     for entry in listing.sql_files() {
         match parse_name(&entry.name) {
@@ -61,7 +62,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             None => {}
         }
     }
-    load_pairs(pair(found)?, |_, _| Ok(ExecMode::WrappedTx))
+    load_pairs(files, pair(found)?, |_, _| Ok(ExecMode::WrappedTx))
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use super::files::Files;
 use super::layout::{lines, migration};
-use super::{ExecMode, Migration, Result, Script, SourceError, read_sql};
+use super::{ExecMode, Migration, Result, Script, SourceError, read_sql_in};
 
 pub(crate) const PLAN: &str = "sqitch.plan";
 pub(crate) const CONF: &str = "sqitch.conf";
@@ -29,9 +30,9 @@ pub(crate) fn has_signal(dir: &Path) -> bool {
 
 /// Whether the project in `dir` has a plan file where its configuration puts it. A broken
 /// configuration counts as having one, so that loading reports the error.
-pub(crate) fn has_plan(dir: &Path) -> bool {
-    match project_dir(dir).and_then(|d| Layout::read(&d)) {
-        Ok(layout) => layout.plan.is_file(),
+pub(crate) fn has_plan(files: &dyn Files, dir: &Path) -> bool {
+    match project_dir(files, dir).and_then(|d| Layout::read(files, &d)) {
+        Ok(layout) => files.is_file(&layout.plan),
         Err(_) => true,
     }
 }
@@ -242,10 +243,10 @@ struct Layout {
 
 impl Layout {
     /// The layout of the project in `dir`, from its `sqitch.conf` if it has one.
-    fn read(dir: &Path) -> Result<Layout> {
+    fn read(files: &dyn Files, dir: &Path) -> Result<Layout> {
         let conf = dir.join(CONF);
-        let entries = if conf.is_file() {
-            let text = read_sql(&conf)?;
+        let entries = if files.is_file(&conf) {
+            let text = read_sql_in(files, &conf)?;
             parse_config(&conf, &text)?
         } else {
             Vec::new()
@@ -395,10 +396,10 @@ fn parse_plan(path: &Path, text: &str) -> Result<Vec<Entry>> {
 /// Loads a sqitch project in plan order. The version is the change name; an earlier instance of
 /// a reworked change is `<change>@<tag>`, sqitch's own way to name it. A missing deploy script
 /// is an error at its plan line; a missing revert script means no down.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let layout = Layout::read(&project_dir(dir)?)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let layout = Layout::read(files, &project_dir(files, dir)?)?;
     let plan_path = layout.plan.clone();
-    let plan = read_sql(&plan_path)?;
+    let plan = read_sql_in(files, &plan_path)?;
     let entries = parse_plan(&plan_path, &plan)?;
     let mut migrations = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -431,17 +432,13 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
                 };
                 let tag = tags
                     .iter()
-                    .find(|t| {
-                        layout
-                            .script(&layout.deploy, &format!("{name}@{t}"))
-                            .is_file()
-                    })
+                    .find(|t| files.is_file(&layout.script(&layout.deploy, &format!("{name}@{t}"))))
                     .unwrap_or(first);
                 (format!("{name}@{tag}"), format!("{name}@{tag}"))
             }
         };
         let deploy = layout.script(&layout.deploy, &stem);
-        if !deploy.is_file() {
+        if !files.is_file(&deploy) {
             return Err(SourceError::Layout {
                 path: plan_path,
                 line: *line,
@@ -451,10 +448,10 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
                 ),
             });
         }
-        let up = script(&deploy)?;
+        let up = script(files, &deploy)?;
         let revert = layout.script(&layout.revert, &stem);
-        let down = if revert.is_file() {
-            Some(script(&revert)?)
+        let down = if files.is_file(&revert) {
+            Some(script(files, &revert)?)
         } else {
             None
         };
@@ -473,8 +470,8 @@ impl Layout {
 /// The project directory for `dir`: `dir` itself when it has a `sqitch.conf` or no project
 /// above claims it; else the directory one or two levels up whose `sqitch.conf` puts its plan
 /// in `dir` (a project with `top_dir = sql`, linted as `sql/`).
-fn project_dir(dir: &Path) -> Result<PathBuf> {
-    if dir.join(CONF).is_file() {
+fn project_dir(files: &dyn Files, dir: &Path) -> Result<PathBuf> {
+    if files.is_file(&dir.join(CONF)) {
         return Ok(dir.to_path_buf());
     }
     let Ok(here) = dir.join(PLAN).canonicalize() else {
@@ -490,8 +487,8 @@ fn project_dir(dir: &Path) -> Result<PathBuf> {
             },
             _ => up.join(".."),
         };
-        if up.join(CONF).is_file() {
-            let layout = Layout::read(&up)?;
+        if files.is_file(&up.join(CONF)) {
+            let layout = Layout::read(files, &up)?;
             if layout.plan.canonicalize().is_ok_and(|p| p == here) {
                 return Ok(up);
             }
@@ -500,10 +497,10 @@ fn project_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-fn script(path: &Path) -> Result<Script> {
+fn script(files: &dyn Files, path: &Path) -> Result<Script> {
     Ok(Script::whole(
         path.to_path_buf(),
-        read_sql(path)?,
+        read_sql_in(files, path)?,
         ExecMode::PerStatement,
     ))
 }

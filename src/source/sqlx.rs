@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::files::Files;
 use super::layout::{Direction, Found, Listing, found_upwards, load_pairs, name_error, pair};
 use super::{ExecMode, Migration, Result};
 
@@ -49,8 +50,8 @@ pub(crate) fn mode_of(text: &str) -> ExecMode {
 
 /// Loads a sqlx migrations directory in version order. The name keeps the file's spelling
 /// (`create_users`; sqlx itself shows `create users`) so that [`Migration::id`] reads like the file.
-pub fn load(dir: &Path) -> Result<Vec<Migration>> {
-    let listing = Listing::read(dir)?;
+pub fn load(files: &dyn Files, dir: &Path) -> Result<Vec<Migration>> {
+    let listing = Listing::read_in(files, dir)?;
     let mut found = Vec::new();
     for entry in listing.sql_files() {
         match parse_name(&entry.name) {
@@ -64,7 +65,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
             }),
         }
     }
-    load_pairs(pair(found)?, |_, text| Ok(mode_of(text)))
+    load_pairs(files, pair(found)?, |_, text| Ok(mode_of(text)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod ast;
 pub mod builtins;
 pub mod convert;
 pub mod lines;
+pub mod normalize;
 pub mod op;
 mod procedural;
 mod psql;

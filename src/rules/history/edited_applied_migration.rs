@@ -5,6 +5,11 @@ rule! {
     /// A migration that is already on the base branch of `--since` and whose up script was
     /// edited, renamed or deleted since.
     ///
+    /// Statements are compared, not bytes: an edit is
+    /// reported at each run of statements it changed, added or removed, and the findings of the
+    /// SQL rules in such a migration are reported for the changed statements only (the others
+    /// were there before).
+    ///
     /// ## Why it matters
     /// Runners record the migrations a database has run and never run them again. An edit
     /// reaches new databases only; production and every developer database keep the old
@@ -17,6 +22,10 @@ rule! {
     ///
     /// Not flagged:
     ///
+    /// - comments and layout: a reworded comment, a `-- migsafe:ignore` directive added,
+    ///   re-indented SQL or keywords in another case change nothing a database runs (text in
+    ///   quotes, and dollar-quoted strings other than function and `DO` bodies, must stay the
+    ///   same);
     /// - a change to the down script alone: no runner checksums it, and a database runs it only
     ///   when rolling back, so editing it is how a broken down script gets fixed (the migration
     ///   still counts as changed, so its new down script is linted);
@@ -30,7 +39,8 @@ rule! {
     /// ## Instead
     /// Restore the merged migration and write a new one that makes the change. A team that
     /// edits merged migrations on purpose (say, ones that never reach a shared database) can set
-    /// the rule to `warning` in migsafe.toml and review each edit.
+    /// the rule to `warning` in migsafe.toml and review each edit, or suppress one edit with
+    /// `-- migsafe:ignore MS302 <reason>` before the edited statement.
     ///
     /// ## Bad
     /// ```text

@@ -3,21 +3,27 @@
 //!
 //! The base is `git merge-base REV HEAD`. git says which files under a project's migrations
 //! directory differ from the base (the working tree counts, untracked files too); the project
-//! as it was at the base is then written to a temporary directory and loaded with the same
-//! runner, so that old and new migrations are compared as migrations (versions, run order, up
-//! and down scripts) rather than as file names.
+//! as it was at the base is then loaded with the same runner straight from git ([`tree`]), so
+//! that old and new migrations are compared as migrations (versions, run order, up and down
+//! scripts) rather than as file names.
 
+mod edits;
+mod tree;
+
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::classify::Pos;
-use crate::git::{Change, GitError, Repo};
+use crate::git::{Change, EntryKind, GitError, Objects, Repo};
 use crate::rules::history::edited_applied_migration::EditedAppliedMigration;
 use crate::rules::history::out_of_order_migration::OutOfOrderMigration;
 use crate::rules::{Finding, RuleConfig, RuleMeta, Severity};
 use crate::source::{self, Migration, Project, Runner, Script};
 use crate::sql::LineIndex;
+use edits::{Edits, edits};
+use tree::Tree;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -47,6 +53,22 @@ pub struct History {
     pub changed: HashSet<String>,
     /// Findings of the history rules, at the levels migsafe.toml sets.
     pub findings: Vec<Finding>,
+    /// Migrations already on the base that changed statement by statement: the byte ranges of
+    /// their files that changed (see [`edits::Hunk::region`]). Findings elsewhere in them were
+    /// there before the change and are not this change's to report.
+    pub regions: HashMap<String, Vec<(PathBuf, Range<usize>)>>,
+}
+
+impl History {
+    /// Whether a finding of the SQL rules is about what changed: anywhere in a migration that is
+    /// new or changed as a whole, only in the changed regions of one that was already there.
+    pub fn is_about_the_change(&self, f: &Finding) -> bool {
+        self.regions.get(&f.migration).is_none_or(|regions| {
+            regions
+                .iter()
+                .any(|(path, r)| *path == f.path && overlap(r, &f.range))
+        })
+    }
 }
 
 /// `--since REV` for one lint run: the merge-base is computed once per repository.
@@ -92,29 +114,35 @@ impl Since {
         if diff.is_empty() {
             return Ok(History::default());
         }
-        let tmp = tempfile::tempdir().map_err(|source| HistoryError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
-        let base_root = tmp.path().join("base");
+        let objects = RefCell::new(repo.objects());
+        let mut clean = HashMap::new();
         let migrations = if repo.has_dir(&base, &rel)? {
-            repo.export_dir(&base, &rel, &base_root)?;
-            load_base(project, &base_root, opts).map_err(|e| HistoryError::Base {
-                root: project.root.clone(),
-                rev: self.rev.clone(),
-                // Name the files as they are in the project, not in the temporary copy.
-                message: e.to_string().replace(
-                    &base_root.display().to_string(),
-                    &project.root.display().to_string(),
-                ),
-            })?
+            let listing = repo.ls_tree(&base, &rel)?;
+            // What git found unchanged is the working tree's file, so it is read there.
+            clean = listing
+                .iter()
+                .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Symlink))
+                .filter(|e| !diff.changed.contains(&e.path) && !diff.removed.contains(&e.path))
+                .map(|e| (e.path.clone(), e.oid.clone()))
+                .collect();
+            let tree = Tree::new(&project.root, listing, &clean, &objects);
+            self.load_base(project, &tree, opts)?
         } else {
             Vec::new()
         };
-        let gained = self.gained(&repo, &base, &rel, project, &migrations, tmp.path(), opts)?;
+        let gained = self.gained(
+            &repo,
+            &base,
+            &rel,
+            project,
+            &migrations,
+            &clean,
+            &objects,
+            opts,
+        )?;
         let base = Base {
             migrations: &migrations,
-            root: &base_root,
+            root: &project.root,
             rev: &self.rev,
             gained: &gained,
         };
@@ -131,23 +159,16 @@ impl Since {
         rel: &Path,
         project: &Project,
         at_base: &[Migration],
-        tmp: &Path,
+        clean: &HashMap<PathBuf, String>,
+        objects: &RefCell<Objects>,
         opts: &source::LoadOptions,
     ) -> Result<Vec<Migration>, HistoryError> {
         let tip = match repo.commit(&self.rev)? {
             Some(tip) if tip != base && repo.has_dir(&tip, rel)? => tip,
             _ => return Ok(Vec::new()),
         };
-        let root = tmp.join("rev");
-        repo.export_dir(&tip, rel, &root)?;
-        let at_rev = load_base(project, &root, opts).map_err(|e| HistoryError::Base {
-            root: project.root.clone(),
-            rev: self.rev.clone(),
-            message: e.to_string().replace(
-                &root.display().to_string(),
-                &project.root.display().to_string(),
-            ),
-        })?;
+        let tree = Tree::new(&project.root, repo.ls_tree(&tip, rel)?, clean, objects);
+        let at_rev = self.load_base(project, &tree, opts)?;
         let known = |m: &Migration, list: &[Migration]| {
             list.iter().any(|o| o.version == m.version && !o.repeatable)
         };
@@ -155,6 +176,26 @@ impl Since {
             .into_iter()
             .filter(|m| !m.repeatable && !known(m, &project.migrations) && !known(m, at_base))
             .collect())
+    }
+
+    /// Loads the project as a commit holds it with the project's runner. A sqitch directory
+    /// without a plan had no changes yet.
+    fn load_base(
+        &self,
+        project: &Project,
+        files: &Tree<'_>,
+        opts: &source::LoadOptions,
+    ) -> Result<Vec<Migration>, HistoryError> {
+        if project.runner == Runner::Sqitch && !source::sqitch::has_plan(files, &project.root) {
+            return Ok(Vec::new());
+        }
+        source::load_dir_in(files, project.runner, &project.root, opts).map_err(|e| {
+            HistoryError::Base {
+                root: project.root.clone(),
+                rev: self.rev.clone(),
+                message: e.to_string(),
+            }
+        })
     }
 
     /// Whether a file outside any project was added or changed since the base.
@@ -181,25 +222,6 @@ fn in_repo(repo: &Repo, path: &Path) -> Result<PathBuf, HistoryError> {
         .map_err(|_| HistoryError::Outside {
             path: path.to_path_buf(),
         })
-}
-
-/// Loads the base copy of a project with the project's runner. A sqitch directory without a
-/// plan had no changes yet.
-/// Flyway placeholders take their values from the project's own configuration (the copy has
-/// only the migrations directory), so that old and new text compare alike.
-fn load_base(
-    project: &Project,
-    root: &Path,
-    opts: &source::LoadOptions,
-) -> source::Result<Vec<Migration>> {
-    if project.runner == Runner::Sqitch && !source::sqitch::has_plan(root) {
-        return Ok(Vec::new());
-    }
-    let opts = source::LoadOptions {
-        flyway_config_from: Some(project.root.clone()),
-        ..opts.clone()
-    };
-    source::load_dir_with(project.runner, root, &opts)
 }
 
 /// What git reports under a project's directory, paths relative to that directory.
@@ -253,6 +275,15 @@ pub(crate) struct Base<'a> {
     /// Migrations `rev` itself holds that this branch lacks (gained after the merge-base):
     /// the race between pull requests MS301 exists for.
     pub gained: &'a [Migration],
+}
+
+/// Whether two byte ranges share a byte, or, when one is empty, whether it lies in the other.
+fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
+    if a.is_empty() || b.is_empty() {
+        a.start.max(b.start) <= a.end.min(b.end)
+    } else {
+        a.start < b.end && b.start < a.end
+    }
 }
 
 /// How a migration is recognised across the two sides: by its up script's path below the
@@ -311,9 +342,10 @@ fn records_name(runner: Runner) -> bool {
     matches!(runner, Runner::Flyway | Runner::Refinery)
 }
 
-/// The two history checks, and which migrations changed. Text is compared, not file status:
-/// a goose or dbmate file whose down section alone was edited keeps its up script, and a
-/// sqitch rework copies the deployed script unchanged.
+/// The two history checks, and which migrations changed. Statements are compared, not file
+/// status: a goose or dbmate file whose down section alone was edited keeps its up script, a
+/// sqitch rework copies the deployed script unchanged, and an edit of comments or layout
+/// changes no statement.
 pub(crate) fn compare(
     project: &Project,
     base: &Base<'_>,
@@ -412,30 +444,61 @@ pub(crate) fn compare(
                 }
             }
             Was::Same(old) => {
-                let up_edited = m.up.text() != old.up.text();
-                let down_changed = m.down.as_ref().map(Script::text)
-                    != old.down.as_ref().map(Script::text)
-                    || m.up.mode != old.up.mode
+                let up = edits(Some(&m.up), Some(&old.up), |now| {
+                    first_difference(now, &old.up)
+                });
+                let down = edits(m.down.as_ref(), old.down.as_ref(), |now| {
+                    line_at(now, now.range.start)
+                });
+                let modes_changed = m.up.mode != old.up.mode
                     || m.down.as_ref().map(|d| d.mode) != old.down.as_ref().map(|d| d.mode);
-                if up_edited || down_changed {
-                    history.changed.insert(m.id());
+                if !(up.changed() || down.changed() || modes_changed) {
+                    continue;
                 }
-                if let Some(severity) = edited
-                    && up_edited
-                    && !m.repeatable
-                {
-                    let message = format!(
+                history.changed.insert(m.id());
+                // Where it changed, when that is known statement by statement: the rest of it
+                // was already on the base, and its findings with it.
+                let mut regions = Vec::new();
+                let mut narrowed = !modes_changed;
+                for (script, e) in [(Some(&m.up), &up), (m.down.as_ref(), &down)] {
+                    match (script, e) {
+                        (Some(script), Edits::Hunks(hunks)) => regions.extend(
+                            hunks
+                                .iter()
+                                .map(|h| (script.path.clone(), h.region.clone())),
+                        ),
+                        (_, Edits::Whole { .. }) => narrowed = false,
+                        _ => {}
+                    }
+                }
+                if narrowed {
+                    history.regions.insert(m.id(), regions);
+                }
+                let Some(severity) = edited.filter(|_| !m.repeatable) else {
+                    continue;
+                };
+                let message = || {
+                    format!(
                         "`{}` is already on `{}`, and its up script was edited: databases that ran it will not run it again{}",
                         m.id(),
                         base.rev,
                         checksum_effect(runner)
-                    );
+                    )
+                };
+                let at: Vec<Range<usize>> = match &up {
+                    Edits::Same => Vec::new(),
+                    Edits::Hunks(hunks) => {
+                        hunks.iter().map(|h| line_at(&m.up, h.at.start)).collect()
+                    }
+                    Edits::Whole { at } => vec![at.clone()],
+                };
+                for range in at {
                     history.findings.push(finding(
                         &EditedAppliedMigration::META,
                         severity,
                         m,
-                        first_difference(&m.up, &old.up),
-                        message,
+                        range,
+                        message(),
                     ));
                 }
             }
