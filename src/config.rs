@@ -849,9 +849,9 @@ mod tests {
         let c = parse("runner = \"sqlx\"\nmigrations_dir = \"db\"\nstart_after = \"20240101\"\npostgres_version = 14\n[rules]\ndrop-column = \"warning\"\nMS013 = \"off\"\n").unwrap();
         assert_eq!(c.runner, Some(Runner::Sqlx));
         assert_eq!(c.migrations_dir, [PathBuf::from("proj/db")]);
-        let c = parse("migrations_dir = [\"sql/core\", \"sql/billing\"]\n").unwrap();
+        let list = parse("migrations_dir = [\"sql/core\", \"sql/billing\"]\n").unwrap();
         assert_eq!(
-            c.migrations_dir,
+            list.migrations_dir,
             [
                 PathBuf::from("proj/sql/core"),
                 PathBuf::from("proj/sql/billing")

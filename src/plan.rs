@@ -1619,11 +1619,4 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         assert!(free_bytes(&t.path().join("a/b")).is_some_and(|f| f > 0));
     }
-
-    #[test]
-    fn ages_read_short() {
-        assert_eq!(crate::units::age(59), "59s");
-        assert_eq!(crate::units::age(3_600 * 5), "5h");
-        assert_eq!(crate::units::age(86_400 * 7), "7d");
-    }
 }
