@@ -361,3 +361,52 @@ fn a_drill_loads_a_dump_without_privileges() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("passed"), "{}", text(&o));
 }
+
+/// A bare carriage return ends a `--` comment in PostgreSQL (and psql): a statement behind
+/// one is seen, classified and flagged, and a directive on a CR-only line is not taken for
+/// one on the statement's line.
+#[test]
+fn a_carriage_return_cannot_hide_a_statement() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(t.path().join("sqlx.toml"), "").unwrap();
+    std::fs::write(
+        m.join("1_init.up.sql"),
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text, note text);\n",
+    )
+    .unwrap();
+    std::fs::write(m.join("1_init.down.sql"), "DROP TABLE accounts;\n").unwrap();
+    std::fs::write(
+        m.join("2_cleanup.up.sql"),
+        "-- tidy up comments\rDROP TABLE accounts;\n",
+    )
+    .unwrap();
+    let report = migsafe::lint::lint(&migsafe::lint::LintOptions {
+        paths: vec![m.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let rules: Vec<&str> = report.projects[0].findings.iter().map(|f| f.rule).collect();
+    assert!(rules.contains(&"MS001"), "{rules:?}");
+    assert!(report.has_errors());
+
+    // CR line endings: the directive is on the line before the first DROP COLUMN only.
+    std::fs::write(
+        m.join("2_cleanup.up.sql"),
+        "SET lock_timeout = '1s';\r-- migsafe:ignore MS002 unused since 2023\rALTER TABLE accounts DROP COLUMN plan;\rALTER TABLE accounts DROP COLUMN note;\r",
+    )
+    .unwrap();
+    let report = migsafe::lint::lint(&migsafe::lint::LintOptions {
+        paths: vec![m],
+        ..Default::default()
+    })
+    .unwrap();
+    let ms002: Vec<bool> = report.projects[0]
+        .findings
+        .iter()
+        .filter(|f| f.rule == "MS002")
+        .map(|f| f.suppressed.is_some())
+        .collect();
+    assert_eq!(ms002, [true, false]);
+}

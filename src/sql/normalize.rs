@@ -41,7 +41,7 @@ fn push_tokens(text: &str, out: &mut String) {
         if c == b'-' && b.get(i + 1) == Some(&b'-') {
             i = b[i..]
                 .iter()
-                .position(|&c| c == b'\n')
+                .position(|&c| c == b'\n' || c == b'\r')
                 .map_or(b.len(), |p| i + p);
             continue;
         }

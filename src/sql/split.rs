@@ -60,7 +60,7 @@ pub fn split_keeping_trailing(
         let c = b[i];
         match c {
             b'-' if i + 1 < end && b[i + 1] == b'-' => {
-                let line_end = memchr_nl(b, i, end);
+                let line_end = comment_end(b, i, end);
                 let text = &source[i + 2..line_end];
                 if delimiting == Delimiting::Goose && is_goose(text, "StatementBegin") {
                     goose_block.get_or_insert(i);
@@ -179,7 +179,7 @@ fn keep_comment(
             .comments
             .last()
             .map_or(prev.range.end, |c| c.end.max(prev.range.end));
-        from <= comment.start && !source[from..comment.start].contains('\n')
+        from <= comment.start && !source[from..comment.start].contains(['\n', '\r'])
     };
     if start.is_none()
         && pending.is_empty()
@@ -197,6 +197,15 @@ fn is_goose(comment: &str, word: &str) -> bool {
         .trim_start()
         .strip_prefix("+goose")
         .is_some_and(|rest| rest.trim().eq_ignore_ascii_case(word))
+}
+
+/// Where a `--` comment ends: PostgreSQL's lexer (and psql's) ends it at a carriage return as
+/// well as at a line feed, so `-- note\rDROP TABLE t` runs the DROP.
+fn comment_end(b: &[u8], from: usize, end: usize) -> usize {
+    b[from..end]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r')
+        .map_or(end, |p| from + p)
 }
 
 fn memchr_nl(b: &[u8], from: usize, end: usize) -> usize {
@@ -321,6 +330,22 @@ mod tests {
                 "DO $$ BEGIN NULL; END $$;"
             ]
             .map(|s| s.trim_start_matches("/* a /* nested; */ ; */ "))
+        );
+    }
+
+    /// PostgreSQL ends a `--` comment at a carriage return too: what follows it runs.
+    #[test]
+    fn a_carriage_return_ends_a_line_comment() {
+        assert_eq!(
+            texts("-- tidy up\rDROP TABLE accounts;\n", Delimiting::Standard),
+            ["DROP TABLE accounts;"]
+        );
+        assert_eq!(
+            texts(
+                "ALTER TABLE a -- why\rDROP COLUMN b;\rSELECT 1;",
+                Delimiting::Standard
+            ),
+            ["ALTER TABLE a -- why\rDROP COLUMN b;", "SELECT 1;"]
         );
     }
 

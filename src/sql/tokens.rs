@@ -38,7 +38,7 @@ pub fn tokenize_spans(text: &str) -> Vec<(Tok, std::ops::Range<usize>)> {
         } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
             i = b[i..]
                 .iter()
-                .position(|&c| c == b'\n')
+                .position(|&c| c == b'\n' || c == b'\r')
                 .map_or(b.len(), |p| i + p);
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
             let mut depth = 0;
