@@ -7,6 +7,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
+/// How to get the history `--since` needs, in the words of the CI system it runs under.
+pub fn unshallow_hint() -> &'static str {
+    let set = |var| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if set("GITHUB_ACTIONS") {
+        "With actions/checkout set `fetch-depth: 0`, or run `git fetch --unshallow`"
+    } else if set("GITLAB_CI") {
+        "Set the job variable `GIT_DEPTH: 0` (or raise it past the branch point), or run `git fetch --unshallow`"
+    } else {
+        "Run `git fetch --unshallow`, or fetch the base branch with `git fetch origin <branch>`; on GitHub Actions set actions/checkout's `fetch-depth: 0`, on GitLab the variable `GIT_DEPTH: 0`"
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("cannot run `git` (--since needs it to find what changed): {source}")]
@@ -18,8 +30,8 @@ pub enum GitError {
     #[error("unknown revision `{rev}` for --since: {hint}")]
     UnknownRev { rev: String, hint: String },
     #[error(
-        "cannot find the merge-base of `{rev}` and HEAD: this clone is shallow and lacks the commits that connect them. \
-         With actions/checkout set `fetch-depth: 0`; elsewhere run `git fetch --unshallow`, or fetch the base branch with `git fetch origin <branch>`"
+        "cannot find the merge-base of `{rev}` and HEAD: this clone is shallow and lacks the commits that connect them. {}",
+        unshallow_hint()
     )]
     Shallow { rev: String },
     #[error(
@@ -179,9 +191,7 @@ impl Repo {
                 .to_string(),
         };
         if self.is_shallow()? {
-            hint.push_str(
-                " (this clone is shallow: with actions/checkout set `fetch-depth: 0`, or run `git fetch --unshallow`)",
-            );
+            hint.push_str(&format!(" (this clone is shallow. {})", unshallow_hint()));
         }
         Ok(hint)
     }

@@ -26,6 +26,14 @@ pub enum LintError {
         "no paths given and no migrations directory found here: pass a directory, or set migrations_dir in migsafe.toml"
     )]
     NoPaths,
+    #[error(
+        "{path}: --runner {runner} was given, but this file is not inside a {runner} migrations directory, so it would be read as {read_as}: name the migrations directory instead"
+    )]
+    RunnerOfFile {
+        path: PathBuf,
+        runner: source::Runner,
+        read_as: source::Runner,
+    },
     /// `--since` could not tell what changed; linting nothing instead would pass silently.
     #[error(transparent)]
     Since(#[from] HistoryError),
@@ -170,6 +178,15 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     if !loose.is_empty() {
         let config = config_for(loose[0].parent().unwrap_or(Path::new(".")))?;
         let project = source::load_files(&loose)?;
+        // A file outside its runner's layout is read by its own markers (goose, dbmate) or as
+        // a plain script: a `--runner` it does not fit is not quietly dropped.
+        if let Some(runner) = opts.runner.filter(|r| *r != project.runner) {
+            return Err(LintError::RunnerOfFile {
+                path: loose[0].clone(),
+                runner,
+                read_as: project.runner,
+            });
+        }
         let report = match since.as_mut() {
             // Files outside any project have no run order to compare: only "did it change".
             Some(since) => {

@@ -1041,3 +1041,74 @@ fn flyway_locations_and_migrations_dir_lists_are_one_project() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`s3:`"), "{err}");
 }
+
+/// A project reached through a symbolic link is reported where git tracks it, and a project
+/// outside the repository by its absolute path (a relative `../x` would read as relative to
+/// the repository root, and SARIF would resolve it against `%SRCROOT%`).
+#[test]
+fn linked_and_outside_projects_are_named_so_ci_can_find_them() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    write(&repo, "sqlx.toml", "");
+    write(
+        &repo,
+        "db/migrations/1_drop.up.sql",
+        "DROP TABLE accounts;\n",
+    );
+    std::os::unix::fs::symlink("db/migrations", repo.join("mig")).unwrap();
+    let out = migsafe(&repo)
+        .args(["lint", "--format", "github", "mig"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("file=db/migrations/1_drop.up.sql,"), "{text}");
+
+    write(t.path(), "outside/sqlx.toml", "");
+    write(
+        t.path(),
+        "outside/migrations/1_drop.up.sql",
+        "DROP TABLE accounts;\n",
+    );
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    let out = migsafe(&repo.join("sub"))
+        .args(["lint", "--format", "sarif", "../../outside/migrations"])
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let at =
+        &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    let uri = at["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with("/outside/migrations/1_drop.up.sql"),
+        "{at}"
+    );
+    assert!(at.get("uriBaseId").is_none(), "{at}");
+}
+
+/// `--runner` with a file its runner's layout does not hold is an error, not a plain lint.
+#[test]
+fn runner_for_a_loose_file_that_does_not_fit_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "db/20240102000000_drop.up.sql",
+        "DROP TABLE accounts;\n",
+    );
+    let out = migsafe(t.path())
+        .args(["lint", "--runner", "goose", "db/20240102000000_drop.up.sql"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--runner goose was given") && err.contains("read as plain"),
+        "{err}"
+    );
+    // The runner the file is read as is fine.
+    let out = migsafe(t.path())
+        .args(["lint", "--runner", "plain", "db/20240102000000_drop.up.sql"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

@@ -98,7 +98,11 @@ impl Repo {
         let mut c = Command::new(get_cargo_bin("migsafe"));
         c.current_dir(dir)
             .env("NO_COLOR", "1")
-            .env_remove("MIGSAFE_CONFIG");
+            .env_remove("MIGSAFE_CONFIG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
+            .env_remove("GITHUB_WORKSPACE")
+            .env_remove("CI_PROJECT_DIR");
         isolate(&mut c);
         c
     }
@@ -528,6 +532,21 @@ fn shallow_clone_without_the_merge_base_exits_2_with_fetch_depth_hint() {
         r.migsafe_in(&clone)
             .args(["lint", "--since", "origin/main", "migrations"])
     );
+    // Each CI system is told its own way to fetch the history.
+    for (var, says, not) in [
+        ("GITHUB_ACTIONS", "fetch-depth: 0", "GIT_DEPTH"),
+        ("GITLAB_CI", "GIT_DEPTH: 0", "actions/checkout"),
+    ] {
+        let out = r
+            .migsafe_in(&clone)
+            .env(var, "true")
+            .args(["lint", "--since", "origin/main", "migrations"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says) && !err.contains(not), "{var}: {err}");
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub struct LintArgs {
     /// Check only migrations added or changed since the merge-base of HEAD and REV (a branch,
     /// tag or commit, e.g. origin/main); uncommitted and untracked files count. Also flags new
     /// migrations that sort before merged ones and edits to merged ones (MS3xx). Needs the
-    /// base's history: in CI, fetch it (actions/checkout: `fetch-depth: 0`).
+    /// base's history: in CI, fetch it (actions/checkout `fetch-depth: 0`; GitLab `GIT_DEPTH: 0`).
     #[arg(long, value_name = "REV")]
     pub since: Option<String>,
     /// Exit 0 even when findings of severity error remain (advisory runs).

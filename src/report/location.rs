@@ -56,9 +56,37 @@ impl Base {
     }
 
     /// `path` relative to the root when it lies under it, with `/` separators and no `./`.
-    /// Paths elsewhere keep their form: there is nothing better to say about them.
+    /// Paths elsewhere are absolute: a relative `../x` would read as relative to the root.
     pub fn path(&self, path: &Path) -> String {
-        slashed(self.under_root(path).as_deref().unwrap_or(path))
+        if let Some(rel) = self.under_root(path) {
+            return slashed(&rel);
+        }
+        match &self.cwd {
+            Some(cwd) if path.is_relative() => slashed(&lexical(&cwd.join(path))),
+            _ => slashed(path),
+        }
+    }
+
+    /// The real location of directory `dir` when a symbolic link leads to it, absolute;
+    /// `None` when it is where its path says (the common case, which costs one lookup).
+    pub fn resolved(&self, dir: &Path) -> Option<PathBuf> {
+        let absolute = match &self.cwd {
+            Some(cwd) => lexical(&cwd.join(dir)),
+            None => dir.to_path_buf(),
+        };
+        let real = absolute.canonicalize().ok()?;
+        let root_real = self.root.as_deref().and_then(|r| r.canonicalize().ok());
+        // A root that is itself reached through a link (a symlinked home or temp directory)
+        // leaves paths under it alone.
+        let root_lexical = self.root.as_deref().map(lexical);
+        let same_under_root = match (&root_lexical, &root_real) {
+            (Some(rl), Some(rr)) => {
+                absolute.strip_prefix(rl).ok() == real.strip_prefix(rr).ok()
+                    && absolute.starts_with(rl)
+            }
+            _ => true,
+        };
+        (real != absolute && !same_under_root).then_some(real)
     }
 
     fn under_root(&self, path: &Path) -> Option<PathBuf> {

@@ -110,16 +110,24 @@ impl Report {
     /// keep their form), so that each format names a file the same way whatever directory
     /// migsafe ran in: GitHub, GitLab and reviewdog match paths against the repository.
     pub fn rebase(&mut self, base: &location::Base) {
-        let rebased = |p: &mut std::path::PathBuf| {
-            let rel = base.path(p);
-            // The repository root itself.
-            *p = if rel.is_empty() {
-                ".".into()
-            } else {
-                rel.into()
-            };
-        };
         for p in &mut self.projects {
+            // A project reached through a symbolic link is named by where it is: the path git
+            // tracks, which is the one GitHub and GitLab can place.
+            let root = p.analysis.root.clone();
+            let resolved = base.resolved(&root);
+            let rebased = |path: &mut std::path::PathBuf| {
+                let real = match (&resolved, path.strip_prefix(&root)) {
+                    (Some(r), Ok(rest)) => r.join(rest),
+                    _ => path.clone(),
+                };
+                let rel = base.path(&real);
+                // The repository root itself.
+                *path = if rel.is_empty() {
+                    ".".into()
+                } else {
+                    rel.into()
+                };
+            };
             rebased(&mut p.analysis.root);
             for m in &mut p.analysis.migrations {
                 rebased(&mut m.up.path);
