@@ -47,7 +47,8 @@ pub struct LintOptions {
     pub config: Option<PathBuf>,
     /// `--runner`: wins over `runner` in migsafe.toml and over detection.
     pub runner: Option<source::Runner>,
-    /// SQL read from stdin (`migsafe lint -`), checked as one plain file.
+    /// SQL read from stdin (`migsafe lint -`): the migration its name belongs to, or else one
+    /// plain file.
     pub stdin: Option<StdinSql>,
     /// The migrations are read to run them (plan, apply, rollback …), not only to lint them.
     pub executing: bool,
@@ -87,16 +88,31 @@ pub fn lint(opts: &LintOptions) -> Result<Report, LintError> {
     };
     let mut projects = Vec::new();
     if let Some(stdin) = &opts.stdin {
-        let dir = match stdin.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() && d.is_dir() => d,
-            _ => Path::new("."),
-        };
-        let config = config_for(dir)?;
         let sql = source::decode_sql(&stdin.path, stdin.bytes.clone())?;
-        projects.push(check(
-            source::load_sources(vec![(stdin.path.clone(), sql)])?,
-            &config,
-        )?);
+        // A name inside a project: that migration, with its runner's mode and the schema the
+        // earlier migrations built, as if the file held the piped text.
+        match stdin_project(&stdin.path, &sql, &config_for, opts.executing) {
+            Some((project, config)) => {
+                let named = |m: &Migration| {
+                    [Some(&m.up), m.down.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|s| same_file(&s.path, &stdin.path))
+                };
+                projects.push(check_with(project, &config, named)?);
+            }
+            None => {
+                let dir = match stdin.path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() && d.is_dir() => d,
+                    _ => Path::new("."),
+                };
+                let config = config_for(dir)?;
+                projects.push(check(
+                    source::load_sources(vec![(stdin.path.clone(), sql)])?,
+                    &config,
+                )?);
+            }
+        }
         if opts.paths.is_empty() {
             return Ok(Report {
                 projects,
@@ -315,6 +331,115 @@ fn load_targets(
         root: root.to_path_buf(),
         migrations,
     })
+}
+
+/// The project SQL read from stdin belongs to, by the name `--stdin-filename` gives it: its
+/// directory (or, for diesel's `<dir>/up.sql`, its parent) loaded with the piped text in place
+/// of that file, whether or not the file exists on disk. `None` when no project there has a
+/// script by that name.
+fn stdin_project(
+    path: &Path,
+    sql: &std::sync::Arc<str>,
+    config_for: &dyn Fn(&Path) -> Result<Config, LintError>,
+    executing: bool,
+) -> Option<(Project, Config)> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let files = Piped {
+        path: absolute(path),
+        text: sql.clone(),
+    };
+    for dir in [Some(parent), parent.parent()].into_iter().flatten() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if !dir.is_dir() {
+            continue;
+        }
+        let Ok(config) = config_for(dir) else {
+            continue;
+        };
+        let options = load_options(&config, executing);
+        let Ok(project) = source::discover_in(&files, dir, config.runner, &options) else {
+            continue;
+        };
+        let holds = project.migrations.iter().any(|m| {
+            [Some(&m.up), m.down.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|s| same_file(&s.path, path))
+        });
+        if holds {
+            return Some((project, config));
+        }
+    }
+    None
+}
+
+/// The disk, with one file's text replaced by SQL read from stdin (and listed even when it is
+/// not on disk yet: an editor's unsaved buffer).
+struct Piped {
+    path: PathBuf,
+    text: std::sync::Arc<str>,
+}
+
+impl source::Files for Piped {
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<source::files::DirEntry>> {
+        let mut entries = source::Disk.list(dir)?;
+        if self.path.parent() == Some(absolute(dir).as_path())
+            && let Some(name) = self.path.file_name()
+            && !entries.iter().any(|e| e.path.file_name() == Some(name))
+        {
+            entries.push(source::files::DirEntry {
+                name: name.to_string_lossy().into_owned(),
+                path: dir.join(name),
+                kind: source::files::Kind::File,
+            });
+        }
+        Ok(entries)
+    }
+
+    fn kind(&self, path: &Path) -> Option<source::files::Kind> {
+        if absolute(path) == self.path {
+            return Some(source::files::Kind::File);
+        }
+        source::Disk.kind(path)
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        if absolute(path) == self.path {
+            return Ok(self.text.as_bytes().to_vec());
+        }
+        source::Disk.read(path)
+    }
+}
+
+/// `path` made absolute against the current directory, `.` and `..` applied lexically.
+fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    absolute(a) == absolute(b)
 }
 
 /// A project some named files belong to.

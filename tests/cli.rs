@@ -1112,3 +1112,79 @@ fn runner_for_a_loose_file_that_does_not_fit_is_an_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+/// Piped SQL named inside a project is linted as that migration: its runner's transaction
+/// mode, the schema the earlier migrations built, and only that migration reported; the disk's
+/// text of the file is not what is checked (issue 19, item 3).
+#[test]
+fn stdin_inside_a_project_is_that_migration() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "diesel.toml", "");
+    let init = "migrations/2024-01-01-000000_init";
+    write(
+        t.path(),
+        &format!("{init}/up.sql"),
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text);\n",
+    );
+    write(
+        t.path(),
+        &format!("{init}/down.sql"),
+        "DROP TABLE accounts;\n",
+    );
+    let index = "migrations/2024-02-01-000000_index";
+    write(t.path(), &format!("{index}/up.sql"), "SELECT 1;\n");
+    write(t.path(), &format!("{index}/down.sql"), "SELECT 1;\n");
+    let piped = "CREATE INDEX CONCURRENTLY accounts_plan_idx ON accounts (plan);\n";
+    let lint = |name: &str| {
+        use std::io::Write;
+        let mut child = migsafe(t.path())
+            .args(["lint", "--format", "json", "-", "--stdin-filename", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(piped.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = lint(&format!("{index}/up.sql"));
+    // diesel wraps each migration in a transaction: CONCURRENTLY fails there (MS107, error).
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let project = &json["projects"][0];
+    assert_eq!(project["runner"], "diesel");
+    let migrations = project["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 1, "only the piped migration: {project}");
+    assert_eq!(migrations[0]["name"], "index");
+    assert_eq!(migrations[0]["up"]["mode"], "wrapped_tx");
+    let rules: Vec<&str> = migrations[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"MS107"), "{rules:?}");
+
+    // The same text under a name outside any project: a plain file, per statement.
+    let out = lint("scratch/up.sql");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["projects"][0]["runner"], "plain");
+
+    // A file of an sqlx project that is not on disk yet (an unsaved buffer) is that project's.
+    write(t.path(), "svc/sqlx.toml", "");
+    write(
+        t.path(),
+        "svc/migrations/1_init.up.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, plan text);\n",
+    );
+    let out = lint("svc/migrations/2_index.up.sql");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["projects"][0]["runner"], "sqlx", "{json}");
+    assert_eq!(json["projects"][0]["migrations"][0]["name"], "index");
+}

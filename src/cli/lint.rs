@@ -16,7 +16,9 @@ pub struct LintArgs {
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
     /// The file name to report for SQL read from stdin (`-`, implied when no PATHS are given);
-    /// its directory's migsafe.toml applies [default: stdin.sql].
+    /// its directory's migsafe.toml applies. A name inside a migrations project (an editor's
+    /// buffer of `migrations/…/up.sql`) is linted as that migration, with its runner's mode and
+    /// the earlier migrations' schema [default: stdin.sql].
     #[arg(long, value_name = "PATH")]
     pub stdin_filename: Option<PathBuf>,
     /// Check only migrations added or changed since the merge-base of HEAD and REV (a branch,

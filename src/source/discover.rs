@@ -36,12 +36,23 @@ pub fn discover(dir: &Path, runner: Option<Runner>) -> Result<Project> {
 
 /// [`discover`] with settings from migsafe.toml.
 pub fn discover_with(dir: &Path, runner: Option<Runner>, opts: &LoadOptions) -> Result<Project> {
+    discover_in(&Disk, dir, runner, opts)
+}
+
+/// [`discover_with`], loading the migrations through `files` (SQL from stdin standing in for
+/// one file of the project). The directory is found and the runner detected on the disk.
+pub fn discover_in(
+    files: &dyn Files,
+    dir: &Path,
+    runner: Option<Runner>,
+    opts: &LoadOptions,
+) -> Result<Project> {
     let (root, listing) = resolve(dir)?;
     let (runner, runner_hint) = match runner {
         Some(r) => (r, None),
         None => detect_in(&root, &listing)?,
     };
-    let migrations = load_dir_with(runner, &root, opts)?;
+    let migrations = load_dir_in(files, runner, &root, opts)?;
     if migrations.is_empty() {
         return Err(SourceError::NothingFound {
             path: root,

@@ -33,8 +33,8 @@ pub mod sqitch;
 pub mod sqlx;
 
 pub use discover::{
-    LoadOptions, detect, discover, discover_with, load_dir, load_dir_in, load_dir_with, load_files,
-    load_sources,
+    LoadOptions, detect, discover, discover_in, discover_with, load_dir, load_dir_in,
+    load_dir_with, load_files, load_sources,
 };
 pub use files::{Disk, Files};
 
