@@ -605,7 +605,7 @@ mod tests {
             ("-- migsafe: ignore MS001 reason", "MS001 reason", None),
             ("-- migsafe :ignore MS001 reason", "MS001 reason", None),
             (
-                "-- migsafe:ignore\tMS001,MS125   the  reason\r",
+                "-- migsafe:ignore\tMS001,MS125   the  reason",
                 "MS001,MS125 the reason",
                 None,
             ),
