@@ -164,6 +164,7 @@ pub fn drift(input: &DriftInput<'_>, scratch: &mut dyn Scratch) -> DriftReport {
         runner: analysis.runner,
         runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
+        dirs: Vec::new(),
         migrations: analysis
             .migrations
             .iter()

@@ -250,7 +250,7 @@ fn targets_of(
 
 /// Loads the project in `targets`: one directory, or several read as one project (Flyway's
 /// `locations`, a `migrations_dir` list) with their migrations in the runner's order, as the
-/// runner reads them. A version found in two of them is an error, as it is for Flyway.
+/// runner reads them (`source::load_project`, which `lint --since` reads a commit with too).
 fn load_targets(
     root: &Path,
     targets: &[PathBuf],
@@ -259,78 +259,7 @@ fn load_targets(
     executing: bool,
 ) -> Result<Project, LintError> {
     let options = load_options(config, executing);
-    let mut parts = Vec::with_capacity(targets.len());
-    for target in targets {
-        if !target.exists() {
-            return Err(SourceError::Missing {
-                path: target.clone(),
-            }
-            .into());
-        }
-        parts.push(source::discover_with(target, runner, &options)?);
-    }
-    if parts.len() == 1 {
-        return Ok(parts.remove(0));
-    }
-    let runner = parts[0].runner;
-    let layout = |message: String| -> LintError {
-        SourceError::Layout {
-            path: root.to_path_buf(),
-            line: 1,
-            message,
-        }
-        .into()
-    };
-    if let Some(other) = parts.iter().find(|p| p.runner != runner) {
-        return Err(layout(format!(
-            "the migrations directories are read as one project, but {} holds {runner} migrations and {} {} ones: lint them separately",
-            parts[0].root.display(),
-            other.root.display(),
-            other.runner
-        )));
-    }
-    if runner == source::Runner::Sqitch {
-        return Err(layout(
-            "sqitch orders changes by its plan, which names one directory: lint each project on its own".into(),
-        ));
-    }
-    let runner_hint = parts[0].runner_hint.clone();
-    let mut migrations: Vec<Migration> = parts.into_iter().flat_map(|p| p.migrations).collect();
-    // Versioned migrations in the runner's order, then Flyway's repeatables by description.
-    migrations.sort_by(|a, b| {
-        a.repeatable.cmp(&b.repeatable).then_with(|| {
-            if a.repeatable {
-                a.name.cmp(&b.name)
-            } else if source::runs_before(runner, a, b) {
-                std::cmp::Ordering::Less
-            } else if source::runs_before(runner, b, a) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-    });
-    for pair in migrations.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if !a.repeatable && !b.repeatable && a.version == b.version {
-            return Err(SourceError::Layout {
-                path: b.up.path.clone(),
-                line: 1,
-                message: format!(
-                    "version {} is also {}: two migrations with one version, which the runner refuses",
-                    b.version,
-                    a.up.path.display()
-                ),
-            }
-            .into());
-        }
-    }
-    Ok(Project {
-        runner,
-        runner_hint,
-        root: root.to_path_buf(),
-        migrations,
-    })
+    Ok(source::load_project(root, targets, runner, &options)?)
 }
 
 /// The project SQL read from stdin belongs to, by the name `--stdin-filename` gives it: its

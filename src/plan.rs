@@ -349,6 +349,7 @@ pub fn plan(input: &PlanInput<'_>) -> PlanReport {
         runner: analysis.runner,
         runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
+        dirs: Vec::new(),
         migrations: analysis
             .migrations
             .iter()

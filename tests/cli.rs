@@ -1017,7 +1017,11 @@ fn flyway_locations_and_migrations_dir_lists_are_one_project() {
     let out = lint(&[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("version 3 is also"), "{err}");
+    // Flyway reads its locations in one scan, so the version is refused as within one.
+    assert!(
+        err.contains("duplicate version 3 (also sql/core/V3__drop_plan.sql)"),
+        "{err}"
+    );
 
     // An empty list is an error at its line.
     write(t.path(), "migsafe.toml", "\nmigrations_dir = []\n");
@@ -1187,4 +1191,187 @@ fn stdin_inside_a_project_is_that_migration() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["projects"][0]["runner"], "sqlx", "{json}");
     assert_eq!(json["projects"][0]["migrations"][0]["name"], "index");
+/// The migration names of a one-project JSON report, in run order.
+fn flyway_names(out: &std::process::Output) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(json["projects"].as_array().unwrap().len(), 1, "{json}");
+    json["projects"][0]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn lint_json(dir: &Path, args: &[&str]) -> std::process::Output {
+    migsafe(dir)
+        .args(["lint", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Flyway scans a location's subdirectories too: a migration in `db/migration/2024/` runs, so
+/// it is read, in one directory as in several locations.
+#[test]
+fn flyway_reads_subdirectories_of_a_location() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "migsafe.toml", "runner = \"flyway\"\n");
+    write(
+        t.path(),
+        "db/migration/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        t.path(),
+        "db/migration/2024/V3__c.sql",
+        "CREATE TABLE c (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        t.path(),
+        "db/migration/2024/q1/V2__b.sql",
+        "CREATE TABLE b (id bigint PRIMARY KEY);\n",
+    );
+    // Dot-directories are no one's migrations.
+    write(t.path(), "db/migration/.old/V9__x.sql", "SELECT 1;\n");
+    // A symbolic link back up is read once.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("..", t.path().join("db/migration/2024/up")).unwrap();
+    let out = lint_json(t.path(), &["db/migration"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(flyway_names(&out), ["1_a", "2_b", "3_c"]);
+
+    // As a location among several.
+    std::fs::remove_file(t.path().join("migsafe.toml")).unwrap();
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.locations=filesystem:db/migration,filesystem:sql\n",
+    );
+    write(
+        t.path(),
+        "sql/V4__d.sql",
+        "CREATE TABLE d (id bigint PRIMARY KEY);\n",
+    );
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(flyway_names(&out), ["1_a", "2_b", "3_c", "4_d"]);
+}
+
+/// A location without versioned migrations (callbacks only, or empty) adds nothing, as in
+/// Flyway; with no migrations in any location, the usual error.
+#[test]
+fn flyway_location_without_migrations_is_skipped() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.locations=filesystem:sql/core,filesystem:sql/callbacks,filesystem:sql/empty\n",
+    );
+    write(
+        t.path(),
+        "sql/core/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    write(t.path(), "sql/callbacks/afterMigrate.sql", "SELECT 1;\n");
+    std::fs::create_dir_all(t.path().join("sql/empty")).unwrap();
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(flyway_names(&out), ["1_a"]);
+
+    std::fs::remove_file(t.path().join("sql/core/V1__a.sql")).unwrap();
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no migrations found"), "{err}");
+}
+
+/// Flyway pairs an undo script with its versioned script across locations.
+#[test]
+fn flyway_undo_in_another_location_is_paired() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "flyway.conf",
+        "flyway.locations=filesystem:sql/up,filesystem:sql/undo\n",
+    );
+    write(
+        t.path(),
+        "sql/up/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    write(t.path(), "sql/undo/U1__a.sql", "DROP TABLE a;\n");
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &json["projects"][0]["migrations"][0];
+    assert_eq!(m["id"], "1_a", "{json}");
+    assert_eq!(m["down"]["path"], "sql/undo/U1__a.sql", "{json}");
+}
+
+/// One directory named twice (another spelling, an absolute path) is read once, not refused
+/// as holding every version twice.
+#[test]
+fn flyway_directory_listed_twice_is_read_once() {
+    let t = tempfile::tempdir().unwrap();
+    let absolute = t.path().join("sql/core");
+    write(
+        t.path(),
+        "migsafe.toml",
+        format!(
+            "runner = \"flyway\"\nmigrations_dir = [\"sql/core\", \"./sql/core\", {:?}]\n",
+            absolute.display().to_string()
+        ),
+    );
+    write(
+        t.path(),
+        "sql/core/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        t.path(),
+        "sql/core/V2__b.sql",
+        "CREATE TABLE b (id bigint PRIMARY KEY);\n",
+    );
+    let out = lint_json(t.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(flyway_names(&out), ["1_a", "2_b"]);
+}
+
+/// A location migsafe cannot read is reported at the configuration file and line that set it.
+#[test]
+fn flyway_unreadable_location_points_at_its_setting() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "sql/core/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    write(
+        t.path(),
+        "flyway.conf",
+        "# migrations\nflyway.locations=filesystem:sql/core,s3:bucket/migrations\n",
+    );
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flyway.conf:2:") && err.contains("`s3:`"),
+        "{err}"
+    );
+
+    std::fs::remove_file(t.path().join("flyway.conf")).unwrap();
+    write(
+        t.path(),
+        "flyway.toml",
+        "[flyway]\nlocations = [\"filesystem:sql/core\", \"s3:bucket/migrations\"]\n",
+    );
+    let out = lint_json(t.path(), &["."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flyway.toml:2:") && err.contains("`s3:`"),
+        "{err}"
+    );
 }

@@ -826,3 +826,143 @@ fn rev_that_is_not_a_commit_exits_2() {
         "{err}"
     );
 }
+
+/// The rule ids and migrations of a JSON report's findings, as `RULE migration` lines.
+fn findings_of(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let mut out = Vec::new();
+    for p in v["projects"].as_array().unwrap() {
+        let per_migration = p["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["findings"].as_array().unwrap());
+        for f in p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(per_migration)
+        {
+            out.push(format!(
+                "{} {}",
+                f["rule"].as_str().unwrap_or_default(),
+                f["migration"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// A Flyway project in two directories (`sql/core`, `sql/billing`), named by `config`
+/// (migsafe.toml's list, or Flyway's `locations`), then a branch that adds a migration sorting
+/// before applied ones and edits an applied one in the other directory.
+fn flyway_in_two_dirs(config: (&str, &str)) -> Repo {
+    let r = Repo::empty();
+    r.git(&["init", "-q", "-b", "main"]);
+    r.write(config.0, config.1);
+    r.write(
+        "sql/core/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY, x text);\n",
+    );
+    r.write(
+        "sql/core/V4__c.sql",
+        "CREATE TABLE c (id bigint PRIMARY KEY);\n",
+    );
+    r.write(
+        "sql/billing/V2__b.sql",
+        "CREATE TABLE b (id bigint PRIMARY KEY);\n",
+    );
+    r.write(
+        "sql/billing/V3__dropx.sql",
+        "ALTER TABLE a DROP COLUMN x;\n",
+    );
+    r.commit("base");
+    r.git(&["branch", "base"]);
+    r.write(
+        "sql/billing/V0_5__early.sql",
+        "CREATE TABLE early (id bigint PRIMARY KEY);\n",
+    );
+    r.write(
+        "sql/billing/V3__dropx.sql",
+        "ALTER TABLE a DROP COLUMN x;\nCREATE TABLE d (id bigint PRIMARY KEY);\n",
+    );
+    r
+}
+
+/// `--since` on a project read from several directories compares it with the same
+/// directories at the base: MS301 and MS302 as for one directory.
+#[test]
+fn several_directories_get_the_history_rules() {
+    for config in [
+        (
+            "migsafe.toml",
+            "runner = \"flyway\"\nmigrations_dir = [\"sql/core\", \"sql/billing\"]\n",
+        ),
+        (
+            "flyway.conf",
+            "flyway.locations=filesystem:sql/core,filesystem:sql/billing\n",
+        ),
+    ] {
+        let r = flyway_in_two_dirs(config);
+        let (code, out, err) = stdout(
+            r.migsafe()
+                .args(["lint", "--since", "base", "--format", "json", "."]),
+        );
+        assert_eq!(code, Some(1), "{config:?}: {out}{err}");
+        let found = findings_of(&out);
+        assert!(
+            found.contains(&"MS301 0.5_early".to_string()),
+            "{config:?}: {found:?}"
+        );
+        assert!(
+            found.contains(&"MS302 3_dropx".to_string()),
+            "{config:?}: {found:?}"
+        );
+        // Nothing about the untouched migrations of either directory.
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.ends_with(" 1_a") || f.ends_with(" 4_c") || f.ends_with(" 2_b")),
+            "{config:?}: {found:?}"
+        );
+    }
+}
+
+/// A migration REV gained in another directory after this branch left it counts as applied:
+/// a new one sorting before it is MS301.
+#[test]
+fn several_directories_see_what_rev_gained() {
+    let r = Repo::empty();
+    r.git(&["init", "-q", "-b", "main"]);
+    r.write(
+        "migsafe.toml",
+        "runner = \"flyway\"\nmigrations_dir = [\"sql/core\", \"sql/billing\"]\n",
+    );
+    r.write(
+        "sql/core/V1__a.sql",
+        "CREATE TABLE a (id bigint PRIMARY KEY);\n",
+    );
+    r.write(
+        "sql/billing/V2__b.sql",
+        "CREATE TABLE b (id bigint PRIMARY KEY);\n",
+    );
+    r.commit("base");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.write(
+        "sql/core/V5__e.sql",
+        "CREATE TABLE e (id bigint PRIMARY KEY);\n",
+    );
+    r.commit("main moves on");
+    r.git(&["checkout", "-q", "feature"]);
+    r.write(
+        "sql/billing/V3__c.sql",
+        "CREATE TABLE c (id bigint PRIMARY KEY);\n",
+    );
+    let (code, out, err) = stdout(
+        r.migsafe()
+            .args(["lint", "--since", "main", "--format", "json", "."]),
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(findings_of(&out), ["MS301 3_c"], "{out}");
+}

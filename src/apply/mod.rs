@@ -131,6 +131,7 @@ impl Options<'_> {
             runner: self.analysis.runner,
             runner_hint: self.analysis.runner_hint.clone(),
             root: self.analysis.root.clone(),
+            dirs: Vec::new(),
             migrations: self
                 .analysis
                 .migrations

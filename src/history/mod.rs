@@ -23,7 +23,7 @@ use crate::rules::{Finding, RuleConfig, RuleMeta, Severity};
 use crate::source::{self, Migration, Project, Runner, Script};
 use crate::sql::LineIndex;
 use edits::{Edits, edits};
-use tree::Tree;
+use tree::{Tree, Trees};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -101,7 +101,8 @@ impl Since {
         Ok((repo, base))
     }
 
-    /// Compares a project with its state at the base.
+    /// Compares a project with its state at the base. A project read from several directories
+    /// is read from the same ones at the base, into one run order as `lint` reads it.
     pub fn project(
         &mut self,
         project: &Project,
@@ -109,34 +110,62 @@ impl Since {
         opts: &source::LoadOptions,
     ) -> Result<History, HistoryError> {
         let (repo, base) = self.base(&project.root)?;
-        let rel = in_repo(&repo, &project.root)?;
-        let diff = Diff::read(&repo, &base, &rel)?;
+        let dirs = project
+            .dirs()
+            .iter()
+            .map(|dir| Ok((dir.clone(), in_repo(&repo, dir)?)))
+            .collect::<Result<Vec<(PathBuf, PathBuf)>, HistoryError>>()?;
+        // Paths below the project's root, whichever directory git was asked about.
+        let mut diff = Diff::default();
+        for (dir, rel) in &dirs {
+            let of = |p: PathBuf| relative(&dir.join(p), &project.root);
+            let d = Diff::read(&repo, &base, rel)?;
+            diff.changed.extend(d.changed.into_iter().map(of));
+            diff.removed.extend(d.removed.into_iter().map(of));
+            diff.renamed
+                .extend(d.renamed.into_iter().map(|(from, to)| (of(from), of(to))));
+        }
         if diff.is_empty() {
             return Ok(History::default());
         }
         let objects = RefCell::new(repo.objects());
-        let mut clean = HashMap::new();
-        let migrations = if repo.has_dir(&base, &rel)? {
-            let listing = repo.ls_tree(&base, &rel)?;
-            // What git found unchanged is the working tree's file, so it is read there.
-            clean = listing
+        // Each directory's files as the base holds them, and those of them that git found
+        // unchanged (by path below that directory): those are read from the working tree.
+        let mut listings = Vec::with_capacity(dirs.len());
+        for (dir, rel) in &dirs {
+            if !repo.has_dir(&base, rel)? {
+                continue;
+            }
+            let listing = repo.ls_tree(&base, rel)?;
+            let changed = |p: &Path| {
+                let p = relative(&dir.join(p), &project.root);
+                diff.changed.contains(&p) || diff.removed.contains(&p)
+            };
+            let clean: HashMap<PathBuf, String> = listing
                 .iter()
                 .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Symlink))
-                .filter(|e| !diff.changed.contains(&e.path) && !diff.removed.contains(&e.path))
+                .filter(|e| !changed(&e.path))
                 .map(|e| (e.path.clone(), e.oid.clone()))
                 .collect();
-            let tree = Tree::new(&project.root, listing, &clean, &objects);
-            self.load_base(project, &tree, opts)?
-        } else {
-            Vec::new()
-        };
+            listings.push((dir.clone(), rel.clone(), listing, clean));
+        }
+        let trees = Trees(
+            listings
+                .iter()
+                .map(|(dir, _, listing, clean)| Tree::new(dir, listing.clone(), clean, &objects))
+                .collect(),
+        );
+        let at_base: Vec<PathBuf> = listings.iter().map(|l| l.0.clone()).collect();
+        let migrations = self.load_base(project, &trees, &at_base, opts)?;
+        let cleans: Vec<(&PathBuf, &PathBuf, &HashMap<PathBuf, String>)> =
+            listings.iter().map(|(d, r, _, c)| (d, r, c)).collect();
         let gained = self.gained(
             &repo,
             &base,
-            &rel,
+            &dirs,
+            &cleans,
             project,
             &migrations,
-            &clean,
             &objects,
             opts,
         )?;
@@ -156,19 +185,35 @@ impl Since {
         &self,
         repo: &Repo,
         base: &str,
-        rel: &Path,
+        dirs: &[(PathBuf, PathBuf)],
+        cleans: &[(&PathBuf, &PathBuf, &HashMap<PathBuf, String>)],
         project: &Project,
         at_base: &[Migration],
-        clean: &HashMap<PathBuf, String>,
         objects: &RefCell<Objects>,
         opts: &source::LoadOptions,
     ) -> Result<Vec<Migration>, HistoryError> {
         let tip = match repo.commit(&self.rev)? {
-            Some(tip) if tip != base && repo.has_dir(&tip, rel)? => tip,
+            Some(tip) if tip != base => tip,
             _ => return Ok(Vec::new()),
         };
-        let tree = Tree::new(&project.root, repo.ls_tree(&tip, rel)?, clean, objects);
-        let at_rev = self.load_base(project, &tree, opts)?;
+        let none = HashMap::new();
+        let mut trees = Vec::new();
+        let mut at_tip = Vec::new();
+        for (dir, rel) in dirs {
+            if !repo.has_dir(&tip, rel)? {
+                continue;
+            }
+            let clean = cleans
+                .iter()
+                .find(|(d, _, _)| *d == dir)
+                .map_or(&none, |(_, _, c)| *c);
+            trees.push(Tree::new(dir, repo.ls_tree(&tip, rel)?, clean, objects));
+            at_tip.push(dir.clone());
+        }
+        if at_tip.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at_rev = self.load_base(project, &Trees(trees), &at_tip, opts)?;
         let known = |m: &Migration, list: &[Migration]| {
             list.iter().any(|o| o.version == m.version && !o.repeatable)
         };
@@ -178,23 +223,24 @@ impl Since {
             .collect())
     }
 
-    /// Loads the project as a commit holds it with the project's runner. A sqitch directory
-    /// without a plan had no changes yet.
+    /// Loads the project as a commit holds it with the project's runner, from those of its
+    /// directories the commit has. A sqitch directory without a plan had no changes yet.
     fn load_base(
         &self,
         project: &Project,
-        files: &Tree<'_>,
+        files: &Trees<'_>,
+        dirs: &[PathBuf],
         opts: &source::LoadOptions,
     ) -> Result<Vec<Migration>, HistoryError> {
-        if project.runner == Runner::Sqitch && !source::sqitch::has_plan(files, &project.root) {
+        if project.runner == Runner::Sqitch
+            && dirs.iter().all(|d| !source::sqitch::has_plan(files, d))
+        {
             return Ok(Vec::new());
         }
-        source::load_dir_in(files, project.runner, &project.root, opts).map_err(|e| {
-            HistoryError::Base {
-                root: project.root.clone(),
-                rev: self.rev.clone(),
-                message: e.to_string(),
-            }
+        source::load_dirs_in(files, project.runner, dirs, opts).map_err(|e| HistoryError::Base {
+            root: project.root.clone(),
+            rev: self.rev.clone(),
+            message: e.to_string(),
         })
     }
 
@@ -754,6 +800,7 @@ mod tests {
             runner,
             runner_hint: None,
             root: "m".into(),
+            dirs: Vec::new(),
             migrations: now,
         };
         let diff = Diff {

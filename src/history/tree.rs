@@ -240,3 +240,37 @@ fn path_of(bytes: Vec<u8>) -> PathBuf {
 fn path_of(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// Several directories of one commit, each a [`Tree`]: a project read from several
+/// directories (Flyway's `locations`, a `migrations_dir` list). A path is looked up in the
+/// tree of the deepest directory it is below.
+pub(crate) struct Trees<'a>(pub(crate) Vec<Tree<'a>>);
+
+impl<'a> Trees<'a> {
+    fn of(&self, path: &Path) -> Option<&Tree<'a>> {
+        self.0
+            .iter()
+            .filter(|t| t.below_root(path).is_some())
+            .max_by_key(|t| t.root.components().count())
+    }
+}
+
+impl Files for Trees<'_> {
+    fn list(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        match self.of(dir) {
+            Some(t) => t.list(dir),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    fn kind(&self, path: &Path) -> Option<Kind> {
+        self.of(path)?.kind(path)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match self.of(path) {
+            Some(t) => t.read(path),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+}

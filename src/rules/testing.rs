@@ -80,6 +80,7 @@ pub fn lint_example(example: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pa
         runner,
         runner_hint: None,
         root: PathBuf::from("migrations"),
+        dirs: Vec::new(),
         migrations,
     };
     let settings = Settings::default();
@@ -201,6 +202,7 @@ fn compare_listing(listing: &str, meta: &RuleMeta) -> (Vec<Finding>, HashMap<Pat
         runner: Runner::GolangMigrate,
         runner_hint: None,
         root: PathBuf::from("migrations"),
+        dirs: Vec::new(),
         migrations: listing_migrations(files),
     };
     let (base, now) = (project(base_files), project(now_files));

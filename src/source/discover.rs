@@ -62,9 +62,158 @@ pub fn discover_in(
     Ok(Project {
         runner,
         runner_hint,
+        dirs: vec![root.clone()],
         root,
         migrations,
     })
+}
+
+/// Loads the migrations of several directories as one project (Flyway's `locations`, a
+/// `migrations_dir` list), `root` being the directory they stand for. One directory is
+/// [`discover_with`]. Several are read as the runner would read them, into one run order (see
+/// [`load_dirs_in`]); a directory named twice (another spelling, a link) is read once, and one
+/// without migrations adds nothing, as long as another has some. The project remembers the
+/// directories it read ([`Project::dirs`]), for `lint --since` to read the same ones at a
+/// commit.
+pub fn load_project(
+    root: &Path,
+    dirs: &[PathBuf],
+    runner: Option<Runner>,
+    opts: &LoadOptions,
+) -> Result<Project> {
+    let mut unique: Vec<PathBuf> = Vec::with_capacity(dirs.len());
+    let mut seen = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        if !dir.exists() {
+            return Err(SourceError::Missing { path: dir.clone() });
+        }
+        let id = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        if !seen.contains(&id) {
+            seen.push(id);
+            unique.push(dir.clone());
+        }
+    }
+    if let [one] = unique.as_slice() {
+        return discover_with(one, runner, opts);
+    }
+    // Each directory as discovery finds it (a project root stands for its `migrations/` …),
+    // with the runner it holds; empty ones are left out.
+    let mut parts: Vec<(PathBuf, Runner, Option<String>)> = Vec::with_capacity(unique.len());
+    for dir in &unique {
+        let (found, listing) = if runner == Some(Runner::Flyway) {
+            // Flyway reads a location as named, subdirectories included.
+            (dir.clone(), Listing::default())
+        } else {
+            resolve(dir)?
+        };
+        match runner {
+            Some(r) => parts.push((found, r, None)),
+            None => match detect_in(&found, &listing) {
+                Ok((r, hint)) => parts.push((found, r, hint)),
+                Err(SourceError::NothingFound { .. }) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    let Some((first, runner, runner_hint)) = parts.first().cloned() else {
+        return Err(SourceError::NothingFound {
+            path: root.to_path_buf(),
+            looked_for: runner.map_or_else(
+                || {
+                    Runner::ALL
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                |r| r.to_string(),
+            ),
+        });
+    };
+    let layout = |message: String| SourceError::Layout {
+        path: root.to_path_buf(),
+        line: 1,
+        message,
+    };
+    if let Some((other, other_runner, _)) = parts.iter().find(|p| p.1 != runner) {
+        return Err(layout(format!(
+            "the migrations directories are read as one project, but {} holds {runner} migrations and {} {other_runner} ones: lint them separately",
+            first.display(),
+            other.display(),
+        )));
+    }
+    if runner == Runner::Sqitch && parts.len() > 1 {
+        return Err(layout(
+            "sqitch orders changes by its plan, which names one directory: lint each project on its own".into(),
+        ));
+    }
+    let dirs: Vec<PathBuf> = parts.into_iter().map(|p| p.0).collect();
+    let migrations = load_dirs_in(&Disk, runner, &dirs, opts)?;
+    if migrations.is_empty() {
+        return Err(SourceError::NothingFound {
+            path: root.to_path_buf(),
+            looked_for: runner.to_string(),
+        });
+    }
+    Ok(Project {
+        runner,
+        runner_hint,
+        root: root.to_path_buf(),
+        dirs,
+        migrations,
+    })
+}
+
+/// The migrations of `dirs` read through `files` with one runner, as one project: Flyway
+/// scans them all at once (an undo may live in another location than its versioned script);
+/// other runners read each, and their migrations are merged into the runner's order, then
+/// Flyway's repeatables by description. One version in two directories is an error, as the
+/// runners refuse it. A directory without migrations adds nothing; none at all is an empty
+/// list. `lint` reads the disk, `lint --since` a commit.
+pub fn load_dirs_in(
+    files: &dyn Files,
+    runner: Runner,
+    dirs: &[PathBuf],
+    opts: &LoadOptions,
+) -> Result<Vec<Migration>> {
+    match dirs {
+        [] => return Ok(Vec::new()),
+        [one] => return load_dir_in(files, runner, one, opts),
+        _ if runner == Runner::Flyway => return flyway::load_many(files, dirs, opts),
+        _ => {}
+    }
+    let mut migrations = Vec::new();
+    for dir in dirs {
+        migrations.extend(load_dir_in(files, runner, dir, opts)?);
+    }
+    migrations.sort_by(|a, b| {
+        a.repeatable.cmp(&b.repeatable).then_with(|| {
+            if a.repeatable {
+                a.name.cmp(&b.name)
+            } else if super::runs_before(runner, a, b) {
+                std::cmp::Ordering::Less
+            } else if super::runs_before(runner, b, a) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+    });
+    for pair in migrations.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if !a.repeatable && !b.repeatable && a.version == b.version {
+            return Err(SourceError::Layout {
+                path: b.up.path.clone(),
+                line: 1,
+                message: format!(
+                    "version {} is also {}: two migrations with one version, which the runner refuses",
+                    b.version,
+                    a.up.path.display()
+                ),
+            });
+        }
+    }
+    Ok(migrations)
 }
 
 /// Tells which runner owns the migrations under `dir`. When `dir` itself holds no migration
@@ -130,6 +279,7 @@ pub fn load_sources(sources: Vec<(PathBuf, Arc<str>)>) -> Result<Project> {
         runner,
         runner_hint: None,
         root: common_parent(&files),
+        dirs: Vec::new(),
         migrations,
     })
 }

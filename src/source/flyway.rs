@@ -4,8 +4,11 @@
 //! A per-script `<file>.sql.conf` with `executeInTransaction=false` makes the script run
 //! statement by statement; otherwise Flyway decides per script ([`ExecMode::FlywayAuto`]).
 //! `${name}` placeholders are replaced as Flyway would ([`super::placeholders`]).
+//! A location is scanned as Flyway scans it, subdirectories included; several locations are
+//! read in one scan ([`load_many`]), so an undo pairs with its versioned script across them.
 
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::files::Files;
@@ -205,8 +208,109 @@ fn decode(s: &str) -> String {
 /// down), then repeatables ordered by description. Placeholders are replaced as
 /// [`Placeholders`] says for `opts`, from Flyway's configuration files on the disk.
 pub fn load(files: &dyn Files, dir: &Path, opts: &super::LoadOptions) -> Result<Vec<Migration>> {
-    let placeholders = Placeholders::find(dir, &opts.flyway_placeholders, opts.executing)?;
+    load_many(files, std::slice::from_ref(&dir.to_path_buf()), opts)
+}
+
+/// How deep below a location Flyway's scan is followed here: a bound on symbolic links that
+/// lead back up, should the same directory not be recognised on the way.
+const MAX_DEPTH: usize = 32;
+
+/// The directories of `dir`'s tree, `dir` first, each with its listing, as Flyway scans a
+/// location: every subdirectory, at any depth. Dot-directories are skipped as everywhere in
+/// migsafe (`.git`, editor state). A directory reached twice (a symbolic link back up, or a
+/// location inside another) is read once.
+fn scan(
+    files: &dyn Files,
+    dir: &Path,
+    seen: &mut HashSet<PathBuf>,
+    out: &mut Vec<Listing>,
+) -> Result<()> {
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let id = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if !seen.insert(id) || depth > MAX_DEPTH {
+            continue;
+        }
+        let listing = Listing::read_in(files, &dir)?;
+        // Reversed onto the stack, so that subdirectories are read in name order.
+        stack.extend(
+            listing
+                .dirs
+                .iter()
+                .rev()
+                .map(|d| (d.path.clone(), depth + 1)),
+        );
+        out.push(listing);
+    }
+    Ok(())
+}
+
+/// Loads several Flyway locations as Flyway reads them: one scan of all of them (subdirectories
+/// included), undo scripts paired with their versioned script wherever each lives, one version
+/// in two places refused. A location without migrations adds nothing.
+pub fn load_many(
+    files: &dyn Files,
+    dirs: &[PathBuf],
+    opts: &super::LoadOptions,
+) -> Result<Vec<Migration>> {
+    let mut placeholders = Vec::with_capacity(dirs.len());
+    let mut seen = HashSet::new();
+    // Each listing, with the placeholders of the location it is in.
+    let mut listings: Vec<(Listing, usize)> = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        placeholders.push(Placeholders::find(
+            dir,
+            &opts.flyway_placeholders,
+            opts.executing,
+        )?);
+        let mut found = Vec::new();
+        scan(files, dir, &mut seen, &mut found)?;
+        listings.extend(found.into_iter().map(|l| (l, i)));
+    }
+    let mut location_of: HashMap<PathBuf, usize> = HashMap::new();
+    let mut found = Vec::new();
+    let mut repeatables = Vec::new();
+    for (listing, location) in &listings {
+        for entry in &listing.files {
+            if let Some(script) = entry
+                .name
+                .strip_suffix(".conf")
+                .filter(|s| s.ends_with(".sql"))
+            {
+                if !listing.has_file(script) {
+                    return Err(name_error(
+                        &entry.path,
+                        format!(
+                            "script configuration for `{script}`, which does not exist (misnamed?)"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let (kind, desc) = match parse_name(&entry.name) {
+                None => continue,
+                Some(Err(message)) => return Err(name_error(&entry.path, message)),
+                Some(Ok(parsed)) => parsed,
+            };
+            location_of.insert(entry.path.clone(), *location);
+            let (version, direction) = match kind {
+                Kind::Repeatable => {
+                    repeatables.push((desc.to_string(), entry.path.clone()));
+                    continue;
+                }
+                Kind::Versioned { version } => (version, Direction::Up),
+                Kind::Undo { version } => (version, Direction::Down),
+            };
+            found.push(Found {
+                version,
+                name: desc.to_string(),
+                direction,
+                path: entry.path.clone(),
+            });
+        }
+    }
     let script = |path: &Path| -> Result<Script> {
+        let placeholders = &placeholders[location_of.get(path).copied().unwrap_or(0)];
         let source = read_sql_in(files, path)?;
         let mode = mode_of(files, path)?;
         Ok(match placeholders.substitute(path, &source)? {
@@ -222,45 +326,6 @@ pub fn load(files: &dyn Files, dir: &Path, opts: &super::LoadOptions) -> Result<
             }
         })
     };
-    let listing = Listing::read_in(files, dir)?;
-    let mut found = Vec::new();
-    let mut repeatables = Vec::new();
-    for entry in &listing.files {
-        if let Some(script) = entry
-            .name
-            .strip_suffix(".conf")
-            .filter(|s| s.ends_with(".sql"))
-        {
-            if !listing.has_file(script) {
-                return Err(name_error(
-                    &entry.path,
-                    format!(
-                        "script configuration for `{script}`, which does not exist (misnamed?)"
-                    ),
-                ));
-            }
-            continue;
-        }
-        let (kind, desc) = match parse_name(&entry.name) {
-            None => continue,
-            Some(Err(message)) => return Err(name_error(&entry.path, message)),
-            Some(Ok(parsed)) => parsed,
-        };
-        let (version, direction) = match kind {
-            Kind::Repeatable => {
-                repeatables.push((desc.to_string(), entry.path.clone()));
-                continue;
-            }
-            Kind::Versioned { version } => (version, Direction::Up),
-            Kind::Undo { version } => (version, Direction::Down),
-        };
-        found.push(Found {
-            version,
-            name: desc.to_string(),
-            direction,
-            path: entry.path.clone(),
-        });
-    }
     let mut migrations = pair(found)?
         .into_iter()
         .map(|p| {

@@ -34,7 +34,7 @@ pub mod sqlx;
 
 pub use discover::{
     LoadOptions, detect, discover, discover_in, discover_with, load_dir, load_dir_in,
-    load_dir_with, load_files, load_sources,
+    load_dir_with, load_dirs_in, load_files, load_project, load_sources,
 };
 pub use files::{Disk, Files};
 
@@ -201,9 +201,24 @@ pub struct Project {
     /// `Cargo.toml`, `flyway.conf` …); `None` when the layout, in-file markers, migsafe.toml or
     /// the caller chose it.
     pub runner_hint: Option<String>,
-    /// The migrations directory.
+    /// The migrations directory, or the directory that stands for several.
     pub root: PathBuf,
+    /// The directories the migrations were read from, in order: `[root]` for one, Flyway's
+    /// `locations` or a `migrations_dir` list for several. Empty for files loaded one by one
+    /// (and then read as `[root]`, see [`Project::dirs`]).
+    pub dirs: Vec<PathBuf>,
     pub migrations: Vec<Migration>,
+}
+
+impl Project {
+    /// The directories the migrations were read from: [`Project::dirs`], or `root` alone.
+    pub fn dirs(&self) -> &[PathBuf] {
+        if self.dirs.is_empty() {
+            std::slice::from_ref(&self.root)
+        } else {
+            &self.dirs
+        }
+    }
 }
 
 /// Errors reading a migrations directory. Every variant names the path at fault.

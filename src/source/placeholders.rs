@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::layout::{ancestors, line_of, parse_toml};
+use super::layout::{ancestors, line_of, parse_toml, toml_key_line};
 use super::{Result, SourceError, read_sql};
 
 /// The placeholder settings of one Flyway project.
@@ -60,9 +60,14 @@ pub(crate) fn locations(root: &Path) -> Result<Vec<PathBuf>> {
             Some(("classpath", p)) => root.join("src/main/resources").join(p),
             // s3:, gcs: and other schemes: migrations migsafe cannot read are not skipped.
             Some((scheme, _)) => {
+                let (path, line) = settings
+                    .origins
+                    .get("locations")
+                    .cloned()
+                    .unwrap_or_else(|| (root.to_path_buf(), 1));
                 return Err(SourceError::Layout {
-                    path: root.to_path_buf(),
-                    line: 1,
+                    path,
+                    line,
                     message: format!(
                         "Flyway location `{location}`: migsafe reads `filesystem:` and `classpath:` locations, not `{scheme}:`; copy the scripts to a directory and name it in migrations_dir"
                     ),
@@ -256,6 +261,8 @@ fn database_of(url: &str) -> Option<String> {
 struct Settings {
     /// `flyway.<key>` settings other than placeholders.
     keys: BTreeMap<String, String>,
+    /// Where each of `keys` was set: the file, and the line when known (else 1).
+    origins: BTreeMap<String, (PathBuf, usize)>,
     /// Lower-cased placeholder name → value and the file that set it.
     placeholders: BTreeMap<String, (String, String)>,
 }
@@ -265,7 +272,11 @@ impl Settings {
         self.keys.get(key).cloned()
     }
 
-    fn key(&mut self, key: &str, value: String) {
+    fn key(&mut self, key: &str, value: String, from: &Path, line: usize) {
+        if !self.keys.contains_key(key) {
+            self.origins
+                .insert(key.to_string(), (from.to_path_buf(), line));
+        }
         self.keys.entry(key.to_string()).or_insert(value);
     }
 
@@ -278,14 +289,14 @@ impl Settings {
     /// `flyway.conf`: Java properties, `flyway.placeholders.<name>=<value>` and `flyway.<key>`.
     fn read_conf(&mut self, path: &Path) -> Result<()> {
         let text = read_sql(path)?;
-        for (key, value, _) in super::flyway::properties(&text) {
+        for (key, value, offset) in super::flyway::properties(&text) {
             let value = value.as_str();
             let Some(key) = key.strip_prefix("flyway.") else {
                 continue;
             };
             match key.strip_prefix("placeholders.") {
                 Some(name) => self.placeholder(name, value.to_string(), path),
-                None => self.key(key, value.to_string()),
+                None => self.key(key, value.to_string(), path, line_of(&text, offset)),
             }
         }
         Ok(())
@@ -296,6 +307,7 @@ impl Settings {
     /// `[environments.<env>.flyway.placeholders]` for the configured environment first.
     fn read_toml(&mut self, path: &Path) -> Result<()> {
         let doc = parse_toml(path)?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
         let flyway = doc.get("flyway").and_then(toml::Value::as_table);
         let environment = flyway
             .and_then(|f| f.get("environment"))
@@ -335,7 +347,7 @@ impl Settings {
         if let Some(env) = env {
             for key in ["schemas", "user", "url"] {
                 if let Some(v) = env.get(key).and_then(text_of) {
-                    self.key(key, v);
+                    self.key(key, v, path, 1);
                 }
             }
         }
@@ -344,11 +356,12 @@ impl Settings {
                 if key != "placeholders"
                     && let Some(v) = text_of(value)
                 {
-                    self.key(key, v);
+                    let line = toml_key_line(&text, key);
+                    self.key(key, v, path, line);
                 }
             }
         }
-        self.key("environment", environment);
+        self.key("environment", environment, path, 1);
         Ok(())
     }
 }

@@ -147,6 +147,7 @@ pub fn prepare<'a>(
         runner: analysis.runner,
         runner_hint: analysis.runner_hint.clone(),
         root: analysis.root.clone(),
+        dirs: Vec::new(),
         migrations: analysis
             .migrations
             .iter()
