@@ -242,9 +242,7 @@ impl<'a> Directives<'a> {
                         .zip(&e.used)
                         // History rules (MS3xx) report only under `lint --since`, outside
                         // this engine: a directive naming one is not known to be unused.
-                        .filter(|(r, used)| {
-                            !**used && config.level(r).is_some() && !is_history(r)
-                        })
+                        .filter(|(r, used)| !**used && config.level(r).is_some() && !is_history(r))
                     {
                         let message = match e.step.and_then(|i| s.steps.get(i)) {
                             Some(step) => format!(

@@ -24,7 +24,8 @@ rule! {
     /// The JSON output lists these under `locks_elsewhere`. Inheritance (`INHERITS`, `INHERIT`)
     /// takes `SHARE UPDATE EXCLUSIVE` on the parent, which queries do not wait for.
     ///
-    /// One finding per migration.
+    /// One finding per migration: the first such statement, or the first after those a
+    /// `migsafe:ignore MS125` directive suppresses.
     ///
     /// ## Why it matters
     /// A lock request waits for every conflicting lock already held, and PostgreSQL grants locks in
@@ -150,7 +151,11 @@ impl Rule for MissingLockTimeout {
                     queued.join(" and ")
                 ),
             ));
-            return;
+            // A directive on this statement suppresses the finding (and counts as used): the
+            // next statement that takes a strong lock is reported in its stead.
+            if crate::rules::engine::suppressed_by(&step.statement, "MS125").is_none() {
+                return;
+            }
         }
     }
 }
@@ -253,6 +258,27 @@ mod tests {
         // Inheritance takes SHARE UPDATE EXCLUSIVE on the parent: queries do not queue.
         let found = message("CREATE TABLE kid (x int) INHERITS (person);");
         assert_eq!(found, "");
+    }
+
+    /// A directive that suppresses the first finding does not hide the next statement that
+    /// takes a strong lock.
+    #[test]
+    fn a_suppressed_statement_does_not_cover_the_next() {
+        let meta = &super::MissingLockTimeout::META;
+        let (found, _) = crate::rules::testing::lint_example(
+            "CREATE TABLE accounts (id int);\nCREATE TABLE other (id int);\n-- example: next migration\n-- migsafe:ignore MS125 set by role\nALTER TABLE accounts ADD COLUMN z int;\nALTER TABLE other ADD COLUMN q int;\nALTER TABLE accounts ADD COLUMN y int;\n",
+            meta,
+        );
+        let mine: Vec<_> = found.iter().filter(|f| f.rule == meta.id).collect();
+        // The suppressed finding (the directive is used), then the next one, and no more.
+        assert_eq!(mine.len(), 2, "{found:#?}");
+        assert!(mine[0].suppressed.is_some() && mine[0].message.contains("on accounts"));
+        assert!(mine[1].suppressed.is_none(), "{found:#?}");
+        assert!(
+            mine[1].message.contains("ACCESS EXCLUSIVE on other"),
+            "{found:#?}"
+        );
+        assert!(found.iter().all(|f| f.rule != "MS904"), "{found:#?}");
     }
 
     /// A foreign key added to a new table locks the older table it references.
