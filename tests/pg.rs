@@ -996,6 +996,7 @@ CREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));
 CREATE TABLE other (id int PRIMARY KEY, person_id int);
 CREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);
 CREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE meas_default PARTITION OF meas DEFAULT;
 CREATE TABLE loose (id int, at date);
 CREATE TABLE base (id int);
 ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);
@@ -1145,6 +1146,7 @@ CREATE VIEW base_ids AS SELECT id FROM base;
             "other",
             "meas",
             "meas_2024",
+            "meas_default",
             "loose",
             "base",
             "base_kid",

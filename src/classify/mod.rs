@@ -355,6 +355,7 @@ fn classify_script(
             let new_table = is_new(&op, &origins);
             origins.record(&op, !if_not_exists(&op, text));
             catalog.apply(&op);
+            note_default_partition(&op, text, catalog);
             if let Op::Call { .. } = op
                 && consequences
                     .iter()
@@ -509,6 +510,25 @@ fn read_locks(
             locks_elsewhere.clear();
         }
         _ => {}
+    }
+}
+
+/// A partition created or attached with `DEFAULT` (no `FOR VALUES` bound): later partitions
+/// of its table lock it.
+fn note_default_partition(op: &Op, text: &str, catalog: &mut Catalog) {
+    let (parent, partition) = match op {
+        Op::CreateTable {
+            table,
+            partition_of: Some(parent),
+            ..
+        } => (parent, table),
+        Op::AttachPartition { table, partition } => (table, partition),
+        _ => return,
+    };
+    let words = words(text);
+    let bounded = words.windows(2).any(|w| w[0] == "for" && w[1] == "values");
+    if !bounded && words.iter().any(|w| w == "default") {
+        catalog.deps.default_partition(parent, partition);
     }
 }
 

@@ -242,6 +242,8 @@ pub struct Deps {
     primary_keys: HashMap<String, Vec<String>>,
     /// Views (not materialized) the migrations created.
     views: HashSet<String>,
+    /// Partitioned table → its `DEFAULT` partition (read from the statement's text).
+    default_partitions: HashMap<String, String>,
 }
 
 /// How far consequences are followed (cascade chains, triggers firing triggers).
@@ -307,6 +309,7 @@ impl Deps {
                         LockLevel::AccessExclusive,
                         "the partitioned table the new one becomes a partition of",
                     ));
+                    self.default_partition_lock(parent, &mut out);
                 }
                 for parent in inherits {
                     out.push(at(
@@ -451,6 +454,15 @@ impl Deps {
                                 LockLevel::AccessExclusive,
                                 "the partitioned table of the dropped partition",
                             ));
+                            if let Some(d) = self.default_partitions.get(parent)
+                                && !dropped.contains(d)
+                            {
+                                out.push(at(
+                                    d,
+                                    LockLevel::AccessExclusive,
+                                    "the default partition, whose bound changes",
+                                ));
+                            }
                         }
                     }
                 }
@@ -472,16 +484,26 @@ impl Deps {
                     }
                 }
             }
-            Op::AttachPartition { partition, .. } => out.push(at(
-                partition,
-                LockLevel::AccessExclusive,
-                "the table attached as a partition",
-            )),
-            Op::DetachPartition { partition, .. } => out.push(at(
-                partition,
-                LockLevel::AccessExclusive,
-                "the detached partition",
-            )),
+            Op::AttachPartition { partition, table } => {
+                out.push(at(
+                    partition,
+                    LockLevel::AccessExclusive,
+                    "the table attached as a partition",
+                ));
+                self.default_partition_lock(table, &mut out);
+            }
+            Op::DetachPartition {
+                partition, table, ..
+            } => {
+                out.push(at(
+                    partition,
+                    LockLevel::AccessExclusive,
+                    "the detached partition",
+                ));
+                if self.default_partitions.get(&key(table)) != Some(&key(partition)) {
+                    self.default_partition_lock(table, &mut out);
+                }
+            }
             Op::Inherit { parent, .. } => out.push(at(
                 parent,
                 LockLevel::ShareUpdateExclusive,
@@ -543,6 +565,24 @@ impl Deps {
             }
         }
         out
+    }
+
+    /// A partition added (its rows must not be in the parent's `DEFAULT` partition) or
+    /// detached changes the default partition's bound: PostgreSQL locks it (ACCESS EXCLUSIVE).
+    fn default_partition_lock(&self, parent: &str, out: &mut Vec<LockElsewhere>) {
+        if let Some(default) = self.default_partitions.get(&key(parent)) {
+            out.push(LockElsewhere {
+                table: default.clone(),
+                lock: LockLevel::AccessExclusive,
+                why: "the default partition, whose bound changes",
+            });
+        }
+    }
+
+    /// Records that `partition` is the `DEFAULT` partition of `parent` (the statement says
+    /// `DEFAULT` rather than `FOR VALUES`).
+    pub fn default_partition(&mut self, parent: &str, partition: &str) {
+        self.default_partitions.insert(key(parent), key(partition));
     }
 
     /// Whether the migrations created a (plain) view of this name that still exists.
@@ -660,6 +700,7 @@ impl Deps {
                 if let Some(c) = self.children.get_mut(unqualified(table)) {
                     c.retain(|c| c.table != key(partition));
                 }
+                self.default_partitions.retain(|_, d| *d != key(partition));
             }
             Op::RenameTable { table, to } => self.rename(&key(table), &key(to)),
             Op::DropTable { tables, .. } => {
@@ -667,6 +708,8 @@ impl Deps {
                     let t = key(t);
                     self.fk_names.retain(|(table, _), _| *table != t);
                     self.primary_keys.remove(&t);
+                    self.default_partitions
+                        .retain(|parent, d| *parent != t && *d != t);
                     self.triggers.remove(&t);
                     self.children.remove(&t);
                     self.fks.retain(|e| {
@@ -719,6 +762,14 @@ impl Deps {
         }
         if let Some(pk) = self.primary_keys.remove(from) {
             self.primary_keys.insert(to.to_string(), pk);
+        }
+        if let Some(d) = self.default_partitions.remove(from) {
+            self.default_partitions.insert(to.to_string(), d);
+        }
+        for d in self.default_partitions.values_mut() {
+            if d == from {
+                *d = to.to_string();
+            }
         }
         for c in self.children.values_mut().flatten() {
             if c.table == from {

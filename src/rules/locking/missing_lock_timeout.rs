@@ -26,6 +26,8 @@ rule! {
     /// - `ATTACH PARTITION` and `DETACH PARTITION` take `ACCESS EXCLUSIVE` on the partition
     ///   (`ATTACH PARTITION` takes only `SHARE UPDATE EXCLUSIVE` on the partitioned table from
     ///   PostgreSQL 12 on);
+    /// - a partition added (`PARTITION OF`, `ATTACH PARTITION`), detached or dropped takes
+    ///   `ACCESS EXCLUSIVE` on the table's `DEFAULT` partition, when migsafe knows it;
     /// - `ADD COLUMN` takes `ACCESS EXCLUSIVE` on every known partition and inheritance child, and
     ///   `CREATE INDEX` (not `ON ONLY`) on a partitioned table takes `SHARE` on its partitions;
     /// - `TRUNCATE … CASCADE` and `DROP TABLE … CASCADE` take `ACCESS EXCLUSIVE` on the tables
@@ -210,7 +212,7 @@ mod tests {
     #[test]
     fn locks_on_other_tables_are_named() {
         let meta = &super::MissingLockTimeout::META;
-        let base = "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));\nCREATE TABLE other (id int PRIMARY KEY, person_id int);\nCREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE TABLE loose (id int, at date);\nALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);\nCREATE TABLE base (id int);\nCREATE TABLE base_kid (x int) INHERITS (base);\nCREATE VIEW base_ids AS SELECT id FROM base;\nCREATE DOMAIN positive AS int;\nCREATE TABLE amounts (x positive);\n-- example: next migration\n";
+        let base = "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));\nCREATE TABLE other (id int PRIMARY KEY, person_id int);\nCREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE TABLE meas_default PARTITION OF meas DEFAULT;\nCREATE TABLE loose (id int, at date);\nALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);\nCREATE TABLE base (id int);\nCREATE TABLE base_kid (x int) INHERITS (base);\nCREATE VIEW base_ids AS SELECT id FROM base;\nCREATE DOMAIN positive AS int;\nCREATE TABLE amounts (x positive);\n-- example: next migration\n";
         let message = |sql: &str| -> String {
             let (found, _) = crate::rules::testing::lint_example(&format!("{base}{sql}"), meta);
             found
@@ -243,7 +245,7 @@ mod tests {
             ),
             (
                 "DROP TABLE meas_2024;",
-                "ACCESS EXCLUSIVE on meas (the partitioned table of the dropped partition)",
+                "ACCESS EXCLUSIVE on meas (the partitioned table of the dropped partition) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
             ),
             (
                 "ALTER TABLE meas ATTACH PARTITION loose FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
@@ -251,7 +253,7 @@ mod tests {
             ),
             (
                 "ALTER TABLE meas DETACH PARTITION meas_2024;",
-                "ACCESS EXCLUSIVE on meas_2024 (the detached partition)",
+                "ACCESS EXCLUSIVE on meas_2024 (the detached partition) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
             ),
             (
                 "TRUNCATE person CASCADE;",
@@ -284,6 +286,10 @@ mod tests {
             (
                 "ALTER TABLE meas ADD COLUMN z int;",
                 "ACCESS EXCLUSIVE on meas_2024 (a partition or child table of the table, which gets the column too)",
+            ),
+            (
+                "CREATE TABLE meas_2030 PARTITION OF meas FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');",
+                "ACCESS EXCLUSIVE on meas (the partitioned table the new one becomes a partition of) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
             ),
             (
                 "ALTER TABLE base ADD COLUMN z int;",
@@ -319,8 +325,6 @@ mod tests {
         }
         // What takes no lock that queries wait for: nothing to say.
         for sql in [
-            // SHARE UPDATE EXCLUSIVE on the parent since PostgreSQL 12; the new table is free.
-            "CREATE TABLE meas_2026 (id int, at date);\nALTER TABLE meas ATTACH PARTITION meas_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
             "GRANT SELECT ON person TO PUBLIC;",
             "REVOKE SELECT ON person FROM PUBLIC;",
             // An index on the partitioned table alone.
@@ -333,6 +337,17 @@ mod tests {
             let only_meas = sql.contains("ON ONLY") && !found.contains("meas_2024");
             assert!(found.is_empty() || only_meas, "{sql}\n{found}");
         }
+        // ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the parent since PostgreSQL 12 (a new
+        // table attached is free): only the default partition is locked.
+        let found = message(
+            "CREATE TABLE meas_2026 (id int, at date);\nALTER TABLE meas ATTACH PARTITION meas_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+        );
+        assert!(
+            found.starts_with("takes ACCESS EXCLUSIVE on meas_default (the default partition")
+                && !found.contains("on meas ")
+                && !found.contains("meas_2026"),
+            "{found}"
+        );
         // The index on the partitioned table alone still locks it.
         assert!(message("CREATE INDEX ON ONLY meas (id);").contains("SHARE on meas with"));
         // A constraint that is not a known foreign key locks only its own table.
