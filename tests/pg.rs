@@ -996,9 +996,12 @@ CREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));
 CREATE TABLE other (id int PRIMARY KEY, person_id int);
 CREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);
 CREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE meas_default PARTITION OF meas DEFAULT;
 CREATE TABLE loose (id int, at date);
 CREATE TABLE base (id int);
 ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);
+CREATE TABLE base_kid (x int) INHERITS (base);
+CREATE VIEW base_ids AS SELECT id FROM base;
 ";
     let statements = [
         "CREATE TABLE n2 (id int, p int REFERENCES person (id))",
@@ -1016,6 +1019,20 @@ ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES
         "DROP TABLE meas_2024",
         "CREATE TABLE kid (x int) INHERITS (base)",
         "ALTER TABLE loose INHERIT base",
+        "ALTER TABLE note DROP COLUMN person_id",
+        "ALTER TABLE person DROP CONSTRAINT person_pkey CASCADE",
+        "ALTER TABLE person DROP COLUMN id CASCADE",
+        "ALTER TABLE note ALTER COLUMN person_id TYPE bigint",
+        "ALTER TABLE person ALTER COLUMN id TYPE bigint",
+        "ALTER TABLE meas ADD COLUMN z int",
+        "ALTER TABLE base ADD COLUMN z int",
+        "CREATE INDEX ON meas (id)",
+        "CREATE INDEX ON ONLY meas (id)",
+        "CREATE POLICY own ON person USING (true)",
+        "CREATE RULE keep AS ON DELETE TO person DO INSTEAD NOTHING",
+        "CREATE OR REPLACE VIEW base_ids AS SELECT id FROM base",
+        "GRANT SELECT ON person TO PUBLIC",
+        "REVOKE SELECT ON person FROM PUBLIC",
     ];
     let (_, mut client) = database_with("locks_elsewhere", SCHEMA);
     for sql in statements {
@@ -1044,8 +1061,18 @@ ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES
         let target: Vec<String> = step
             .effects
             .iter()
-            .flat_map(|e| e.op.tables())
+            .flat_map(|e| match &e.op {
+                migsafe::sql::Op::CreateView { name, .. } => vec![name.as_str()],
+                op => op.tables(),
+            })
             .map(str::to_string)
+            .collect();
+        // The lock predicted on the target itself, where there is one.
+        let own: Vec<String> = step
+            .effects
+            .iter()
+            .map(|e| serde_json::to_value(e.effect.lock).unwrap())
+            .map(|m| m.as_str().unwrap().to_string())
             .collect();
 
         // What PostgreSQL does.
@@ -1054,7 +1081,7 @@ ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES
         let held: Vec<(String, String)> = tx
             .query(
                 "SELECT c.relname::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                 WHERE l.pid = pg_backend_pid() AND c.relkind IN ('r', 'p')",
+                 WHERE l.pid = pg_backend_pid() AND c.relkind IN ('r', 'p', 'v')",
                 &[],
             )
             .unwrap()
@@ -1077,6 +1104,36 @@ ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES
                 "{sql}: predicted {mode} on {table}; PostgreSQL held {held:?}"
             );
         }
+        // The strongest lock held on the target is the one predicted.
+        let rank = |m: &str| {
+            [
+                "AccessShareLock",
+                "RowShareLock",
+                "RowExclusiveLock",
+                "ShareUpdateExclusiveLock",
+                "ShareLock",
+                "ShareRowExclusiveLock",
+                "ExclusiveLock",
+                "AccessExclusiveLock",
+            ]
+            .iter()
+            .position(|x| *x == m)
+        };
+        if let ([t], [mode]) = (target.as_slice(), own.as_slice()) {
+            let strongest = held
+                .iter()
+                .filter(|(h, _)| h == t)
+                .max_by_key(|(_, m)| rank(m))
+                .map(|(_, m)| m.clone());
+            // A dropped table is no longer in pg_class: its lock cannot be read.
+            if mode != "NONE" && strongest.is_some() {
+                assert_eq!(
+                    strongest,
+                    Some(pg_mode(mode)),
+                    "{sql}: predicted {mode} on {t}; PostgreSQL held {held:?}"
+                );
+            }
+        }
         let strong = [
             "ShareLock",
             "ShareRowExclusiveLock",
@@ -1089,8 +1146,11 @@ ALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES
             "other",
             "meas",
             "meas_2024",
+            "meas_default",
             "loose",
             "base",
+            "base_kid",
+            "base_ids",
         ];
         for (table, mode) in &held {
             if strong.contains(&mode.as_str())

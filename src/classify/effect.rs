@@ -336,10 +336,11 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             L::None,
             format!("calls {function}(), whose body migsafe cannot read"),
         ),
-        // SHARE UPDATE EXCLUSIVE on the parent, but ACCESS EXCLUSIVE on the table attached.
+        // SHARE UPDATE EXCLUSIVE on the parent (ACCESS EXCLUSIVE before PostgreSQL 12: see
+        // `judge`), and ACCESS EXCLUSIVE on the table attached (a lock elsewhere).
         Op::AttachPartition { .. } => Effect::new(
             D::FailRisk,
-            L::AccessExclusive,
+            L::ShareUpdateExclusive,
             "attaches a partition, scanning it under ACCESS EXCLUSIVE to check its bound",
         )
         .scan(),
@@ -372,9 +373,20 @@ pub fn effect(op: &Op, catalog: &Catalog, new_table: bool) -> Effect {
             L::AccessExclusive,
             "changes what logical replication sends",
         ),
-        Op::RowSecurity { .. } | Op::Privileges { .. } => Effect::new(
+        Op::RowSecurity { .. } => Effect::new(
             D::Compat,
             L::AccessExclusive,
+            "changes who may read or write",
+        ),
+        // A policy takes ACCESS EXCLUSIVE on its table (named from the text where read: see
+        // `read_locks`); GRANT, REVOKE and roles take no table lock.
+        Op::Privileges { action } => Effect::new(
+            D::Compat,
+            if action.contains("policy") {
+                L::AccessExclusive
+            } else {
+                L::None
+            },
             "changes who may read or write",
         ),
         // Storage parameters, statistics targets and CLUSTER ON take SHARE UPDATE EXCLUSIVE;

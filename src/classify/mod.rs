@@ -349,11 +349,13 @@ fn classify_script(
             // What the operation sets off is judged before the operation changes the model
             // (a dropped parent still has its partitions).
             let consequences = catalog.deps.consequences(&op);
-            let locks_elsewhere = catalog.deps.locks_elsewhere(&op);
+            let mut locks_elsewhere = catalog.deps.locks_elsewhere(&op);
             let mut effect = judge(&op, catalog, &origins, settings);
+            read_locks(&op, text, catalog, &mut effect, &mut locks_elsewhere);
             let new_table = is_new(&op, &origins);
             origins.record(&op, !if_not_exists(&op, text));
             catalog.apply(&op);
+            note_default_partition(&op, text, catalog);
             if let Op::Call { .. } = op
                 && consequences
                     .iter()
@@ -459,6 +461,99 @@ fn if_not_exists(op: &Op, text: &str) -> bool {
     }
 }
 
+/// The locks of a statement that only its text tells: the table a policy or rule is on,
+/// `CREATE OR REPLACE VIEW` of a view that exists, `CREATE INDEX ON ONLY`.
+fn read_locks(
+    op: &Op,
+    text: &str,
+    catalog: &Catalog,
+    effect: &mut Effect,
+    locks_elsewhere: &mut Vec<objects::LockElsewhere>,
+) {
+    let words = words(text);
+    let at = |w: &str| words.iter().position(|x| x == w);
+    let lock_on =
+        |table: Option<&String>, why, locks_elsewhere: &mut Vec<objects::LockElsewhere>| {
+            if let Some(table) = table {
+                locks_elsewhere.push(objects::LockElsewhere {
+                    table: sql::op::unqualified(table).to_string(),
+                    lock: LockLevel::AccessExclusive,
+                    why,
+                });
+            }
+        };
+    match op {
+        // `CREATE POLICY p ON t …`, `ALTER POLICY p ON t …`: ACCESS EXCLUSIVE on t.
+        Op::Privileges { action }
+            if action.starts_with("create policy") || action.starts_with("alter policy") =>
+        {
+            let table = at("on").and_then(|i| words.get(i + 1));
+            if table.is_some() {
+                effect.lock = LockLevel::None;
+            }
+            lock_on(table, "the table the policy is on", locks_elsewhere);
+        }
+        // `CREATE [OR REPLACE] RULE r AS ON event TO t …`: ACCESS EXCLUSIVE on t.
+        Op::Unmodeled { what } if what == "CREATE RULE" => {
+            let table = at("to").and_then(|i| words.get(i + 1));
+            lock_on(table, "the table the rule is on", locks_elsewhere);
+        }
+        // Replacing a view's query takes ACCESS EXCLUSIVE on it.
+        Op::CreateView {
+            name,
+            materialized: false,
+        } if words.get(1).is_some_and(|w| w == "or") && catalog.deps.has_view(name) => {
+            effect.lock = LockLevel::AccessExclusive;
+            effect.reason = "replaces the query of an existing view".into();
+        }
+        Op::CreateIndex { .. } if words.windows(2).any(|w| w[0] == "on" && w[1] == "only") => {
+            locks_elsewhere.clear();
+        }
+        _ => {}
+    }
+}
+
+/// A partition created or attached with `DEFAULT` (no `FOR VALUES` bound): later partitions
+/// of its table lock it.
+fn note_default_partition(op: &Op, text: &str, catalog: &mut Catalog) {
+    let (parent, partition) = match op {
+        Op::CreateTable {
+            table,
+            partition_of: Some(parent),
+            ..
+        } => (parent, table),
+        Op::AttachPartition { table, partition } => (table, partition),
+        _ => return,
+    };
+    let words = words(text);
+    let bounded = words.windows(2).any(|w| w[0] == "for" && w[1] == "values");
+    if !bounded && words.iter().any(|w| w == "default") {
+        catalog.deps.default_partition(parent, partition);
+    }
+}
+
+/// The words of a statement, lower-cased unless quoted, a qualified name as one word.
+fn words(text: &str) -> Vec<String> {
+    use sql::tokens::Tok;
+    let mut out: Vec<String> = vec![];
+    let mut dotted = false;
+    for t in sql::tokens::tokenize(text) {
+        match t {
+            Tok::Word { text, .. } if dotted => {
+                if let Some(last) = out.last_mut() {
+                    last.push('.');
+                    last.push_str(&text);
+                }
+                dotted = false;
+            }
+            Tok::Word { text, .. } => out.push(text),
+            Tok::Sym('.') => dotted = true,
+            _ => dotted = false,
+        }
+    }
+    out
+}
+
 /// Whether every table an operation acts on was created earlier in this migration.
 fn is_new(op: &Op, origins: &objects::Origins) -> bool {
     let tables = op.tables();
@@ -539,6 +634,9 @@ fn judge(op: &Op, catalog: &Catalog, origins: &objects::Origins, settings: Setti
     }
     if settings.postgres < 12 && matches!(op, Op::AddEnumValue { .. }) {
         effect.tx_allowed = false;
+    }
+    if settings.postgres < 12 && matches!(op, Op::AttachPartition { .. }) {
+        effect.lock = LockLevel::AccessExclusive;
     }
     effect
 }
@@ -705,6 +803,42 @@ mod tests {
 
     fn in_tx(a: &ScriptAnalysis) -> Vec<bool> {
         a.steps.iter().map(|s| s.in_transaction).collect()
+    }
+
+    /// ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the partitioned table from PostgreSQL 12
+    /// on, ACCESS EXCLUSIVE before; GRANT and REVOKE take no table lock, a policy ACCESS
+    /// EXCLUSIVE on its table.
+    #[test]
+    fn lock_levels_follow_the_version_and_the_statement() {
+        let sql = "ALTER TABLE p ATTACH PARTITION p1 FOR VALUES IN (1);\nGRANT SELECT ON a TO PUBLIC;\nREVOKE SELECT ON a FROM PUBLIC;\nCREATE POLICY own ON s.a USING (true);";
+        let locks = |postgres| -> Vec<LockLevel> {
+            let settings = Settings {
+                postgres,
+                ..Settings::default()
+            };
+            let a = analyze_script(
+                &mk(sql, ExecMode::WrappedTx),
+                &mut Catalog::default(),
+                settings,
+            )
+            .unwrap();
+            a.steps.iter().map(|s| s.effects[0].effect.lock).collect()
+        };
+        use LockLevel as L;
+        assert_eq!(
+            locks(15),
+            [L::ShareUpdateExclusive, L::None, L::None, L::None]
+        );
+        assert_eq!(locks(11), [L::AccessExclusive, L::None, L::None, L::None]);
+        let a = script(sql, ExecMode::WrappedTx);
+        assert_eq!(
+            a.steps[3].effects[0].locks_elsewhere,
+            [objects::LockElsewhere {
+                table: "s.a".into(),
+                lock: L::AccessExclusive,
+                why: "the table the policy is on",
+            }]
+        );
     }
 
     #[test]

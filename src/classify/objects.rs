@@ -238,6 +238,12 @@ pub struct Deps {
     /// Foreign key constraints by (table, constraint name): the table each references.
     fk_names: HashMap<(String, String), String>,
     children: HashMap<String, Vec<Child>>,
+    /// Primary key columns, where a column definition declared them.
+    primary_keys: HashMap<String, Vec<String>>,
+    /// Views (not materialized) the migrations created.
+    views: HashSet<String>,
+    /// Partitioned table → its `DEFAULT` partition (read from the statement's text).
+    default_partitions: HashMap<String, String>,
 }
 
 /// How far consequences are followed (cascade chains, triggers firing triggers).
@@ -253,16 +259,23 @@ impl Deps {
                 partition_of,
                 ..
             } => !foreign_keys.is_empty() || !inherits.is_empty() || partition_of.is_some(),
-            Op::AddColumn { column, .. } => column.references.is_some(),
+            Op::AddColumn { column, .. } => column.references.is_some() || column.primary_key,
             Op::AddConstraint { foreign_key, .. } => foreign_key.is_some(),
-            Op::DropConstraint { .. } => true,
+            Op::DropConstraint { .. } | Op::DropColumn { .. } => true,
             Op::CreateFunction { .. }
             | Op::CreateTrigger { .. }
             | Op::Inherit { .. }
             | Op::AttachPartition { .. }
             | Op::DetachPartition { .. }
             | Op::RenameTable { .. }
-            | Op::DropTable { .. } => true,
+            | Op::DropTable { .. }
+            | Op::CreateView {
+                materialized: false,
+                ..
+            } => true,
+            Op::DropObject { kind, .. } | Op::Rename { kind, .. } | Op::SetSchema { kind, .. } => {
+                kind == "view"
+            }
             _ => false,
         }
     }
@@ -296,6 +309,7 @@ impl Deps {
                         LockLevel::AccessExclusive,
                         "the partitioned table the new one becomes a partition of",
                     ));
+                    self.default_partition_lock(parent, &mut out);
                 }
                 for parent in inherits {
                     out.push(at(
@@ -305,7 +319,14 @@ impl Deps {
                     ));
                 }
             }
-            Op::AddColumn { column, .. } => {
+            Op::AddColumn { column, table } => {
+                for child in self.descendants(table, false) {
+                    out.push(at(
+                        &child,
+                        LockLevel::AccessExclusive,
+                        "a partition or child table of the table, which gets the column too",
+                    ));
+                }
                 if let Some(references) = &column.references {
                     out.push(at(
                         references,
@@ -322,12 +343,85 @@ impl Deps {
                 LockLevel::ShareRowExclusive,
                 "referenced by the new foreign key",
             )),
-            Op::DropConstraint { table, name, .. } => {
+            Op::DropConstraint {
+                table,
+                name,
+                cascade,
+            } => {
                 if let Some(references) = self.fk_names.get(&(key(table), key(name))) {
                     out.push(at(
                         references,
                         LockLevel::AccessExclusive,
                         "referenced by the dropped foreign key",
+                    ));
+                }
+                // The primary key, by the name PostgreSQL gives one declared with its column:
+                // the foreign keys that reference it go with it.
+                let pkey = format!("{}_pkey", unqualified(table));
+                if *cascade
+                    && key(name) == pkey
+                    && let Some(pk) = self.primary_keys.get(&key(table))
+                {
+                    for (child, _) in self.referencing_columns(table, pk) {
+                        out.push(at(
+                            child,
+                            LockLevel::AccessExclusive,
+                            "its foreign key to the dropped primary key is dropped (CASCADE)",
+                        ));
+                    }
+                }
+            }
+            Op::DropColumn {
+                table,
+                column,
+                cascade,
+            } => {
+                for references in self.column_references(table, column) {
+                    out.push(at(
+                        references,
+                        LockLevel::AccessExclusive,
+                        "referenced by the dropped column's foreign key",
+                    ));
+                }
+                if *cascade {
+                    for (child, _) in self.referencing_columns(table, std::slice::from_ref(column))
+                    {
+                        out.push(at(
+                            child,
+                            LockLevel::AccessExclusive,
+                            "its foreign key to the dropped column is dropped (CASCADE)",
+                        ));
+                    }
+                }
+            }
+            Op::AlterColumnType { table, column, .. } => {
+                for references in self.column_references(table, column) {
+                    out.push(at(
+                        references,
+                        LockLevel::AccessExclusive,
+                        "referenced by the foreign key of the retyped column",
+                    ));
+                }
+                for (child, _) in self.referencing_columns(table, std::slice::from_ref(column)) {
+                    out.push(at(
+                        child,
+                        LockLevel::AccessExclusive,
+                        "its foreign key references the retyped column",
+                    ));
+                }
+            }
+            // An index on a partitioned table is built on each partition (inheritance
+            // children get none). `ON ONLY` builds none: see `without_only`.
+            Op::CreateIndex {
+                table,
+                concurrently: false,
+                ..
+            } => {
+                for child in self.descendants(table, true) {
+                    out.push(at(
+                        &child,
+                        LockLevel::Share,
+                        "a partition of the table, indexed too",
                     ));
                 }
             }
@@ -360,6 +454,15 @@ impl Deps {
                                 LockLevel::AccessExclusive,
                                 "the partitioned table of the dropped partition",
                             ));
+                            if let Some(d) = self.default_partitions.get(parent)
+                                && !dropped.contains(d)
+                            {
+                                out.push(at(
+                                    d,
+                                    LockLevel::AccessExclusive,
+                                    "the default partition, whose bound changes",
+                                ));
+                            }
                         }
                     }
                 }
@@ -381,16 +484,26 @@ impl Deps {
                     }
                 }
             }
-            Op::AttachPartition { partition, .. } => out.push(at(
-                partition,
-                LockLevel::AccessExclusive,
-                "the table attached as a partition",
-            )),
-            Op::DetachPartition { partition, .. } => out.push(at(
-                partition,
-                LockLevel::AccessExclusive,
-                "the detached partition",
-            )),
+            Op::AttachPartition { partition, table } => {
+                out.push(at(
+                    partition,
+                    LockLevel::AccessExclusive,
+                    "the table attached as a partition",
+                ));
+                self.default_partition_lock(table, &mut out);
+            }
+            Op::DetachPartition {
+                partition, table, ..
+            } => {
+                out.push(at(
+                    partition,
+                    LockLevel::AccessExclusive,
+                    "the detached partition",
+                ));
+                if self.default_partitions.get(&key(table)) != Some(&key(partition)) {
+                    self.default_partition_lock(table, &mut out);
+                }
+            }
             Op::Inherit { parent, .. } => out.push(at(
                 parent,
                 LockLevel::ShareUpdateExclusive,
@@ -402,6 +515,79 @@ impl Deps {
         out.sort_by(|a, b| a.table.cmp(&b.table).then(b.lock.cmp(&a.lock)));
         out.dedup_by(|b, a| a.table == b.table);
         out
+    }
+
+    /// The tables the foreign keys of `table`'s column `column` reference.
+    fn column_references(&self, table: &str, column: &str) -> Vec<&str> {
+        self.fks
+            .iter()
+            .filter(|e| e.0 == key(table) && e.1.columns.iter().any(|c| c == column))
+            .map(|e| unqualified(&e.1.references))
+            .collect()
+    }
+
+    /// The foreign keys that reference any of `columns` of `table`: by name, or (none named)
+    /// through its primary key, when known.
+    fn referencing_columns(&self, table: &str, columns: &[String]) -> Vec<(&str, &ForeignKey)> {
+        let pk = self.primary_keys.get(&key(table));
+        self.fks
+            .iter()
+            .filter(|e| unqualified(&e.1.references) == unqualified(table) && e.0 != key(table))
+            .filter(|e| {
+                let referred = if e.1.referred.is_empty() {
+                    match pk {
+                        Some(pk) => pk,
+                        None => return false,
+                    }
+                } else {
+                    &e.1.referred
+                };
+                referred.iter().any(|c| columns.contains(c))
+            })
+            .map(|e| (e.0.as_str(), &e.1))
+            .collect()
+    }
+
+    /// The known partitions (and, unless `partitions_only`, inheritance children) of `table`,
+    /// and theirs, transitively.
+    fn descendants(&self, table: &str, partitions_only: bool) -> Vec<String> {
+        let mut out: Vec<String> = vec![];
+        let mut queue = vec![key(table)];
+        while let Some(t) = queue.pop() {
+            for c in self.children.get(&t).into_iter().flatten() {
+                if (c.partition || !partitions_only)
+                    && !out.contains(&c.table)
+                    && c.table != key(table)
+                {
+                    out.push(c.table.clone());
+                    queue.push(c.table.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// A partition added (its rows must not be in the parent's `DEFAULT` partition) or
+    /// detached changes the default partition's bound: PostgreSQL locks it (ACCESS EXCLUSIVE).
+    fn default_partition_lock(&self, parent: &str, out: &mut Vec<LockElsewhere>) {
+        if let Some(default) = self.default_partitions.get(&key(parent)) {
+            out.push(LockElsewhere {
+                table: default.clone(),
+                lock: LockLevel::AccessExclusive,
+                why: "the default partition, whose bound changes",
+            });
+        }
+    }
+
+    /// Records that `partition` is the `DEFAULT` partition of `parent` (the statement says
+    /// `DEFAULT` rather than `FOR VALUES`).
+    pub fn default_partition(&mut self, parent: &str, partition: &str) {
+        self.default_partitions.insert(key(parent), key(partition));
+    }
+
+    /// Whether the migrations created a (plain) view of this name that still exists.
+    pub fn has_view(&self, name: &str) -> bool {
+        self.views.contains(&key(name))
     }
 
     /// Follows one operation.
@@ -423,6 +609,7 @@ impl Deps {
             }),
             Op::CreateTable {
                 table,
+                columns,
                 foreign_keys,
                 inherits,
                 partition_of,
@@ -438,8 +625,35 @@ impl Deps {
                 if let Some(p) = partition_of {
                     self.add_child(p, table, true);
                 }
+                let pk: Vec<String> = columns
+                    .iter()
+                    .filter(|c| c.primary_key)
+                    .map(|c| c.name.clone())
+                    .collect();
+                self.primary_keys.remove(&key(table));
+                if !pk.is_empty() {
+                    self.primary_keys.insert(key(table), pk);
+                }
+            }
+            Op::CreateView {
+                name,
+                materialized: false,
+            } => {
+                self.views.insert(key(name));
+            }
+            Op::DropObject { kind, names, .. } if kind == "view" => {
+                for n in names {
+                    self.views.remove(&key(n));
+                }
+            }
+            Op::Rename { kind, name } | Op::SetSchema { kind, name } if kind == "view" => {
+                self.views.remove(&key(name));
             }
             Op::AddColumn { table, column } => {
+                if column.primary_key {
+                    self.primary_keys
+                        .insert(key(table), vec![column.name.clone()]);
+                }
                 if let Some(references) = &column.references {
                     let fk = ForeignKey {
                         references: references.clone(),
@@ -462,6 +676,21 @@ impl Deps {
             }
             Op::DropConstraint { table, name, .. } => {
                 self.fk_names.remove(&(key(table), key(name)));
+                if key(name) == format!("{}_pkey", unqualified(table)) {
+                    self.primary_keys.remove(&key(table));
+                }
+            }
+            Op::DropColumn { table, column, .. } => {
+                let t = key(table);
+                self.fks
+                    .retain(|e| !(e.0 == t && e.1.columns.iter().any(|c| c == column)));
+                if self
+                    .primary_keys
+                    .get(&t)
+                    .is_some_and(|pk| pk.contains(column))
+                {
+                    self.primary_keys.remove(&t);
+                }
             }
             Op::Inherit { table, parent } => self.add_child(parent, table, false),
             Op::AttachPartition { table, partition } => self.add_child(table, partition, true),
@@ -471,12 +700,16 @@ impl Deps {
                 if let Some(c) = self.children.get_mut(unqualified(table)) {
                     c.retain(|c| c.table != key(partition));
                 }
+                self.default_partitions.retain(|_, d| *d != key(partition));
             }
             Op::RenameTable { table, to } => self.rename(&key(table), &key(to)),
             Op::DropTable { tables, .. } => {
                 for t in tables {
                     let t = key(t);
                     self.fk_names.retain(|(table, _), _| *table != t);
+                    self.primary_keys.remove(&t);
+                    self.default_partitions
+                        .retain(|parent, d| *parent != t && *d != t);
                     self.triggers.remove(&t);
                     self.children.remove(&t);
                     self.fks.retain(|e| {
@@ -526,6 +759,17 @@ impl Deps {
         }
         if let Some(c) = self.children.remove(from) {
             self.children.insert(to.to_string(), c);
+        }
+        if let Some(pk) = self.primary_keys.remove(from) {
+            self.primary_keys.insert(to.to_string(), pk);
+        }
+        if let Some(d) = self.default_partitions.remove(from) {
+            self.default_partitions.insert(to.to_string(), d);
+        }
+        for d in self.default_partitions.values_mut() {
+            if d == from {
+                *d = to.to_string();
+            }
         }
         for c in self.children.values_mut().flatten() {
             if c.table == from {

@@ -15,16 +15,34 @@ rule! {
     ///   ROW EXCLUSIVE` on the table it references;
     /// - dropping a foreign key, or a table that has one, takes `ACCESS EXCLUSIVE` on the table it
     ///   references;
+    /// - dropping a column that has a foreign key, or changing its type, takes `ACCESS EXCLUSIVE`
+    ///   on the table it references; changing the type of a referenced column takes it on the
+    ///   tables whose foreign keys reference it;
+    /// - `DROP CONSTRAINT <table>_pkey CASCADE` and `DROP COLUMN … CASCADE` take `ACCESS
+    ///   EXCLUSIVE` on the tables whose foreign keys reference the primary key or column (when
+    ///   migsafe knows the key's columns);
     /// - `CREATE TABLE … PARTITION OF`, and dropping a partition, take `ACCESS EXCLUSIVE` on the
     ///   partitioned table;
-    /// - `ATTACH PARTITION` and `DETACH PARTITION` take `ACCESS EXCLUSIVE` on the partition;
+    /// - `ATTACH PARTITION` and `DETACH PARTITION` take `ACCESS EXCLUSIVE` on the partition
+    ///   (`ATTACH PARTITION` takes only `SHARE UPDATE EXCLUSIVE` on the partitioned table from
+    ///   PostgreSQL 12 on);
+    /// - a partition added (`PARTITION OF`, `ATTACH PARTITION`), detached or dropped takes
+    ///   `ACCESS EXCLUSIVE` on the table's `DEFAULT` partition, when migsafe knows it;
+    /// - `ADD COLUMN` takes `ACCESS EXCLUSIVE` on every known partition and inheritance child, and
+    ///   `CREATE INDEX` (not `ON ONLY`) on a partitioned table takes `SHARE` on its partitions;
     /// - `TRUNCATE … CASCADE` and `DROP TABLE … CASCADE` take `ACCESS EXCLUSIVE` on the tables
-    ///   whose foreign keys reference the table.
+    ///   whose foreign keys reference the table;
+    /// - `CREATE POLICY`, `ALTER POLICY` and `CREATE RULE` take `ACCESS EXCLUSIVE` on the table
+    ///   they are on.
     ///
     /// The JSON output lists these under `locks_elsewhere`. Inheritance (`INHERITS`, `INHERIT`)
-    /// takes `SHARE UPDATE EXCLUSIVE` on the parent, which queries do not wait for.
+    /// takes `SHARE UPDATE EXCLUSIVE` on the parent, which queries do not wait for; `GRANT` and
+    /// `REVOKE` take no table lock. `CREATE OR REPLACE VIEW` of a view an earlier migration
+    /// created takes `ACCESS EXCLUSIVE` on the view; `ALTER DOMAIN … ADD CONSTRAINT` takes
+    /// `SHARE` on the tables that use the domain.
     ///
-    /// One finding per migration.
+    /// One finding per migration: the first such statement, or the first after those a
+    /// `migsafe:ignore MS125` directive suppresses.
     ///
     /// ## Why it matters
     /// A lock request waits for every conflicting lock already held, and PostgreSQL grants locks in
@@ -150,7 +168,11 @@ impl Rule for MissingLockTimeout {
                     queued.join(" and ")
                 ),
             ));
-            return;
+            // A directive on this statement suppresses the finding (and counts as used): the
+            // next statement that takes a strong lock is reported in its stead.
+            if crate::rules::engine::suppressed_by(&step.statement, "MS125").is_none() {
+                return;
+            }
         }
     }
 }
@@ -190,7 +212,7 @@ mod tests {
     #[test]
     fn locks_on_other_tables_are_named() {
         let meta = &super::MissingLockTimeout::META;
-        let base = "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));\nCREATE TABLE other (id int PRIMARY KEY, person_id int);\nCREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE TABLE loose (id int, at date);\nALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);\n-- example: next migration\n";
+        let base = "CREATE TABLE person (id int PRIMARY KEY);\nCREATE TABLE note (id int PRIMARY KEY, person_id int REFERENCES person (id));\nCREATE TABLE other (id int PRIMARY KEY, person_id int);\nCREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);\nCREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\nCREATE TABLE meas_default PARTITION OF meas DEFAULT;\nCREATE TABLE loose (id int, at date);\nALTER TABLE other ADD CONSTRAINT other_person FOREIGN KEY (person_id) REFERENCES person (id);\nCREATE TABLE base (id int);\nCREATE TABLE base_kid (x int) INHERITS (base);\nCREATE VIEW base_ids AS SELECT id FROM base;\nCREATE DOMAIN positive AS int;\nCREATE TABLE amounts (x positive);\n-- example: next migration\n";
         let message = |sql: &str| -> String {
             let (found, _) = crate::rules::testing::lint_example(&format!("{base}{sql}"), meta);
             found
@@ -223,7 +245,7 @@ mod tests {
             ),
             (
                 "DROP TABLE meas_2024;",
-                "ACCESS EXCLUSIVE on meas (the partitioned table of the dropped partition)",
+                "ACCESS EXCLUSIVE on meas (the partitioned table of the dropped partition) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
             ),
             (
                 "ALTER TABLE meas ATTACH PARTITION loose FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
@@ -231,7 +253,7 @@ mod tests {
             ),
             (
                 "ALTER TABLE meas DETACH PARTITION meas_2024;",
-                "ACCESS EXCLUSIVE on meas_2024 (the detached partition)",
+                "ACCESS EXCLUSIVE on meas_2024 (the detached partition) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
             ),
             (
                 "TRUNCATE person CASCADE;",
@@ -241,10 +263,93 @@ mod tests {
                 "DROP TABLE person CASCADE;",
                 "ACCESS EXCLUSIVE on note (its foreign key to the dropped table is dropped (CASCADE))",
             ),
+            (
+                "ALTER TABLE note DROP COLUMN person_id;",
+                "ACCESS EXCLUSIVE on person (referenced by the dropped column's foreign key)",
+            ),
+            (
+                "ALTER TABLE person DROP CONSTRAINT person_pkey CASCADE;",
+                "ACCESS EXCLUSIVE on note (its foreign key to the dropped primary key is dropped (CASCADE))",
+            ),
+            (
+                "ALTER TABLE person DROP COLUMN id CASCADE;",
+                "ACCESS EXCLUSIVE on other (its foreign key to the dropped column is dropped (CASCADE))",
+            ),
+            (
+                "ALTER TABLE note ALTER COLUMN person_id TYPE bigint;",
+                "ACCESS EXCLUSIVE on person (referenced by the foreign key of the retyped column)",
+            ),
+            (
+                "ALTER TABLE person ALTER COLUMN id TYPE bigint;",
+                "ACCESS EXCLUSIVE on note (its foreign key references the retyped column)",
+            ),
+            (
+                "ALTER TABLE meas ADD COLUMN z int;",
+                "ACCESS EXCLUSIVE on meas_2024 (a partition or child table of the table, which gets the column too)",
+            ),
+            (
+                "CREATE TABLE meas_2030 PARTITION OF meas FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');",
+                "ACCESS EXCLUSIVE on meas (the partitioned table the new one becomes a partition of) and ACCESS EXCLUSIVE on meas_default (the default partition, whose bound changes)",
+            ),
+            (
+                "ALTER TABLE base ADD COLUMN z int;",
+                "ACCESS EXCLUSIVE on base_kid (a partition or child table",
+            ),
+            (
+                "CREATE INDEX ON meas (id);",
+                "SHARE on meas_2024 (a partition of the table, indexed too)",
+            ),
+            (
+                "CREATE POLICY own ON person USING (true);",
+                "takes ACCESS EXCLUSIVE on person (the table the policy is on)",
+            ),
+            (
+                "ALTER POLICY own ON public.person USING (true);",
+                "takes ACCESS EXCLUSIVE on person (the table the policy is on)",
+            ),
+            (
+                "CREATE RULE keep AS ON DELETE TO person DO INSTEAD NOTHING;",
+                "takes ACCESS EXCLUSIVE on person (the table the rule is on)",
+            ),
+            (
+                "CREATE OR REPLACE VIEW base_ids AS SELECT id FROM base;",
+                "takes ACCESS EXCLUSIVE on base_ids with",
+            ),
+            (
+                "ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0);",
+                "takes SHARE on the tables using domain positive with no lock_timeout set: if another session holds a conflicting lock, this statement waits for it, and every write to the tables using domain positive queues",
+            ),
         ] {
             let found = message(sql);
             assert!(found.contains(expected), "{sql}\n{found}");
         }
+        // What takes no lock that queries wait for: nothing to say.
+        for sql in [
+            "GRANT SELECT ON person TO PUBLIC;",
+            "REVOKE SELECT ON person FROM PUBLIC;",
+            // An index on the partitioned table alone.
+            "CREATE INDEX ON ONLY meas (id);\nSELECT 1;",
+            // A view created earlier in the migration, or one migsafe does not know exists.
+            "CREATE VIEW v2 AS SELECT 1 AS one;\nCREATE OR REPLACE VIEW v2 AS SELECT 1 AS one;",
+            "CREATE OR REPLACE VIEW v3 AS SELECT 1 AS one;",
+        ] {
+            let found = message(sql);
+            let only_meas = sql.contains("ON ONLY") && !found.contains("meas_2024");
+            assert!(found.is_empty() || only_meas, "{sql}\n{found}");
+        }
+        // ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the parent since PostgreSQL 12 (a new
+        // table attached is free): only the default partition is locked.
+        let found = message(
+            "CREATE TABLE meas_2026 (id int, at date);\nALTER TABLE meas ATTACH PARTITION meas_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+        );
+        assert!(
+            found.starts_with("takes ACCESS EXCLUSIVE on meas_default (the default partition")
+                && !found.contains("on meas ")
+                && !found.contains("meas_2026"),
+            "{found}"
+        );
+        // The index on the partitioned table alone still locks it.
+        assert!(message("CREATE INDEX ON ONLY meas (id);").contains("SHARE on meas with"));
         // A constraint that is not a known foreign key locks only its own table.
         let found = message("ALTER TABLE note DROP CONSTRAINT note_pkey;");
         assert!(!found.contains("person"), "{found}");
@@ -253,6 +358,27 @@ mod tests {
         // Inheritance takes SHARE UPDATE EXCLUSIVE on the parent: queries do not queue.
         let found = message("CREATE TABLE kid (x int) INHERITS (person);");
         assert_eq!(found, "");
+    }
+
+    /// A directive that suppresses the first finding does not hide the next statement that
+    /// takes a strong lock.
+    #[test]
+    fn a_suppressed_statement_does_not_cover_the_next() {
+        let meta = &super::MissingLockTimeout::META;
+        let (found, _) = crate::rules::testing::lint_example(
+            "CREATE TABLE accounts (id int);\nCREATE TABLE other (id int);\n-- example: next migration\n-- migsafe:ignore MS125 set by role\nALTER TABLE accounts ADD COLUMN z int;\nALTER TABLE other ADD COLUMN q int;\nALTER TABLE accounts ADD COLUMN y int;\n",
+            meta,
+        );
+        let mine: Vec<_> = found.iter().filter(|f| f.rule == meta.id).collect();
+        // The suppressed finding (the directive is used), then the next one, and no more.
+        assert_eq!(mine.len(), 2, "{found:#?}");
+        assert!(mine[0].suppressed.is_some() && mine[0].message.contains("on accounts"));
+        assert!(mine[1].suppressed.is_none(), "{found:#?}");
+        assert!(
+            mine[1].message.contains("ACCESS EXCLUSIVE on other"),
+            "{found:#?}"
+        );
+        assert!(found.iter().all(|f| f.rule != "MS904"), "{found:#?}");
     }
 
     /// A foreign key added to a new table locks the older table it references.

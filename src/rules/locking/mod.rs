@@ -106,8 +106,9 @@ fn target(op: &Op) -> String {
         Op::Vacuum { .. } => "every table of the database".into(),
         Op::Cluster { table: None } => "every previously clustered table".into(),
         Op::Reindex { target, .. } => target.clone(),
+        // The lock is on the tables with a column of the domain.
+        Op::AlterDomainAddConstraint { name, .. } => format!("the tables using domain {name}"),
         Op::RefreshMatView { name, .. }
-        | Op::AlterDomainAddConstraint { name, .. }
         | Op::AlterSequence { name, .. }
         | Op::Rename { name, .. }
         | Op::SetSchema { name, .. }
@@ -132,11 +133,7 @@ fn created_before(cx: &Context<'_>, before: usize) -> HashSet<String> {
             Op::CreateTable { table, .. } | Op::CreateTableAs { table } => {
                 created.insert(key(table).to_string());
             }
-            Op::CreateView {
-                name,
-                materialized: true,
-            }
-            | Op::CreateDomain { name, .. } => {
+            Op::CreateView { name, .. } | Op::CreateDomain { name, .. } => {
                 created.insert(key(name).to_string());
             }
             Op::CreateIndex {
@@ -160,7 +157,9 @@ fn fresh(cx: &Context<'_>, step: &Step, e: &OpEffect) -> bool {
         Op::DropIndex { names, .. } => names.iter().map(String::as_str).collect(),
         Op::Vacuum { tables, .. } => tables.iter().map(String::as_str).collect(),
         Op::Reindex { target, .. } => vec![target.as_str()],
-        Op::RefreshMatView { name, .. } | Op::AlterDomainAddConstraint { name, .. } => {
+        Op::RefreshMatView { name, .. }
+        | Op::AlterDomainAddConstraint { name, .. }
+        | Op::CreateView { name, .. } => {
             vec![name.as_str()]
         }
         _ => return false,
