@@ -1191,6 +1191,8 @@ fn stdin_inside_a_project_is_that_migration() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["projects"][0]["runner"], "sqlx", "{json}");
     assert_eq!(json["projects"][0]["migrations"][0]["name"], "index");
+}
+
 /// The migration names of a one-project JSON report, in run order.
 fn flyway_names(out: &std::process::Output) -> Vec<String> {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
