@@ -52,11 +52,18 @@ impl Files for Disk {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let path = dir.join(entry.file_name());
-            // `metadata` follows symlinks; a broken link stays a file (see the trait).
-            let kind = match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => Kind::Dir,
-                Ok(m) if !m.is_file() => Kind::Other,
-                _ => Kind::File,
+            // The entry's type comes with the listing on most file systems; only a link (or
+            // an unknown type) costs a `stat`, which follows it. A broken link stays a file
+            // (see the trait).
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_dir() => Kind::Dir,
+                Ok(t) if t.is_file() => Kind::File,
+                Ok(t) if !t.is_symlink() => Kind::Other,
+                _ => match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => Kind::Dir,
+                    Ok(m) if !m.is_file() => Kind::Other,
+                    _ => Kind::File,
+                },
             };
             entries.push(DirEntry {
                 name: entry.file_name().to_string_lossy().into_owned(),
