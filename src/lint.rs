@@ -349,22 +349,11 @@ impl source::Files for Piped {
 
 /// `path` made absolute against the current directory, `.` and `..` applied lexically.
 fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
+    if path.is_absolute() {
+        crate::report::location::lexical(path)
     } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
+        crate::report::location::lexical(&std::env::current_dir().unwrap_or_default().join(path))
     }
-    out
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -115,7 +115,7 @@ fn work_tree(dir: &Path) -> Option<PathBuf> {
 }
 
 /// `.` dropped and `..` applied, without touching the file system.
-fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

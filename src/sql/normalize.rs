@@ -46,7 +46,8 @@ fn push_tokens(text: &str, out: &mut String) {
             continue;
         }
         if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i = block_comment_end(b, i);
+            // Unterminated: the rest is comment.
+            i = super::split::skip_block_comment(b, i, b.len()).unwrap_or(b.len());
             continue;
         }
         let mut word = String::new();
@@ -139,27 +140,6 @@ fn quoted_end(b: &[u8], at: usize, quote: u8, escapes: bool) -> usize {
             i += 2;
         } else if b[i] == quote {
             return i + 1;
-        } else {
-            i += 1;
-        }
-    }
-    b.len()
-}
-
-/// The end of a (nested) block comment opened at `at`.
-fn block_comment_end(b: &[u8], at: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = at;
-    while i + 1 < b.len() {
-        if b[i] == b'/' && b[i + 1] == b'*' {
-            depth += 1;
-            i += 2;
-        } else if b[i] == b'*' && b[i + 1] == b'/' {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
         } else {
             i += 1;
         }

@@ -227,7 +227,8 @@ fn is_ident_byte_before(b: &[u8], at: usize) -> bool {
     at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_' || b[at - 1] >= 0x80)
 }
 
-fn skip_block_comment(b: &[u8], at: usize, end: usize) -> Result<usize, Unterminated> {
+/// The end of the (nested) block comment opened at `at`.
+pub(crate) fn skip_block_comment(b: &[u8], at: usize, end: usize) -> Result<usize, Unterminated> {
     let mut depth = 0usize;
     let mut i = at;
     while i + 1 < end {
